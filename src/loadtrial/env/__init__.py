@@ -1,0 +1,66 @@
+"""Environment providers: apply an arm's parameters, undo them, read the facts in force.
+
+Door: `Provider` (apply, revert, snapshot) and its data in `env.model`; `make_provider`
+and `provider_problems` below. Each provider is a module `loadtrial.env.<name>` with
+
+    create(settings: Mapping[str, Any], sink: ActionSink) -> Provider
+    problems(settings: Mapping[str, Any], arms: Mapping[str, Mapping[str, Any]]) -> list[Problem]
+
+where `settings` is the trial's `env:` mapping without `provider`, and `problems` checks
+the settings and every arm's parameters (field paths like "env.command" or
+"arms.bigger-db.db_cpus"). Modules are imported only when a trial names them, so a
+provider's dependencies (boto3, pgserver) are needed only by the trials that use it.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping
+from types import ModuleType
+from typing import Any
+
+from loadtrial.env.model import Action, ActionSink, ApplyRecord, Facts, Provider
+from loadtrial.errors import Problem, UserError
+
+__all__ = [
+    "PROVIDERS",
+    "Action",
+    "ActionSink",
+    "ApplyRecord",
+    "Facts",
+    "Provider",
+    "make_provider",
+    "provider_problems",
+]
+
+# name in the trial file -> module under loadtrial.env
+PROVIDERS: Mapping[str, str] = {
+    "none": "none",
+    "shell": "shell",
+    "testbed": "testbed",
+    "aws": "aws",
+}
+
+
+def _module(name: str) -> ModuleType:
+    if name not in PROVIDERS:
+        known = ", ".join(sorted(PROVIDERS))
+        raise UserError(f"unknown provider {name!r}", hint=f"use one of: {known}")
+    return importlib.import_module(f"loadtrial.env.{PROVIDERS[name]}")
+
+
+def make_provider(name: str, settings: Mapping[str, Any], sink: ActionSink) -> Provider:
+    """Return the provider `name` configured with `settings`; actions go to `sink`."""
+    provider: Provider = _module(name).create(settings, sink)
+    return provider
+
+
+def provider_problems(
+    name: str, settings: Mapping[str, Any], arms: Mapping[str, Mapping[str, Any]]
+) -> list[Problem]:
+    """Return every problem with the provider's settings and the arms' parameters."""
+    if name not in PROVIDERS:
+        known = ", ".join(sorted(PROVIDERS))
+        return [Problem("env.provider", f"unknown provider {name!r}", f"use one of: {known}")]
+    problems: list[Problem] = _module(name).problems(settings, arms)
+    return problems

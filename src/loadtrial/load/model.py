@@ -1,0 +1,107 @@
+"""Data of the load engine's door: what to send (LoadPlan) and what was measured.
+
+In: a LoadPlan (built from CLI flags or a trial file's `load:` section).
+Out: one IntervalStats per second of the run clock (merged over workers) and a LoadResult.
+Histograms travel encoded (HdrHistogram's compressed base64 form, values in µs) so that
+intervals are mergeable across processes and machines and storable as they are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+# Error kinds. HTTP errors are "http_<code>" (e.g. "http_502") for any status >= 400.
+ERROR_KINDS = ("timeout", "connect_refused", "reset", "dns", "tls", "other")
+
+
+@dataclass(frozen=True)
+class RequestSpec:
+    """One request of the mix; `url` is absolute, `body` already encoded."""
+
+    name: str
+    method: str
+    url: str
+    headers: tuple[tuple[str, str], ...] = ()
+    body: bytes = b""
+    weight: int = 1
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One stage of an open-model schedule: hold `rate`, or ramp linearly to `ramp_to`.
+
+    A ramp starts from the rate the previous stage ended at (0 for the first stage).
+    """
+
+    duration_s: float
+    rate_per_s: float | None = None
+    ramp_to_per_s: float | None = None
+
+
+@dataclass(frozen=True)
+class ClosedModel:
+    """N virtual users, each sending its next request when the last one finished."""
+
+    users: int
+    duration_s: float
+    ramp_up_s: float = 0.0
+    think_time_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class OpenModel:
+    """Arrivals on a schedule, independent of responses (no coordinated omission)."""
+
+    stages: tuple[Stage, ...]
+    poisson: bool = False
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class LoadPlan:
+    """Everything the engine needs to generate one run's load."""
+
+    requests: tuple[RequestSpec, ...]
+    model: OpenModel | ClosedModel
+    timeout_s: float = 5.0
+    connections: int = 50  # cap on open connections, over all workers
+    workers: int = 1
+    allow_hosts: tuple[str, ...] = ()  # empty: no check here (the CLI checks its own URL)
+
+    @property
+    def kind(self) -> Literal["open", "closed"]:
+        """ "open" or "closed"."""
+        return "open" if isinstance(self.model, OpenModel) else "closed"
+
+
+@dataclass(frozen=True)
+class IntervalStats:
+    """What happened in one second of the run clock (second k covers [t0+k, t0+k+1))."""
+
+    second: int
+    offered: int = 0  # arrivals the schedule intended (open) / requests started (closed)
+    sent: int = 0  # requests written to a connection
+    completed: int = 0  # requests finished (response or error)
+    ok: int = 0  # finished with a status < 400
+    late: int = 0  # sent, but more than the lateness bound after their intended time
+    dropped: int = 0  # never sent (connection cap or client exhausted, or run ended)
+    errors: Mapping[str, int] = field(default_factory=dict)  # kind -> count, see ERROR_KINDS
+    latency_hist: bytes = b""  # corrected latency (from intended send time), µs, encoded HDR
+    uncorrected_hist: bytes = b""  # latency from actual send, µs, encoded HDR
+    max_send_lag_us: int = 0  # worst delay of an actual send behind its intended time
+    cpu_percent: float = 0.0  # generator CPU in this second, % of one core, summed over workers
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    """The outcome of one load run."""
+
+    plan: LoadPlan
+    t0: float  # monotonic time of second 0
+    started_at: float  # Unix time of second 0
+    intervals: tuple[IntervalStats, ...]
+    interrupted: bool = False  # stopped by the user (Ctrl-C) or by the caller's stop event
+    valid: bool = True  # False when the generator, not the target, limited the load
+    invalid_reasons: tuple[str, ...] = ()

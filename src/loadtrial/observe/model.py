@@ -1,0 +1,42 @@
+"""Data of the observers' door: samples of every tier on the load's clock.
+
+In: a run clock (t0, monotonic) and observer configs from the trial file's `observe:`.
+Out: Samples, each a named value with unit and, where known, a capacity, so utilisation
+(value / capacity) can be computed by the analysis. Names are `tier.resource.stat`, with
+the tier taken from the observer's alias (`as: db` → `db.connections.used`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One value of one metric at one moment of the run clock."""
+
+    t_s: float  # seconds since the run's t0 (same clock as IntervalStats.second)
+    name: str  # "tier.resource.stat", e.g. "db.connections.used"
+    value: float
+    unit: str  # "count", "percent", "bytes", "per_s", "ms", "ratio" ...
+    capacity: float | None = None  # e.g. max_connections, or 100 * cores for CPU percent
+
+
+class Observer(Protocol):
+    """A source of samples for one tier. Failures raise ObserverError (the sampler
+    records a gap and an event and carries on)."""
+
+    tier: str
+
+    def start(self) -> None:
+        """Connect / prepare. May raise ObserverError."""
+        ...
+
+    def sample(self, t_s: float) -> list[Sample]:
+        """Return the current values, stamped `t_s`. May raise ObserverError."""
+        ...
+
+    def stop(self) -> None:
+        """Release connections; never raises."""
+        ...

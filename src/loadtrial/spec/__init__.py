@@ -1,0 +1,1 @@
+"""spec: see model.py for the data at this folder's door."""

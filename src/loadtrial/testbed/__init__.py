@@ -1,0 +1,1 @@
+"""testbed: see model.py for the data at this folder's door."""
