@@ -22,8 +22,8 @@ demo: $(VENV)/.installed-run
 	$(VENV)/bin/loadtrial demo
 
 lint: $(VENV)/.installed-dev
-	$(VENV)/bin/ruff check src tests bench
-	$(VENV)/bin/ruff format --check src tests bench
+	$(VENV)/bin/ruff check src tests $(wildcard bench)
+	$(VENV)/bin/ruff format --check src tests $(wildcard bench)
 
 typecheck: $(VENV)/.installed-dev
 	$(VENV)/bin/mypy
