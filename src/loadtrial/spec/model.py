@@ -8,9 +8,17 @@ folders validate their own keys through their doors and report problems with fie
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 
 from loadtrial.units import parse_duration_s, parse_fraction
 
@@ -23,18 +31,36 @@ def _duration(value: Any) -> float:
     return parse_duration_s(value)
 
 
+def _fraction(value: Any) -> float:
+    return parse_fraction(value)
+
+
+# Written as "30s", "500ms", "2m" or a number of seconds; held as float seconds.
+Duration = Annotated[
+    float,
+    BeforeValidator(_duration),
+    WithJsonSchema(
+        {"anyOf": [{"type": "number", "minimum": 0}, {"type": "string", "examples": ["30s"]}]}
+    ),
+]
+# Written as "0.1%" or a fraction; held as a float fraction.
+Fraction = Annotated[
+    float,
+    BeforeValidator(_fraction),
+    WithJsonSchema({"anyOf": [{"type": "number", "minimum": 0, "maximum": 1}, {"type": "string"}]}),
+]
+
+
 class TargetSpec(_Frozen):
     base_url: str
     allow: tuple[str, ...] = ("127.0.0.1", "localhost", "::1")
 
 
 class StageSpec(_Frozen):
-    duration: float
+    duration: Duration
     rate: float | None = Field(default=None, ge=0)
     ramp_to: float | None = Field(default=None, ge=0)
     users: int | None = Field(default=None, ge=1)
-
-    _dur = field_validator("duration", mode="before")(_duration)
 
     @model_validator(mode="after")
     def _one_shape(self) -> StageSpec:
@@ -56,21 +82,17 @@ class RequestEntry(_Frozen):
 
 class LoadSpec(_Frozen):
     model: Literal["open", "closed"] = "open"
-    warmup: float = 0.0
+    warmup: Duration = 0.0
     stages: tuple[StageSpec, ...] = ()
     users: int | None = Field(default=None, ge=1)  # closed model shorthand
-    duration: float | None = None  # closed model shorthand
-    ramp_up: float = 0.0
-    think_time: float = 0.0
+    duration: Duration | None = None  # closed model shorthand
+    ramp_up: Duration = 0.0
+    think_time: Duration = 0.0
     poisson: bool = False
     requests: tuple[RequestEntry, ...] = (RequestEntry(),)
-    timeout: float = 5.0
+    timeout: Duration = 5.0
     connections: int = Field(default=50, ge=1)
     workers: int | None = Field(default=None, ge=1)
-
-    _durs = field_validator(
-        "warmup", "duration", "ramp_up", "think_time", "timeout", mode="before"
-    )(_duration)
 
 
 class ObserveEntry(BaseModel):
@@ -79,9 +101,7 @@ class ObserveEntry(BaseModel):
     model_config = ConfigDict(frozen=True, extra="allow", populate_by_name=True)
     kind: str
     as_: str = Field(default="", alias="as")
-    interval: float = 1.0
-
-    _iv = field_validator("interval", mode="before")(_duration)
+    interval: Duration = 1.0
 
 
 class EnvSpec(BaseModel):
@@ -92,19 +112,12 @@ class EnvSpec(BaseModel):
 
 
 class SloSpec(_Frozen):
-    p50: float | None = None  # seconds
-    p90: float | None = None
-    p99: float | None = None
-    p999: float | None = None
-    error_rate: float | None = None  # fraction
+    p50: Duration | None = None  # seconds
+    p90: Duration | None = None
+    p99: Duration | None = None
+    p999: Duration | None = None
+    error_rate: Fraction | None = None  # fraction
     min_throughput: float | None = None  # req/s
-
-    _lat = field_validator("p50", "p90", "p99", "p999", mode="before")(_duration)
-
-    @field_validator("error_rate", mode="before")
-    @classmethod
-    def _frac(cls, v: Any) -> float:
-        return parse_fraction(v)
 
 
 class AbortRule(_Frozen):
@@ -115,10 +128,8 @@ class AbortRule(_Frozen):
     """
 
     metric: str
-    above: float
-    for_: float = Field(default=5.0, alias="for")
-
-    _for = field_validator("for_", mode="before")(_duration)
+    above: Annotated[float, WithJsonSchema({"anyOf": [{"type": "number"}, {"type": "string"}]})]
+    for_: Duration = Field(default=5.0, alias="for")
 
     @field_validator("above", mode="before")
     @classmethod
@@ -143,12 +154,7 @@ class Claim(_Frozen):
     vs: str | None = None
     metric: Literal["p50", "p90", "p99", "error_rate", "throughput"] | None = None
     expect: Literal["lower", "higher", "not_lower", "not_higher", "no_difference"] | None = None
-    by_at_least: float | None = None  # relative change as a fraction ("50%")
-
-    @field_validator("by_at_least", mode="before")
-    @classmethod
-    def _by(cls, v: Any) -> float | None:
-        return None if v is None else parse_fraction(v)
+    by_at_least: Fraction | None = None  # relative change as a fraction ("50%")
 
     @model_validator(mode="after")
     def _shape(self) -> Claim:
@@ -179,6 +185,4 @@ class Trial(_Frozen):
     abort: tuple[AbortRule, ...] = ()
     expect: tuple[Claim, ...] = ()
     expected_to_vary: tuple[str, ...] = ()  # snapshot facts allowed to differ between arms
-    pause_between_runs: float = 0.0
-
-    _pause = field_validator("pause_between_runs", mode="before")(_duration)
+    pause_between_runs: Duration = 0.0

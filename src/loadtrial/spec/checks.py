@@ -1,0 +1,215 @@
+"""Semantic checks of a trial that pydantic's field types cannot express.
+
+In: a validated `Trial` and the field-path → line map. Out: `Checked`, every problem found
+(not just the first) plus notes on what could not be checked yet (an observer or provider
+module that is not installed or not built). Observer and provider keys are checked through
+their folders' doors (`observer_problems`, `provider_problems`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from loadtrial.errors import Problem
+from loadtrial.spec.model import LoadSpec, Trial
+from loadtrial.spec.yamlmap import line_of
+
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
+LOAD_METRICS = ("error_rate", "p50", "p99")
+
+
+@dataclass(frozen=True)
+class Checked:
+    """Problems (located) and notes (what could not be checked)."""
+
+    problems: tuple[Problem, ...]
+    notes: tuple[str, ...]
+
+
+def check_trial(trial: Trial, lines: Mapping[str, int], file: str) -> Checked:
+    """Return every semantic problem of `trial`, each with its file and line."""
+    found: list[Problem] = []
+    found += _target(trial)
+    found += _load(trial.load)
+    found += _arms_and_claims(trial)
+    found += _abort(trial)
+    observer_found, notes = _observers(trial)
+    provider_found, provider_notes = _provider(trial)
+    found += observer_found + provider_found
+    located = tuple(
+        Problem(p.field, p.message, p.hint, file, p.line or line_of(lines, p.field)) for p in found
+    )
+    return Checked(located, tuple(notes + provider_notes))
+
+
+def host_of(base_url: str) -> str:
+    """Return the lower-case host of a URL ('' when there is none)."""
+    try:
+        return (urlsplit(base_url).hostname or "").lower()
+    except ValueError:
+        return ""
+
+
+def host_allowed(host: str, allow: tuple[str, ...]) -> bool:
+    """True when `host` is on the allow-list (exact, case-insensitive; [v6] brackets ignored)."""
+    wanted = host.strip("[]").lower()
+    return any(wanted == a.strip("[]").lower() for a in allow)
+
+
+def _target(trial: Trial) -> list[Problem]:
+    url = trial.target.base_url
+    parts = urlsplit(url) if "://" in url else None
+    if parts is None or parts.scheme not in ("http", "https") or not host_of(url):
+        hint = "write a URL such as http://127.0.0.1:8080"
+        return [Problem("target.base_url", f"{url!r} is not an http(s) URL with a host", hint)]
+    host = host_of(url)
+    if not host_allowed(host, trial.target.allow):
+        allowed = ", ".join(trial.target.allow) or "nothing"
+        return [
+            Problem(
+                "target.base_url",
+                f"host {host!r} is not in target.allow ({allowed}); nothing will be sent",
+                f"add {host} to target.allow if you really mean to load it",
+            )
+        ]
+    return []
+
+
+def _load(load: LoadSpec) -> list[Problem]:
+    out = list(_load_shape(load))
+    total = load_duration_s(load)
+    if total > 0 and load.warmup >= total:
+        out.append(
+            Problem("load.warmup", "warmup is as long as the whole load", "shorten the warmup")
+        )
+    for i, req in enumerate(load.requests):
+        path = f"load.requests[{i}]"
+        if req.method.upper() not in METHODS:
+            out.append(
+                Problem(
+                    f"{path}.method",
+                    f"unknown method {req.method!r}",
+                    "use one of: " + ", ".join(METHODS),
+                )
+            )
+        if not req.path.startswith("/"):
+            hint = "paths start with / and are joined to target.base_url"
+            out.append(Problem(f"{path}.path", f"path {req.path!r} does not start with /", hint))
+        if req.body is not None and req.json_body is not None:
+            out.append(Problem(path, "both body and json are given", "keep one of them"))
+    return out
+
+
+def _load_shape(load: LoadSpec) -> Iterator[Problem]:
+    """Problems with the stages/users for the chosen model."""
+    if load.model == "open":
+        if not load.stages:
+            yield Problem(
+                "load.stages", "an open-model load needs stages", "add - {rate: 50, duration: 30s}"
+            )
+        for i, st in enumerate(load.stages):
+            if st.users is not None:
+                hint = "use rate or ramp_to, or set load.model: closed"
+                yield Problem(f"load.stages[{i}].users", "users belongs to the closed model", hint)
+            if st.duration <= 0:
+                yield Problem(f"load.stages[{i}].duration", "must be longer than 0s", "e.g. 30s")
+        return
+    stage_users = [st for st in load.stages if st.users is not None]
+    if any(st.users is None for st in load.stages):
+        hint = "use users: and duration:, or set load.model: open"
+        yield Problem("load.stages", "rate and ramp_to belong to the open model", hint)
+    if len(stage_users) > 1:
+        yield Problem("load.stages", "the closed model takes one stage", "use users: and duration:")
+    if load.users is None and not stage_users:
+        yield Problem("load.users", "a closed-model load needs users", "add users: 20")
+    if load_duration_s(load) <= 0:
+        yield Problem("load.duration", "a closed-model load needs a duration", "add duration: 30s")
+
+
+def load_duration_s(load: LoadSpec) -> float:
+    """Return the length of one run's load in seconds (warmup included)."""
+    if load.model == "open":
+        return sum(st.duration for st in load.stages)
+    if load.duration is not None:
+        return load.duration
+    return sum(st.duration for st in load.stages if st.users is not None)
+
+
+def _arms_and_claims(trial: Trial) -> list[Problem]:
+    out: list[Problem] = []
+    if not trial.arms:
+        out.append(Problem("arms", "no arms", "add at least one: arms: {baseline: {}}"))
+    known = ", ".join(trial.arms) or "none"
+    slo_given = any(v is not None for v in trial.slo.model_dump().values())
+    for i, claim in enumerate(trial.expect):
+        if claim.arm not in trial.arms:
+            out.append(
+                Problem(f"expect[{i}].arm", f"unknown arm {claim.arm!r}", f"arms are: {known}")
+            )
+        if claim.vs is not None and claim.vs not in trial.arms:
+            out.append(
+                Problem(f"expect[{i}].vs", f"unknown arm {claim.vs!r}", f"arms are: {known}")
+            )
+        if claim.meets_slo is not None and not slo_given:
+            hint = "add slo: {p99: 500ms, error_rate: 0.1%}"
+            out.append(Problem(f"expect[{i}].meets_slo", "there is no slo to meet", hint))
+    return out
+
+
+def _abort(trial: Trial) -> list[Problem]:
+    out: list[Problem] = []
+    tiers = (
+        None if trial.observe == "testbed" else {e.as_ or e.kind for e in trial.observe}
+    )  # None: tiers known only at run time
+    for i, rule in enumerate(trial.abort):
+        path = f"abort[{i}]"
+        if rule.metric in LOAD_METRICS:
+            if rule.metric == "error_rate" and rule.above > 1:
+                out.append(Problem(f"{path}.above", "an error rate lies in 0%..100%", "e.g. 50%"))
+            continue
+        tier = rule.metric.split(".", 1)[0]
+        if "." not in rule.metric or (tiers is not None and tier not in tiers):
+            hint = "use error_rate, p50, p99 or an observed metric such as db.cpu.util"
+            if tiers:
+                hint += " (tiers: " + ", ".join(sorted(tiers)) + ")"
+            out.append(Problem(f"{path}.metric", f"unknown metric {rule.metric!r}", hint))
+        if rule.for_ <= 0:
+            out.append(Problem(f"{path}.for", "must be longer than 0s", "e.g. 10s"))
+    return out
+
+
+def _observers(trial: Trial) -> tuple[list[Problem], list[str]]:
+    """Problems of each observe entry, through the observers' door."""
+    if trial.observe == "testbed":
+        return [], []
+    out: list[Problem] = []
+    notes: list[str] = []
+    seen: dict[str, int] = {}
+    for i, entry in enumerate(trial.observe):
+        path = f"observe[{i}]"
+        alias = entry.as_ or entry.kind
+        if alias in seen:
+            hint = "give each observer its own as: name"
+            out.append(Problem(f"{path}.as", f"tier {alias!r} is used twice", hint))
+        seen[alias] = i
+        try:
+            from loadtrial.observe import observer_problems
+
+            out += observer_problems(entry.model_dump(by_alias=True), path)
+        except ImportError as exc:  # the observer's module is not built or installed yet
+            notes.append(f"{path}: observer kind {entry.kind!r} not checked ({exc})")
+    return out, notes
+
+
+def _provider(trial: Trial) -> tuple[list[Problem], list[str]]:
+    """Problems of the env settings and arm parameters, through the providers' door."""
+    settings = trial.env.model_dump(exclude={"provider"})
+    name = trial.env.provider
+    try:
+        from loadtrial.env import provider_problems
+
+        return provider_problems(name, settings, trial.arms), []
+    except ImportError as exc:  # the provider's module is not built or installed yet
+        return [], [f"env: provider {name!r} not checked ({exc})"]

@@ -1,0 +1,66 @@
+"""From the trial file's `target:` and `load:` to the load engine's `LoadPlan`.
+
+In: a validated `Trial` (and optionally a worker count that overrides the file's).
+Out: a `LoadPlan` with absolute URLs, encoded bodies and the target's allow-list, so the
+engine refuses any other host before a packet is sent.
+"""
+
+from __future__ import annotations
+
+import json
+
+from loadtrial.load.model import ClosedModel, LoadPlan, OpenModel, RequestSpec, Stage
+from loadtrial.spec.checks import load_duration_s
+from loadtrial.spec.model import LoadSpec, RequestEntry, Trial
+
+
+def to_load_plan(trial: Trial, workers: int | None = None) -> LoadPlan:
+    """Return the LoadPlan of one run of `trial` (the same for every arm)."""
+    load = trial.load
+    base = trial.target.base_url.rstrip("/")
+    requests = tuple(_request(base, r) for r in load.requests)
+    model: OpenModel | ClosedModel
+    if load.model == "open":
+        stages = tuple(Stage(st.duration, st.rate, st.ramp_to) for st in load.stages)
+        model = OpenModel(stages=stages, poisson=load.poisson, seed=trial.seed)
+    else:
+        model = ClosedModel(
+            users=_closed_users(load),
+            duration_s=load_duration_s(load),
+            ramp_up_s=load.ramp_up,
+            think_time_s=load.think_time,
+        )
+    return LoadPlan(
+        requests=requests,
+        model=model,
+        timeout_s=load.timeout,
+        connections=load.connections,
+        workers=workers or load.workers or 1,
+        allow_hosts=tuple(trial.target.allow),
+    )
+
+
+def _closed_users(load: LoadSpec) -> int:
+    if load.users is not None:
+        return load.users
+    return max((st.users for st in load.stages if st.users is not None), default=1)
+
+
+def _request(base: str, entry: RequestEntry) -> RequestSpec:
+    """Return one request of the mix with its URL joined and its body encoded."""
+    headers = dict(entry.headers)
+    body = b""
+    if entry.json_body is not None:
+        body = json.dumps(entry.json_body, separators=(",", ":")).encode()
+        if not any(k.lower() == "content-type" for k in headers):
+            headers["Content-Type"] = "application/json"
+    elif entry.body is not None:
+        body = entry.body.encode()
+    return RequestSpec(
+        name=entry.name or f"{entry.method.upper()} {entry.path}",
+        method=entry.method.upper(),
+        url=base + entry.path,
+        headers=tuple(headers.items()),
+        body=body,
+        weight=entry.weight,
+    )
