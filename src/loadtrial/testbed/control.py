@@ -1,0 +1,247 @@
+"""Bringing the testbed up and down, component by component, always via the state file.
+
+In: a `TestbedConfig` and the state file's path. Out: a running system (db instances, an
+optional writer endpoint, app nodes, a balancer) and its `TestbedState`, saved after every
+process start, so `down` finds everything even when `up` was killed half-way. `down` also
+sweeps any process whose command line names the testbed's root directory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import psutil
+
+from loadtrial.errors import ProviderError
+from loadtrial.testbed import db
+from loadtrial.testbed.facts import lb_metrics
+from loadtrial.testbed.model import (
+    DbInstance,
+    Proc,
+    TestbedConfig,
+    TestbedState,
+    dsn,
+    load_state,
+    save_state,
+)
+from loadtrial.testbed.procs import (
+    alive,
+    listening_socket,
+    python_module,
+    spawn,
+    stop_proc,
+    wait_port,
+)
+
+POOL_TIMEOUT_S = 2.0
+LB_TIMEOUT_S = 10.0
+
+
+class Book:
+    """The state being built, saved to disk on every change (mutable on purpose)."""
+
+    def __init__(self, state: TestbedState, path: Path) -> None:
+        self.state = state
+        self.path = path
+        save_state(state, path)
+
+    def update(self, **changes: object) -> TestbedState:
+        """Apply `changes` to the state, save it and return it."""
+        self.state = replace(self.state, **changes)  # type: ignore[arg-type]
+        save_state(self.state, self.path)
+        return self.state
+
+
+def up(
+    config: TestbedConfig, state_path: Path, *, lb_port: int = 0, stats_port: int = 0
+) -> TestbedState:
+    """Start the whole testbed; on any failure, stop what started and raise ProviderError."""
+    old = load_state(state_path)
+    if old is not None and any(alive(p.pid) for p in old.all_procs()):
+        raise ProviderError(
+            f"a testbed is already up (state file {state_path})",
+            hint="use it, or run `loadtrial testbed down` first",
+        )
+    if config.lb == "haproxy" and shutil.which("haproxy") is None:
+        raise ProviderError("lb: haproxy is not installed", hint="use lb: builtin")
+    root = Path(tempfile.mkdtemp(prefix="loadtrial-testbed-"))
+    root.chmod(0o755)  # PostgreSQL runs as another user when we are root
+    book = Book(TestbedState(root=str(root), config=config), state_path)
+    try:
+        template = db.make_template(root)
+        for i in range(1, config.db_instances + 1):
+            add_db(book, template, f"db-{i}", config.db_max_connections, config.db_cpus)
+        book.update(writer="db-1")
+        if config.db_instances > 1:
+            start_endpoint(book)
+        for i in range(1, config.app_nodes + 1):
+            add_app(book, f"app-{i}")
+        start_lb(book, lb_port, stats_port)
+        wait_healthy(book.state, config.app_nodes)
+    except BaseException:
+        down(state_path)
+        raise
+    return book.state
+
+
+def add_db(book: Book, template: Path, name: str, max_connections: int, cpus: int) -> None:
+    """Clone the template into a new data directory and start an instance on it."""
+    datadir = Path(book.state.root) / name
+    if not datadir.exists():
+        db.clone(template, datadir)
+    inst = db.start_db(
+        name, datadir, root=Path(book.state.root), max_connections=max_connections, cpus=cpus
+    )
+    book.update(dbs=(*book.state.dbs, inst))
+
+
+def restart_db(book: Book, inst: DbInstance, max_connections: int, cpus: int) -> DbInstance:
+    """Restart one instance with a new size, on the same port (clients reconnect)."""
+    db.stop_db(inst)
+    new = db.start_db(
+        inst.proc.name,
+        Path(inst.datadir),
+        root=Path(book.state.root),
+        max_connections=max_connections,
+        cpus=cpus,
+        port=inst.proc.port,
+    )
+    book.update(dbs=tuple(new if d.proc.name == new.proc.name else d for d in book.state.dbs))
+    return new
+
+
+def start_endpoint(book: Book) -> None:
+    """Start the writer endpoint (TCP proxy) pointing at the current writer."""
+    root = Path(book.state.root)
+    target = root / "writer.txt"
+    target.write_text(f"127.0.0.1:{book.state.db(book.state.writer).proc.port}")
+    sock = listening_socket()
+    port = sock.getsockname()[1]
+    argv = python_module(
+        "loadtrial.testbed.tcpproxy", "--fd", str(sock.fileno()), "--target-file", str(target)
+    )
+    try:
+        proc = spawn("writer-endpoint", argv, log=root / "writer-endpoint.log", port=port,
+                     pass_fds=[sock.fileno()])  # fmt: skip
+    finally:
+        sock.close()
+    book.update(endpoint=proc)
+    wait_port(port, proc)
+
+
+def point_endpoint(book: Book, writer: str) -> None:
+    """Make `writer` the instance the writer endpoint reaches (a failover)."""
+    target = Path(book.state.root) / "writer.txt"
+    tmp = target.with_suffix(".tmp")
+    tmp.write_text(f"127.0.0.1:{book.state.db(writer).proc.port}")
+    os.replace(tmp, target)
+    book.update(writer=writer)
+
+
+def add_app(book: Book, name: str) -> Proc:
+    """Start one app node on a fresh port, connected to the writer."""
+    root = Path(book.state.root)
+    sock = listening_socket()
+    port = sock.getsockname()[1]
+    env = {
+        "LT_NODE": name,
+        "LT_DSN": dsn(book.state.writer_port),
+        "LT_POOL_MAX": str(book.state.config.pool_max),
+        "LT_POOL_TIMEOUT_S": str(POOL_TIMEOUT_S),
+    }
+    argv = python_module("loadtrial.testbed.app", "--fd", str(sock.fileno()), "--tag", str(root))
+    try:
+        proc = spawn(name, argv, log=root / f"{name}.log", port=port, env=env,
+                     pass_fds=[sock.fileno()])  # fmt: skip
+    finally:
+        sock.close()
+    book.update(apps=(*book.state.apps, proc))
+    wait_port(port, proc)
+    return proc
+
+
+def write_backends(book: Book) -> None:
+    """Write the balancer's backend list and tell it to reload (SIGHUP)."""
+    path = Path(book.state.root) / "backends.json"
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps([f"127.0.0.1:{a.port}" for a in book.state.apps]))
+    os.replace(tmp, path)
+    if book.state.lb is not None:
+        with contextlib.suppress(OSError):
+            os.kill(book.state.lb.pid, signal.SIGHUP)
+
+
+def start_lb(book: Book, port: int = 0, stats_port: int = 0) -> None:
+    """Start the built-in balancer in front of the app nodes."""
+    root = Path(book.state.root)
+    write_backends(book)
+    sock, stats = listening_socket(port), None
+    try:
+        stats = listening_socket(stats_port)
+        argv = python_module(
+            "loadtrial.testbed.lb", "--fd", str(sock.fileno()), "--stats-fd",
+            str(stats.fileno()), "--backends", str(root / "backends.json"),
+            "--timeout", str(LB_TIMEOUT_S),
+        )  # fmt: skip
+        proc = spawn("lb", argv, log=root / "lb.log", port=sock.getsockname()[1],
+                     pass_fds=[sock.fileno(), stats.fileno()])  # fmt: skip
+        book.update(lb=proc, lb_kind="builtin", lb_stats_port=stats.getsockname()[1])
+    finally:
+        sock.close()
+        if stats is not None:
+            stats.close()
+    wait_port(proc.port, proc)
+
+
+def wait_healthy(state: TestbedState, nodes: int, timeout_s: float = 20.0) -> None:
+    """Wait until the balancer counts `nodes` healthy backends."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        metrics = lb_metrics(state)
+        if (
+            metrics.get("testbed_lb_backends_healthy") == nodes
+            and metrics.get("testbed_lb_backends") == nodes
+        ):
+            return
+        time.sleep(0.2)
+    raise ProviderError(f"the balancer did not see {nodes} healthy app nodes in {timeout_s:.0f}s")
+
+
+def down(state_path: Path) -> list[str]:
+    """Stop everything the state file names (and any stray process of its root); return names."""
+    state = load_state(state_path)
+    if state is None:
+        return []
+    stopped: list[str] = []
+    for proc in state.all_procs():
+        if alive(proc.pid):
+            stopped.append(proc.name)
+        if proc.name.startswith("db-"):
+            db.stop_db_proc(proc.pid, proc.pgid, proc.name)
+        else:
+            stop_proc(proc)
+    stopped += sweep(state.root)
+    shutil.rmtree(state.root, ignore_errors=True)
+    state_path.unlink(missing_ok=True)
+    return stopped
+
+
+def sweep(root: str) -> list[str]:
+    """Kill any process whose command line mentions `root` (left by a killed `up`)."""
+    killed: list[str] = []
+    for candidate in psutil.process_iter(["pid", "cmdline"]):
+        cmdline = candidate.info.get("cmdline") or []
+        mine = any(part == root or part.startswith(root + "/") for part in cmdline)
+        if mine and candidate.pid != os.getpid():
+            with contextlib.suppress(psutil.Error):
+                candidate.kill()
+                killed.append(f"stray pid {candidate.pid}")
+    return killed
