@@ -1,0 +1,42 @@
+"""The `none` provider: arms are labels only; nothing is applied, reverted or read.
+
+In: no settings. Out: an ApplyRecord with the arm's parameters and no actions, and empty
+facts (loadtrial's own facts — version, host, file hash, target IPs — are still taken by
+the runner). Useful for comparing code versions deployed by hand, or a single-arm trial.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from loadtrial.env.model import ActionSink, ApplyRecord, Facts, Provider
+from loadtrial.errors import Problem
+
+
+class NoneProvider:
+    """Applies nothing; its snapshot is empty."""
+
+    def apply(self, params: Mapping[str, Any]) -> ApplyRecord:
+        """Return a record of `params` without touching anything."""
+        return ApplyRecord(params=dict(params))
+
+    def revert(self, record: ApplyRecord) -> None:
+        """Nothing to undo."""
+
+    def snapshot(self) -> Facts:
+        """No facts of its own."""
+        return {}
+
+
+def create(settings: Mapping[str, Any], sink: ActionSink) -> Provider:
+    """Return the none provider (settings and sink unused)."""
+    return NoneProvider()
+
+
+def problems(settings: Mapping[str, Any], arms: Mapping[str, Mapping[str, Any]]) -> list[Problem]:
+    """The none provider takes no settings; any arm parameters are accepted as labels."""
+    return [
+        Problem(f"env.{key}", "the none provider takes no settings", "remove it, or use shell")
+        for key in settings
+    ]
