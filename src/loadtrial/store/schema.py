@@ -35,6 +35,7 @@ CREATE TABLE IF NOT EXISTS seconds (
     ok INTEGER NOT NULL, late INTEGER NOT NULL, dropped INTEGER NOT NULL,
     errors TEXT NOT NULL, latency_hist BLOB NOT NULL, uncorrected_hist BLOB NOT NULL,
     max_send_lag_us INTEGER NOT NULL, cpu_percent REAL NOT NULL,
+    send_lag_hist BLOB NOT NULL DEFAULT x'',
     PRIMARY KEY (run_id, second));
 CREATE TABLE IF NOT EXISTS series (
     id INTEGER PRIMARY KEY, run_id INTEGER NOT NULL REFERENCES runs(id), name TEXT NOT NULL,

@@ -175,10 +175,11 @@ class Store:
         """Store one second of load data (replacing that second if written before)."""
         with self._tx() as c:
             c.execute(
-                "INSERT OR REPLACE INTO seconds VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                "INSERT OR REPLACE INTO seconds VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (run_id, stats.second, stats.offered, stats.sent, stats.completed, stats.ok,
                  stats.late, stats.dropped, _json(dict(stats.errors)), stats.latency_hist,
-                 stats.uncorrected_hist, stats.max_send_lag_us, stats.cpu_percent),
+                 stats.uncorrected_hist, stats.max_send_lag_us, stats.cpu_percent,
+                 getattr(stats, "send_lag_hist", b"")),
             )  # fmt: skip
 
     def add_samples(self, run_id: int, samples: Sequence[Sample]) -> None:
