@@ -20,9 +20,24 @@ from types import ModuleType
 from typing import Any
 
 from loadtrial.errors import Problem, UserError
-from loadtrial.observe.model import Observer, Sample
+from loadtrial.observe.model import (
+    EmitsEvents,
+    Observer,
+    ObserverEvent,
+    Sample,
+    SampleFault,
+)
 
-__all__ = ["OBSERVERS", "Observer", "Sample", "make_observer", "observer_problems"]
+__all__ = [
+    "OBSERVERS",
+    "EmitsEvents",
+    "Observer",
+    "ObserverEvent",
+    "Sample",
+    "SampleFault",
+    "make_observer",
+    "observer_problems",
+]
 
 # kind in the trial file -> module under loadtrial.observe
 OBSERVERS: Mapping[str, str] = {

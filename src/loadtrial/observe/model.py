@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from loadtrial.errors import ObserverError
+
 
 @dataclass(frozen=True)
 class Sample:
@@ -40,3 +42,31 @@ class Observer(Protocol):
     def stop(self) -> None:
         """Release connections; never raises."""
         ...
+
+
+@dataclass(frozen=True)
+class ObserverEvent:
+    """Something an observer saw that is not a value: e.g. the database refused a
+    connection. The sampler forwards it as `on_event(t_s, kind, message)`."""
+
+    t_s: float
+    kind: str  # e.g. "connect_refused", "connect_restored"
+    message: str
+
+
+class EmitsEvents(Protocol):
+    """Optional ability of an observer: events noticed since the last call."""
+
+    def drain_events(self) -> list[ObserverEvent]:
+        """Return and forget the events gathered so far."""
+        ...
+
+
+class SampleFault(ObserverError):
+    """An observer failure that still carries samples (such as `db.connect.refused` = 1).
+
+    The sampler records a fault event, stores `samples` and reconnects with backoff."""
+
+    def __init__(self, message: str, hint: str = "", samples: tuple[Sample, ...] = ()) -> None:
+        super().__init__(message, hint)
+        self.samples = samples

@@ -1,0 +1,130 @@
+"""CPU of a changing set of local processes (psutil), shared by postgres, mysql, process.
+
+In: the processes to measure now (e.g. a postmaster and its backends). Out: CPU percent of
+one core since the previous reading (capacity = 100 × the cores they may run on).
+
+Why not psutil's `cpu_percent`: backends come and go between readings (a PHP app opens a
+connection per request), and a process that exited takes its CPU with it. Linux moves an
+exited child's CPU into its parent's reaped-children times, so each process is counted as
+its own time plus its reaped children's; when a child disappears and its parent is still
+measured, the part of the child already counted is subtracted once. The sum is exact for
+trees such as a postmaster with short-lived backends.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import psutil
+
+from loadtrial.observe.model import Sample
+
+_Key = tuple[int, float]  # (pid, create_time): robust to pid reuse
+_GONE = (psutil.NoSuchProcess, psutil.ZombieProcess, psutil.AccessDenied)
+LOCAL_HOSTS = frozenset({"", "localhost", "127.0.0.1", "::1"})
+
+
+@dataclass(frozen=True)
+class _Seen:
+    cpu_s: float  # own + reaped children's user and system seconds
+    parent: _Key | None
+
+
+class CpuMeter:
+    """CPU used by a set of processes between readings; one instance per group."""
+
+    def __init__(self) -> None:
+        self._prev: dict[_Key, _Seen] = {}
+        self._prev_t: float | None = None
+        self._prev_wall = 0.0  # create_time is wall-clock based
+
+    def percent(self, procs: Iterable[psutil.Process], now: float) -> float | None:
+        """Return CPU % of one core since the last call (None on the first call)."""
+        wall = time.time()
+        seen = _read(procs)
+        used = 0.0
+        for key, cur in seen.items():
+            before = self._prev.get(key)
+            if before is not None:
+                used += cur.cpu_s - before.cpu_s
+            elif self._prev_t is not None and key[1] >= self._prev_wall - 0.01:
+                used += cur.cpu_s  # born since the last reading: all of it is new
+        for key, before in self._prev.items():
+            if key not in seen and before.parent in seen:
+                used -= before.cpu_s  # its parent's reaped time now holds all of it
+        prev_t, self._prev, self._prev_t, self._prev_wall = self._prev_t, seen, now, wall
+        if prev_t is None or now <= prev_t:
+            return None
+        return max(0.0, used) / (now - prev_t) * 100.0
+
+
+def _read(procs: Iterable[psutil.Process]) -> dict[_Key, _Seen]:
+    """Return the CPU seconds and parent of each still-running process."""
+    raw: dict[int, tuple[float, float, int]] = {}
+    for proc in procs:
+        try:
+            with proc.oneshot():
+                t = proc.cpu_times()
+                raw[proc.pid] = (
+                    proc.create_time(),
+                    t.user + t.system + t.children_user + t.children_system,
+                    proc.ppid(),
+                )
+        except _GONE:
+            continue
+    out: dict[_Key, _Seen] = {}
+    for pid, (created, cpu_s, ppid) in raw.items():
+        parent = (ppid, raw[ppid][0]) if ppid in raw else None
+        out[(pid, created)] = _Seen(cpu_s, parent)
+    return out
+
+
+def tree(root: psutil.Process) -> list[psutil.Process]:
+    """Return `root` and all its descendants (empty when root is gone)."""
+    try:
+        return [root, *root.children(recursive=True)]
+    except _GONE:
+        return []
+
+
+def cores_of(procs: Iterable[psutil.Process]) -> int:
+    """Return how many cores these processes may run on (union of their affinities)."""
+    cores: set[int] = set()
+    for proc in procs:
+        try:
+            cores.update(proc.cpu_affinity() or [])
+        except (*_GONE, AttributeError):
+            continue
+    return len(cores) or (psutil.cpu_count() or 1)
+
+
+def cpu_samples(tier: str, percent: float | None, cores: int, t_s: float) -> list[Sample]:
+    """Return `tier.cpu.percent` (of one core) and `tier.cpu.util` (fraction of all)."""
+    if percent is None:
+        return []
+    return [
+        Sample(t_s, f"{tier}.cpu.percent", round(percent, 3), "percent", 100.0 * cores),
+        Sample(t_s, f"{tier}.cpu.util", round(percent / (100.0 * cores), 5), "ratio", 1.0),
+    ]
+
+
+def process_from_pid_file(path: str) -> psutil.Process | None:
+    """Return the process named by the first line of a pid file, if it runs here."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            pid = int(handle.readline().strip())
+        return psutil.Process(pid)
+    except (OSError, ValueError, *_GONE):
+        return None
+
+
+def is_self_or_child(proc: psutil.Process) -> bool:
+    """True for loadtrial's own process and its workers (never observed as the target)."""
+    me = os.getpid()
+    try:
+        return proc.pid == me or any(p.pid == me for p in proc.parents())
+    except _GONE:
+        return True

@@ -1,0 +1,169 @@
+"""Observer `http-json`: poll a JSON status endpoint and pick fields by dotted path.
+
+In: `{kind: http-json, url: http://127.0.0.1:8080/status, as: app, headers: {...},
+fields: [...]}` where each field is {path: pool.active, as: pool.active, unit: count,
+capacity: 20 | capacity_path: pool.size, rate: false}. A path walks objects by key and
+lists by index (`workers.0.busy`). `rate: true` turns a counter into `<as>` per second.
+Out per tick: `tier.<as or path>` for each field found with a numeric (or boolean) value;
+a missing field is a gap, an unreachable endpoint or non-JSON body is a fault.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from loadtrial.errors import ObserverError, Problem
+from loadtrial.observe import _config, _http
+from loadtrial.observe._rates import CounterRates
+from loadtrial.observe.model import Sample
+
+
+@dataclass(frozen=True)
+class Field:
+    """One value to pick from the document."""
+
+    path: str
+    alias: str
+    unit: str = "count"
+    capacity: float | None = None
+    capacity_path: str = ""
+    rate: bool = False
+
+
+def pick(document: Any, path: str) -> float | None:
+    """Return the number at a dotted path, or None when absent or not a number."""
+    node = document
+    for part in path.split("."):
+        if isinstance(node, Mapping) and part in node:
+            node = node[part]
+        elif (
+            isinstance(node, list)
+            and part.lstrip("-").isdigit()
+            and -len(node) <= int(part) < len(node)
+        ):
+            node = node[int(part)]
+        else:
+            return None
+    if isinstance(node, bool):
+        return float(node)
+    return float(node) if isinstance(node, int | float) else None
+
+
+class HttpJsonObserver:
+    """Polls one JSON endpoint."""
+
+    kind = "http-json"
+
+    def __init__(
+        self,
+        tier: str,
+        interval_s: float | None,
+        url: str,
+        timeout_s: float,
+        headers: Mapping[str, str],
+        fields: tuple[Field, ...],
+    ) -> None:
+        self.tier, self.interval_s = tier, interval_s
+        self._url, self._timeout_s, self._headers = url, timeout_s, dict(headers)
+        self._fields = fields
+        self._rates = CounterRates()
+
+    def start(self) -> None:
+        """Check the endpoint answers JSON before the load starts."""
+        self._rates.forget()
+        self._document()
+
+    def stop(self) -> None:
+        return None
+
+    def sample(self, t_s: float) -> list[Sample]:
+        """Fetch the document once and pick every field."""
+        doc = self._document()
+        out = []
+        for f in self._fields:
+            value = pick(doc, f.path)
+            name = f"{self.tier}.{f.alias}"
+            if value is not None and f.rate:
+                value = self._rates.rate(name, value, t_s)
+            if value is None:
+                continue
+            cap = pick(doc, f.capacity_path) if f.capacity_path else f.capacity
+            out.append(Sample(t_s, name, value, f.unit, cap))
+        return out
+
+    def _document(self) -> Any:
+        body = _http.fetch(self._url, self._timeout_s, self._headers)
+        try:
+            return json.loads(body)
+        except ValueError as exc:
+            raise ObserverError(f"GET {self._url} did not return JSON: {exc}") from None
+
+
+def _field(item: Mapping[str, Any]) -> Field:
+    rate = bool(item.get("rate", False))
+    cap = item.get("capacity")
+    return Field(
+        path=str(item["path"]),
+        alias=str(item.get("as") or item["path"]),
+        unit=str(item.get("unit") or ("per_s" if rate else "count")),
+        capacity=None if cap is None else float(cap),
+        capacity_path=str(item.get("capacity_path") or ""),
+        rate=rate,
+    )
+
+
+def create(entry: Mapping[str, Any]) -> HttpJsonObserver:
+    """Return a JSON poller for one `observe:` entry."""
+    headers = {str(k): str(v) for k, v in (entry.get("headers") or {}).items()}
+    return HttpJsonObserver(
+        _config.tier(entry, "http-json"),
+        _config.interval_s(entry),
+        str(entry["url"]),
+        _config.timeout_s(entry, 2.0),
+        headers,
+        tuple(_field(item) for item in entry.get("fields") or ()),
+    )
+
+
+_FIELD_KEYS = frozenset({"path", "as", "unit", "capacity", "capacity_path", "rate"})
+
+
+def _field_problems(item: Any, path: str) -> list[Problem]:
+    if not isinstance(item, Mapping):
+        return [Problem(path, "expected a mapping such as {path: pool.active}")]
+    found = [
+        Problem(
+            f"{path}.{k}", f"unknown key {k!r}", "known keys: " + ", ".join(sorted(_FIELD_KEYS))
+        )
+        for k in item
+        if k not in _FIELD_KEYS
+    ]
+    if not isinstance(item.get("path"), str) or not item.get("path"):
+        found.append(Problem(f"{path}.path", "path is required, e.g. pool.active"))
+    if item.get("capacity") is not None and _config.is_number(item["capacity"]):
+        found.append(Problem(f"{path}.capacity", "expected a number"))
+    return found
+
+
+def problems(entry: Mapping[str, Any], path: str) -> list[Problem]:
+    """Return every problem with an http-json entry."""
+    checks = {
+        "url": _http.is_http_url,
+        "fields": lambda v: "",
+        "headers": lambda v: "" if isinstance(v, Mapping) else "expected a mapping",
+    }
+    found = _config.check_entry(entry, path, checks, required=("url",))
+    items = entry.get("fields")
+    if not isinstance(items, list | tuple) or not items:
+        found.append(
+            Problem(
+                f"{path}.fields", "list the fields to pick", "e.g. fields: [{path: pool.active}]"
+            )
+        )
+    else:
+        for i, item in enumerate(items):
+            found.extend(_field_problems(item, f"{path}.fields[{i}]"))
+    return found

@@ -1,0 +1,223 @@
+"""Observer `prometheus`: scrape a text exposition endpoint and keep a chosen few metrics.
+
+In: `{kind: prometheus, url: http://127.0.0.1:8404/metrics, as: lb, labels: {proxy: app},
+metrics: [...]}` where each item of `metrics` is a metric name or a mapping
+  {name, labels: {label: regex}, as: short.name, by: [label], rate: true|false,
+   unit: ..., capacity: 500 | other_metric_name}
+`labels` (top level and per item) keep only series whose label values fully match the
+regex; matching series are summed, or split by the `by` labels (a name suffix per value).
+Counters (`# TYPE counter`, names ending `_total`, histogram/summary `_count`/`_sum`/
+`_bucket`) become per-second rates named `<name without _total>.per_s` unless `rate: false`.
+Out per tick: `tier.<as or name>[.<by values>]` for every selected metric present.
+A missing metric is simply absent from that tick (a gap), not a fault; an unreachable
+endpoint is a fault.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from loadtrial.errors import Problem
+from loadtrial.observe import _config, _http
+from loadtrial.observe._rates import CounterRates
+from loadtrial.observe.model import Sample
+from loadtrial.observe.promtext import Exposition, Metric, parse
+
+_SAFE = re.compile(r"[^A-Za-z0-9_-]+")
+_COUNTER_SUFFIXES = ("_count", "_sum", "_bucket")
+
+
+@dataclass(frozen=True)
+class Selection:
+    """One chosen metric and how to name, filter, split and scale it."""
+
+    name: str
+    labels: tuple[tuple[str, re.Pattern[str]], ...] = ()
+    alias: str = ""
+    by: tuple[str, ...] = ()
+    rate: bool | None = None  # None: decide from the exposition's type
+    unit: str = ""
+    capacity: float | str | None = None
+
+
+class PrometheusObserver:
+    """Scrapes one endpoint; sums or splits the selected series; rates counters."""
+
+    kind = "prometheus"
+
+    def __init__(
+        self,
+        tier: str,
+        interval_s: float | None,
+        url: str,
+        timeout_s: float,
+        selections: tuple[Selection, ...],
+        labels: tuple[tuple[str, re.Pattern[str]], ...],
+    ) -> None:
+        self.tier, self.interval_s = tier, interval_s
+        self._url, self._timeout_s = url, timeout_s
+        self._selections, self._labels = selections, labels
+        self._rates = CounterRates()
+
+    def start(self) -> None:
+        """Check the endpoint answers (so a wrong URL shows before the load starts)."""
+        self._rates.forget()
+        _http.fetch(self._url, self._timeout_s)
+
+    def stop(self) -> None:
+        return None
+
+    def sample(self, t_s: float) -> list[Sample]:
+        """Scrape once and turn the selection into samples."""
+        page = parse(_http.fetch(self._url, self._timeout_s).decode("utf-8", "replace"))
+        out: list[Sample] = []
+        for sel in self._selections:
+            out.extend(self._select(page, sel, t_s))
+        return out
+
+    def _select(self, page: Exposition, sel: Selection, t_s: float) -> list[Sample]:
+        """Return the samples of one selection (nothing when the metric is absent)."""
+        groups: dict[tuple[str, ...], float] = {}
+        for metric in page.metrics:
+            if metric.name == sel.name and _keeps(metric, self._labels + sel.labels):
+                key = tuple(metric.label_map().get(label, "") for label in sel.by)
+                groups[key] = groups.get(key, 0.0) + metric.value
+        rate = sel.rate if sel.rate is not None else is_counter(sel.name, page.types)
+        base = sel.alias or (_strip_total(sel.name) + ".per_s" if rate else sel.name)
+        capacity = self._capacity(page, sel)
+        out = []
+        for key, value in sorted(groups.items()):
+            name = ".".join([self.tier, base, *(_SAFE.sub("_", v) or "_" for v in key)])
+            if rate:
+                per_s = self._rates.rate(name, value, t_s)
+                if per_s is not None:
+                    out.append(Sample(t_s, name, per_s, sel.unit or "per_s", capacity))
+            else:
+                out.append(Sample(t_s, name, value, sel.unit or unit_of(sel.name), capacity))
+        return out
+
+    def _capacity(self, page: Exposition, sel: Selection) -> float | None:
+        """A fixed capacity, or the sum of another metric on the same page."""
+        if sel.capacity is None or isinstance(sel.capacity, float):
+            return sel.capacity
+        values = [
+            m.value for m in page.metrics if m.name == sel.capacity and _keeps(m, self._labels)
+        ]
+        return sum(values) if values else None
+
+
+def _keeps(metric: Metric, filters: tuple[tuple[str, re.Pattern[str]], ...]) -> bool:
+    labels = metric.label_map()
+    return all(rx.fullmatch(labels.get(label, "")) for label, rx in filters)
+
+
+def is_counter(name: str, types: Mapping[str, str]) -> bool:
+    """True when a series counts up: declared counter, `_total`, or histogram parts."""
+    if types.get(name) == "counter" or types.get(_strip_total(name)) == "counter":
+        return True
+    if name.endswith("_total"):
+        return True
+    for suffix in _COUNTER_SUFFIXES:
+        family = name.removesuffix(suffix)
+        if name.endswith(suffix) and types.get(family) in ("histogram", "summary"):
+            return True
+    return False
+
+
+def unit_of(name: str) -> str:
+    """Guess a gauge's unit from the Prometheus naming convention."""
+    for suffix, unit in (("_bytes", "bytes"), ("_seconds", "s"), ("_ratio", "ratio")):
+        if name.endswith(suffix):
+            return unit
+    return "count"
+
+
+def _strip_total(name: str) -> str:
+    return name.removesuffix("_total")
+
+
+def _filters(raw: Any) -> tuple[tuple[str, re.Pattern[str]], ...]:
+    if not isinstance(raw, Mapping):
+        return ()
+    return tuple((str(k), re.compile(str(v))) for k, v in raw.items())
+
+
+def _selection(item: Any) -> Selection:
+    if isinstance(item, str):
+        return Selection(item)
+    by = item.get("by") or ()
+    cap = item.get("capacity")
+    return Selection(
+        name=str(item["name"]),
+        labels=_filters(item.get("labels")),
+        alias=str(item.get("as") or ""),
+        by=(by,) if isinstance(by, str) else tuple(str(b) for b in by),
+        rate=item.get("rate"),
+        unit=str(item.get("unit") or ""),
+        capacity=cap if cap is None or isinstance(cap, str) else float(cap),
+    )
+
+
+def create(entry: Mapping[str, Any]) -> PrometheusObserver:
+    """Return a Prometheus scraper for one `observe:` entry."""
+    return PrometheusObserver(
+        _config.tier(entry, "prometheus"),
+        _config.interval_s(entry),
+        str(entry["url"]),
+        _config.timeout_s(entry, 2.0),
+        tuple(_selection(item) for item in entry.get("metrics") or ()),
+        _filters(entry.get("labels")),
+    )
+
+
+_ITEM_KEYS = frozenset({"name", "labels", "as", "by", "rate", "unit", "capacity"})
+
+
+def _label_problems(raw: Any, path: str) -> list[Problem]:
+    if raw is None:
+        return []
+    if not isinstance(raw, Mapping):
+        return [Problem(path, "expected a mapping of label: regex")]
+    return [
+        Problem(f"{path}.{k}", why) for k, v in raw.items() if (why := _config.is_regex(str(v)))
+    ]
+
+
+def _item_problems(item: Any, path: str) -> list[Problem]:
+    if isinstance(item, str):
+        return [] if item.strip() else [Problem(path, "a metric name cannot be empty")]
+    if not isinstance(item, Mapping):
+        return [Problem(path, "expected a metric name or a mapping with name:")]
+    found = [
+        Problem(f"{path}.{k}", f"unknown key {k!r}", "known keys: " + ", ".join(sorted(_ITEM_KEYS)))
+        for k in item
+        if k not in _ITEM_KEYS
+    ]
+    if not item.get("name"):
+        found.append(Problem(f"{path}.name", "name is required"))
+    cap = item.get("capacity")
+    if cap is not None and _config.is_number(cap) and _config.is_str(cap):
+        found.append(Problem(f"{path}.capacity", "expected a number or a metric name"))
+    return found + _label_problems(item.get("labels"), f"{path}.labels")
+
+
+def problems(entry: Mapping[str, Any], path: str) -> list[Problem]:
+    """Return every problem with a prometheus entry."""
+    checks = {"url": _http.is_http_url, "metrics": lambda v: "", "labels": lambda v: ""}
+    found = _config.check_entry(entry, path, checks, required=("url",))
+    items = entry.get("metrics")
+    if not isinstance(items, list | tuple) or not items:
+        found.append(
+            Problem(
+                f"{path}.metrics",
+                "list the metrics to keep",
+                "e.g. metrics: [haproxy_backend_current_sessions]",
+            )
+        )
+    else:
+        for i, item in enumerate(items):
+            found.extend(_item_problems(item, f"{path}.metrics[{i}]"))
+    return found + _label_problems(entry.get("labels"), f"{path}.labels")
