@@ -1,0 +1,210 @@
+"""Build the report document from stored data, the trial and the findings (pure).
+
+In: TrialData (store), Trial (the validated file), findings (analysis). Out: a `Report`
+(see model.py): verdict first, bottleneck, arms pooled over repetitions, one timeline per
+run, environment, scalability, provenance. Nothing here reads files or the network.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from loadtrial.analysis.model import Finding
+from loadtrial.report import evidence as ev
+from loadtrial.report import stats
+from loadtrial.report.environment import action_rows, env_rows, provenance
+from loadtrial.report.model import (
+    ArmRow,
+    Band,
+    ClaimView,
+    Estimate,
+    FindingView,
+    Report,
+    RunTimeline,
+    TierSeries,
+)
+from loadtrial.report.verdict import claim_views, overall_status, slo_text
+from loadtrial.spec.model import Trial
+from loadtrial.store.model import RunData, Series, TrialData
+
+
+def build_report(
+    data: TrialData,
+    trial: Trial,
+    findings: Sequence[Finding],
+    *,
+    store_path: str = "",
+    generated_at: float | None = None,
+) -> Report:
+    """Return the whole report document of one trial."""
+    views = tuple(ev.view(f) for f in findings)
+    confounders = tuple(f for f in views if f.kind == "confounder")
+    claims: tuple[ClaimView, ...] = claim_views(trial, views, confounders)
+    arms = arm_names(data, trial)
+    keys, env_arm_names = env_rows(data, trial, arms, confounders)
+    runs = tuple(timeline(r, views) for r in data.runs)
+    return Report(
+        title=trial.name or data.info.name,
+        hypothesis=(trial.hypothesis or data.info.hypothesis).strip(),
+        overall=overall_status(claims),
+        claims=claims,
+        confounders=confounders,
+        bottleneck=next((f for f in views if f.kind == "bottleneck"), None),
+        arms=tuple(arm_row(a, data, trial, views) for a in arms),
+        runs=runs,
+        env_rows=keys,
+        env_arms=env_arm_names,
+        actions=action_rows(data),
+        scalability=tuple(f for f in views if f.kind == "scalability"),
+        findings=views,
+        provenance=provenance(data, store_path, generated_at),
+        slo_text=slo_text(trial),
+        duration_s=float(max((len(r.t_s) for r in runs), default=0)),
+        slo_p99_ms=None if trial.slo.p99 is None else trial.slo.p99 * 1000.0,
+        notes=() if findings else ("No findings were stored or computed for this trial.",),
+    )
+
+
+def arm_names(data: TrialData, trial: Trial) -> tuple[str, ...]:
+    """Return the trial's arms in file order, then any arm only the data knows."""
+    names = list(trial.arms)
+    names += [r.info.arm for r in data.runs if r.info.arm not in names]
+    return tuple(dict.fromkeys(names))
+
+
+def arm_row(arm: str, data: TrialData, trial: Trial, views: Sequence[FindingView]) -> ArmRow:
+    """Return one arm pooled over its repetitions (warm-up excluded)."""
+    runs = [r for r in data.runs if r.info.arm == arm]
+    totals = [stats.run_totals(r.seconds, r.info.warmup_s) for r in runs]
+    totals = [t for t in totals if t.seconds > 0]
+    completed = sum(t.completed for t in totals)
+    errors = stats.merge_counts(t.errors for t in totals)
+    latency = stats.pooled_percentiles(totals)
+    invalid = validity_reasons(runs, views)
+    slo, detail = arm_slo(arm, views, trial, latency, errors, completed)
+    return ArmRow(
+        arm=arm,
+        params=ev.jsonable(trial.arms.get(arm, runs[0].info.params if runs else {})),
+        runs=len(runs),
+        valid_runs=len(runs) - len({rid for rid, _ in invalid}),
+        throughput_per_s=stats.pooled_throughput(totals),
+        latency_ms=latency,
+        requests=completed,
+        error_rate=(sum(errors.values()) / completed) if completed else None,
+        errors_by_kind=errors,
+        slo=slo,
+        slo_detail=detail,
+        validity=tuple(reason for _, reason in invalid),
+    )
+
+
+def validity_reasons(
+    runs: Sequence[RunData], views: Sequence[FindingView]
+) -> list[tuple[int, str]]:
+    """Return (run_id, reason) for each doubt about a run of the arm."""
+    out: list[tuple[int, str]] = []
+    for r in runs:
+        rid = r.info.run_id
+        if r.info.status != "complete":
+            why = f": {r.info.abort_reason}" if r.info.abort_reason else ""
+            out.append((rid, f"run {rid} {r.info.status}{why}"))
+        for f in views:
+            if f.kind == "validity" and f.run_id == rid and f.status not in ("ok", "pass", "valid"):
+                out.append((rid, f"run {rid}: {f.summary}"))
+    return out
+
+
+def arm_slo(
+    arm: str,
+    views: Sequence[FindingView],
+    trial: Trial,
+    latency: dict[str, Estimate],
+    errors: dict[str, int],
+    completed: int,
+) -> tuple[str, str]:
+    """Return (pass|fail|n/a, sentence): the analysis' SLO finding, else a direct check."""
+    mine = [f for f in views if f.kind == "slo" and f.arm == arm]
+    arm_level = [f for f in mine if f.run_id is None] or mine
+    if arm_level:
+        failed = [f for f in arm_level if f.status == "fail"]
+        chosen = failed[0] if failed else arm_level[0]
+        return ("fail" if failed else chosen.status or "pass"), chosen.summary
+    slo = trial.slo
+    misses: list[str] = []
+    for key in ("p50", "p90", "p99"):
+        limit_s, got = getattr(slo, key), latency.get(key)
+        if limit_s is not None and got and got.value is not None and got.value > limit_s * 1000:
+            misses.append(f"{key} {got.value:.0f}ms > {limit_s * 1000:.0f}ms")
+    if slo.error_rate is not None and completed:
+        rate = sum(errors.values()) / completed
+        if rate > slo.error_rate:
+            misses.append(f"error rate {rate:.2%} > {slo.error_rate:.2%}")
+    if not slo_text(trial):
+        return "n/a", "no SLO declared"
+    return ("fail", "; ".join(misses)) if misses else ("pass", "all SLO limits met")
+
+
+def timeline(run: RunData, views: Sequence[FindingView]) -> RunTimeline:
+    """Return one run's per-second series, tiers and markers."""
+    secs = run.seconds
+    q = stats.per_second(secs)
+    kinds = sorted({k for s in secs for k in s.errors})
+    rid, arm = run.info.run_id, run.info.arm
+    mine = [f for f in views if f.run_id == rid or (f.run_id is None and f.arm == arm)]
+    bands = [ev.band_of(f, f.subject) for f in mine if f.kind == "saturation"]
+    onsets = [
+        Band(t, t, f"onset: {f.subject}")
+        for f in mine
+        if f.kind == "bottleneck" and (t := ev.onset(f.evidence)) is not None
+    ]
+    return RunTimeline(
+        run_id=rid,
+        arm=arm,
+        repetition=run.info.repetition,
+        status=run.info.status,
+        abort_reason=run.info.abort_reason,
+        warmup_s=run.info.warmup_s,
+        t_s=tuple(s.second for s in secs),
+        offered=tuple(s.offered for s in secs),
+        achieved=tuple(s.completed for s in secs),
+        ok=tuple(s.ok for s in secs),
+        dropped=tuple(s.dropped for s in secs),
+        latency_ms=q.corrected,
+        uncorrected_ms=q.uncorrected,
+        errors={k: tuple(int(s.errors.get(k, 0)) for s in secs) for k in kinds},
+        tiers=tuple(tier_series(s) for s in run.series),
+        bands=tuple(b for b in bands if b is not None),
+        onsets=tuple(onsets),
+        events=tuple(Band(e.t_s, e.t_s, f"{e.kind}: {e.message}") for e in run.events),
+    )
+
+
+def tier_series(s: Series) -> TierSeries:
+    """Return a metric series rounded for the page, with utilisation when known."""
+    values = [float(v) if math.isfinite(v) else None for v in s.values.tolist()]
+    scale: float | None = None
+    if s.capacity:
+        scale = 1.0 / s.capacity
+    elif s.unit == "percent":
+        scale = 0.01
+    elif s.unit == "ratio":
+        scale = 1.0
+    util = (
+        None
+        if scale is None
+        else tuple(_round(v * scale if v is not None else None) for v in values)
+    )
+    return TierSeries(
+        name=s.name,
+        unit=s.unit,
+        capacity=s.capacity,
+        t_s=tuple(round(float(t), 2) for t in s.t_s.tolist()),
+        values=tuple(_round(v) for v in values),
+        util=util,
+    )
+
+
+def _round(value: float | None) -> float | None:
+    """Round to 4 significant digits (the page shows no more; the JSON stays small)."""
+    return None if value is None else float(f"{value:.4g}")

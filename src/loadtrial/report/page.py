@@ -1,0 +1,171 @@
+"""The self-contained HTML page: sections, styles, plotly.js and the chart data in one file.
+
+In: a `Report`. Out: one HTML string (and `write_html` writes it). Nothing in the page
+points outside the file: plotly.js comes from the installed `plotly` package, embedded
+once; the chart data is JSON inside a `<script type="application/json">` with `<`, `>`
+and `&` written as \\u escapes, so no `</script>` or `<!--` can ever close or confuse it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from loadtrial.report import sections as sec
+from loadtrial.report.model import Report
+from loadtrial.report.sections import esc, pill, when
+
+
+@cache
+def plotly_js() -> str:
+    """The plotly.js bundle shipped with the installed plotly package (read once)."""
+    from plotly.offline import get_plotlyjs
+
+    text = str(get_plotlyjs())
+    if "</script" in text.lower():  # never expected; would end our <script> early
+        text = text.replace("</script", "<\\/script").replace("</SCRIPT", "<\\/SCRIPT")
+    return text
+
+
+@cache
+def asset(name: str) -> str:
+    """One of the report's own assets (CSS, JS)."""
+    return resources.files("loadtrial.report").joinpath("assets", name).read_text("utf-8")
+
+
+def script_json(value: Any) -> str:
+    """JSON safe inside a <script> element: <, >, & and line separators escaped."""
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    for raw, escaped in (("&", "\\u0026"), ("<", "\\u003c"), (">", "\\u003e")):
+        text = text.replace(raw, escaped)
+    return text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+
+
+def chart_data(r: Report) -> dict[str, Any]:
+    """The compact data the page's script draws charts from."""
+    return {
+        "duration_s": r.duration_s,
+        "slo_text": r.slo_text,
+        "slo_p99_ms": r.slo_p99_ms,
+        "runs": [asdict(run) for run in r.runs],
+        "arms": [
+            {
+                "arm": a.arm,
+                "slo": a.slo,
+                "throughput": asdict(a.throughput_per_s),
+                "latency": {k: asdict(v) for k, v in a.latency_ms.items()},
+                "error_rate": a.error_rate,
+            }
+            for a in r.arms
+        ],
+        "bottleneck": asdict(r.bottleneck) if r.bottleneck else None,
+        "scalability": [asdict(f) for f in r.scalability],
+    }
+
+
+def environment(r: Report) -> str:
+    """Snapshot facts side by side per arm; the action journal."""
+    heads = "".join(f"<th>{esc(a)}</th>" for a in r.env_arms)
+    rows = []
+    for row in r.env_rows:
+        cls = "confounder" if row.confounder else "differs" if row.differs else ""
+        cls += " changed" if row.changed_during_run else ""
+        mark = ' <span class="pill bad">confounder</span>' if row.confounder else ""
+        mark += ' <span class="pill muted">declared</span>' if row.declared and row.differs else ""
+        mark += (
+            ' <span class="pill warn">changed during run</span>' if row.changed_during_run else ""
+        )
+        cells = "".join(f"<td>{esc(row.values.get(a, ''))}</td>" for a in r.env_arms)
+        rows.append(
+            f'<tr class="{cls.strip()}"><th scope="row">{esc(row.key)}{mark}</th>{cells}</tr>'
+        )
+    facts = (
+        f'<div class="table-wrap"><table class="env"><thead><tr><th>fact</th>{heads}</tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table></div>"
+        if rows
+        else '<p class="muted">No snapshots were recorded.</p>'
+    )
+    return (
+        '<section id="environment" class="card"><h2>Environment</h2><p class="muted">Facts read '
+        "back from the system before and after each run (\u201ca \u2192 b\u201d: changed during "
+        "a run). Highlighted: differs between arms; red: not explained by the arms' "
+        f"parameters.</p>{facts}{actions(r)}</section>"
+    )
+
+
+def actions(r: Report) -> str:
+    """The provider's actions with their timings and status."""
+    if not r.actions:
+        return ""
+    rows = "".join(
+        f"<tr><td>{a.run_id if a.run_id is not None else '—'}</td><td>{esc(a.arm)}</td>"
+        f"<td>{esc(a.name)}</td><td>{esc(when(a.started_at))}</td><td>{a.duration_s:.1f} s</td>"
+        f"<td>{pill(a.status)}</td><td>{esc(a.error)}</td></tr>"
+        for a in r.actions
+    )
+    return (
+        '<details class="actions"><summary>Actions taken '
+        f'({len(r.actions)})</summary><div class="table-wrap"><table><thead><tr><th>run</th>'
+        "<th>arm</th><th>action</th><th>started</th><th>took</th><th>status</th><th>error</th>"
+        f"</tr></thead><tbody>{rows}</tbody></table></div></details>"
+    )
+
+
+def provenance(r: Report) -> str:
+    """Trial file, version, host, store."""
+    p = r.provenance
+    facts = {
+        "trial": f"{p.trial_name} (#{p.trial_id}), created {when(p.created_at)}",
+        "trial file": f"{p.file_path} (sha {p.file_hash[:12]})",
+        "loadtrial": f"{p.loadtrial_version} on Python {p.python_version}",
+        "host": p.host,
+        "store": p.store_path or "—",
+        "report generated": when(p.generated_at),
+    }
+    items = "".join(f"<div><dt>{esc(k)}</dt><dd>{esc(v)}</dd></div>" for k, v in facts.items())
+    notes = "".join(f'<p class="muted">{esc(n)}</p>' for n in r.notes)
+    return (
+        '<section id="provenance" class="card"><h2>Provenance</h2>'
+        f'<dl class="evidence">{items}</dl>'
+        f"{notes}<details><summary>Trial file</summary><pre>{esc(p.file_text)}</pre></details>"
+        "</section>"
+    )
+
+
+def render(r: Report) -> str:
+    """Return the whole page."""
+    body = "".join(
+        (
+            sec.header(r),
+            '<main class="wrap">',
+            sec.verdict(r),
+            sec.bottleneck(r),
+            sec.arms_table(r),
+            sec.timelines(r),
+            environment(r),
+            sec.scalability(r),
+            sec.findings_list(r.findings),
+            provenance(r),
+            "</main>",
+        )
+    )
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        '<meta name="color-scheme" content="light dark">'
+        f"<title>{esc(r.title)} — loadtrial report</title>"
+        f"<style>{asset('report.css')}</style></head><body>{body}"
+        f'<script type="application/json" id="report-data">{script_json(chart_data(r))}</script>'
+        f"<script>{plotly_js()}</script><script>{asset('report.js')}</script></body></html>\n"
+    )
+
+
+def write(r: Report, path: Path) -> Path:
+    """Write the page to `path` (parents created); return the path."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render(r), encoding="utf-8")
+    return path

@@ -1,0 +1,268 @@
+"""HTML of the report's sections, rendered from the document (every string escaped).
+
+In: a `Report`. Out: HTML fragments (str). Tables and sentences are rendered here so the
+page reads (and prints) without script; charts are empty containers the page's script
+fills from the embedded JSON. Any text that came from a user or a server goes through
+`esc`, never into markup raw.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from loadtrial.report.model import ArmRow, ClaimView, Estimate, FindingView, Report
+from loadtrial.units import format_duration
+
+STATUS_CLASS = {
+    "supported": "good",
+    "pass": "good",
+    "refuted": "bad",
+    "fail": "bad",
+    "mixed": "warn",
+    "inconclusive": "warn",
+}
+
+
+def esc(value: object) -> str:
+    """Escape any value for HTML text and attribute context."""
+    return html.escape(str(value), quote=True)
+
+
+def pill(status: str) -> str:
+    """A coloured status label."""
+    cls = STATUS_CLASS.get(status, "muted")
+    return f'<span class="pill {cls}">{esc(status)}</span>'
+
+
+def when(unix: float | None) -> str:
+    """UTC time for display."""
+    if unix is None:
+        return "—"
+    return datetime.fromtimestamp(unix, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def ms(value: float | None) -> str:
+    """A latency in ms with sensible precision."""
+    if value is None:
+        return "—"
+    if value >= 1000:
+        return f"{value / 1000:.2f} s"
+    return f"{value:.1f} ms" if value < 100 else f"{value:.0f} ms"
+
+
+def est_ms(e: Estimate) -> str:
+    """A latency estimate with its interval."""
+    if e.value is None:
+        return "—"
+    ci = ""
+    if e.low is not None and e.high is not None:
+        ci = f'<span class="ci" title="95% CI, {esc(e.method)}">{ms(e.low)} – {ms(e.high)}</span>'
+    return f'<span class="num">{ms(e.value)}</span>{ci}'
+
+
+def effect_text(c: ClaimView) -> str:
+    """The effect of a claim and its interval, in the effect's unit."""
+    if c.effect is None:
+        return ""
+    relative = c.effect_unit in ("%", "fraction") or "relative" in c.effect_unit
+    unit = "" if relative else f" {c.effect_unit}".rstrip()
+
+    def fmt(x: float) -> str:
+        return f"{x:+.1%}" if relative else f"{x:+.3g}{unit}"
+
+    text = f"effect {fmt(c.effect)}"
+    if c.ci_low is not None and c.ci_high is not None:
+        text += f" (95% CI {fmt(c.ci_low)} … {fmt(c.ci_high)})"
+    if relative and "relative" in c.effect_unit:
+        text += f" {c.effect_unit.replace('relative', '').strip()}"
+    return esc(text.strip())
+
+
+def header(r: Report) -> str:
+    """The title bar."""
+    p = r.provenance
+    bits = [
+        f"trial #{p.trial_id}",
+        when(p.created_at),
+        f"{len(r.runs)} runs",
+        f"{len(r.arms)} arms",
+    ]
+    if r.slo_text:
+        bits.append(f"SLO {r.slo_text}")
+    meta = " · ".join(esc(b) for b in bits)
+    return (
+        '<header class="top"><div class="brand"><span class="logo">◆</span> loadtrial</div>'
+        f'<h1>{esc(r.title)}</h1><div class="meta">{meta}</div></header>'
+    )
+
+
+def verdict(r: Report) -> str:
+    """Verdict first: hypothesis, claims, confounders in red, arms at a glance."""
+    cls = STATUS_CLASS.get(r.overall, "muted")
+    hypothesis = r.hypothesis or "(no hypothesis stated)"
+    claims = "".join(_claim(c) for c in r.claims) or '<li class="claim">No claims declared.</li>'
+    conf = ""
+    if r.confounders:
+        items = "".join(
+            f"<li><b>{esc(c.subject)}</b> — {esc(c.summary)}</li>" for c in r.confounders
+        )
+        conf = f'<div class="confounders"><h3>⚠ Confounders</h3><ul>{items}</ul></div>'
+    return (
+        f'<section id="verdict" class="card verdict {cls}">'
+        f'<div class="verdict-head"><span class="verdict-label">Verdict</span>'
+        f'<span class="verdict-word {cls}">{esc(r.overall)}</span></div>'
+        f'<blockquote class="hypothesis">{esc(hypothesis)}</blockquote>'
+        f'<ol class="claims">{claims}</ol>{conf}{_glance(r.arms)}</section>'
+    )
+
+
+def _claim(c: ClaimView) -> str:
+    """One claim line."""
+    warn = ' <span class="pill bad">rests on a confounder</span>' if c.rests_on_confounder else ""
+    eff = effect_text(c)
+    eff_html = f'<div class="effect">{eff}</div>' if eff else ""
+    summary = f'<div class="summary">{esc(c.summary)}</div>' if c.summary else ""
+    return (
+        f'<li class="claim">{pill(c.status)}<div><div class="claim-text">{esc(c.text)}{warn}</div>'
+        f"{summary}{eff_html}</div></li>"
+    )
+
+
+def _glance(arms: Iterable[ArmRow]) -> str:
+    """One tile per arm: SLO, p99, error rate, throughput."""
+    tiles = []
+    for a in arms:
+        p99 = a.latency_ms.get("p99", Estimate(None)).value
+        err = "—" if a.error_rate is None else f"{a.error_rate:.2%}"
+        tput = a.throughput_per_s.value
+        tiles.append(
+            f'<div class="tile {STATUS_CLASS.get(a.slo, "muted")}"><div class="tile-head">'
+            f'<span class="arm">{esc(a.arm)}</span>{pill("SLO " + a.slo)}</div>'
+            '<div class="kpis"><div><span class="k">p99</span>'
+            f'<span class="v">{ms(p99)}</span></div>'
+            f'<div><span class="k">errors</span><span class="v">{esc(err)}</span></div>'
+            f'<div><span class="k">throughput</span><span class="v">'
+            f"{'—' if tput is None else f'{tput:.0f}/s'}</span></div></div></div>"
+        )
+    return f'<div class="tiles">{"".join(tiles)}</div>'
+
+
+def bottleneck(r: Report) -> str:
+    """The bottleneck sentence and its evidence chart."""
+    if r.bottleneck is None:
+        body = '<p class="muted">No bottleneck was identified.</p>'
+    else:
+        b = r.bottleneck
+        body = (
+            f'<p class="sentence">{esc(b.summary)}</p>{evidence_list(b.evidence)}'
+            '<div class="chart" id="chart-bottleneck" data-chart="bottleneck"></div>'
+        )
+    return f'<section id="bottleneck" class="card"><h2>Bottleneck</h2>{body}</section>'
+
+
+def evidence_list(ev: Mapping[str, Any]) -> str:
+    """Render any evidence mapping as a compact definition list (generic, escaped)."""
+    if not ev:
+        return ""
+    items = "".join(f"<div><dt>{esc(k)}</dt><dd>{esc(_short(v))}</dd></div>" for k, v in ev.items())
+    return f'<dl class="evidence">{items}</dl>'
+
+
+def _short(value: Any) -> str:
+    """A value in at most ~120 characters."""
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= 120 else text[:117] + "…"
+
+
+def arms_table(r: Report) -> str:
+    """Per arm, pooled over repetitions."""
+    rows = "".join(_arm_row(a) for a in r.arms)
+    return (
+        '<section id="arms" class="card"><h2>Arms</h2>'
+        '<p class="muted">Pooled over repetitions, warm-up excluded. Percentiles of the merged '
+        "HDR histogram; 95 % intervals from the spread between repetitions.</p>"
+        '<div class="table-wrap"><table class="arms"><thead><tr><th>arm</th><th>parameters</th>'
+        "<th>runs</th><th>throughput</th><th>p50</th><th>p90</th><th>p99</th>"
+        "<th>errors</th><th>SLO</th><th>validity</th></tr></thead>"
+        f'<tbody>{rows}</tbody></table></div><div class="chart" id="chart-arms" '
+        'data-chart="arms"></div></section>'
+    )
+
+
+def _arm_row(a: ArmRow) -> str:
+    """One arm's row."""
+    params = ", ".join(f"{k}={v}" for k, v in a.params.items()) or "—"
+    t = a.throughput_per_s
+    tput = "—" if t.value is None else f'<span class="num">{t.value:.1f}/s</span>'
+    if t.low is not None and t.high is not None:
+        tput += f'<span class="ci">{t.low:.1f} – {t.high:.1f}</span>'
+    lat = "".join(
+        f"<td>{est_ms(a.latency_ms.get(k, Estimate(None)))}</td>" for k in ("p50", "p90", "p99")
+    )
+    rate = "—" if a.error_rate is None else f"{a.error_rate:.2%}"
+    kinds = "".join(f'<span class="kind">{esc(k)} {n}</span>' for k, n in a.errors_by_kind.items())
+    valid = f"{a.valid_runs}/{a.runs} valid"
+    doubts = "".join(f'<div class="doubt">{esc(v)}</div>' for v in a.validity)
+    return (
+        f'<tr><th scope="row">{esc(a.arm)}</th><td class="params">{esc(params)}</td>'
+        f"<td>{a.runs}</td><td>{tput}</td>{lat}"
+        f'<td><span class="num">{esc(rate)}</span>{kinds}</td>'
+        f'<td>{pill(a.slo)}<div class="detail">{esc(a.slo_detail)}</div></td>'
+        f"<td>{esc(valid)}{doubts}</td></tr>"
+    )
+
+
+def timelines(r: Report) -> str:
+    """One chart per run on a shared time axis."""
+    blocks = []
+    for i, run in enumerate(r.runs):
+        status = "" if run.status == "complete" else f" {pill(run.status)}"
+        reason = f' <span class="muted">{esc(run.abort_reason)}</span>' if run.abort_reason else ""
+        blocks.append(
+            f'<div class="run"><h3>run {run.run_id} · <span class="arm">{esc(run.arm)}</span> · '
+            f"repetition {run.repetition}{status}{reason}</h3>"
+            f'<div class="chart tall" id="chart-run-{i}" data-chart="run" data-index="{i}">'
+            "</div></div>"
+        )
+    return (
+        '<section id="timelines" class="card"><h2>Timelines</h2><p class="muted">All runs on one '
+        f"time axis (0–{esc(format_duration(r.duration_s))}). Latency is measured from the "
+        "intended send time; the uncorrected series are in the legend (click to show). "
+        "Shaded: warm-up (grey), saturation (red); dashed line: bottleneck onset.</p>"
+        f"{''.join(blocks)}</section>"
+    )
+
+
+def scalability(r: Report) -> str:
+    """USL fits, when the analysis made one."""
+    if not r.scalability:
+        return ""
+    parts = []
+    for i, f in enumerate(r.scalability):
+        parts.append(
+            f'<h3>{esc(f.subject)}</h3><p class="sentence">{esc(f.summary)}</p>'
+            f"{evidence_list({k: v for k, v in f.evidence.items() if k != 'points'})}"
+            f'<div class="chart" id="chart-usl-{i}" data-chart="usl" data-index="{i}"></div>'
+        )
+    return f'<section id="scalability" class="card"><h2>Scalability</h2>{"".join(parts)}</section>'
+
+
+def findings_list(findings: Iterable[FindingView]) -> str:
+    """Every finding, generically (the report never drops a finding it does not know)."""
+    rows = "".join(
+        f"<tr><td>{esc(f.kind)}</td><td>{esc(f.subject)}</td>"
+        f"<td>{pill(f.status) if f.status else ''}</td>"
+        f"<td>{esc(f.summary)}{evidence_list(f.evidence)}</td></tr>"
+        for f in findings
+    )
+    if not rows:
+        return ""
+    return (
+        '<section id="findings" class="card"><h2>All findings</h2><div class="table-wrap">'
+        '<table class="findings"><thead><tr><th>kind</th><th>subject</th><th>status</th>'
+        f"<th>finding</th></tr></thead><tbody>{rows}</tbody></table></div></section>"
+    )

@@ -1,0 +1,92 @@
+"""The terminal summary: the verdict section of the report, in rich.
+
+In: a `Report` and a rich Console. Out: printed lines (hypothesis, overall verdict, each
+claim with its status and effect, confounders in red, the bottleneck sentence, a compact
+arms table). User strings are printed as Text, never parsed as rich markup.
+"""
+
+from __future__ import annotations
+
+from rich.console import Console, Group
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from loadtrial.report.model import Estimate, Report
+from loadtrial.report.sections import effect_text, ms
+
+STYLE = {
+    "supported": "bold green",
+    "pass": "bold green",
+    "refuted": "bold red",
+    "fail": "bold red",
+    "mixed": "bold yellow",
+    "inconclusive": "bold yellow",
+}
+
+
+def _status(word: str) -> Text:
+    """A status word in its colour."""
+    return Text(word.upper(), style=STYLE.get(word, "dim"))
+
+
+def _claims(r: Report) -> Table:
+    """One row per claim."""
+    table = Table.grid(padding=(0, 1))
+    table.add_column(no_wrap=True)
+    table.add_column()
+    for c in r.claims:
+        body = Text(c.text, style="bold")
+        if c.rests_on_confounder:
+            body.append("  rests on a confounder", style="bold red")
+        if c.summary:
+            body.append("\n" + c.summary)
+        eff = effect_text(c)
+        if eff:
+            body.append("\n" + _unescape(eff), style="dim")
+        table.add_row(_status(c.status), body)
+    if not r.claims:
+        table.add_row(Text("—", style="dim"), Text("no claims declared"))
+    return table
+
+
+def _unescape(text: str) -> str:
+    """Undo HTML escaping of a short, already-safe text (effect strings)."""
+    import html
+
+    return html.unescape(text)
+
+
+def _arms(r: Report) -> Table:
+    """Arms pooled over repetitions."""
+    table = Table(box=None, pad_edge=False, header_style="dim")
+    for col in ("arm", "tput/s", "p50", "p99", "errors", "SLO"):
+        table.add_column(col, justify="left" if col in ("arm", "SLO") else "right")
+    for a in r.arms:
+        t = a.throughput_per_s.value
+        table.add_row(
+            Text(a.arm),
+            "—" if t is None else f"{t:.1f}",
+            ms(a.latency_ms.get("p50", Estimate(None)).value),
+            ms(a.latency_ms.get("p99", Estimate(None)).value),
+            "—" if a.error_rate is None else f"{a.error_rate:.2%}",
+            _status(a.slo),
+        )
+    return table
+
+
+def print_report_summary(r: Report, console: Console) -> None:
+    """Print the verdict section of `r`."""
+    parts: list[Table | Text] = [
+        Text(r.hypothesis or "(no hypothesis stated)", style="italic"),
+        Text(""),
+        _claims(r),
+    ]
+    for c in r.confounders:
+        parts.append(Text(f"⚠ confounder {c.subject}: {c.summary}", style="bold red"))
+    if r.bottleneck is not None:
+        parts += [Text(""), Text("Bottleneck: ", style="bold").append(Text(r.bottleneck.summary))]
+    if r.arms:
+        parts += [Text(""), _arms(r)]
+    title = Text.assemble("verdict: ", _status(r.overall), "  ", Text(r.title, style="bold"))
+    console.print(Panel(Group(*parts), title=title, title_align="left", expand=False))
