@@ -104,15 +104,29 @@ def snapshot(state: TestbedState) -> dict[str, str]:
     return facts
 
 
+LB_METRICS: tuple[dict[str, Any], ...] = (
+    {"name": "testbed_lb_requests_total", "as": "requests"},
+    {"name": "testbed_lb_5xx_total", "as": "errors_5xx"},
+    {"name": "testbed_lb_active_connections", "as": "connections.active"},
+    {"name": "testbed_lb_backends_healthy", "as": "backends.healthy",
+     "capacity": "testbed_lb_backends"},
+)  # fmt: skip
+
+
 def observe_entries_for(state: TestbedState) -> list[dict[str, Any]]:
-    """The observe entries for the testbed's tiers: db, app, lb and host."""
-    app_pids = [a.pid for a in state.apps]
+    """The observe entries for the testbed's tiers: db, app, lb and host.
+
+    App nodes are found by command line (our module and this testbed's root), anew every
+    tick, so nodes an arm adds or restarts are followed.
+    """
+    app_cmdline = r"loadtrial\.testbed\.app .*--tag " + re.escape(state.root)
     entries: list[dict[str, Any]] = [
         {"kind": "postgres", "as": "db", "dsn": dsn(state.writer_port)},
-        {"kind": "process", "as": "app", "pids": app_pids, "match": "loadtrial.testbed.app"},
+        {"kind": "process", "as": "app", "cmdline": app_cmdline, "children": True},
         {"kind": "host", "as": "host"},
     ]
     if state.lb_stats_port:
         url = f"http://127.0.0.1:{state.lb_stats_port}/metrics"
-        entries.insert(2, {"kind": "prometheus", "as": "lb", "url": url})
+        entries.insert(2, {"kind": "prometheus", "as": "lb", "url": url,
+                           "metrics": [dict(m) for m in LB_METRICS]})  # fmt: skip
     return entries

@@ -1,0 +1,88 @@
+"""CLI: `loadtrial testbed up|down|status` and `loadtrial demo`.
+
+In: flags. Out: a running (or stopped) testbed described by its state file, its facts on
+stdout, or the demo's story; errors as one line with a hint (LoadtrialError).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from loadtrial.testbed.model import DEFAULT_STATE_PATH, TestbedConfig
+
+STATE_HELP = "state file naming the testbed's processes, ports and data dirs"
+StateOpt = Annotated[Path, typer.Option(help=STATE_HELP)]
+
+
+def register(app: typer.Typer) -> None:
+    """Add the `testbed` group and the `demo` command to `app`."""
+    group = typer.Typer(help="The built-in testbed: db, app nodes, balancer on loopback.")
+    app.add_typer(group, name="testbed")
+
+    @group.command("up")
+    def up_cmd(
+        state: StateOpt = DEFAULT_STATE_PATH,
+        app_nodes: int = typer.Option(2, min=1, max=16),
+        pool_max: int = typer.Option(25, min=1, max=200),
+        db_max_connections: int = typer.Option(20, min=2, max=1000),
+        db_cpus: int = typer.Option(1, min=1),
+        db_instances: int = typer.Option(1, min=1, max=2),
+        port: int = typer.Option(8080, help="balancer port (0: any free port)"),
+        stats_port: int = typer.Option(8404, help="balancer stats port (0: any free port)"),
+    ) -> None:
+        """Start the testbed and print its URL and facts."""
+        from loadtrial.testbed import up
+        from loadtrial.testbed.facts import snapshot
+
+        config = TestbedConfig(
+            app_nodes=app_nodes,
+            pool_max=pool_max,
+            db_max_connections=db_max_connections,
+            db_cpus=db_cpus,
+            db_instances=db_instances,
+        )
+        st = up(config, state, lb_port=port, stats_port=stats_port)
+        typer.echo(
+            f"testbed up: {st.base_url}  (stats http://127.0.0.1:{st.lb_stats_port}/metrics)"
+        )
+        typer.echo(json.dumps(snapshot(st), indent=2))
+
+    @group.command("down")
+    def down_cmd(state: StateOpt = DEFAULT_STATE_PATH) -> None:
+        """Stop every process of the testbed and remove its data (always safe to run)."""
+        from loadtrial.testbed import down
+
+        stopped = down(state)
+        typer.echo(f"testbed down ({', '.join(stopped) or 'nothing was running'})")
+
+    @group.command("status")
+    def status_cmd(
+        state: StateOpt = DEFAULT_STATE_PATH,
+        observe: bool = typer.Option(False, help="print the observe entries instead"),
+    ) -> None:
+        """Print the facts read back from the running testbed (exit 1 when it is down)."""
+        from loadtrial.testbed import load_state, observe_entries
+        from loadtrial.testbed.facts import snapshot
+
+        st = load_state(state)
+        if st is None:
+            typer.echo("testbed is down")
+            raise typer.Exit(1)
+        typer.echo(f"testbed: {st.base_url}  root {st.root}")
+        body = observe_entries(st) if observe else snapshot(st)
+        typer.echo(json.dumps(body, indent=2))
+
+    @app.command("demo")
+    def demo_cmd(
+        keep: bool = typer.Option(False, "--keep", help="leave the testbed up afterwards"),
+        quick: bool = typer.Option(False, "--quick", help="half-length runs, one repetition"),
+    ) -> None:
+        """Tell the database-bottleneck story on a testbed started for the purpose."""
+        from loadtrial.testbed.demo import run_demo
+
+        code = run_demo(typer.echo, keep=keep, quick=quick)
+        raise typer.Exit(code)

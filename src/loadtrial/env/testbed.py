@@ -1,0 +1,139 @@
+"""The `testbed` provider: arms reshape the built-in testbed (see loadtrial.testbed).
+
+In: the trial's `env:` settings (`state`: the state file, default
+.loadtrial/testbed/state.json) and each arm's parameters: app_nodes, pool_max,
+db_max_connections, db_cpus, lb, db_instances, failover_on_resize. Out: a Provider whose
+`apply` restarts only what changed (each step journaled as an Action), whose `revert`
+returns to the configuration found before, and whose `snapshot` reads the facts back from
+the running system (SHOW max_connections through the writer endpoint, live nodes, ...).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from loadtrial.env.model import Action, ActionSink, ApplyRecord, Facts
+from loadtrial.errors import LoadtrialError, Problem, ProviderError
+from loadtrial.testbed.model import DEFAULT_STATE_PATH, PARAM_NAMES, TestbedConfig, load_state
+
+_INT_LIMITS: Mapping[str, tuple[int, int]] = {
+    "app_nodes": (1, 16),
+    "pool_max": (1, 200),
+    "db_max_connections": (2, 1000),
+    "db_cpus": (1, 1024),
+    "db_instances": (1, 2),
+}
+SETTINGS = ("state",)
+
+
+class TestbedProvider:
+    """Applies arm parameters to the running testbed named by a state file."""
+
+    __test__ = False
+
+    def __init__(self, state_path: Path, sink: ActionSink) -> None:
+        self.state_path = state_path
+        self.sink = sink
+
+    def _state_config(self) -> TestbedConfig:
+        state = load_state(self.state_path)
+        if state is None:
+            raise ProviderError(
+                f"the testbed is not up (no {self.state_path})",
+                hint="run `loadtrial testbed up` first",
+            )
+        return state.config
+
+    def _step(self, actions: list[Action]) -> Callable[[str, Callable[[], None]], None]:
+        def step(name: str, action: Callable[[], None]) -> None:
+            started = time.time()
+            try:
+                action()
+            except (LoadtrialError, OSError) as exc:
+                record = Action(name, started, time.time(), "failed", str(exc))
+                actions.append(record)
+                self.sink(record)
+                raise
+            record = Action(name, started, time.time(), "ok")
+            actions.append(record)
+            self.sink(record)
+
+        return step
+
+    def apply(self, params: Mapping[str, Any]) -> ApplyRecord:
+        """Bring the testbed to `params` (unnamed parameters keep their current value)."""
+        from loadtrial.testbed.apply import apply_config
+
+        before = self._state_config()
+        wanted = before.with_params(params)
+        actions: list[Action] = []
+        try:
+            apply_config(self.state_path, wanted, self._step(actions))
+        except (LoadtrialError, OSError) as exc:
+            message = exc.message if isinstance(exc, LoadtrialError) else str(exc)
+            raise ProviderError(f"testbed: applying {dict(params)} failed: {message}") from exc
+        return ApplyRecord(params=dict(params), undo=asdict(before), actions=tuple(actions))
+
+    def revert(self, record: ApplyRecord) -> None:
+        """Return to the configuration in force before `record` was applied."""
+        from loadtrial.testbed.apply import apply_config
+
+        if not record.undo or load_state(self.state_path) is None:
+            return
+        apply_config(self.state_path, TestbedConfig(**record.undo), self._step([]))
+
+    def snapshot(self) -> Facts:
+        """The facts in force now, read back from the running testbed."""
+        from loadtrial.testbed.facts import snapshot
+
+        state = load_state(self.state_path)
+        if state is None:
+            return {"testbed": "down"}
+        return snapshot(state)
+
+
+def _state_path(settings: Mapping[str, Any]) -> Path:
+    return Path(str(settings.get("state") or DEFAULT_STATE_PATH))
+
+
+def create(settings: Mapping[str, Any], sink: ActionSink) -> TestbedProvider:
+    """Return a provider for the testbed named by `settings` (`state:` file)."""
+    return TestbedProvider(_state_path(settings), sink)
+
+
+def _param_problems(arm: str, params: Mapping[str, Any]) -> list[Problem]:
+    problems: list[Problem] = []
+    for key, value in params.items():
+        path = f"arms.{arm}.{key}"
+        if key not in PARAM_NAMES:
+            problems.append(
+                Problem(path, "not a testbed parameter", f"use {', '.join(PARAM_NAMES)}")
+            )
+        elif key in _INT_LIMITS:
+            low, high = _INT_LIMITS[key]
+            if key == "db_cpus":
+                high = os.cpu_count() or 1
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+                problems.append(Problem(path, f"must be a whole number from {low} to {high}"))
+        elif key == "lb" and value != "builtin":
+            problems.append(Problem(path, f"lb {value!r} is not available", "use lb: builtin"))
+        elif key == "failover_on_resize" and not isinstance(value, bool):
+            problems.append(Problem(path, "must be true or false"))
+    return problems
+
+
+def problems(settings: Mapping[str, Any], arms: Mapping[str, Mapping[str, Any]]) -> list[Problem]:
+    """Every problem with the env settings and the arms' testbed parameters."""
+    found = [
+        Problem(f"env.{key}", "not a testbed setting", "the testbed provider takes: state")
+        for key in settings
+        if key not in SETTINGS
+    ]
+    for arm, params in arms.items():
+        found += _param_problems(arm, params)
+    return found

@@ -1,0 +1,130 @@
+"""`loadtrial demo`: the database-bottleneck story, told end to end on this machine.
+
+In: the demo trial (examples/db-bottleneck.yaml), `quick` (shorter runs) and `keep` (leave
+the testbed up). Out: the testbed brought up, the trial run through the runner, the verdict
+and bottleneck printed (analysis and report when present; else each arm's SLO result), the
+HTML report written, the testbed torn down; returns the trial's exit code.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from loadtrial.errors import ExitCode, UserError
+from loadtrial.testbed.model import TestbedConfig
+
+Echo = Callable[[str], None]
+DEMO_DIR = Path(".loadtrial/demo")
+DEMO_FILE = "db-bottleneck.yaml"
+
+
+def example_path(name: str) -> Path:
+    """Find a bundled example: the repo's examples/ beside src/, or ./examples/."""
+    candidates = [Path(__file__).resolve().parents[3] / "examples" / name, Path("examples") / name]
+    for path in candidates:
+        if path.exists():
+            return path
+    raise UserError(f"example {name} not found", hint="run from a loadtrial checkout")
+
+
+def quicken(loaded: Any, factor: float = 0.5) -> Any:
+    """Return the loaded trial with stage durations scaled by `factor` and one repetition."""
+    trial = loaded.trial
+    stages = tuple(
+        s.model_copy(update={"duration": s.duration * factor}) for s in trial.load.stages
+    )
+    load = trial.load.model_copy(update={"stages": stages, "warmup": trial.load.warmup * factor})
+    new = trial.model_copy(update={"load": load, "repeat": 1})
+    return dataclasses.replace(loaded, trial=new)
+
+
+def run_demo(
+    echo: Echo, *, keep: bool = False, quick: bool = False, workdir: Path = DEMO_DIR
+) -> int:
+    """Up, run the demo trial, summarise, report, down (unless `keep`); return the exit code."""
+    from loadtrial import testbed
+
+    state_path = workdir / "state.json"
+    echo("Bringing up the testbed (PostgreSQL, 2 app nodes, balancer) ...")
+    state = testbed.up(TestbedConfig(), state_path)
+    try:
+        echo(f"Testbed up: {state.base_url}  (stats {state.lb_stats_port}, state {state_path})")
+        return _run_trial(echo, state.base_url, state_path, workdir, quick)
+    finally:
+        if keep:
+            echo(f"Testbed left up (--keep): {state.base_url}; `loadtrial testbed down "
+                 f"--state {state_path}` ends it.")  # fmt: skip
+        else:
+            testbed.down(state_path)
+            echo("Testbed down.")
+
+
+def _run_trial(echo: Echo, base_url: str, state_path: Path, workdir: Path, quick: bool) -> int:
+    """Load the demo trial for this testbed, run it, and summarise it."""
+    from loadtrial.spec import load_trial_file
+    from loadtrial.store import Store
+
+    env = {"TESTBED_URL": base_url, "TESTBED_STATE": str(state_path)}
+    loaded = load_trial_file(example_path(DEMO_FILE), env=env)
+    if quick:
+        loaded = quicken(loaded)
+    if importlib.util.find_spec("loadtrial.runner.run") is None and not _has_runner():
+        echo("The runner (loadtrial.runner.run_trial) is not available yet; testbed checked only.")
+        return int(ExitCode.INTERNAL)
+    from loadtrial.runner import run_trial  # type: ignore[attr-defined,unused-ignore]
+
+    store_path = workdir / "results.sqlite"
+    store = Store(store_path)
+    echo(f"Running {loaded.trial.name}: {len(loaded.trial.arms)} arms x {loaded.trial.repeat} ...")
+    outcome = run_trial(loaded, store=store, live=True)
+    data = store.load_trial(outcome.trial_id)
+    summarise(echo, data, loaded.trial, workdir / "report.html")
+    return int(outcome.exit_code)
+
+
+def _has_runner() -> bool:
+    import loadtrial.runner as runner
+
+    return hasattr(runner, "run_trial")
+
+
+def summarise(echo: Echo, data: Any, trial: Any, html: Path) -> None:
+    """Print the verdict (analysis + report when present, else per-arm SLO); write HTML."""
+    try:
+        from rich.console import Console
+
+        from loadtrial.analysis import analyze_trial  # type: ignore[attr-defined,unused-ignore]
+        from loadtrial.report import print_summary, write_html
+    except ImportError:
+        for line in arm_lines(data, trial):
+            echo(line)
+        return
+    findings = analyze_trial(data, trial)
+    print_summary(data, trial, findings, Console())
+    path = write_html(data, trial, findings, html)
+    echo(f"Report: {path}")
+
+
+def arm_lines(data: Any, trial: Any) -> list[str]:
+    """One line per arm: error rate, p99 and SLO result over its runs (without warmup)."""
+    from loadtrial.load.histogram import merge, quantiles_us
+
+    lines = []
+    for arm in trial.arms:
+        runs = [r for r in data.runs if r.info.arm == arm]
+        secs = [s for r in runs for s in r.seconds if s.second >= r.info.warmup_s]
+        done = sum(s.completed for s in secs)
+        errors = sum(sum(s.errors.values()) for s in secs)
+        hists = [s.latency_hist for s in secs if s.latency_hist]
+        p99_s = quantiles_us(merge(hists), [99.0])[99.0] / 1e6 if hists else float("nan")
+        rate = errors / done if done else 1.0
+        ok = (trial.slo.error_rate is None or rate <= trial.slo.error_rate) and (
+            trial.slo.p99 is None or p99_s <= trial.slo.p99
+        )
+        verdict = "meets SLO" if ok else "FAILS SLO"
+        lines.append(f"  {arm:<16} error rate {rate:7.2%}  p99 {p99_s * 1000:8.0f} ms  {verdict}")
+    return lines
