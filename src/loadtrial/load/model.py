@@ -69,6 +69,8 @@ class LoadPlan:
     connections: int = 50  # cap on open connections, over all workers
     workers: int = 1
     allow_hosts: tuple[str, ...] = ()  # empty: no check here (the CLI checks its own URL)
+    tls_verify: bool = True  # HTTPS: verify the server's certificate
+    ca_file: str = ""  # HTTPS: extra CA bundle (PEM) to trust, e.g. a self-signed test cert
 
     @property
     def kind(self) -> Literal["open", "closed"]:
@@ -92,6 +94,9 @@ class IntervalStats:
     uncorrected_hist: bytes = b""  # latency from actual send, µs, encoded HDR
     max_send_lag_us: int = 0  # worst delay of an actual send behind its intended time
     cpu_percent: float = 0.0  # generator CPU in this second, % of one core, summed over workers
+    # how far the generator's dispatch ran behind its schedule (µs, encoded HDR); the
+    # self-watch uses its p99 (a queue behind a full connection pool is not counted here)
+    send_lag_hist: bytes = b""
 
 
 @dataclass(frozen=True)
@@ -105,3 +110,4 @@ class LoadResult:
     interrupted: bool = False  # stopped by the user (Ctrl-C) or by the caller's stop event
     valid: bool = True  # False when the generator, not the target, limited the load
     invalid_reasons: tuple[str, ...] = ()
+    duration_s: float = 0.0  # seconds of schedule actually run (less than planned if stopped)

@@ -1,0 +1,243 @@
+"""The HTTP/1.1 client of one engine: an asyncio Protocol per connection, httptools parsing.
+
+In: pre-encoded requests of one origin (see `wire.py`), a connection cap, a timeout, and
+calls `submit(intended_s, req)` from the engine's pacing. Out: appends and counters on the
+engine's current `Interval` (recorder.py); no coroutine, future or timer per request.
+
+A submitted request goes to an idle keep-alive connection, else opens a new one while
+under the cap, else waits in a FIFO queue. A queued request keeps its intended time
+(its wait is latency, and it counts as late when sent); one that waited longer than the
+timeout is dropped (counted, never sent). A periodic sweep, not a timer per request,
+enforces the per-request timeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import ssl
+import time
+from collections import deque
+from collections.abc import Callable
+
+import httptools
+
+from loadtrial.load.recorder import LATE_BOUND_S, Interval
+from loadtrial.load.wire import Origin
+
+_mono = time.monotonic
+_HTTP_KINDS = {code: f"http_{code}" for code in range(400, 600)}
+_QUEUE_CAP = 200_000  # arrivals waiting for a connection beyond this are dropped at once
+
+
+def classify(exc: BaseException | None) -> str:
+    """Return the error kind of a transport failure (see load.model.ERROR_KINDS)."""
+    if exc is None or isinstance(exc, ConnectionResetError | BrokenPipeError):
+        return "reset"
+    if isinstance(exc, ConnectionRefusedError):
+        return "connect_refused"
+    if isinstance(exc, socket.gaierror):
+        return "dns"
+    if isinstance(exc, ssl.SSLError | ssl.CertificateError):
+        return "tls"
+    if isinstance(exc, TimeoutError):
+        return "timeout"
+    return "other"
+
+
+class Conn(asyncio.Protocol):
+    """One keep-alive connection carrying one request at a time."""
+
+    __slots__ = ("busy", "client", "intended", "parser", "req", "sent_at", "transport")
+
+    def __init__(self, client: Client) -> None:
+        self.client = client
+        self.parser = httptools.HttpResponseParser(self)
+        self.transport: asyncio.Transport | None = None
+        self.busy = False
+        self.intended = 0.0
+        self.sent_at = 0.0
+        self.req = 0
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserError:
+            self.client.fail(self, "other")
+
+    def on_message_complete(self) -> None:
+        parser = self.parser
+        self.client.on_response(self, parser.get_status_code(), parser.should_keep_alive())
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.client.on_lost(self, exc)
+
+
+class Client:
+    """Connection pool and request accounting for one engine (one event loop)."""
+
+    def __init__(
+        self,
+        origin: Origin,
+        payloads: list[bytes],
+        *,
+        connections: int,
+        timeout_s: float,
+        ssl_context: ssl.SSLContext | None,
+        on_done: Callable[[float], None] | None = None,
+    ) -> None:
+        self.origin, self.payloads = origin, payloads
+        self.cap, self.timeout_s, self.ssl = max(1, connections), timeout_s, ssl_context
+        self.on_done = on_done  # closed model: a user's request finished at this time
+        self.cur = Interval()
+        self.idle: list[Conn] = []
+        self.conns: set[Conn] = set()
+        self.opening = 0
+        self.queue: deque[tuple[float, int]] = deque()
+        self.inflight = 0
+        self.loop = asyncio.get_running_loop()
+
+    # -- sending ----------------------------------------------------------------------
+    def submit(self, intended: float, req: int) -> None:
+        """Send now if a connection is free, else open one or queue (intended is kept)."""
+        if self.idle:
+            self._send(self.idle.pop(), intended, req)
+        elif len(self.conns) + self.opening < self.cap:
+            self.opening += 1
+            self.loop.create_task(self._open(intended, req))
+        elif len(self.queue) < _QUEUE_CAP:
+            self.queue.append((intended, req))
+        else:
+            self.cur.dropped += 1
+            self._user_done()
+
+    def _send(self, conn: Conn, intended: float, req: int) -> None:
+        now = _mono()
+        conn.busy, conn.intended, conn.sent_at, conn.req = True, intended, now, req
+        self.inflight += 1
+        cur = self.cur
+        cur.sent += 1
+        if now - intended > LATE_BOUND_S:
+            cur.late += 1
+        conn.transport.write(self.payloads[req])  # type: ignore[union-attr]
+
+    async def _open(self, intended: float, req: int) -> None:
+        """Open a connection for a request; a failure is that request's error."""
+        try:
+            _, conn = await asyncio.wait_for(
+                self.loop.create_connection(
+                    lambda: Conn(self),
+                    self.origin.host,
+                    self.origin.port,
+                    ssl=self.ssl,
+                    server_hostname=self.origin.host if self.ssl else None,
+                ),
+                timeout=self.timeout_s,
+            )
+        except (OSError, TimeoutError, ssl.SSLError, ValueError) as exc:
+            self.opening -= 1
+            self.cur.sent += 1  # it was attempted: count it so sent - completed = in flight
+            self.cur.error(classify(exc))
+            self._user_done()
+            self._after_loss()
+            return
+        self.opening -= 1
+        self.conns.add(conn)
+        self._send(conn, intended, req)
+
+    # -- completions ------------------------------------------------------------------
+    def on_response(self, conn: Conn, status: int, keep_alive: bool) -> None:
+        """Record a response; reuse the connection unless the server closes it."""
+        now = _mono()
+        cur = self.cur
+        cur.completed += 1
+        cur.lat.append(now - conn.intended)
+        cur.unc.append(now - conn.sent_at)
+        if status < 400:
+            cur.ok += 1
+        else:
+            kind = _HTTP_KINDS.get(status) or f"http_{status}"
+            cur.errors[kind] = cur.errors.get(kind, 0) + 1
+        conn.busy = False
+        self.inflight -= 1
+        if keep_alive:
+            self._release(conn)
+        else:
+            self._drop_conn(conn)
+            self._after_loss()
+        self._user_done(now)
+
+    def fail(self, conn: Conn, kind: str) -> None:
+        """Record a failed request on `conn` and close it."""
+        if conn.busy:
+            conn.busy = False
+            self.inflight -= 1
+            self.cur.error(kind)
+            self._user_done()
+        self._drop_conn(conn)
+        if conn.transport is not None:
+            conn.transport.abort()
+        self._after_loss()
+
+    def on_lost(self, conn: Conn, exc: Exception | None) -> None:
+        """The connection closed: a request on it failed (reset, TLS, ...)."""
+        if conn in self.conns:
+            self.fail(conn, classify(exc))
+
+    def _release(self, conn: Conn) -> None:
+        """Give a free connection to the oldest queued request, or make it idle."""
+        queue = self.queue
+        while queue:
+            intended, req = queue.popleft()
+            if _mono() - intended <= self.timeout_s:
+                self._send(conn, intended, req)
+                return
+            self.cur.dropped += 1
+            self._user_done()
+        self.idle.append(conn)
+
+    def _drop_conn(self, conn: Conn) -> None:
+        self.conns.discard(conn)
+        if conn in self.idle:
+            self.idle.remove(conn)
+        if conn.transport is not None and not conn.transport.is_closing():
+            conn.transport.close()
+
+    def _after_loss(self) -> None:
+        """A connection went away: open a new one for the oldest queued request."""
+        if self.queue and len(self.conns) + self.opening < self.cap:
+            intended, req = self.queue.popleft()
+            self.opening += 1
+            self.loop.create_task(self._open(intended, req))
+
+    def _user_done(self, now: float | None = None) -> None:
+        if self.on_done is not None:
+            self.on_done(_mono() if now is None else now)
+
+    # -- housekeeping -------------------------------------------------------------------
+    def sweep(self) -> None:
+        """Time out requests older than the timeout; drop queued ones that waited too long."""
+        now = _mono()
+        for conn in [c for c in self.conns if c.busy and now - c.sent_at > self.timeout_s]:
+            self.fail(conn, "timeout")
+        while self.queue and now - self.queue[0][0] > self.timeout_s:
+            self.queue.popleft()
+            self.cur.dropped += 1
+            self._user_done()
+
+    def drop_queue(self) -> None:
+        """Count every queued request as dropped (the run is over)."""
+        self.cur.dropped += len(self.queue)
+        self.queue.clear()
+
+    def close(self) -> None:
+        """Close every connection (in-flight requests are abandoned, not counted)."""
+        self.on_done = None
+        for conn in list(self.conns):
+            conn.busy = False
+            self._drop_conn(conn)
+            if conn.transport is not None:
+                conn.transport.abort()

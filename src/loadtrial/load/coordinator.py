@@ -1,0 +1,222 @@
+"""run_load: start the workers, hand them t0, merge their seconds, return the LoadResult.
+
+In: a LoadPlan, optionally `start_at` (monotonic t0), an `on_interval` callback (called in
+the caller's thread once per merged second) and a `stop` event. Out: a LoadResult with
+one merged IntervalStats per second and the self-watch verdict (watch.py).
+
+workers == 1 runs the engine in a thread of this process; more run as spawned child
+processes (spawn, not fork: the caller may have threads). Either way the coordinator only
+sees Transport messages. Ctrl-C or `stop` sends Stop to every worker; what they measured
+until then is still merged and returned (`interrupted=True`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from loadtrial.load import wire
+from loadtrial.load.model import IntervalStats, LoadPlan, LoadResult
+from loadtrial.load.recorder import merge_intervals
+from loadtrial.load.transport import (
+    Done,
+    Go,
+    PipeTransport,
+    Ready,
+    Stop,
+    Tick,
+    Transport,
+    queue_pair,
+)
+from loadtrial.load.validate import check_plan
+from loadtrial.load.watch import assess
+from loadtrial.load.worker import child_main, serve
+
+READY_TIMEOUT_S = 60.0
+START_MARGIN_S = 0.05  # t0 this long after every worker is ready (when start_at is None)
+POLL_S = 0.01
+
+
+@dataclass
+class _Merger:
+    """Collects Ticks per second and releases merged seconds in order."""
+
+    workers: int
+    next_second: int = 0
+    parts: dict[int, dict[int, IntervalStats]] = field(default_factory=dict)
+    last: dict[int, int] = field(default_factory=dict)  # worker → its last second (Done)
+    seen: dict[int, int] = field(default_factory=dict)  # worker → highest second received
+
+    def add(self, worker: int, stats: IntervalStats) -> None:
+        self.parts.setdefault(stats.second, {})[worker] = stats
+        self.seen[worker] = max(self.seen.get(worker, -1), stats.second)
+
+    def finish(self, worker: int) -> None:
+        self.last[worker] = self.seen.get(worker, -1)
+
+    def ready(self) -> list[IntervalStats]:
+        """Return the merged seconds every worker has delivered (or is done past)."""
+        out: list[IntervalStats] = []
+        while True:
+            k = self.next_second
+            have = self.parts.get(k, {})
+            waiting = [w for w in range(self.workers) if w not in have and self.last.get(w, k) >= k]
+            if waiting or (not have and len(self.last) == self.workers):
+                return out
+            out.append(merge_intervals(k, list(have.values())) if have else IntervalStats(k))
+            self.parts.pop(k, None)
+            self.next_second += 1
+
+
+class _Workers:
+    """The running workers and the coordinator's ends of their transports."""
+
+    def __init__(self, plan: LoadPlan, workers: int) -> None:
+        self.transports: list[Transport] = []
+        self.threads: list[threading.Thread] = []
+        self.procs: list[multiprocessing.process.BaseProcess] = []
+        if workers == 1:
+            mine, theirs = queue_pair()
+            thread = threading.Thread(
+                target=serve, args=(plan, 0, 1, theirs), name="loadtrial-engine", daemon=True
+            )
+            self.transports.append(mine)
+            self.threads.append(thread)
+            thread.start()
+            return
+        ctx = multiprocessing.get_context("spawn")
+        for w in range(workers):
+            parent, child = ctx.Pipe()
+            proc = ctx.Process(target=child_main, args=(plan, w, workers, child), daemon=True)
+            proc.start()
+            child.close()
+            self.transports.append(PipeTransport(parent))
+            self.procs.append(proc)
+
+    def broadcast(self, msg: Go | Stop) -> None:
+        for t in self.transports:
+            with contextlib.suppress(BrokenPipeError, EOFError, OSError):
+                t.send(msg)
+
+    def close(self) -> None:
+        """Join every worker (terminating stragglers) and close the channels."""
+        for thread in self.threads:
+            thread.join(timeout=10.0)
+        for proc in self.procs:
+            proc.join(timeout=5.0)
+            if proc.is_alive():
+                proc.terminate()
+                proc.join(timeout=2.0)
+        for t in self.transports:
+            t.close()
+
+
+def _await_ready(pool: _Workers) -> None:
+    waiting = set(range(len(pool.transports)))
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while waiting and time.monotonic() < deadline:
+        for w in list(waiting):
+            msg = pool.transports[w].recv(POLL_S)
+            if isinstance(msg, Ready):
+                waiting.discard(w)
+
+
+@dataclass
+class _Collect:
+    """What the coordinator gathered while the workers ran."""
+
+    intervals: list[IntervalStats] = field(default_factory=list)
+    ran_s: float = 0.0
+    errors: list[str] = field(default_factory=list)
+    interrupted: bool = False
+
+
+def _pump(
+    pool: _Workers,
+    merger: _Merger,
+    out: _Collect,
+    on_interval: Callable[[IntervalStats], None] | None,
+) -> bool:
+    """Move every waiting message into the merger; return True when all workers are done."""
+    for w, t in enumerate(pool.transports):
+        if w in merger.last:
+            continue
+        try:
+            while (msg := t.recv(0)) is not None:
+                if isinstance(msg, Tick):
+                    merger.add(w, msg.stats)
+                elif isinstance(msg, Done):
+                    merger.finish(w)
+                    out.ran_s = max(out.ran_s, msg.ran_s)
+                    if msg.error:
+                        out.errors.append(f"worker {w} failed: {msg.error}")
+                    break
+        except (EOFError, OSError):
+            merger.finish(w)
+            out.errors.append(f"worker {w} ended without reporting")
+    for stats in merger.ready():
+        out.intervals.append(stats)
+        if on_interval is not None:
+            on_interval(stats)
+    return len(merger.last) == len(pool.transports)
+
+
+def _collect(
+    pool: _Workers,
+    workers: int,
+    on_interval: Callable[[IntervalStats], None] | None,
+    stop: threading.Event,
+) -> _Collect:
+    """Merge seconds until every worker is done; Ctrl-C or `stop` ends the run early."""
+    merger, out = _Merger(workers), _Collect()
+    while True:
+        try:
+            if stop.is_set() and not out.interrupted:
+                out.interrupted = True
+                pool.broadcast(Stop())
+            if _pump(pool, merger, out, on_interval):
+                return out
+            time.sleep(POLL_S)
+        except KeyboardInterrupt:
+            if out.interrupted:  # a second Ctrl-C: stop waiting for the drain
+                return out
+            stop.set()
+
+
+def run_load(
+    plan: LoadPlan,
+    *,
+    start_at: float | None = None,
+    on_interval: Callable[[IntervalStats], None] | None = None,
+    stop: threading.Event | None = None,
+) -> LoadResult:
+    """Run a plan's load and return what was measured (blocking; Ctrl-C/stop-safe)."""
+    check_plan(plan)
+    wire.plan_origin(plan)
+    workers = max(1, plan.workers)
+    stop = stop if stop is not None else threading.Event()
+    pool = _Workers(plan, workers)
+    try:
+        _await_ready(pool)
+        t0 = start_at if start_at is not None else time.monotonic() + START_MARGIN_S
+        started_at = time.time() + (t0 - time.monotonic())
+        pool.broadcast(Go(t0))
+        out = _collect(pool, workers, on_interval, stop)
+    finally:
+        pool.broadcast(Stop())
+        pool.close()
+    reasons = tuple(out.errors) + assess(plan, out.intervals, workers)
+    return LoadResult(
+        plan=plan,
+        t0=t0,
+        started_at=started_at,
+        intervals=tuple(out.intervals),
+        interrupted=out.interrupted,
+        valid=not reasons,
+        invalid_reasons=reasons,
+        duration_s=out.ran_s,
+    )

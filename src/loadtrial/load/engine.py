@@ -1,0 +1,234 @@
+"""One engine: paces its share of a plan on a uvloop event loop and emits per-second stats.
+
+In: a LoadPlan, this engine's share (worker index, worker count), t0 (monotonic time of
+second 0), `emit` (called with each finished second's IntervalStats, in this thread) and
+`should_stop` (polled every 50 ms). Out: `run_engine` blocks until the schedule is over and
+in-flight requests are drained (or stopped) and returns the seconds of schedule it ran.
+
+Open model: a Pacer hands out due arrivals, each submitted with its intended time; the
+engine wakes at the next arrival's time. Closed model: each user submits its next request
+when the last one finished (plus think time). Second k's stats are emitted right after
+t0 + k + 1, attributing completions to the second they complete in (as wrk2 does).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections.abc import Callable
+
+from loadtrial.clock import SystemClock
+from loadtrial.load import wire
+from loadtrial.load.client import Client
+from loadtrial.load.model import ClosedModel, IntervalStats, LoadPlan, OpenModel
+from loadtrial.load.recorder import Interval, finish
+from loadtrial.load.schedule import Pacer, total_duration_s, user_starts
+
+HOUSEKEEPING_S = 0.05  # timeout sweep and stop polling period
+STOP_GRACE_S = 1.0  # after a stop, in-flight requests get at most this long to finish
+
+_mono = time.monotonic
+
+
+def share(total: int, worker: int, workers: int) -> int:
+    """Return worker's part of `total` when split as evenly as possible (at least 1)."""
+    return max(1, total // workers + (1 if worker < total % workers else 0))
+
+
+class Engine:
+    """The state of one running engine (one event loop, one thread)."""
+
+    def __init__(
+        self,
+        plan: LoadPlan,
+        worker: int,
+        workers: int,
+        t0: float,
+        emit: Callable[[IntervalStats], None],
+        should_stop: Callable[[], bool],
+    ) -> None:
+        self.plan, self.worker, self.workers, self.t0 = plan, worker, workers, t0
+        self.emit, self.should_stop = emit, should_stop
+        self.end_s = total_duration_s(plan.model)
+        origin = wire.plan_origin(plan)
+        self.payloads = [wire.encode_request(r, origin) for r in plan.requests]
+        self.mix = wire.mix_sequence([r.weight for r in plan.requests], seed=worker)
+        self.n = 0
+        self.origin = origin
+        self.second = 0
+        self.running = True  # still sending new requests
+        self.stopped_at_s: float | None = None
+        self.cpu_mark = (time.thread_time(), _mono())
+        self.loop = asyncio.get_running_loop()
+        self.done: asyncio.Future[None] = self.loop.create_future()
+        self.drain_deadline = math.inf
+        self.client = Client(
+            origin,
+            self.payloads,
+            connections=share(plan.connections, worker, workers),
+            timeout_s=plan.timeout_s,
+            ssl_context=wire.ssl_context(plan, origin),
+            on_done=self._user_done if isinstance(plan.model, ClosedModel) else None,
+        )
+        self.pacer: Pacer | None = None
+
+    def _next_req(self) -> int:
+        mix = self.mix
+        req = mix[self.n % len(mix)]
+        self.n += 1
+        return req
+
+    def _at(self, offset_s: float, callback: Callable[[], None]) -> None:
+        self.loop.call_later(max(0.0, self.t0 + offset_s - _mono()), callback)
+
+    def start(self) -> None:
+        """Arm the timers: interval swaps, housekeeping, and the model's first sends."""
+        self._at(1.0, self._swap)
+        self.loop.call_later(HOUSEKEEPING_S, self._housekeeping)
+        model = self.plan.model
+        if isinstance(model, OpenModel):
+            self.pacer = Pacer(model, SystemClock(), self.t0, self.worker, self.workers)
+            first = self.pacer.next_due_s()
+            self._at(first if first is not None else self.end_s, self._dispatch)
+        else:
+            for start_s in user_starts(model, self.worker, self.workers):
+                self._at(start_s, self._user_start)
+        self._at(self.end_s, self._schedule_over)
+
+    # -- open model ---------------------------------------------------------------------
+    def _dispatch(self) -> None:
+        """Submit every due arrival with its intended time; wake again at the next one."""
+        if not self.running or self.pacer is None:
+            return
+        t0, client = self.t0, self.client
+        due = self.pacer.take_due()
+        if due:
+            rel = _mono() - t0
+            cur = client.cur
+            cur.offered += len(due)
+            lag = cur.lag.append
+            for off in due:
+                lag(rel - off)
+                client.submit(t0 + off, self._next_req())
+        nxt = self.pacer.next_due_s()
+        if nxt is not None:
+            self._at(nxt, self._dispatch)
+
+    # -- closed model -------------------------------------------------------------------
+    def _user_start(self) -> None:
+        if self.running:
+            self.client.cur.offered += 1
+            self.client.submit(_mono(), self._next_req())
+
+    def _user_done(self, finished_at: float) -> None:
+        """A user's request finished: send its next one now or after the think time."""
+        if not self.running:
+            return
+        think = self.plan.model.think_time_s if isinstance(self.plan.model, ClosedModel) else 0
+        if think > 0:
+            self.loop.call_later(think, self._user_think_over, finished_at + think)
+        else:
+            self.client.cur.offered += 1
+            self.client.submit(finished_at, self._next_req())
+
+    def _user_think_over(self, intended: float) -> None:
+        if self.running:
+            self.client.cur.offered += 1
+            self.client.submit(intended, self._next_req())
+
+    # -- time keeping -------------------------------------------------------------------
+    def _swap(self) -> None:
+        """Close second k: swap in a fresh accumulator and emit the old one's stats."""
+        old, self.client.cur = self.client.cur, Interval()
+        self.emit(finish(old, self.second, self._cpu_percent()))
+        self.second += 1
+        if not self.done.done():
+            self._at(self.second + 1.0, self._swap)
+
+    def _cpu_percent(self) -> float:
+        cpu, wall = time.thread_time(), _mono()
+        (cpu0, wall0), self.cpu_mark = self.cpu_mark, (cpu, wall)
+        return 100.0 * (cpu - cpu0) / (wall - wall0) if wall > wall0 else 0.0
+
+    def _schedule_over(self) -> None:
+        if self.running:
+            self.running = False
+            self.drain_deadline = _mono() + self.plan.timeout_s + HOUSEKEEPING_S * 2
+
+    def _housekeeping(self) -> None:
+        """Sweep timeouts, notice a stop, and end the run once drained."""
+        if self.done.done():
+            return
+        self.client.sweep()
+        if self.running and self.should_stop():
+            self.running = False
+            self.stopped_at_s = _mono() - self.t0
+            self.drain_deadline = _mono() + min(self.plan.timeout_s, STOP_GRACE_S)
+        drained = self.client.inflight == 0 and not self.client.queue and not self.client.opening
+        if not self.running and (drained or _mono() >= self.drain_deadline):
+            self._finish()
+            return
+        self.loop.call_later(HOUSEKEEPING_S, self._housekeeping)
+
+    def _finish(self) -> None:
+        self.client.drop_queue()
+        self.client.close()
+        old, self.client.cur = self.client.cur, Interval()
+        self.emit(finish(old, self.second, self._cpu_percent()))
+        self.done.set_result(None)
+
+    def ran_s(self) -> float:
+        """Seconds of schedule this engine ran."""
+        if self.stopped_at_s is not None:
+            return max(0.0, min(self.stopped_at_s, self.end_s))
+        return self.end_s
+
+
+async def _run(
+    plan: LoadPlan,
+    worker: int,
+    workers: int,
+    t0: float,
+    emit: Callable[[IntervalStats], None],
+    should_stop: Callable[[], bool],
+) -> float:
+    engine = Engine(plan, worker, workers, t0, emit, should_stop)
+    engine.start()
+    await engine.done
+    return engine.ran_s()
+
+
+def new_loop() -> asyncio.AbstractEventLoop:
+    """Return a uvloop event loop (asyncio's default loop where uvloop is missing)."""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a dependency on Linux and macOS
+        return asyncio.new_event_loop()
+    loop: asyncio.AbstractEventLoop = uvloop.new_event_loop()
+    return loop
+
+
+def run_engine(
+    plan: LoadPlan,
+    *,
+    worker: int,
+    workers: int,
+    t0: float,
+    emit: Callable[[IntervalStats], None],
+    should_stop: Callable[[], bool],
+) -> float:
+    """Run one engine to the end of its schedule; return the seconds of schedule run."""
+    loop = new_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        return loop.run_until_complete(_run(plan, worker, workers, t0, emit, should_stop))
+    finally:
+        pending = asyncio.all_tasks(loop)
+        for task in pending:
+            task.cancel()
+        if pending:
+            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        asyncio.set_event_loop(None)
+        loop.close()

@@ -1,0 +1,115 @@
+"""Per-second recording for one engine: cheap appends on the hot path, histograms after.
+
+In: the engine appends latencies (seconds, as floats) and bumps counters on an `Interval`;
+once per second it swaps in a fresh one (wrk2's active/inactive histograms) and calls
+`finish()` on the old one.
+Out: an IntervalStats with the arrays binned into encoded HDR histograms (µs).
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections.abc import Mapping
+
+import numpy as np
+
+from loadtrial.load import histogram as hdr
+from loadtrial.load.model import IntervalStats
+
+# A send more than this after its intended time counts as late (the 1 ms timer resolution
+# of the event loop must not count; a request queued behind a full connection pool must).
+LATE_BOUND_S = 0.002
+
+
+class Interval:
+    """Mutable accumulator of one second of one engine; touched only by its event loop."""
+
+    __slots__ = (
+        "completed",
+        "dropped",
+        "errors",
+        "lag",
+        "lat",
+        "late",
+        "offered",
+        "ok",
+        "sent",
+        "unc",
+    )
+
+    def __init__(self) -> None:
+        self.offered = 0
+        self.sent = 0
+        self.completed = 0
+        self.ok = 0
+        self.late = 0
+        self.dropped = 0
+        self.errors: dict[str, int] = {}
+        self.lat = array("d")  # corrected latency (from intended send time), seconds
+        self.unc = array("d")  # uncorrected latency (from actual send), seconds
+        self.lag = array("d")  # dispatch lag of the generator behind its schedule, seconds
+
+    def error(self, kind: str) -> None:
+        """Count one finished request that failed with `kind`."""
+        self.completed += 1
+        self.errors[kind] = self.errors.get(kind, 0) + 1
+
+
+def _encoded_us(values_s: array[float]) -> tuple[bytes, int]:
+    """Return (encoded histogram in µs, max in µs) of an array of seconds."""
+    if len(values_s) == 0:
+        return b"", 0
+    us = np.frombuffer(values_s, dtype=np.float64) * 1e6
+    return hdr.encode(hdr.from_values_us(us)), int(max(0.0, float(us.max())))
+
+
+def finish(iv: Interval, second: int, cpu_percent: float) -> IntervalStats:
+    """Return the IntervalStats of a closed accumulator."""
+    lat, _ = _encoded_us(iv.lat)
+    unc, _ = _encoded_us(iv.unc)
+    lag, max_lag = _encoded_us(iv.lag)
+    return IntervalStats(
+        second=second,
+        offered=iv.offered,
+        sent=iv.sent,
+        completed=iv.completed,
+        ok=iv.ok,
+        late=iv.late,
+        dropped=iv.dropped,
+        errors=dict(iv.errors),
+        latency_hist=lat,
+        uncorrected_hist=unc,
+        max_send_lag_us=max_lag,
+        cpu_percent=cpu_percent,
+        send_lag_hist=lag,
+    )
+
+
+def merge_intervals(second: int, parts: list[IntervalStats]) -> IntervalStats:
+    """Return the sum of several workers' stats for the same second (exact for histograms)."""
+    if len(parts) == 1:
+        return parts[0]
+    errors: dict[str, int] = {}
+    for p in parts:
+        for kind, n in p.errors.items():
+            errors[kind] = errors.get(kind, 0) + n
+    return IntervalStats(
+        second=second,
+        offered=sum(p.offered for p in parts),
+        sent=sum(p.sent for p in parts),
+        completed=sum(p.completed for p in parts),
+        ok=sum(p.ok for p in parts),
+        late=sum(p.late for p in parts),
+        dropped=sum(p.dropped for p in parts),
+        errors=errors,
+        latency_hist=hdr.merge_encoded(p.latency_hist for p in parts),
+        uncorrected_hist=hdr.merge_encoded(p.uncorrected_hist for p in parts),
+        max_send_lag_us=max(p.max_send_lag_us for p in parts),
+        cpu_percent=sum(p.cpu_percent for p in parts),
+        send_lag_hist=hdr.merge_encoded(p.send_lag_hist for p in parts),
+    )
+
+
+def total_errors(errors: Mapping[str, int]) -> int:
+    """Return the number of failed requests."""
+    return sum(errors.values())

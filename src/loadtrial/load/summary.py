@@ -1,0 +1,93 @@
+"""The JSON summary of a LoadResult (the `--json` file of `loadtrial load`).
+
+In: a LoadResult. Out: a plain dict with exactly these keys: target, model, duration_s,
+requests, ok, offered_rate_per_s, achieved_rate_per_s, latency_ms{p50,p90,p99,p999,max},
+uncorrected_latency_ms{...}, errors{kind: count}, late, dropped,
+generator{cpu_percent, max_send_lag_ms}, valid, invalid_reasons[], seconds[].
+
+`requests` counts finished requests (a response or an error); `achieved_rate_per_s` is
+requests sent per second of schedule run. Percentiles come from the histograms merged
+over every second, never from averaging per-second percentiles.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from hdrh.histogram import HdrHistogram
+
+from loadtrial.load import histogram as hdr
+from loadtrial.load.model import IntervalStats, LoadResult
+
+_PERCENTS = {"p50": 50.0, "p90": 90.0, "p99": 99.0, "p999": 99.9, "max": 100.0}
+
+
+def latency_ms(hist: HdrHistogram) -> dict[str, float]:
+    """Return {p50, p90, p99, p999, max} in milliseconds of a µs histogram."""
+    q = hdr.quantiles_us(hist, list(_PERCENTS.values()))
+    return {name: round(q[p] / 1000.0, 3) for name, p in _PERCENTS.items()}
+
+
+def error_counts(intervals: Iterable[IntervalStats]) -> dict[str, int]:
+    """Return the total count per error kind, sorted by kind."""
+    total: dict[str, int] = {}
+    for iv in intervals:
+        for kind, n in iv.errors.items():
+            total[kind] = total.get(kind, 0) + n
+    return dict(sorted(total.items()))
+
+
+def second_entry(iv: IntervalStats) -> dict[str, Any]:
+    """Return one `seconds[]` entry: the counts and p50/p99 of that second."""
+    q = hdr.quantiles_us(hdr.decode(iv.latency_hist), [50.0, 99.0])
+    return {
+        "second": iv.second,
+        "offered": iv.offered,
+        "sent": iv.sent,
+        "completed": iv.completed,
+        "ok": iv.ok,
+        "errors": sum(iv.errors.values()),
+        "late": iv.late,
+        "dropped": iv.dropped,
+        "p50_ms": round(q[50.0] / 1000.0, 3),
+        "p99_ms": round(q[99.0] / 1000.0, 3),
+        "cpu_percent": round(iv.cpu_percent, 1),
+    }
+
+
+def _run_seconds(result: LoadResult) -> float:
+    """Seconds of schedule run (falls back to the number of seconds recorded)."""
+    return result.duration_s or float(len(result.intervals))
+
+
+def summarize(result: LoadResult) -> dict[str, Any]:
+    """Return the JSON-ready summary of a run."""
+    ivs = result.intervals
+    secs = _run_seconds(result)
+    offered = sum(i.offered for i in ivs)
+    sent = sum(i.sent for i in ivs)
+    lag = hdr.merge(i.send_lag_hist for i in ivs)
+    return {
+        "target": result.plan.requests[0].url if result.plan.requests else "",
+        "model": result.plan.kind,
+        "duration_s": round(secs, 3),
+        "requests": sum(i.completed for i in ivs),
+        "ok": sum(i.ok for i in ivs),
+        "offered_rate_per_s": round(offered / secs, 2) if secs else 0.0,
+        "achieved_rate_per_s": round(sent / secs, 2) if secs else 0.0,
+        "latency_ms": latency_ms(hdr.merge(i.latency_hist for i in ivs)),
+        "uncorrected_latency_ms": latency_ms(hdr.merge(i.uncorrected_hist for i in ivs)),
+        "errors": error_counts(ivs),
+        "late": sum(i.late for i in ivs),
+        "dropped": sum(i.dropped for i in ivs),
+        "generator": {
+            "cpu_percent": round(sum(i.cpu_percent for i in ivs) / len(ivs), 1) if ivs else 0.0,
+            "max_send_lag_ms": round(int(lag.get_max_value()) / 1000.0, 3)
+            if lag.get_total_count()
+            else 0.0,
+        },
+        "valid": result.valid,
+        "invalid_reasons": list(result.invalid_reasons),
+        "seconds": [second_entry(i) for i in ivs],
+    }
