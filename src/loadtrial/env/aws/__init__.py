@@ -1,0 +1,50 @@
+"""The `aws` environment provider: instance swaps behind an ALB, Aurora resizes.
+
+Door (as in loadtrial.env):
+
+    create(settings, sink, *, clients=None, clock=None) -> AwsProvider
+    problems(settings, arms) -> list[Problem]
+    plan_calls(settings, params) -> list[str]     # --dry-run: the AWS calls, none made
+    PARAM_FACTS                                   # param -> fact keys it may change
+
+Arm parameters: `app_instance_type`, `app_node_count`, `db_instance_class`. Settings and
+fact keys are documented in settings.py, facts.py and docs/aws.md. Credentials come from
+boto3's standard chain only; `clients` and `clock` are injected by tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from loadtrial.clock import Clock, SystemClock
+from loadtrial.env.aws.clients import Clients, make_clients
+from loadtrial.env.aws.facts import PARAM_FACTS
+from loadtrial.env.aws.plan import plan_calls
+from loadtrial.env.aws.provider import AwsProvider
+from loadtrial.env.aws.settings import check, parse_settings
+from loadtrial.env.model import ActionSink
+from loadtrial.errors import Problem, UserError
+
+__all__ = ["PARAM_FACTS", "AwsProvider", "Clients", "create", "plan_calls", "problems"]
+
+
+def create(
+    settings: Mapping[str, Any],
+    sink: ActionSink,
+    *,
+    clients: Clients | None = None,
+    clock: Clock | None = None,
+) -> AwsProvider:
+    """Return the provider for the trial's `env:` settings; actions go to `sink`."""
+    parsed, found = parse_settings(settings)
+    if found:
+        raise UserError("; ".join(p.render() for p in found), hint="see docs/aws.md")
+    if clients is None:
+        clients = make_clients(parsed.region, parsed.endpoint_url)
+    return AwsProvider(parsed, sink, clients=clients, clock=clock or SystemClock())
+
+
+def problems(settings: Mapping[str, Any], arms: Mapping[str, Mapping[str, Any]]) -> list[Problem]:
+    """Return every problem with the settings and the arms' aws parameters."""
+    return check(settings, arms)

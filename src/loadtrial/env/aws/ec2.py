@@ -1,0 +1,162 @@
+"""EC2 instances of the app pool: read them, stop, change type, start, with waits.
+
+In: Ctx and instance ids. Out: `Instance` records read back from EC2; each change is one
+journal step. A type the instance's Availability Zone does not offer, or a capacity error
+from StartInstances, raises `CapacityError` so the caller can restore the old type.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from loadtrial.env.aws.context import Ctx, error_code
+from loadtrial.errors import ProviderError
+
+CAPACITY_CODES = frozenset(
+    {
+        "InsufficientInstanceCapacity",
+        "InsufficientCapacity",
+        "InsufficientHostCapacity",
+        "InstanceLimitExceeded",
+        "VcpuLimitExceeded",
+        "Unsupported",
+    }
+)
+
+
+class CapacityError(ProviderError):
+    """AWS cannot run the requested instance type for this instance now."""
+
+
+@dataclass(frozen=True)
+class Instance:
+    """One EC2 instance as EC2 reports it."""
+
+    instance_id: str
+    instance_type: str
+    state: str
+    az: str
+    private_ip: str
+    public_ip: str
+
+
+def _instance(raw: Mapping[str, Any]) -> Instance:
+    return Instance(
+        instance_id=str(raw["InstanceId"]),
+        instance_type=str(raw.get("InstanceType", "")),
+        state=str(raw.get("State", {}).get("Name", "")),
+        az=str(raw.get("Placement", {}).get("AvailabilityZone", "")),
+        private_ip=str(raw.get("PrivateIpAddress", "") or ""),
+        public_ip=str(raw.get("PublicIpAddress", "") or ""),
+    )
+
+
+def describe(ctx: Ctx, ids: Sequence[str]) -> dict[str, Instance]:
+    """Return id -> Instance for `ids` (all of them, or ProviderError)."""
+    if not ids:
+        return {}
+    resp = ctx.clients.ec2.describe_instances(InstanceIds=list(ids))
+    found = {
+        i.instance_id: i
+        for r in resp["Reservations"]
+        for i in (_instance(raw) for raw in r.get("Instances", []))
+    }
+    missing = [i for i in ids if i not in found]
+    if missing:
+        raise ProviderError(f"EC2 instances not found: {', '.join(missing)}")
+    return found
+
+
+def pool_ids(ctx: Ctx) -> tuple[str, ...]:
+    """Return the app pool's instance ids: as listed, or by tag (sorted), not terminated."""
+    app = ctx.app
+    if app.instances:
+        return app.instances
+    filters: list[Any] = [{"Name": f"tag:{k}", "Values": [v]} for k, v in app.instance_tags.items()]
+    filters.append(
+        {"Name": "instance-state-name", "Values": ["pending", "running", "stopping", "stopped"]}
+    )
+    ids: list[str] = []
+    for page in ctx.clients.ec2.get_paginator("describe_instances").paginate(Filters=filters):
+        ids.extend(i["InstanceId"] for r in page["Reservations"] for i in r.get("Instances", []))
+    if not ids:
+        raise ProviderError(f"no instances match env.app.instance_tags {dict(app.instance_tags)}")
+    return tuple(sorted(ids))
+
+
+def _wait_state(ctx: Ctx, ids: Sequence[str], state: str) -> None:
+    ctx.waiter.until(
+        f"{', '.join(ids)} to be {state}",
+        lambda: describe(ctx, ids),
+        lambda found: all(i.state == state for i in found.values()),
+    )
+
+
+def settle(ctx: Ctx, ids: Sequence[str]) -> dict[str, Instance]:
+    """Wait out pending/stopping transitions; return the settled instances."""
+    found = describe(ctx, ids)
+    moving = {"pending": "running", "stopping": "stopped"}
+    for iid, inst in found.items():
+        if inst.state in moving:
+            _wait_state(ctx, [iid], moving[inst.state])
+    return describe(ctx, ids)
+
+
+def stop(ctx: Ctx, ids: Sequence[str]) -> None:
+    """Stop `ids` and wait until EC2 reports them stopped."""
+    with ctx.journal.step(f"ec2 stop {', '.join(ids)} and wait stopped", instances=list(ids)):
+        ctx.clients.ec2.stop_instances(InstanceIds=list(ids))
+        _wait_state(ctx, ids, "stopped")
+
+
+def modify_type(ctx: Ctx, inst: Instance, new_type: str) -> None:
+    """Change a stopped instance's type."""
+    name = f"ec2 modify {inst.instance_id} type {inst.instance_type} -> {new_type}"
+    with ctx.journal.step(name, instance=inst.instance_id, old=inst.instance_type, new=new_type):
+        ctx.clients.ec2.modify_instance_attribute(
+            InstanceId=inst.instance_id, InstanceType={"Value": new_type}
+        )
+
+
+def _check_offered(ctx: Ctx, inst: Instance) -> None:
+    resp = ctx.clients.ec2.describe_instance_type_offerings(
+        LocationType="availability-zone",
+        Filters=[
+            {"Name": "instance-type", "Values": [inst.instance_type]},
+            {"Name": "location", "Values": [inst.az]},
+        ],
+    )
+    if not resp.get("InstanceTypeOfferings"):
+        raise CapacityError(
+            f"instance type {inst.instance_type} is not offered in {inst.az} "
+            f"(instance {inst.instance_id})",
+            hint="choose a type offered in every zone of the pool",
+        )
+
+
+def start(ctx: Ctx, ids: Sequence[str]) -> None:
+    """Start `ids` (checking their type is offered in their zone) and wait for status ok."""
+    with ctx.journal.step(f"ec2 start {', '.join(ids)} and wait status ok", instances=list(ids)):
+        for inst in describe(ctx, ids).values():
+            _check_offered(ctx, inst)
+        try:
+            ctx.clients.ec2.start_instances(InstanceIds=list(ids))
+        except Exception as exc:
+            if error_code(exc) in CAPACITY_CODES:
+                raise CapacityError(f"AWS refused to start {', '.join(ids)}: {exc}") from exc
+            raise
+        _wait_state(ctx, ids, "running")
+        ctx.waiter.until(f"{', '.join(ids)} status checks ok", lambda: _status(ctx, ids), all)
+
+
+def _status(ctx: Ctx, ids: Sequence[str]) -> list[bool]:
+    resp = ctx.clients.ec2.describe_instance_status(InstanceIds=list(ids), IncludeAllInstances=True)
+    ok = {
+        s["InstanceId"]
+        for s in resp.get("InstanceStatuses", [])
+        if s.get("InstanceStatus", {}).get("Status") == "ok"
+        and s.get("SystemStatus", {}).get("Status") == "ok"
+    }
+    return [i in ok for i in ids]

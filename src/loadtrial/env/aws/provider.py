@@ -1,0 +1,151 @@
+"""The `aws` provider: apply an arm to EC2/ALB/Aurora, revert it, snapshot the facts.
+
+In: parsed settings, an ActionSink, boto3 Clients and a Clock. Out: `ApplyRecord` whose
+`undo` is a list of steps that restore every original value in reverse order. `apply`
+undoes its own partial work before raising (also on Ctrl-C); `revert` keeps going past a
+failing step so everything it can restore is restored, then reports what it could not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from loadtrial.clock import Clock
+from loadtrial.env.aws import aurora, ec2, elb, facts, pool, safety
+from loadtrial.env.aws.clients import Clients
+from loadtrial.env.aws.context import Ctx
+from loadtrial.env.aws.settings import ArmParams, AwsSettings, parse_params
+from loadtrial.env.aws.waiting import Journal, Waiter
+from loadtrial.env.model import ActionSink, ApplyRecord, Facts
+from loadtrial.errors import LoadtrialError, ProviderError
+
+UndoStep = dict[str, Any]
+
+
+class AwsProvider:
+    """Applies app_instance_type, app_node_count and db_instance_class; see docs/aws.md."""
+
+    def __init__(
+        self, settings: AwsSettings, sink: ActionSink, *, clients: Clients, clock: Clock
+    ) -> None:
+        self._settings = settings
+        self._sink = sink
+        self._clients = clients
+        self._clock = clock
+
+    def _ctx(self) -> Ctx:
+        waits = self._settings.waits
+        return Ctx(
+            self._clients,
+            self._settings,
+            Waiter(self._clock, waits.poll_s, waits.timeout_s),
+            Journal(self._sink, self._clock),
+        )
+
+    def apply(self, params: Mapping[str, Any]) -> ApplyRecord:
+        """Bring AWS to `params`; on any failure undo what was done, then raise."""
+        arm, problems = parse_params(params, "arm")
+        if problems:
+            raise ProviderError("; ".join(p.render() for p in problems))
+        ctx = self._ctx()
+        undo: list[UndoStep] = []
+        try:
+            self._check_managed(ctx, arm)
+            if arm.app_instance_type is not None or arm.app_node_count is not None:
+                self._apply_app(ctx, arm, undo)
+            if arm.db_instance_class is not None:
+                self._apply_db(ctx, arm.db_instance_class, undo)
+        except BaseException as exc:
+            failures = self._undo(ctx, undo)
+            raise _apply_failed(exc, failures) from exc
+        return ApplyRecord(dict(params), {"steps": undo}, tuple(ctx.journal.actions))
+
+    def revert(self, record: ApplyRecord) -> None:
+        """Restore every original value in `record`, in reverse order."""
+        ctx = self._ctx()
+        failures = self._undo(ctx, list(record.undo.get("steps", [])))
+        if failures:
+            raise ProviderError(
+                "revert could not restore everything: " + "; ".join(failures),
+                hint="check these resources in the AWS console",
+            )
+
+    def snapshot(self) -> Facts:
+        """Read the facts in force now."""
+        return facts.snapshot(self._ctx())
+
+    def _check_managed(self, ctx: Ctx, arm: ArmParams) -> None:
+        bad: list[str] = []
+        if arm.app_instance_type is not None or arm.app_node_count is not None:
+            bad += safety.unmanaged_instances(ctx, ec2.pool_ids(ctx))
+            bad += safety.unmanaged_target_group(ctx, ctx.app.target_group_arn)
+            if ctx.app.route53 is not None and arm.app_instance_type is not None:
+                bad += safety.unmanaged_zone(ctx, ctx.app.route53.zone_id)
+        if arm.db_instance_class is not None:
+            cluster = aurora.describe_cluster(ctx)
+            arns = [str(aurora.describe_instance(ctx, m)["DBInstanceArn"]) for m in cluster.members]
+            bad += safety.unmanaged_db(ctx, cluster.arn, arns)
+        safety.require_managed(ctx, bad)
+
+    def _apply_app(self, ctx: Ctx, arm: ArmParams, undo: list[UndoStep]) -> None:
+        ids = ec2.pool_ids(ctx)
+        now = pool.read_state(ctx, ids)
+        if arm.app_node_count is not None and arm.app_node_count > len(ids):
+            raise ProviderError(
+                f"app_node_count {arm.app_node_count} exceeds the pool of {len(ids)} instances"
+            )
+        want = pool.target_state(ctx, ids, now, arm.app_instance_type, arm.app_node_count)
+        if ctx.app.drain_delay_s is not None:
+            undo.append({"kind": "drain_delay", "value": elb.drain_delay(ctx)})
+            elb.set_drain_delay(ctx, str(round(ctx.app.drain_delay_s)))
+        undo.append({"kind": "app", "ids": list(ids), **now.to_json()})
+        pool.converge(ctx, ids, want, ctx.app.rolling)
+
+    def _apply_db(self, ctx: Ctx, wanted: str, undo: list[UndoStep]) -> None:
+        cluster = aurora.wait_cluster(ctx)
+        member = aurora.member(ctx, cluster)
+        old_class = str(aurora.describe_instance(ctx, member).get("DBInstanceClass", ""))
+        undo.append({"kind": "db_writer", "writer": cluster.writer})
+        undo.append({"kind": "db_class", "instance": member, "class": old_class})
+        aurora.set_class(ctx, member, wanted)
+        after = aurora.read_roles(ctx, cluster.writer)
+        if after.writer != cluster.writer and ctx.db.keep_writer:
+            aurora.ensure_writer(ctx, cluster.writer)
+
+    def _undo(self, ctx: Ctx, steps: Sequence[UndoStep]) -> list[str]:
+        """Run undo steps last-first; return a message per step that failed."""
+        failures: list[str] = []
+        for step in reversed(steps):
+            try:
+                with ctx.journal.step(f"revert {step['kind']}", **step):
+                    self._undo_one(ctx, step)
+            except Exception as exc:
+                failures.append(f"{step['kind']}: {exc}")
+        return failures
+
+    def _undo_one(self, ctx: Ctx, step: UndoStep) -> None:
+        kind = step["kind"]
+        if kind == "drain_delay":
+            elb.set_drain_delay(ctx, str(step["value"]))
+        elif kind == "app":
+            want = pool.PoolState(step["types"], step["registered"])
+            pool.converge(ctx, step["ids"], want, rolling=True)
+        elif kind == "db_class":
+            aurora.set_class(ctx, str(step["instance"]), str(step["class"]))
+        elif kind == "db_writer" and step["writer"]:
+            aurora.ensure_writer(ctx, str(step["writer"]))
+
+
+def _apply_failed(exc: BaseException, undo_failures: list[str]) -> BaseException:
+    """Return the exception to raise for a failed apply, saying what the undo did."""
+    if not isinstance(exc, Exception):  # Ctrl-C / SystemExit: re-raise as is, undo done
+        return exc
+    reason = exc.render() if isinstance(exc, LoadtrialError) else f"{type(exc).__name__}: {exc}"
+    hint = exc.hint if isinstance(exc, LoadtrialError) else ""
+    if undo_failures:
+        return ProviderError(
+            f"applying the arm failed ({reason}); revert also failed: {'; '.join(undo_failures)}",
+            hint="check these resources in the AWS console",
+        )
+    return ProviderError(f"applying the arm failed ({reason}); every change was reverted", hint)

@@ -1,0 +1,53 @@
+"""Helpers shared by the aws tests: the world's identifiers, settings, a recording sink."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from loadtrial.env.model import Action
+
+MANAGED = [{"Key": "loadtrial", "Value": "managed"}]
+
+
+@dataclass(frozen=True)
+class World:
+    """Identifiers of what the fixture created."""
+
+    instances: tuple[str, ...]  # two in us-east-1a, the last in us-east-1e
+    tg_arn: str
+    zone_id: str
+    cluster: str = "shop"
+    writer: str = "shop-1"
+    reader: str = "shop-2"
+
+
+def settings_for(world: World, **extra: Any) -> dict[str, Any]:
+    """Return env settings for the world, with fast waits."""
+    base: dict[str, Any] = {
+        "app": {"target_group_arn": world.tg_arn, "instances": list(world.instances[:2])},
+        "db": {"cluster": world.cluster},
+        "waits": {"poll": "1s", "timeout": "30s"},
+    }
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            base[key] = {**base[key], **value}
+        else:
+            base[key] = value
+    return base
+
+
+class Recorder:
+    """An ActionSink that keeps every action and may run a hook on each (real API calls)."""
+
+    def __init__(self) -> None:
+        self.actions: list[Action] = []
+        self.hooks: list[Any] = []
+
+    def __call__(self, action: Action) -> None:
+        self.actions.append(action)
+        for hook in self.hooks:
+            hook(action)
+
+    def names(self) -> list[str]:
+        return [a.name for a in self.actions]
