@@ -1,1 +1,37 @@
-"""analysis: see model.py for the data at this folder's door."""
+"""analysis: pure functions from stored measurements to typed findings.
+
+Door: `analyze_trial(data, trial) -> tuple[Finding, ...]` and
+`verdict_exit_code(findings) -> int`; the pieces (windows, slo, saturation, bottleneck,
+compare, claims, confounders, scalability) are importable on their own. See
+docs/analysis.md for the rules each step follows.
+
+Exit code (`verdict_exit_code`), in order of precedence:
+- 3 (ABORTED) when any run was aborted or interrupted (its data is still analysed);
+- 1 (FAILED) when the trial has claims and any is refuted or inconclusive, or when it
+  has no claims and any arm misses its SLO;
+- 0 (OK) otherwise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from loadtrial.analysis.model import Finding, FindingKind
+from loadtrial.analysis.trial import analyze_trial
+from loadtrial.errors import ExitCode
+
+__all__ = ["Finding", "FindingKind", "analyze_trial", "verdict_exit_code"]
+
+
+def verdict_exit_code(findings: Iterable[Finding]) -> int:
+    """The process exit code the findings call for (see the module docstring)."""
+    items = list(findings)
+    if any(f.kind == "validity" and f.status == "aborted" for f in items):
+        return int(ExitCode.ABORTED)
+    verdicts = [f for f in items if f.kind == "verdict"]
+    if verdicts:
+        ok = all(f.status == "supported" for f in verdicts)
+    else:
+        arm_slos = [f for f in items if f.kind == "slo" and f.run_id is None]
+        ok = all(f.status != "fail" for f in arm_slos)
+    return int(ExitCode.OK if ok else ExitCode.FAILED)

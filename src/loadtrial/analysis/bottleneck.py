@@ -1,0 +1,176 @@
+"""Bottleneck attribution: which tier and resource limited a run, with the evidence.
+
+In: a run's `RunView` (latency and error onsets, throughput) and its `ResourceUse`s.
+Out: a `Call` per run, and one `bottleneck` finding per arm naming tier and resource,
+quoting saturation times against the onset, co-movement with latency/errors, the
+operational-law bound (service demand D_k = U_k / X; throughput ≤ 1 / D_max), and what
+will not help (tiers whose resources stayed well below capacity). When nothing
+saturated it says so, with the tiers that were not observed.
+
+Ranking (USE method): saturated resources first; among them those that saturated no
+later than 2 s after the onset (a resource that saturates long after latency rose is a
+consequence, not the cause); then the earliest; then the strongest rank correlation
+with per-second p99 or error rate.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from scipy import stats
+
+from loadtrial.analysis.model import Finding
+from loadtrial.analysis.runview import RunView
+from loadtrial.analysis.saturation import ResourceUse
+
+FloatArray = npt.NDArray[np.float64]
+ONSET_SLACK_S = 2.0
+NOT_HELP_BELOW = 0.70  # a tier whose busiest resource peaked below this is not the limit
+
+
+@dataclass(frozen=True)
+class Call:
+    """The bottleneck of one run ("" when none was found) and the facts behind it."""
+
+    run_id: int
+    arm: str
+    name: str
+    tier: str
+    evidence: dict[str, Any] = field(default_factory=dict)
+    not_helping: tuple[str, ...] = ()
+
+
+def co_movement(a: FloatArray, b: FloatArray) -> float:
+    """Spearman rank correlation over seconds where both are finite (0 when undefined)."""
+    ok = np.isfinite(a) & np.isfinite(b)
+    if ok.sum() < 5 or np.ptp(a[ok]) == 0 or np.ptp(b[ok]) == 0:
+        return 0.0
+    rho = float(stats.spearmanr(a[ok], b[ok]).statistic)
+    return 0.0 if np.isnan(rho) else rho
+
+
+def _key(u: ResourceUse, onset: int | None, corr: float) -> tuple[float, ...]:
+    saturated = u.saturated_at_s is not None
+    timely = saturated and (onset is None or u.saturated_at_s <= onset + ONSET_SLACK_S)  # type: ignore[operator]
+    began = -(u.saturated_at_s if u.saturated_at_s is not None else 1e12)
+    return (float(saturated), float(timely), began, corr, u.peak_util)
+
+
+def _demand(u: ResourceUse, x_per_s: float) -> dict[str, float] | None:
+    """Operational-law figures of a resource: D = U / X and the bound 1/D."""
+    if x_per_s <= 0 or not u.mean_util > 0:
+        return None
+    d = u.mean_util / x_per_s
+    return {"demand_ms": d * 1000.0, "bound_per_s": 1.0 / d, "mean_util": u.mean_util}
+
+
+def _not_helping(uses: Sequence[ResourceUse], tier: str) -> tuple[str, ...]:
+    peaks: dict[str, ResourceUse] = {}
+    for u in uses:
+        if not u.is_error and u.tier != tier:
+            best = peaks.get(u.tier)
+            if best is None or u.peak_util > best.peak_util:
+                peaks[u.tier] = u
+    return tuple(
+        f"more {t} capacity will not raise throughput: {u.name} peaked at {u.peak_util:.0%}"
+        for t, u in sorted(peaks.items())
+        if u.peak_util < NOT_HELP_BELOW
+    )
+
+
+def attribute_run(view: RunView, uses: Sequence[ResourceUse]) -> Call:
+    """Return the bottleneck of one run (name "" when no observed resource saturated)."""
+    lat, err = view.latency_us[99.0], view.error_rate
+    x = float(np.mean(view.in_window(view.completed))) if view.window.length_s else 0.0
+    onset = view.onset_s
+    scored = []
+    for u in uses:
+        if u.is_error:
+            continue
+        corr = max(co_movement(u.util_per_s, lat), co_movement(u.util_per_s, err))
+        scored.append((_key(u, onset, corr), u, corr))
+    scored.sort(key=lambda item: item[0], reverse=True)
+    demands = {u.name: d for _, u, _ in scored if (d := _demand(u, x)) is not None}
+    d_max = max(demands, key=lambda n: demands[n]["demand_ms"], default="")
+    errs = {u.name: u.errors_at_s for u in uses if u.is_error and u.errors_at_s is not None}
+    ev: dict[str, Any] = {
+        "onset_s": onset,
+        "latency_onset_s": view.latency_onset_s,
+        "error_onset_s": view.error_onset_s,
+        "throughput_per_s": x,
+        "peaks": {u.name: u.peak_util for _, u, _ in scored},
+        "demand": demands,
+        "d_max": d_max,
+        "error_series": errs,
+    }
+    top = scored[0] if scored else None
+    if top is None or top[1].saturated_at_s is None:
+        tiers_with_errors = sorted({n.split(".", 1)[0] for n in errs})
+        tier = tiers_with_errors[0] if len(tiers_with_errors) == 1 else ""
+        name = f"{tier} (errors)" if tier else ""
+        return Call(view.run_id, view.arm, name, tier, ev, _not_helping(uses, tier))
+    u, corr = top[1], top[2]
+    ev.update(
+        resource=u.name,
+        saturated_at_s=u.saturated_at_s,
+        peak_util=u.peak_util,
+        capacity=u.capacity,
+        correlation=corr,
+    )
+    return Call(view.run_id, view.arm, u.name, u.tier, ev, _not_helping(uses, u.tier))
+
+
+def _sentence(call: Call, runs: int, agree: int) -> str:
+    ev = call.evidence
+    parts = [
+        f"{call.name} saturated at t={ev['saturated_at_s']:.0f}s "
+        f"(peak {ev['peak_util']:.0%} of {ev['capacity']:g})"
+    ]
+    if ev.get("onset_s") is not None:
+        parts.append(f"latency/errors departed at t={ev['onset_s']}s")
+    parts.append(f"co-movement with p99/errors ρ={ev['correlation']:.2f}")
+    d = ev["demand"].get(call.name)
+    if d:
+        parts.append(
+            f"D={d['demand_ms']:.2f}ms/request bounds throughput at ≤{d['bound_per_s']:.0f}/s "
+            f"(measured {ev['throughput_per_s']:.0f}/s)"
+        )
+    head = f"bottleneck: tier {call.tier}, resource {call.name.split('.', 1)[-1]} "
+    head += f"({agree} of {runs} runs): "
+    tail = ". " + "; ".join(call.not_helping) if call.not_helping else ""
+    return head + "; ".join(parts) + tail
+
+
+def arm_bottleneck(arm: str, calls: Sequence[Call], missing_tiers: Sequence[str]) -> Finding:
+    """One `bottleneck` finding for an arm, from its runs' calls (majority vote)."""
+    votes = Counter(c.name for c in calls)
+    name, agree = votes.most_common(1)[0] if votes else ("", 0)
+    chosen = next((c for c in calls if c.name == name), None)
+    per_run = {str(c.run_id): c.name or "none" for c in calls}
+    missing = ", ".join(missing_tiers) or "none"
+    if chosen is None or not name:
+        text = f"arm {arm}: no observed resource saturated; unobserved or silent tiers: {missing}"
+        peaks = chosen.evidence.get("peaks", {}) if chosen else {}
+        ev = {"per_run": per_run, "missing_tiers": list(missing_tiers), "peaks": peaks}
+        return Finding("bottleneck", f"arm {arm}", text, "none", ev, arm)
+    if chosen.evidence.get("resource") is None:
+        errs = ", ".join(chosen.evidence["error_series"])
+        text = (
+            f"arm {arm}: tier {chosen.tier} reported errors ({errs})"
+            f" but no observed resource saturated; unobserved or silent tiers: {missing}"
+        )
+    else:
+        text = f"arm {arm}: " + _sentence(chosen, len(calls), agree)
+    ev = {
+        **chosen.evidence,
+        "per_run": per_run,
+        "not_helping": list(chosen.not_helping),
+        "missing_tiers": list(missing_tiers),
+        "tier": chosen.tier,
+    }
+    return Finding("bottleneck", f"arm {arm}", text, name, ev, arm)

@@ -1,0 +1,193 @@
+"""Confounders: environment facts that differ where the arms say they should not.
+
+In: per run its arm, the arm's declared parameters and its snapshots ("before"/"after"
+mappings of flat facts), plus the trial's `expected_to_vary` patterns. Out: `Confounder`
+records and `confounder` findings; `confounders_between(a, b)` tells the claims which
+facts make a comparison of arms a and b untrustworthy.
+
+Rules (kept simple on purpose, documented in docs/analysis.md):
+- A fact is *governed* by a parameter when every word of the parameter's name appears
+  among the fact key's words (words split on `.`, `_`, `-`): `db_max_connections`
+  governs `db.max_connections`; `app_nodes` governs `app.nodes`; `db_cpus` does NOT
+  govern `db.writer`. A fact that differs between two arms is excused only when a
+  parameter governing it differs between those arms too.
+- Facts matching a pattern of `expected_to_vary` (fnmatch, or a prefix ending in `.`) may
+  differ between arms.
+- Volatile facts never count: keys under `volatile.` and keys whose last word is a
+  timestamp, pid, uptime or similar (see VOLATILE_WORDS).
+- A fact that differs between the before and after snapshots of one run (changed during
+  the run), or between repetitions of one arm, is a confounder of that arm.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from loadtrial.analysis.model import Finding
+
+VOLATILE_PREFIX = "volatile."
+VOLATILE_WORDS = frozenset(
+    {
+        "pid",
+        "pids",
+        "timestamp",
+        "time",
+        "ts",
+        "uptime",
+        "uptime_s",
+        "now",
+        "started_at",
+        "boot_time",
+        "checked_at",
+        "read_at",
+        "collected_at",
+        "age_s",
+        "nonce",
+    }
+)
+PHASES = ("before", "after")
+
+
+@dataclass(frozen=True)
+class RunFacts:
+    """The facts of one run, as the confounder check needs them."""
+
+    run_id: int
+    arm: str
+    params: Mapping[str, Any]
+    snapshots: Mapping[str, Mapping[str, str]]
+
+
+@dataclass(frozen=True)
+class Confounder:
+    """A fact that makes arms (or the runs of one arm) differ in an undeclared way."""
+
+    fact: str
+    arms: tuple[str, ...]  # two arms, or one arm for within-arm changes
+    values: Mapping[str, tuple[str, ...]]  # arm (or "run N before/after") -> values seen
+    why: str
+
+
+def _words(text: str) -> set[str]:
+    """Words of a key, plurals folded ("nodes" = "node") so `app_nodes` governs `app.node_count`."""
+    words = (w for w in re.split(r"[._\-]+", text.lower()) if w)
+    return {w[:-1] if len(w) > 3 and w.endswith("s") else w for w in words}
+
+
+def is_volatile(key: str) -> bool:
+    """True for facts that differ run to run by nature (timestamps, pids, uptimes)."""
+    if key.startswith(VOLATILE_PREFIX):
+        return True
+    last = key.rsplit(".", 1)[-1].lower()
+    return last in VOLATILE_WORDS or last.endswith(("_at", "_pid", "_ts"))
+
+
+def governs(param: str, fact: str) -> bool:
+    """True when every word of the parameter's name appears in the fact's key."""
+    pw = _words(param)
+    return bool(pw) and pw <= _words(fact)
+
+
+def expected(fact: str, patterns: Sequence[str]) -> bool:
+    """True when the trial declared the fact as expected to vary."""
+    return any(
+        fnmatch.fnmatchcase(fact, p) or (p.endswith(".") and fact.startswith(p)) or fact == p
+        for p in patterns
+    )
+
+
+def _arm_values(runs: Sequence[RunFacts]) -> dict[str, dict[str, set[str]]]:
+    """arm -> fact -> set of values seen in its runs' before snapshots."""
+    out: dict[str, dict[str, set[str]]] = {}
+    for r in runs:
+        facts = r.snapshots.get("before") or r.snapshots.get("after") or {}
+        arm = out.setdefault(r.arm, {})
+        for key, value in facts.items():
+            if not is_volatile(key):
+                arm.setdefault(key, set()).add(str(value))
+    return out
+
+
+def _excused(fact: str, a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    keys = set(a) | set(b)
+    return any(governs(p, fact) and a.get(p) != b.get(p) for p in keys)
+
+
+def between_arms(
+    runs: Sequence[RunFacts],
+    arm_params: Mapping[str, Mapping[str, Any]],
+    expected_to_vary: Sequence[str] = (),
+) -> list[Confounder]:
+    """Facts that differ between two arms without a parameter (or declaration) explaining it."""
+    values = _arm_values(runs)
+    arms = sorted(values)
+    out: list[Confounder] = []
+    for i, a in enumerate(arms):
+        for b in arms[i + 1 :]:
+            for fact in sorted(set(values[a]) | set(values[b])):
+                va, vb = values[a].get(fact, set()), values[b].get(fact, set())
+                if va == vb or expected(fact, expected_to_vary):
+                    continue
+                if _excused(fact, arm_params.get(a, {}), arm_params.get(b, {})):
+                    continue
+                why = f"{fact} differs between {a} and {b} but no parameter of theirs sets it"
+                out.append(
+                    Confounder(fact, (a, b), {a: tuple(sorted(va)), b: tuple(sorted(vb))}, why)
+                )
+    return out
+
+
+def within_arms(runs: Sequence[RunFacts]) -> list[Confounder]:
+    """Facts that changed during a run, or differ between repetitions of one arm."""
+    out: list[Confounder] = []
+    for r in runs:
+        before, after = r.snapshots.get("before", {}), r.snapshots.get("after", {})
+        for fact in sorted(set(before) & set(after)):
+            if not is_volatile(fact) and before[fact] != after[fact]:
+                vals = {
+                    f"run {r.run_id} before": (before[fact],),
+                    f"run {r.run_id} after": (after[fact],),
+                }
+                why = f"{fact} changed during run {r.run_id} ({before[fact]} → {after[fact]})"
+                out.append(Confounder(fact, (r.arm,), vals, why))
+    for arm, facts in _arm_values(runs).items():
+        for fact, seen in sorted(facts.items()):
+            if len(seen) > 1:
+                why = f"{fact} differs between repetitions of {arm}: {', '.join(sorted(seen))}"
+                out.append(Confounder(fact, (arm,), {arm: tuple(sorted(seen))}, why))
+    return out
+
+
+def confounders_between(found: Sequence[Confounder], a: str, b: str | None) -> list[Confounder]:
+    """The confounders that touch a claim about arm a (against arm b, when given)."""
+    arms = {a} if b is None else {a, b}
+    out = []
+    for c in found:
+        if (len(c.arms) == 1 and c.arms[0] in arms) or (
+            len(c.arms) == 2 and (set(c.arms) == arms or (b is None and a in c.arms))
+        ):
+            out.append(c)
+    return out
+
+
+def confounder_findings(found: Sequence[Confounder]) -> list[Finding]:
+    """One `confounder` finding per confounder."""
+    return [
+        Finding(
+            "confounder",
+            c.fact,
+            f"confounder: {c.why}",
+            "confounded",
+            {
+                "fact": c.fact,
+                "arms": list(c.arms),
+                "values": {k: list(v) for k, v in c.values.items()},
+            },
+            c.arms[0] if len(c.arms) == 1 else "",
+        )
+        for c in found
+    ]

@@ -1,0 +1,134 @@
+"""One run's load measurements as arrays: the shared input of every analysis step.
+
+In: a store `RunData` (IntervalStats per second) and whether the load was closed-model.
+Out: a frozen `RunView`: per-second counts, error rate, throughput and latency quantiles
+(µs, NaN where nothing completed), the steady window, the onsets of latency and of errors,
+and the window's merged latency counts (exact HDR sums, for pooled percentiles).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from loadtrial.analysis import hist
+from loadtrial.analysis.windows import Window, onset, steady_window
+from loadtrial.store.model import RunData
+
+FloatArray = npt.NDArray[np.float64]
+PERCENTS = (50.0, 90.0, 99.0, 99.9)
+LATENCY_SD_FLOOR = 0.05  # log units: changes under ~5 % are not an onset
+ERROR_SD_FLOOR = 0.005  # error-rate units: half a percentage point
+
+
+@dataclass(frozen=True)
+class RunView:
+    """Per-second arrays of one run (index = run second) and its derived windows."""
+
+    run_id: int
+    arm: str
+    repetition: int
+    status: str
+    offered: FloatArray
+    completed: FloatArray
+    ok: FloatArray
+    errors: FloatArray
+    dropped: FloatArray
+    error_rate: FloatArray  # errors / completed, NaN when nothing completed
+    latency_us: dict[float, FloatArray]  # percent -> per-second value
+    error_kinds: dict[str, int]  # kind -> count over the steady window
+    window: Window
+    window_counts: npt.NDArray[np.int64]  # merged latency counts over the window
+    latency_onset_s: int | None
+    error_onset_s: int | None
+
+    @property
+    def n_seconds(self) -> int:
+        """Seconds recorded."""
+        return int(self.offered.size)
+
+    def in_window(self, values: FloatArray) -> FloatArray:
+        """The steady-window slice of a per-second array."""
+        return values[self.window.start_s : self.window.end_s]
+
+    @property
+    def onset_s(self) -> int | None:
+        """The earlier of the latency and error onsets."""
+        found = [t for t in (self.latency_onset_s, self.error_onset_s) if t is not None]
+        return min(found) if found else None
+
+
+def _per_second(run: RunData, n: int) -> dict[str, FloatArray]:
+    """Dense per-second count arrays (missing seconds stay zero)."""
+    keys = ("offered", "completed", "ok", "errors", "dropped")
+    out = {k: np.zeros(n) for k in keys}
+    for s in run.seconds:
+        if 0 <= s.second < n:
+            out["offered"][s.second] = s.offered
+            out["completed"][s.second] = s.completed
+            out["ok"][s.second] = s.ok
+            out["errors"][s.second] = sum(s.errors.values())
+            out["dropped"][s.second] = s.dropped
+    return out
+
+
+def build_run_view(run: RunData, *, closed: bool = False) -> RunView:
+    """Return the arrays, windows and onsets of one run."""
+    n = max((s.second for s in run.seconds), default=-1) + 1
+    arrays = _per_second(run, n)
+    encoded = [b""] * n
+    for s in run.seconds:
+        if 0 <= s.second < n:
+            encoded[s.second] = s.latency_hist
+    matrix = hist.counts_matrix(encoded)
+    q = hist.quantiles_rows(matrix, PERCENTS) if n else np.zeros((0, len(PERCENTS)))
+    latency = {p: q[:, j] for j, p in enumerate(PERCENTS)}
+    with np.errstate(divide="ignore", invalid="ignore"):
+        err_rate = np.where(arrays["completed"] > 0, arrays["errors"] / arrays["completed"], np.nan)
+    window = steady_window(arrays["offered"], run.info.warmup_s, closed=closed)
+    start = window.start_s if closed else min(window.start_s, int(np.ceil(run.info.warmup_s)))
+    kinds: dict[str, int] = {}
+    for s in run.seconds:
+        if window.start_s <= s.second < window.end_s:
+            for kind, count in s.errors.items():
+                kinds[kind] = kinds.get(kind, 0) + count
+    return RunView(
+        run_id=run.info.run_id,
+        arm=run.info.arm,
+        repetition=run.info.repetition,
+        status=run.info.status,
+        offered=arrays["offered"],
+        completed=arrays["completed"],
+        ok=arrays["ok"],
+        errors=arrays["errors"],
+        dropped=arrays["dropped"],
+        error_rate=err_rate,
+        latency_us=latency,
+        error_kinds=kinds,
+        window=window,
+        window_counts=matrix[window.start_s : window.end_s].sum(axis=0),
+        latency_onset_s=onset(latency[99.0], start, log_scale=True, sd_floor=LATENCY_SD_FLOOR),
+        error_onset_s=onset(err_rate, start, log_scale=False, sd_floor=ERROR_SD_FLOOR),
+    )
+
+
+def throughput(view: RunView) -> FloatArray:
+    """Successful responses per second (goodput), per run second."""
+    return view.ok
+
+
+def metric_per_second(view: RunView, metric: str) -> FloatArray:
+    """The steady-window per-second values of a comparison metric.
+
+    metric: p50 | p90 | p99 (µs) | error_rate (fraction) | throughput (ok/s).
+    Seconds where nothing completed are left out of latency and error rate.
+    """
+    if metric == "throughput":
+        return view.in_window(view.ok)
+    if metric == "error_rate":
+        values = view.in_window(view.error_rate)
+    else:
+        values = view.in_window(view.latency_us[float(metric[1:])])
+    return values[np.isfinite(values)]

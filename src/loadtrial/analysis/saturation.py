@@ -1,0 +1,179 @@
+"""USE per resource: utilisation, sustained saturation and errors of each observed series.
+
+In: a run's `Series` (values on the run clock, with a capacity where the observer knows
+one) and the run's steady window. Out: one `ResourceUse` per series that has a capacity or
+counts errors, and `saturation` findings for the ones that saturated or erred.
+
+Conventions: utilisation = value / capacity (a series in unit "ratio" without capacity is
+taken against 1, "percent" against 100). Saturated = utilisation ≥ 90 % for ≥ 3 s in a
+row. An error series is one whose name mentions refused / rejected / error / too_many /
+timeout (e.g. `db.connect.refused`); errors "began" at its first increase.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from loadtrial.analysis.model import Finding
+from loadtrial.analysis.windows import Window
+from loadtrial.store.model import Series
+
+FloatArray = npt.NDArray[np.float64]
+SATURATED_UTIL = 0.90
+SUSTAINED_S = 3.0
+ERROR_WORDS = ("refused", "rejected", "error", "too_many", "timeout", "dropped")
+
+
+@dataclass(frozen=True)
+class ResourceUse:
+    """USE figures of one series in one run (times in run seconds)."""
+
+    name: str  # series name, "db.connections.used"
+    tier: str
+    capacity: float | None
+    peak_util: float  # NaN for an error-only series
+    mean_util: float  # over the steady window
+    saturated_at_s: float | None  # start of the first sustained saturation
+    saturated_s: float  # total seconds at or above the saturation level
+    is_error: bool
+    errors_at_s: float | None  # first increase of an error series
+    error_total: float
+    util_per_s: FloatArray  # utilisation (or error values) on integer run seconds
+
+    @property
+    def resource(self) -> str:
+        """The name without its tier: "connections.used"."""
+        return self.name.split(".", 1)[1] if "." in self.name else self.name
+
+
+def capacity_of(series: Series) -> float | None:
+    """The capacity to divide by, following the module's conventions."""
+    if series.capacity is not None and series.capacity > 0:
+        return float(series.capacity)
+    return {"ratio": 1.0, "percent": 100.0}.get(series.unit)
+
+
+def is_error_series(name: str) -> bool:
+    """True when the series counts failures rather than use."""
+    low = name.lower()
+    return any(word in low for word in ERROR_WORDS)
+
+
+def per_second(t_s: FloatArray, values: FloatArray, n_seconds: int) -> FloatArray:
+    """Values on integer run seconds 0..n-1 (last sample at or before; NaN before any)."""
+    out = np.full(n_seconds, np.nan)
+    if t_s.size == 0 or n_seconds == 0:
+        return out
+    order = np.argsort(t_s, kind="stable")
+    t, v = t_s[order], values[order]
+    idx = np.searchsorted(t, np.arange(n_seconds) + 0.999, side="right") - 1
+    ok = idx >= 0
+    out[ok] = v[idx[ok]]
+    return out
+
+
+def _first_sustained(t: FloatArray, hot: npt.NDArray[np.bool_]) -> tuple[float | None, float]:
+    """Start of the first run of `hot` samples lasting ≥ SUSTAINED_S, and total hot time."""
+    if t.size == 0:
+        return None, 0.0
+    step = float(np.median(np.diff(t))) if t.size > 1 else 1.0
+    first: float | None = None
+    start: int | None = None
+    for i, flag in enumerate([*hot.tolist(), False]):
+        if flag and start is None:
+            start = i
+        elif not flag and start is not None:
+            if first is None and float(t[i - 1] - t[start]) + step >= SUSTAINED_S:
+                first = float(t[start])
+            start = None
+    return first, float(hot.sum()) * step
+
+
+def _error_began(t: FloatArray, v: FloatArray) -> float | None:
+    """First time an error series shows errors (a rate > 0, or a counter increase)."""
+    if v.size == 0:
+        return None
+    monotonic = bool(np.all(np.diff(v) >= 0))
+    base = float(v[0]) if monotonic and v[0] > 0 else 0.0
+    hits = np.flatnonzero(v > base)
+    return float(t[hits[0]]) if hits.size else None
+
+
+def resource_use(series: Series, window: Window, n_seconds: int) -> ResourceUse | None:
+    """USE figures of one series, or None when it has neither a capacity nor errors."""
+    t = np.asarray(series.t_s, dtype=np.float64)
+    v = np.asarray(series.values, dtype=np.float64)
+    if is_error_series(series.name):
+        began = _error_began(t, v)
+        monotonic = v.size > 1 and bool(np.all(np.diff(v) >= 0))
+        total = float(v[-1] - v[0]) if monotonic else float(np.nansum(v))
+        grid = per_second(t, v, n_seconds)
+        return ResourceUse(
+            series.name,
+            series.tier,
+            None,
+            float("nan"),
+            float("nan"),
+            None,
+            0.0,
+            True,
+            began,
+            total,
+            grid,
+        )
+    cap = capacity_of(series)
+    if cap is None or v.size == 0:
+        return None
+    util = v / cap
+    sat_at, sat_s = _first_sustained(t, util >= SATURATED_UTIL)
+    in_win = (t >= window.start_s) & (t < window.end_s)
+    mean = float(np.mean(util[in_win])) if in_win.any() else float(np.mean(util))
+    grid = per_second(t, util, n_seconds)
+    return ResourceUse(
+        series.name,
+        series.tier,
+        cap,
+        float(np.max(util)),
+        mean,
+        sat_at,
+        sat_s,
+        False,
+        None,
+        0.0,
+        grid,
+    )
+
+
+def run_resources(series: Sequence[Series], window: Window, n_seconds: int) -> list[ResourceUse]:
+    """USE figures of every usable series of one run."""
+    out = [resource_use(s, window, n_seconds) for s in series]
+    return [u for u in out if u is not None]
+
+
+def saturation_findings(uses: Sequence[ResourceUse], arm: str, run_id: int) -> list[Finding]:
+    """`saturation` findings for resources that saturated or reported errors."""
+    out: list[Finding] = []
+    for u in uses:
+        if u.is_error and u.errors_at_s is not None:
+            text = f"{u.name}: errors from t={u.errors_at_s:.0f}s (total {u.error_total:g})"
+            ev = {"errors_at_s": u.errors_at_s, "error_total": u.error_total, "kind": "errors"}
+            out.append(Finding("saturation", u.name, text, "errors", ev, arm, run_id))
+        elif u.saturated_at_s is not None:
+            text = (
+                f"{u.name} saturated from t={u.saturated_at_s:.0f}s: peak {u.peak_util:.0%} of "
+                f"{u.capacity:g}, {u.saturated_s:.0f}s at ≥ {SATURATED_UTIL:.0%}"
+            )
+            ev = {
+                "saturated_at_s": u.saturated_at_s,
+                "peak_util": u.peak_util,
+                "mean_util": u.mean_util,
+                "capacity": u.capacity,
+                "saturated_s": u.saturated_s,
+                "kind": "utilisation",
+            }
+            out.append(Finding("saturation", u.name, text, "saturated", ev, arm, run_id))
+    return out

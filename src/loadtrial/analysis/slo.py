@@ -1,0 +1,135 @@
+"""SLO checks per run and per arm, and the validity of each run.
+
+In: `RunView`s (steady windows, merged HDR counts), the trial's `SloSpec`, the run's
+events, status and observed series names. Out: `slo` findings (status pass | fail |
+no_data) with the measured figures, and `validity` findings for runs that cannot be fully
+trusted: status `invalid` (left out of per-arm SLOs and comparisons) or `degraded` (kept,
+but observers were missing) or `aborted` (kept: what it measured is evidence).
+Per-arm figures merge the runs' histograms; percentiles are never averaged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from loadtrial.analysis import hist
+from loadtrial.analysis.model import Finding
+from loadtrial.analysis.runview import RunView
+from loadtrial.spec.model import SloSpec
+from loadtrial.store.model import RunData
+from loadtrial.units import format_ms
+
+MIN_REQUESTS = 100  # fewer completed requests in the window: a p99 means nothing
+INVALID_EVENT_KINDS = ("invalid", "generator_limit")  # the load engine's own verdict
+ABORTED_STATUSES = ("aborted", "interrupted")
+
+
+@dataclass(frozen=True)
+class SloFigures:
+    """Pooled figures of a window (or several): latency in µs, rates per second."""
+
+    requests: int
+    errors: int
+    seconds: int
+    latency_us: Mapping[float, float]
+
+    @property
+    def error_rate(self) -> float:
+        """Errors / completed (0 when nothing completed)."""
+        return self.errors / self.requests if self.requests else 0.0
+
+    @property
+    def throughput_per_s(self) -> float:
+        """Successful responses per second."""
+        return (self.requests - self.errors) / self.seconds if self.seconds else 0.0
+
+
+def pooled_figures(views: Iterable[RunView]) -> SloFigures:
+    """Merge the steady windows of runs: sum counts and HDR counts, then take quantiles."""
+    views = list(views)
+    counts = hist.merge_counts(v.window_counts for v in views)
+    return SloFigures(
+        requests=int(sum(v.in_window(v.completed).sum() for v in views)),
+        errors=int(sum(v.in_window(v.errors).sum() for v in views)),
+        seconds=sum(v.window.length_s for v in views),
+        latency_us=hist.quantiles(counts, (50.0, 90.0, 99.0, 99.9)),
+    )
+
+
+def slo_breaches(fig: SloFigures, slo: SloSpec) -> list[str]:
+    """Return one phrase per SLO target the figures miss (empty: all met)."""
+    out: list[str] = []
+    for name, pct in (("p50", 50.0), ("p90", 90.0), ("p99", 99.0), ("p999", 99.9)):
+        limit_s = getattr(slo, name)
+        got = fig.latency_us.get(pct, float("nan"))
+        if limit_s is not None and not got <= limit_s * 1e6:
+            out.append(f"{name} {format_ms(got)} > {format_ms(limit_s * 1e6)}")
+    if slo.error_rate is not None and fig.error_rate > slo.error_rate:
+        out.append(f"error rate {fig.error_rate:.2%} > {slo.error_rate:.2%}")
+    if slo.min_throughput is not None and fig.throughput_per_s < slo.min_throughput:
+        out.append(f"throughput {fig.throughput_per_s:.0f}/s < {slo.min_throughput:.0f}/s")
+    return out
+
+
+def _evidence(fig: SloFigures) -> dict[str, object]:
+    lat = {f"p{p:g}_us": (None if np.isnan(v) else v) for p, v in fig.latency_us.items()}
+    return {
+        "requests": fig.requests,
+        "errors": fig.errors,
+        "error_rate": fig.error_rate,
+        "throughput_per_s": fig.throughput_per_s,
+        "seconds": fig.seconds,
+        **lat,
+    }
+
+
+def slo_finding(subject: str, fig: SloFigures, slo: SloSpec, **where: object) -> Finding:
+    """One `slo` finding for a run or an arm."""
+    arm = str(where.get("arm", ""))
+    run_id = where.get("run_id")
+    rid = run_id if isinstance(run_id, int) else None
+    if fig.requests == 0:
+        return Finding(
+            "slo", subject, f"{subject}: no requests measured", "no_data", _evidence(fig), arm, rid
+        )
+    breaches = slo_breaches(fig, slo)
+    summary = (
+        f"{subject} misses the SLO: " + "; ".join(breaches)
+        if breaches
+        else f"{subject} meets the SLO (p99 {format_ms(fig.latency_us[99.0])}, "
+        f"errors {fig.error_rate:.2%}, {fig.throughput_per_s:.0f} ok/s)"
+    )
+    ev = {**_evidence(fig), "breaches": breaches}
+    return Finding("slo", subject, summary, "fail" if breaches else "pass", ev, arm, rid)
+
+
+def validity_finding(run: RunData, view: RunView, declared_tiers: Sequence[str]) -> Finding | None:
+    """Return why a run cannot be fully trusted, or None when it can."""
+    reasons = [e.message for e in run.events if e.kind in INVALID_EVENT_KINDS]
+    n_req = int(view.in_window(view.completed).sum())
+    if n_req < MIN_REQUESTS:
+        reasons.append(f"only {n_req} requests completed in the steady window")
+    seen = {s.tier for s in run.series}
+    missing = [t for t in declared_tiers if t not in seen]
+    subject = f"run {run.info.run_id}"
+    ev = {
+        "reasons": reasons,
+        "missing_tiers": missing,
+        "requests": n_req,
+        "status": run.info.status,
+        "abort_reason": run.info.abort_reason,
+    }
+    if reasons:
+        text = f"{subject} ({run.info.arm}) is invalid: " + "; ".join(reasons)
+        return Finding("validity", subject, text, "invalid", ev, run.info.arm, run.info.run_id)
+    if run.info.status in ABORTED_STATUSES:
+        why = run.info.abort_reason or run.info.status
+        text = f"{subject} ({run.info.arm}) was {run.info.status}: {why}; its data is kept"
+        return Finding("validity", subject, text, "aborted", ev, run.info.arm, run.info.run_id)
+    if missing:
+        text = f"{subject} ({run.info.arm}) has no samples from: {', '.join(missing)}"
+        return Finding("validity", subject, text, "degraded", ev, run.info.arm, run.info.run_id)
+    return None

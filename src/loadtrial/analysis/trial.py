@@ -1,0 +1,181 @@
+"""The whole analysis of one trial: every step composed, findings out.
+
+In: `TrialData` (from the store) and the `Trial` it ran. Out: a tuple of findings in a
+stable order: validity, slo (runs, then arms), saturation, bottleneck, confounder,
+comparison, verdict, scalability. Pure: no I/O, seeded randomness (trial.seed).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from loadtrial.analysis import bottleneck, claims, confounders, saturation, slo
+from loadtrial.analysis.compare import Comparison, compare_runs, comparison_evidence
+from loadtrial.analysis.model import Finding
+from loadtrial.analysis.runview import RunView, build_run_view, metric_per_second
+from loadtrial.analysis.usl_points import scalability_findings
+from loadtrial.spec.model import Trial
+from loadtrial.store.model import RunData, TrialData
+
+REPORTED_METRICS = ("p50", "p99", "error_rate", "throughput")
+
+
+def declared_tiers(trial: Trial) -> list[str]:
+    """Tier aliases the trial's observers promise samples for."""
+    if trial.observe == "testbed":
+        return ["lb", "app", "db"]
+    return [e.as_ or e.kind for e in trial.observe]
+
+
+def _arm_names(trial: Trial, data: TrialData) -> list[str]:
+    names = list(trial.arms)
+    return names + sorted({r.info.arm for r in data.runs} - set(names))
+
+
+def _slo_findings(
+    trial: Trial, arms: Sequence[str], views: Mapping[int, RunView], valid: Sequence[RunView]
+) -> tuple[list[Finding], dict[str, Finding], dict[str, list[Finding]]]:
+    """Run and arm SLO findings; also per arm: its pooled finding and its run findings."""
+    out: list[Finding] = []
+    per_run: dict[str, list[Finding]] = {a: [] for a in arms}
+    for v in views.values():
+        f = slo.slo_finding(
+            f"run {v.run_id}", slo.pooled_figures([v]), trial.slo, arm=v.arm, run_id=v.run_id
+        )
+        f = Finding(
+            f.kind, f.subject, f.summary, f.status, {**f.evidence, **_window_ev(v)}, f.arm, f.run_id
+        )
+        out.append(f)
+        if v in valid:
+            per_run.setdefault(v.arm, []).append(f)
+    pooled: dict[str, Finding] = {}
+    for arm in arms:
+        mine = [v for v in valid if v.arm == arm]
+        pooled[arm] = slo.slo_finding(f"arm {arm}", slo.pooled_figures(mine), trial.slo, arm=arm)
+        out.append(pooled[arm])
+    return out, pooled, per_run
+
+
+def _window_ev(v: RunView) -> dict[str, Any]:
+    return {
+        "window_start_s": v.window.start_s,
+        "window_end_s": v.window.end_s,
+        "window_how": v.window.how,
+        "latency_onset_s": v.latency_onset_s,
+        "error_onset_s": v.error_onset_s,
+    }
+
+
+def _use_findings(
+    data: TrialData, views: Mapping[int, RunView], arms: Sequence[str], tiers: Sequence[str]
+) -> list[Finding]:
+    """Saturation findings per run, then one bottleneck finding per arm."""
+    out: list[Finding] = []
+    calls: dict[str, list[bottleneck.Call]] = {a: [] for a in arms}
+    missing: dict[str, set[str]] = {a: set() for a in arms}
+    for run in data.runs:
+        v = views[run.info.run_id]
+        uses = saturation.run_resources(run.series, v.window, v.n_seconds)
+        out += saturation.saturation_findings(uses, v.arm, v.run_id)
+        calls.setdefault(v.arm, []).append(bottleneck.attribute_run(v, uses))
+        seen = {s.tier for s in run.series}
+        missing.setdefault(v.arm, set()).update(t for t in tiers if t not in seen)
+    for arm in arms:
+        if calls.get(arm):
+            out.append(bottleneck.arm_bottleneck(arm, calls[arm], sorted(missing[arm])))
+    return out
+
+
+def _compare(
+    trial: Trial, valid: Sequence[RunView], metric: str, arm: str, vs: str, salt: int
+) -> Comparison:
+    def runs_of(name: str) -> list[np.ndarray[Any, Any]]:
+        return [metric_per_second(v, metric) for v in valid if v.arm == name]
+
+    return compare_runs(metric, arm, runs_of(arm), vs, runs_of(vs), seed=trial.seed + salt)
+
+
+def _comparison_finding(c: Comparison) -> Finding:
+    text = (
+        f"{c.arm} vs {c.vs}, {c.metric}: {c.result} ({c.level_arm:.4g} vs {c.level_vs:.4g},"
+        f" {c.relative:+.0%}, 95% CI {c.relative_ci[0]:+.0%}..{c.relative_ci[1]:+.0%})"
+    )
+    return Finding(
+        "comparison",
+        f"{c.arm} vs {c.vs}: {c.metric}",
+        text,
+        c.result,
+        comparison_evidence(c),
+        c.arm,
+    )
+
+
+def _claims_and_comparisons(
+    trial: Trial,
+    arms: Sequence[str],
+    valid: Sequence[RunView],
+    found: Sequence[confounders.Confounder],
+    pooled: Mapping[str, Finding],
+    per_run: Mapping[str, list[Finding]],
+) -> list[Finding]:
+    comps: dict[tuple[str, str, str], Comparison] = {}
+    base = arms[0] if arms else ""
+    pairs = [(m, a, base) for a in arms[1:] for m in REPORTED_METRICS]
+    pairs += [(c.metric, c.arm, c.vs) for c in trial.expect if c.vs and c.metric]
+    for m, a, b in pairs:
+        if (m, a, b) not in comps:
+            comps[(m, a, b)] = _compare(trial, valid, m, a, b, salt=len(comps))
+    out = [_comparison_finding(c) for c in comps.values()]
+    for i, claim in enumerate(trial.expect):
+        touching = confounders.confounders_between(found, claim.arm, claim.vs)
+        if claim.meets_slo is not None:
+            out.append(
+                claims.judge_slo(
+                    i, claim, pooled.get(claim.arm), per_run.get(claim.arm, []), touching
+                )
+            )
+        elif claim.vs and claim.metric:
+            c = comps[(claim.metric, claim.arm, claim.vs)]
+            out.append(claims.judge_comparison(i, claim, c, touching))
+    return out
+
+
+def analyze_trial(data: TrialData, trial: Trial) -> tuple[Finding, ...]:
+    """Every finding of a trial (see the module docstring for the order)."""
+    closed = trial.load.model == "closed"
+    views = {r.info.run_id: build_run_view(r, closed=closed) for r in data.runs}
+    tiers = declared_tiers(trial)
+    arms = _arm_names(trial, data)
+    validity = [
+        f
+        for r in data.runs
+        if (f := slo.validity_finding(r, views[r.info.run_id], tiers)) is not None
+    ]
+    invalid = {f.run_id for f in validity if f.status == "invalid"}
+    valid = [v for v in views.values() if v.run_id not in invalid]
+    slo_out, pooled, per_run = _slo_findings(trial, arms, views, valid)
+    facts = [
+        confounders.RunFacts(r.info.run_id, r.info.arm, r.info.params, r.snapshots)
+        for r in data.runs
+    ]
+    found = confounders.between_arms(facts, trial.arms, trial.expected_to_vary)
+    found += confounders.within_arms(facts)
+    return tuple(
+        validity
+        + slo_out
+        + _use_findings(data, views, arms, tiers)
+        + confounders.confounder_findings(found)
+        + _claims_and_comparisons(trial, arms, valid, found, pooled, per_run)
+        + scalability_findings(trial, data, views, valid)
+    )
+
+
+def runs_by_arm(data: TrialData) -> dict[str, list[RunData]]:
+    """The trial's runs grouped by arm, in plan order."""
+    out: dict[str, list[RunData]] = {}
+    for r in data.runs:
+        out.setdefault(r.info.arm, []).append(r)
+    return out
