@@ -21,6 +21,7 @@ import struct
 import time
 from dataclasses import dataclass
 from http import HTTPStatus
+from ssl import SSLContext
 from typing import Literal
 
 import httptools
@@ -122,12 +123,13 @@ class _Handler(asyncio.Protocol):
 
 
 async def serve(
-    cfg: TargetConfig, host: str = "127.0.0.1", port: int = 0, ssl: object = None
+    cfg: TargetConfig, host: str = "127.0.0.1", port: int = 0, ssl: SSLContext | None = None
 ) -> asyncio.Server:
     """Start serving on the running loop; return the server (its socket has the port)."""
     epoch = cfg.epoch if cfg.epoch is not None else time.monotonic()
     ok = response(cfg.status if cfg.kind == "status" else 200, cfg.body)
     loop = asyncio.get_running_loop()
-    return await loop.create_server(
+    server: asyncio.Server = await loop.create_server(
         lambda: _Handler(cfg, epoch, ok), host, port, ssl=ssl, backlog=1024, reuse_address=True
     )
+    return server

@@ -1,0 +1,220 @@
+"""`loadtrial load URL ...` (quick load, Vegeta/hey style) and `loadtrial target KIND`.
+
+In: flags. Out: a live view while the load runs, a summary table at the end, and with
+`--json PATH` the summary of `loadtrial.load.summarize`. Bad input (malformed URL,
+negative rate, header without a colon, unreachable or non-loopback target without
+`--allow`) raises UserError/TargetError, which the CLI prints as one line.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from loadtrial.errors import ExitCode, TargetError, UserError
+from loadtrial.load import (
+    ClosedModel,
+    LoadPlan,
+    OpenModel,
+    RequestSpec,
+    Stage,
+    check_plan,
+    default_workers,
+    run_load,
+    summarize,
+)
+from loadtrial.load.view import LiveView, summary_table
+from loadtrial.load.wire import parse_origin
+from loadtrial.targets import KINDS, TargetConfig, serve_blocking
+from loadtrial.units import parse_duration_s
+
+LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
+
+
+def parse_stages(text: str) -> tuple[Stage, ...]:
+    """Parse "100:10s,>600:20s,600:1m": hold 100/s for 10 s, ramp to 600/s over 20 s, ..."""
+    stages = []
+    for part in (p.strip() for p in text.split(",") if p.strip()):
+        ramp = part.startswith(">")
+        rate_text, sep, dur_text = part.lstrip(">").partition(":")
+        try:
+            rate, duration = float(rate_text), parse_duration_s(dur_text)
+        except ValueError:
+            rate, duration = -1.0, -1.0
+        if not sep or rate < 0 or duration <= 0:
+            raise UserError(
+                f"bad stage {part!r} in --stages",
+                "write RATE:DURATION to hold or >RATE:DURATION to ramp, e.g. 100:10s,>600:20s",
+            )
+        stages.append(Stage(duration, None, rate) if ramp else Stage(duration, rate, None))
+    if not stages:
+        raise UserError("--stages is empty", "e.g. --stages 100:10s,>600:20s")
+    return tuple(stages)
+
+
+def parse_header(text: str) -> tuple[str, str]:
+    """Parse "Name: value"."""
+    name, sep, value = text.partition(":")
+    if not sep or not name.strip():
+        raise UserError(f"header {text!r} has no colon", "write -H 'Name: value'")
+    return name.strip(), value.strip()
+
+
+def check_host(host: str, allow: list[str]) -> None:
+    """Refuse a non-loopback host unless --allow names it."""
+    if host in LOOPBACK_NAMES or host.startswith("127.") or host in allow:
+        return
+    raise TargetError(
+        f"refusing to send load to {host}: it is not this machine",
+        f"pass --allow {host} if you own it and mean it",
+    )
+
+
+def check_reachable(host: str, port: int, timeout_s: float) -> None:
+    """Open and close one TCP connection; TargetError with the reason if that fails."""
+    try:
+        socket.create_connection((host, port), timeout=min(timeout_s, 3.0)).close()
+    except socket.gaierror as exc:
+        raise TargetError(f"cannot resolve {host}: {exc.strerror}", "check the URL") from None
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise TargetError(
+            f"cannot connect to {host}:{port}: {reason}", "is the target running?"
+        ) from None
+
+
+def _model(
+    rate: float | None,
+    users: int | None,
+    stages: str | None,
+    duration_s: float,
+    ramp_up_s: float,
+    think_s: float,
+    poisson: bool,
+) -> OpenModel | ClosedModel:
+    given = [n for n, v in (("--rate", rate), ("--users", users), ("--stages", stages)) if v]
+    if len(given) > 1:
+        raise UserError(f"{' and '.join(given)} exclude each other", "choose one load shape")
+    if rate is not None and rate < 0:
+        raise UserError(f"--rate cannot be negative, got {rate:g}", "e.g. --rate 100")
+    if users is not None and users < 1:
+        raise UserError(f"--users must be at least 1, got {users}", "e.g. --users 50")
+    if users:
+        return ClosedModel(users, duration_s, ramp_up_s, think_s)
+    if stages:
+        return OpenModel(parse_stages(stages), poisson=poisson)
+    if rate is None or rate == 0:
+        raise UserError("no load given", "pass --rate R, --users N or --stages ...")
+    return OpenModel((Stage(duration_s, rate, None),), poisson=poisson)
+
+
+def _duration(text: str, flag: str) -> float:
+    try:
+        return parse_duration_s(text)
+    except ValueError as exc:
+        raise UserError(f"{flag}: {exc}") from None
+
+
+def load_command(
+    url: Annotated[str, typer.Argument(help="Target URL, e.g. http://127.0.0.1:8080/")],
+    rate: Annotated[float | None, typer.Option(help="Open model: requests per second.")] = None,
+    users: Annotated[int | None, typer.Option(help="Closed model: virtual users.")] = None,
+    duration: Annotated[str, typer.Option(help="How long, e.g. 30s, 2m.")] = "30s",
+    stages: Annotated[
+        str | None, typer.Option(help="Open model stages: 100:10s,>600:20s (> ramps).")
+    ] = None,
+    ramp_up: Annotated[str, typer.Option(help="Closed model: start users over this.")] = "0s",
+    think: Annotated[str, typer.Option(help="Closed model: think time per user.")] = "0s",
+    poisson: Annotated[bool, typer.Option(help="Open model: Poisson arrivals.")] = False,
+    timeout: Annotated[str, typer.Option(help="Per-request timeout.")] = "5s",
+    connections: Annotated[int, typer.Option(help="Cap on open connections.")] = 50,
+    workers: Annotated[
+        int | None, typer.Option(help="Engine processes (default: per core).")
+    ] = None,
+    header: Annotated[list[str] | None, typer.Option("-H", "--header", help="'Name: v'")] = None,
+    method: Annotated[str, typer.Option(help="HTTP method.")] = "GET",
+    body: Annotated[str | None, typer.Option(help="Request body.")] = None,
+    json_path: Annotated[Path | None, typer.Option("--json", help="Write the summary.")] = None,
+    allow: Annotated[list[str] | None, typer.Option(help="Allow a non-loopback host.")] = None,
+    insecure: Annotated[bool, typer.Option(help="HTTPS: skip certificate checks.")] = False,
+    cacert: Annotated[Path | None, typer.Option(help="HTTPS: extra CA file (PEM).")] = None,
+    live: Annotated[bool, typer.Option(help="Live view (default: on a terminal).")] = True,
+) -> None:
+    """Send load to one URL at a fixed rate (open model) or with fixed users (closed)."""
+    origin, _ = parse_origin(url)
+    check_host(origin.host, allow or [])
+    headers = tuple(parse_header(h) for h in header or [])
+    timeout_s = _duration(timeout, "--timeout")
+    if timeout_s <= 0:
+        raise UserError("--timeout must be positive", "e.g. --timeout 5s")
+    model = _model(
+        rate, users, stages, _duration(duration, "--duration"), _duration(ramp_up, "--ramp-up"),
+        _duration(think, "--think"), poisson,
+    )  # fmt: skip
+    if connections < 1:
+        raise UserError(f"--connections must be at least 1, got {connections}")
+    request = RequestSpec("request", method.upper(), url, headers, (body or "").encode())
+    plan = LoadPlan(
+        requests=(request,),
+        model=model,
+        timeout_s=timeout_s,
+        connections=connections,
+        workers=workers if workers is not None else default_workers(model, connections),
+        allow_hosts=tuple(allow or ()),
+        tls_verify=not insecure,
+        ca_file=str(cacert) if cacert else "",
+    )
+    check_plan(plan)
+    check_reachable(origin.host, origin.port, timeout_s)
+    console = Console()
+    view = LiveView(plan, Console(stderr=True), enabled=live)
+    with view:
+        result = run_load(plan, on_interval=view.update)
+    summary = summarize(result)
+    console.print(summary_table(summary, result.interrupted))
+    if json_path is not None:
+        json_path.write_text(json.dumps(summary, indent=2) + "\n")
+    if result.interrupted:
+        raise typer.Exit(int(ExitCode.ABORTED))
+
+
+def target_command(
+    kind: Annotated[str, typer.Argument(help=f"One of: {', '.join(KINDS)}.")] = "fast",
+    host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port (0: any free one).")] = 8080,
+    delay: Annotated[str, typer.Option(help="delay/freeze: answer time.")] = "0s",
+    status: Annotated[int, typer.Option(help="status: the code to answer.")] = 200,
+    period: Annotated[str, typer.Option(help="freeze: one freeze per period.")] = "10s",
+    freeze: Annotated[str, typer.Option(help="freeze: length of each freeze.")] = "2s",
+) -> None:
+    """Serve a tiny local HTTP target until Ctrl-C (for demos and quick tries)."""
+    if kind not in KINDS:
+        raise UserError(f"unknown target kind {kind!r}", f"choose one of {', '.join(KINDS)}")
+    cfg = TargetConfig(
+        kind=kind,  # type: ignore[arg-type]
+        status=status,
+        delay_s=_duration(delay, "--delay"),
+        period_s=_duration(period, "--period"),
+        freeze_s=_duration(freeze, "--freeze"),
+    )
+
+    def ready(bound: int) -> None:
+        typer.echo(f"{kind} target on http://{host}:{bound}/ (Ctrl-C stops it)", err=True)
+
+    try:
+        serve_blocking(cfg, host, port, on_ready=ready)
+    except OSError as exc:
+        raise UserError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    except KeyboardInterrupt:
+        return
+
+
+def register(app: typer.Typer) -> None:
+    """Add `load` and `target` to the CLI."""
+    app.command("load")(load_command)
+    app.command("target")(target_command)
