@@ -23,6 +23,9 @@ class Sample:
     value: float
     unit: str  # "count", "percent", "bytes", "per_s", "ms", "ratio" ...
     capacity: float | None = None  # e.g. max_connections, or 100 * cores for CPU percent
+    # spacing of the source's own data points when coarser than the sampler's tick, e.g.
+    # 60.0 for CloudWatch one-minute metrics (None: one value per tick)
+    resolution_s: float | None = None
 
 
 class Observer(Protocol):

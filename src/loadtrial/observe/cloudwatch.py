@@ -1,0 +1,262 @@
+"""Observer `cloudwatch`: the cloud's own metrics for a run's window, on the run clock.
+
+In: `{kind: cloudwatch, as: cloud, region: eu-west-1, load_balancer: app/shop/50dc6c49,
+rds_instances: [shop-1, shop-2], ec2_instances: [i-0abc], period: 60s, delay: 3m}`.
+Out: Samples named `<tier>.rds.<id>.cpu` (percent, capacity 100), `<tier>.rds.<id>.
+connections` (count, the period's maximum), `<tier>.alb.elb_5xx`, `.alb.target_5xx`,
+`.alb.requests` (per_s: the period's sum / period), `<tier>.alb.response_time` (ms, the
+period's average), `<tier>.ec2.<id>.cpu` (percent), each with `t_s = timestamp - t0`
+(the period's start on the run clock) and `resolution_s` = the spacing CloudWatch really
+returned (60 s for most, 300 s for EC2 basic monitoring).
+
+CloudWatch publishes minutes late, so `sample()` returns nothing; after the run the runner
+calls `collect_window(start_unix, end_unix, t0_unix)`, which waits until `delay` has passed
+since the window's end, then fetches everything with GetMetricData (paginated, batched).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from itertools import pairwise
+from typing import TYPE_CHECKING, Any
+
+from loadtrial.clock import Clock, SystemClock
+from loadtrial.errors import ObserverError, Problem
+from loadtrial.observe import _config
+from loadtrial.observe.model import Sample
+from loadtrial.units import parse_duration_s
+
+if TYPE_CHECKING:
+    from mypy_boto3_cloudwatch import CloudWatchClient
+
+_BATCH = 500  # GetMetricData accepts at most 500 queries per call
+_MAX_PAGES = 1000  # bound on NextToken pages per batch
+_CHECKS: Mapping[str, _config.Check] = {
+    "region": _config.is_str,
+    "endpoint_url": _config.is_str,
+    "load_balancer": _config.is_str,
+    "rds_instances": _config.is_str_list,
+    "ec2_instances": _config.is_str_list,
+    "period": _config.is_duration,
+    "delay": _config.is_duration,
+}
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """One CloudWatch metric to fetch and the Sample it becomes."""
+
+    name: str  # sample name without the tier
+    namespace: str
+    metric: str
+    dimensions: tuple[tuple[str, str], ...]
+    stat: str
+    unit: str
+    scale: float = 1.0  # multiply values (seconds -> ms)
+    per_period: bool = False  # divide by the period (sum -> per second)
+    capacity: float | None = None
+
+
+def metric_specs(entry: Mapping[str, Any]) -> list[MetricSpec]:
+    """Return the metrics an entry asks for."""
+    specs: list[MetricSpec] = []
+    for db in entry.get("rds_instances", ()) or ():
+        dims = (("DBInstanceIdentifier", str(db)),)
+        specs.append(
+            MetricSpec(
+                f"rds.{db}.cpu",
+                "AWS/RDS",
+                "CPUUtilization",
+                dims,
+                "Average",
+                "percent",
+                capacity=100.0,
+            )
+        )
+        specs.append(
+            MetricSpec(
+                f"rds.{db}.connections", "AWS/RDS", "DatabaseConnections", dims, "Maximum", "count"
+            )
+        )
+    if entry.get("load_balancer"):
+        dims = (("LoadBalancer", str(entry["load_balancer"])),)
+        alb = "AWS/ApplicationELB"
+        specs += [
+            MetricSpec(
+                "alb.elb_5xx", alb, "HTTPCode_ELB_5XX_Count", dims, "Sum", "per_s", per_period=True
+            ),
+            MetricSpec(
+                "alb.target_5xx",
+                alb,
+                "HTTPCode_Target_5XX_Count",
+                dims,
+                "Sum",
+                "per_s",
+                per_period=True,
+            ),
+            MetricSpec("alb.requests", alb, "RequestCount", dims, "Sum", "per_s", per_period=True),
+            MetricSpec(
+                "alb.response_time", alb, "TargetResponseTime", dims, "Average", "ms", scale=1000.0
+            ),
+        ]
+    for iid in entry.get("ec2_instances", ()) or ():
+        dims = (("InstanceId", str(iid)),)
+        specs.append(
+            MetricSpec(
+                f"ec2.{iid}.cpu",
+                "AWS/EC2",
+                "CPUUtilization",
+                dims,
+                "Average",
+                "percent",
+                capacity=100.0,
+            )
+        )
+    return specs
+
+
+def resolution_s(stamps: Sequence[float], period_s: float) -> float:
+    """Return the smallest spacing between points (the period when there is one point)."""
+    gaps = [b - a for a, b in pairwise(stamps) if b > a]
+    return min(gaps) if gaps else period_s
+
+
+class CloudWatchObserver:
+    """Fetches a run window's CloudWatch metrics after the run (see module docstring)."""
+
+    def __init__(
+        self,
+        entry: Mapping[str, Any],
+        *,
+        client: CloudWatchClient | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        self.tier = _config.tier(entry, "cloud")
+        self._entry = dict(entry)
+        self._client = client
+        self._clock = clock or SystemClock()
+        self._period_s = max(1, round(parse_duration_s(entry.get("period", 60))))
+        self._delay_s = parse_duration_s(entry.get("delay", "3m"))
+        self._specs = metric_specs(entry)
+        self.resolutions: dict[str, float] = {}
+
+    def start(self) -> None:
+        """Build the client from the standard credential chain (never from the file)."""
+        if self._client is not None:
+            return
+        try:
+            import boto3
+
+            kwargs: dict[str, Any] = {}
+            if self._entry.get("endpoint_url"):
+                kwargs["endpoint_url"] = str(self._entry["endpoint_url"])
+            session = boto3.session.Session(region_name=self._entry.get("region") or None)
+            self._client = session.client("cloudwatch", **kwargs)
+        except Exception as exc:
+            raise ObserverError(
+                f"cannot create a CloudWatch client: {exc}",
+                hint="pip install loadtrial[aws]; set a region",
+            ) from exc
+
+    def sample(self, t_s: float) -> list[Sample]:
+        """Nothing live: CloudWatch data arrives minutes late; see collect_window."""
+        return []
+
+    def stop(self) -> None:
+        """Nothing to release."""
+
+    def collect_window(self, start_unix: float, end_unix: float, t0_unix: float) -> list[Sample]:
+        """Wait out CloudWatch's delay, then return the window's samples on the run clock
+        (`t_s = timestamp - t0_unix`). Raises ObserverError when CloudWatch fails."""
+        self.start()
+        self._clock.sleep(end_unix + self._delay_s - self._clock.wall())
+        first = math.floor(start_unix / self._period_s) * self._period_s
+        last = math.ceil(end_unix / self._period_s) * self._period_s
+        try:
+            points = self._fetch(first, max(last, first + self._period_s))
+        except Exception as exc:
+            raise ObserverError(
+                f"CloudWatch GetMetricData failed: {exc}",
+                hint="check credentials, region and IAM permissions",
+            ) from exc
+        return self._to_samples(points, t0_unix)
+
+    def _queries(self, specs: Sequence[MetricSpec], offset: int) -> list[Any]:
+        return [
+            {
+                "Id": f"m{offset + k}",
+                "ReturnData": True,
+                "MetricStat": {
+                    "Metric": {
+                        "Namespace": s.namespace,
+                        "MetricName": s.metric,
+                        "Dimensions": [{"Name": n, "Value": v} for n, v in s.dimensions],
+                    },
+                    "Period": self._period_s,
+                    "Stat": s.stat,
+                },
+            }
+            for k, s in enumerate(specs)
+        ]
+
+    def _fetch(self, start: float, end: float) -> dict[int, dict[float, float]]:
+        """Return spec index -> {unix timestamp: value}, all pages of all batches."""
+        assert self._client is not None
+        found: dict[int, dict[float, float]] = {i: {} for i in range(len(self._specs))}
+        for offset in range(0, len(self._specs), _BATCH):
+            queries = self._queries(self._specs[offset : offset + _BATCH], offset)
+            token = ""
+            for _ in range(_MAX_PAGES):
+                kwargs: dict[str, Any] = {"NextToken": token} if token else {}
+                resp = self._client.get_metric_data(
+                    MetricDataQueries=queries,
+                    ScanBy="TimestampAscending",
+                    StartTime=datetime.fromtimestamp(start, UTC),
+                    EndTime=datetime.fromtimestamp(end, UTC),
+                    **kwargs,
+                )
+                for result in resp.get("MetricDataResults", []):
+                    index = int(result["Id"][1:])
+                    for ts, value in zip(result["Timestamps"], result["Values"], strict=False):
+                        found[index][ts.timestamp()] = float(value)
+                token = resp.get("NextToken", "")
+                if not token:
+                    break
+        return found
+
+    def _to_samples(self, points: Mapping[int, Mapping[float, float]], t0: float) -> list[Sample]:
+        samples: list[Sample] = []
+        for index, by_time in points.items():
+            spec = self._specs[index]
+            stamps = sorted(by_time)
+            res = resolution_s(stamps, float(self._period_s))
+            name = f"{self.tier}.{spec.name}"
+            if stamps:
+                self.resolutions[name] = res
+            for ts in stamps:
+                value = by_time[ts] * spec.scale
+                if spec.per_period:
+                    value /= res
+                samples.append(Sample(ts - t0, name, value, spec.unit, spec.capacity, res))
+        samples.sort(key=lambda s: (s.t_s, s.name))
+        return samples
+
+
+def create(entry: Mapping[str, Any]) -> CloudWatchObserver:
+    """Return a cloudwatch observer for one `observe:` entry (client built on start)."""
+    return CloudWatchObserver(entry)
+
+
+def problems(entry: Mapping[str, Any], path: str) -> list[Problem]:
+    """Return every problem with one cloudwatch entry."""
+    found = _config.check_entry(entry, path, _CHECKS)
+    if not any(entry.get(k) for k in ("load_balancer", "rds_instances", "ec2_instances")):
+        found.append(
+            Problem(
+                path, "nothing to observe", "give load_balancer, rds_instances and/or ec2_instances"
+            )
+        )
+    return found
