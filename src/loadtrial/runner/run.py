@@ -1,0 +1,253 @@
+"""run_trial: every planned run of a trial, journalled into the store as it happens.
+
+In: a LoadedTrial and an open Store. For each planned run: apply the arm → snapshot
+before → start the sampler and the load on one t0 → write every second, check the abort
+rules → stop the sampler → snapshot after (a difference is an "env_changed" event) →
+revert (always). Ctrl-C stops the current run cleanly, keeps its data, reverts, ends the
+trial. Out: a TrialOutcome whose exit code follows the analysis when it is installed,
+else the SLOs (0 met, 1 failed, 3 aborted or interrupted, 4 environment failure).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from rich.console import Console
+
+from loadtrial.clock import Clock, SystemClock
+from loadtrial.env import make_provider
+from loadtrial.env.model import ApplyRecord, Provider
+from loadtrial.errors import ExitCode, LoadtrialError, ProviderError
+from loadtrial.load.model import IntervalStats, LoadPlan, LoadResult
+from loadtrial.observe.model import Observer, Sample
+from loadtrial.runner.abort import AbortDecision, AbortWatch
+from loadtrial.runner.finish import TrialOutcome, conclude
+from loadtrial.runner.live import RunHeader, View, make_view
+from loadtrial.runner.plan import PlannedRun, describe, make_plan, run_duration_s
+from loadtrial.runner.snapshot import changed, take_snapshot
+from loadtrial.runner.support import Interrupts, Journal, build_observers
+from loadtrial.spec.convert import to_load_plan
+from loadtrial.spec.loader import LoadedTrial
+from loadtrial.store.model import Event
+from loadtrial.store.store import Store
+
+LoadFn = Callable[..., LoadResult]  # run_load(plan, *, start_at, on_interval, stop)
+
+
+@dataclass
+class _Trial:
+    """The state of one running trial (local to run_trial, never global)."""
+
+    loaded: LoadedTrial
+    store: Store
+    trial_id: int
+    provider: Provider
+    journal: Journal
+    load_plan: LoadPlan
+    load_fn: LoadFn
+    view: View
+    clock: Clock
+    interrupts: Interrupts
+    lead_s: float
+    env_failed: bool = False
+    statuses: list[tuple[int, str]] = field(default_factory=list)
+
+
+def _default_load_fn() -> LoadFn:
+    from loadtrial.load import run_load
+
+    return run_load
+
+
+def run_trial(
+    loaded: LoadedTrial,
+    *,
+    store: Store,
+    only_arms: Sequence[str] = (),
+    dry_run: bool = False,
+    live: bool = True,
+    console: Console | None = None,
+    load_fn: LoadFn | None = None,
+    clock: Clock | None = None,
+    workers: int | None = None,
+) -> TrialOutcome:
+    """Run (or with `dry_run`, only print) every planned run of `loaded`."""
+    trial = loaded.trial
+    console = console or Console(stderr=True)
+    plan = make_plan(trial, only_arms)
+    if dry_run:
+        for line in describe(trial, plan):
+            console.print(line, markup=False, highlight=False)
+        return TrialOutcome(None, int(ExitCode.OK), message="dry run: nothing was sent")
+    load_plan = to_load_plan(trial, workers)
+    trial_id = store.create_trial(
+        name=trial.name, hypothesis=trial.hypothesis, file_path=loaded.path,
+        file_text=loaded.text, file_hash=loaded.sha256,
+    )  # fmt: skip
+    journal = Journal(store, trial_id)
+    settings = trial.env.model_dump(exclude={"provider"})
+    ctx = _Trial(
+        loaded, store, trial_id, make_provider(trial.env.provider, settings, journal), journal,
+        load_plan, load_fn or _default_load_fn(), make_view(console, live), clock or SystemClock(),
+        Interrupts(), 0.5 if load_plan.workers <= 1 else 2.0,
+    )  # fmt: skip
+    ctx.interrupts.on_first = lambda: ctx.view.note("Ctrl-C: stopping this run, then reverting")
+    run_ids = [
+        store.create_run(
+            trial_id,
+            arm=p.arm,
+            repetition=p.repetition,
+            order_index=p.order_index,
+            params=p.params,
+            warmup_s=trial.load.warmup,
+        )
+        for p in plan
+    ]
+    try:
+        with ctx.interrupts.installed():
+            _run_all(ctx, plan, run_ids)
+    finally:
+        ctx.view.close()
+    return conclude(ctx.store, ctx.trial_id, trial, ctx.statuses, ctx.interrupts.count > 0,
+                    ctx.env_failed, console)  # fmt: skip
+
+
+def _run_all(ctx: _Trial, plan: Sequence[PlannedRun], run_ids: Sequence[int]) -> None:
+    """Each run in order; stop early on Ctrl-C or when the environment is in doubt."""
+    run_s = run_duration_s(ctx.loaded.trial)
+    pause = ctx.loaded.trial.pause_between_runs
+    for i, (planned, run_id) in enumerate(zip(plan, run_ids, strict=True)):
+        if i > 0 and pause > 0:
+            ctx.interrupts.requested.wait(pause)
+        if ctx.interrupts.requested.is_set() or ctx.env_failed:
+            break
+        left = (len(plan) - i) * run_s + (len(plan) - i - 1) * pause
+        ctx.view.start_run(RunHeader(planned.arm, planned.repetition, i, len(plan), run_s, left))
+        status, reason = _one_run(ctx, planned, run_id)
+        ctx.statuses.append((run_id, status))
+        ctx.view.end_run(status, reason)
+
+
+def _one_run(ctx: _Trial, planned: PlannedRun, run_id: int) -> tuple[str, str]:
+    """Apply, measure, revert one run; return its (status, reason)."""
+    ctx.journal.run_id = run_id
+    record: ApplyRecord | None = None
+    status, reason = "failed", ""
+    try:
+        record = ctx.provider.apply(planned.params)
+        before = take_snapshot(ctx.provider, ctx.loaded)
+        ctx.store.add_snapshot(run_id, "before", before)
+        if ctx.interrupts.requested.is_set():
+            status, reason = "interrupted", "interrupted before the load started"
+            return status, reason
+        status, reason = _measure(ctx, run_id)
+        after = take_snapshot(ctx.provider, ctx.loaded)
+        ctx.store.add_snapshot(run_id, "after", after)
+        _flag_changes(ctx, run_id, before, after)
+    except ProviderError as exc:
+        reason = exc.render()
+        ctx.view.note(f"provider: {reason}")
+    except LoadtrialError as exc:  # e.g. a target refused by the load engine: stop the trial
+        reason = exc.render()
+        raise
+    except Exception as exc:
+        reason = f"internal error: {exc!r}"
+        raise
+    finally:
+        if record is not None:
+            _revert(ctx, run_id, record)
+        ctx.store.finish_run(run_id, status, reason)
+    return status, reason
+
+
+def _measure(ctx: _Trial, run_id: int) -> tuple[str, str]:
+    """Sampler and load on one t0; every second stored; abort rules checked."""
+    trial = ctx.loaded.trial
+    watch = AbortWatch(trial.abort)
+    stop = threading.Event()
+    ctx.interrupts.stop = stop
+    fired: list[AbortDecision] = []
+
+    def on_interval(stats: IntervalStats) -> None:
+        ctx.store.add_interval(run_id, stats)
+        ctx.view.second(stats)
+        decision = None if fired else watch.add_second(stats)
+        if decision is not None:
+            fired.append(decision)
+            ctx.store.add_event(
+                run_id, Event(decision.second + 1.0, "abort", decision.reason,
+                              {"rule": decision.rule_index})
+            )  # fmt: skip
+            ctx.view.note(f"abort: {decision.reason}")
+            stop.set()
+
+    t0 = ctx.clock.now() + ctx.lead_s
+    ctx.store.start_run(run_id, started_at=ctx.clock.wall() + ctx.lead_s, t0=t0)
+    sampler = _start_sampler(ctx, run_id, t0, watch)
+    try:
+        result = ctx.load_fn(ctx.load_plan, start_at=t0, on_interval=on_interval, stop=stop)
+    finally:
+        ctx.interrupts.stop = None
+        if sampler is not None:
+            sampler.stop()
+    if not result.valid:
+        why = "; ".join(result.invalid_reasons)
+        ctx.store.add_event(run_id, Event(0.0, "load_invalid", why, {}))
+    if fired:
+        return "aborted", fired[0].reason
+    if result.interrupted or ctx.interrupts.requested.is_set():
+        return "interrupted", "stopped by the user (Ctrl-C)"
+    return "complete", ""
+
+
+def _start_sampler(ctx: _Trial, run_id: int, t0: float, watch: AbortWatch) -> Any:
+    """Start sampling the trial's observers on t0; None when there is nothing to sample."""
+
+    def fault(message: str) -> None:
+        ctx.store.add_event(run_id, Event(0.0, "observer_fault", message, {}))
+        ctx.view.note(message)
+
+    observers: list[Observer] = build_observers(ctx.loaded.trial, fault)
+    if not observers:
+        return None
+    try:
+        from loadtrial.observe.sampler import Sampler
+    except ImportError as exc:
+        fault(f"the sampler is not available: {exc}")
+        return None
+
+    def on_samples(samples: list[Sample]) -> None:
+        ctx.store.add_samples(run_id, samples)
+        watch.add_samples(samples)
+
+    def on_event(t_s: float, kind: str, message: str) -> None:
+        ctx.store.add_event(run_id, Event(t_s, kind, message, {}))
+
+    sampler = Sampler(observers, t0=t0, on_samples=on_samples, on_event=on_event)
+    sampler.start()
+    return sampler
+
+
+def _flag_changes(ctx: _Trial, run_id: int, before: dict[str, str], after: dict[str, str]) -> None:
+    """An "env_changed" event when the facts after the run differ from those before."""
+    diff = changed(before, after)
+    if diff:
+        keys = ", ".join(diff)
+        ctx.store.add_event(
+            run_id, Event(run_duration_s(ctx.loaded.trial), "env_changed",
+                          f"the environment changed during the run: {keys}", {"changed": diff})
+        )  # fmt: skip
+        ctx.view.note(f"environment changed during the run: {keys}")
+
+
+def _revert(ctx: _Trial, run_id: int, record: ApplyRecord) -> None:
+    """Undo the arm; a failed revert leaves the environment unknown and ends the trial."""
+    try:
+        ctx.provider.revert(record)
+    except ProviderError as exc:
+        ctx.env_failed = True
+        ctx.store.add_event(run_id, Event(0.0, "revert_failed", exc.render(), {}))
+        ctx.view.note(f"revert failed: {exc.render()} (the environment is left as it is)")
