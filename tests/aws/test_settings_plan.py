@@ -1,0 +1,85 @@
+"""Settings and arm checks (every problem at once, with field paths) and the dry-run plan
+(pure: it describes calls and makes none)."""
+
+from __future__ import annotations
+
+from loadtrial.env import provider_problems
+from loadtrial.env.aws import PARAM_FACTS, plan_calls, problems
+
+TG = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/app/93795524aca9cc53"
+SETTINGS = {
+    "region": "us-east-1",
+    "app": {
+        "target_group_arn": TG,
+        "instance_tags": {"role": "app"},
+        "drain_delay": "10s",
+        "config_commands": ["systemctl restart php-fpm"],
+        "route53": {"zone_id": "Z1", "records": {"i-1": "app1.example.com"}},
+    },
+    "db": {"cluster": "shop", "keep_writer": True},
+}
+
+
+def test_good_settings_have_no_problems() -> None:
+    arms = {
+        "small": {"app_instance_type": "t3.small"},
+        "big": {
+            "app_instance_type": "c5.xlarge",
+            "db_instance_class": "db.r5.2xlarge",
+            "app_node_count": 3,
+        },
+    }
+    assert problems(SETTINGS, arms) == []
+    assert provider_problems("aws", SETTINGS, arms) == []
+
+
+def test_every_problem_is_reported_with_its_field() -> None:
+    settings = {
+        "regoin": "x",
+        "app": {"target_group_arn": "app", "drain_delay": "soon"},
+        "waits": {"poll": "often"},
+    }
+    arms = {"a": {"app_node_count": 0, "db_instance_class": "r5.large", "cpus": 2}}
+    fields = {p.field for p in problems(settings, arms)}
+    assert {
+        "env.regoin",
+        "env.app.target_group_arn",
+        "env.app",
+        "env.app.drain_delay",
+        "env.waits.poll",
+        "arms.a.app_node_count",
+        "arms.a.db_instance_class",
+        "arms.a.cpus",
+    } <= fields
+
+
+def test_plan_lists_the_calls_in_order_without_making_any() -> None:
+    # no clients, no credentials, no network: plan_calls only reads the settings
+    lines = plan_calls(
+        SETTINGS, {"app_instance_type": "c5.xlarge", "db_instance_class": "db.r5.2xlarge"}
+    )
+    text = "\n".join(lines)
+    order = [
+        "ModifyTargetGroupAttributes",
+        "DeregisterTargets",
+        "StopInstances",
+        "InstanceType=c5.xlarge",
+        "StartInstances",
+        "ssm.SendCommand",
+        "RegisterTargets",
+        "route53.ChangeResourceRecordSets",
+        "rds.ModifyDBInstance",
+        "FailoverDBCluster",
+    ]
+    positions = [text.index(word) for word in order]
+    assert positions == sorted(positions)
+    assert "instances tagged role=app" in text and "one at a time" in text
+    assert lines[-1].startswith("revert:")
+
+
+def test_plan_for_an_arm_without_aws_changes() -> None:
+    assert plan_calls(SETTINGS, {})[0].startswith("no AWS changes")
+
+
+def test_param_facts_cover_every_parameter() -> None:
+    assert set(PARAM_FACTS) == {"app_instance_type", "app_node_count", "db_instance_class"}
