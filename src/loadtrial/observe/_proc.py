@@ -13,7 +13,6 @@ trees such as a postmaster with short-lived backends.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -42,7 +41,8 @@ class CpuMeter:
         self._prev_wall = 0.0  # create_time is wall-clock based
 
     def percent(self, procs: Iterable[psutil.Process], now: float) -> float | None:
-        """Return CPU % of one core since the last call (None on the first call)."""
+        """Return CPU % of one core since the last call (None on the first call);
+        `now` is monotonic seconds of this reading."""
         wall = time.time()
         seen = _read(procs)
         used = 0.0
@@ -105,6 +105,7 @@ def cpu_samples(tier: str, percent: float | None, cores: int, t_s: float) -> lis
     """Return `tier.cpu.percent` (of one core) and `tier.cpu.util` (fraction of all)."""
     if percent is None:
         return []
+    percent = min(percent, 100.0 * cores)  # tick-counted CPU time can overshoot a hair
     return [
         Sample(t_s, f"{tier}.cpu.percent", round(percent, 3), "percent", 100.0 * cores),
         Sample(t_s, f"{tier}.cpu.util", round(percent / (100.0 * cores), 5), "ratio", 1.0),
@@ -121,10 +122,22 @@ def process_from_pid_file(path: str) -> psutil.Process | None:
         return None
 
 
-def is_self_or_child(proc: psutil.Process) -> bool:
-    """True for loadtrial's own process and its workers (never observed as the target)."""
-    me = os.getpid()
+def own_pids() -> set[int]:
+    """Return loadtrial's own pid and its load workers' (never part of a target group).
+
+    Only children that are copies of this process (forked, or multiprocessing's spawn) are
+    left out: a testbed's app nodes are children too, and they are what users observe."""
+    me = psutil.Process()
+    mine = {me.pid}
     try:
-        return proc.pid == me or any(p.pid == me for p in proc.parents())
+        my_cmdline = me.cmdline()
+        for child in me.children(recursive=True):
+            try:
+                cmdline = child.cmdline()
+            except _GONE:
+                continue
+            if cmdline == my_cmdline or any("multiprocessing" in part for part in cmdline):
+                mine.add(child.pid)
     except _GONE:
-        return True
+        pass
+    return mine

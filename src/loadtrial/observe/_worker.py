@@ -66,7 +66,7 @@ class Worker:
         self._faulted = False
         self._fault_since = 0.0
         self._next_try = float("-inf")
-        self._backoff_s = FIRST_BACKOFF_S
+        self._backoff_s = min(FIRST_BACKOFF_S, max_backoff_s)
 
     # --- the sampler's side -------------------------------------------------------------
     def launch(self) -> None:
@@ -143,34 +143,38 @@ class Worker:
                     if self._stopping:
                         break
                     t_s, self._ask = float(self._ask or 0.0), None
-                self._publish(self._serve(t_s))
+                result, ok = self._serve(t_s)
+                self._publish(result, ok, t_s)
         finally:
             self._ready.set()
             self._safe_stop()
 
-    def _publish(self, result: TickResult) -> None:
-        """Hand the result over; a late one keeps only its events."""
+    def _publish(self, result: TickResult, ok: bool, t_s: float) -> None:
+        """Hand the result over; a late one keeps only its events and ends no fault."""
         with self._cv:
             self._busy = False
             if self._abandoned:
                 self._pending.append(TickResult([], result.events))
             else:
-                self._result = result
+                events = result.events + (self._recovered(t_s) if ok else [])
+                self._result = TickResult(result.samples, events)
             self._cv.notify_all()
 
-    def _serve(self, t_s: float) -> TickResult:
-        """Sample, (re)starting first when needed and when the backoff allows."""
+    def _serve(self, t_s: float) -> tuple[TickResult, bool]:
+        """Sample, (re)starting first when needed and the backoff allows; True when a
+        sample was taken."""
         if not self._running:
             if t_s < self._next_try:
-                return TickResult()
+                return TickResult(), False
             started = self._try_start(t_s)
             if not self._running:
-                return started
+                return started, False
         try:
             samples = list(self._obs.sample(t_s))
         except Exception as exc:
-            return self._failed(t_s, exc)
-        return TickResult(samples, self._recovered(t_s) + self._drain())
+            return self._failed(t_s, exc), False
+        self._backoff_s = min(FIRST_BACKOFF_S, self._max_backoff_s)
+        return TickResult(samples, self._drain()), True
 
     def _try_start(self, t_s: float) -> TickResult:
         """Start the observer; a failure is a fault, retried after the backoff."""
@@ -199,13 +203,11 @@ class Worker:
         return TickResult(carried, events)
 
     def _recovered(self, t_s: float) -> list[EventTuple]:
-        """After a good sample: end a fault episode with one event."""
-        self._backoff_s = FIRST_BACKOFF_S
-        with self._cv:
-            if not self._faulted:
-                return []
-            self._faulted = False
-            gap = t_s - self._fault_since
+        """After an on-time good sample: end a fault episode with one event (under _cv)."""
+        if not self._faulted:
+            return []
+        self._faulted = False
+        gap = t_s - self._fault_since
         return [(t_s, "observer_recovered", f"{self.label}: sampling again after {gap:.1f} s")]
 
     def _drain(self, restamp: float | None = None) -> list[EventTuple]:

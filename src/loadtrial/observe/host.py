@@ -10,6 +10,7 @@ Out per tick (tier = `as`, default "host"):
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -47,13 +48,14 @@ class HostObserver:
     def _cpu(self, t_s: float) -> list[Sample]:
         times = psutil.cpu_times()
         busy = sum(times) - times.idle - getattr(times, "iowait", 0.0)
-        busy_rate = self._rates.rate("busy", busy, t_s)
-        iowait_rate = self._rates.rate("iowait", getattr(times, "iowait", 0.0), t_s)
+        now = time.monotonic()  # CPU seconds over real seconds, not over the tick grid
+        busy_rate = self._rates.rate("busy", busy, now)
+        iowait_rate = self._rates.rate("iowait", getattr(times, "iowait", 0.0), now)
         load1 = psutil.getloadavg()[0]
         out = [Sample(t_s, f"{self.tier}.load.1m", round(load1, 3), "count", float(self._cores))]
         if busy_rate is not None:
-            pct = busy_rate * 100.0
             cap = 100.0 * self._cores
+            pct = min(busy_rate * 100.0, cap)  # tick-counted CPU time can overshoot a hair
             out.append(Sample(t_s, f"{self.tier}.cpu.percent", round(pct, 3), "percent", cap))
             out.append(Sample(t_s, f"{self.tier}.cpu.util", round(pct / cap, 5), "ratio", 1.0))
         if iowait_rate is not None:

@@ -139,7 +139,7 @@ class PostgresObserver:
                 out.append(Sample(t_s, f"{self.tier}.{name}", round(rate, 3), "per_s"))
         if self._postmaster is not None:
             procs = _proc.tree(self._postmaster)
-            pct = self._meter.percent(procs, t_s)
+            pct = self._meter.percent(procs, time.monotonic())
             out.extend(_proc.cpu_samples(self.tier, pct, _proc.cores_of(procs[:1]), t_s))
         if self._probe:
             out.extend(self._probe_sample(t_s))

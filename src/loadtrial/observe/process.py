@@ -6,7 +6,7 @@ In: `{kind: process, as: app}` with one way to pick the group:
   `cmdline: "gunicorn.*app:app"`  regex searched in the command line only
   `pids: [1234, 1235]`    fixed pids;  `pid_file: /run/app.pid`  pid read each tick
   and `children: true` (default) to add each match's descendants. loadtrial itself and
-  its load workers are never part of a group.
+  its load workers (copies of its process) are never part of a group.
 Out per tick (tier = `as`, default "process"):
   cpu.percent (of one core, capacity 100 × cores they may use), cpu.util (ratio),
   memory.rss_bytes (capacity = host memory), processes.count,
@@ -17,6 +17,7 @@ The group is looked up again every tick, so restarted or added nodes are followe
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -64,7 +65,7 @@ class ProcessObserver:
                     conns += len(proc.net_connections(kind="inet"))
             except _GONE:
                 continue
-        pct = self._meter.percent(group, t_s)
+        pct = self._meter.percent(group, time.monotonic())
         out = [
             Sample(t_s, f"{self.tier}.processes.count", float(len(group)), "count"),
             Sample(t_s, f"{self.tier}.memory.rss_bytes", rss, "bytes", self._mem_total),
@@ -76,12 +77,12 @@ class ProcessObserver:
 
     def find(self) -> list[psutil.Process]:
         """Return the group's processes now (matches plus, optionally, descendants)."""
+        mine = _proc.own_pids()
         found: dict[int, psutil.Process] = {}
         for proc in self._roots():
-            if _proc.is_self_or_child(proc):
-                continue
             for member in _proc.tree(proc) if self._children else [proc]:
-                found.setdefault(member.pid, member)
+                if member.pid not in mine:
+                    found.setdefault(member.pid, member)
         return list(found.values())
 
     def _roots(self) -> list[psutil.Process]:

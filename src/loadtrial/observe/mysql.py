@@ -1,0 +1,194 @@
+"""Observer `mysql`: connections, queries and lock waits of MySQL / MariaDB / Aurora MySQL.
+
+In: `{kind: mysql, host: 127.0.0.1, port: 3306, user: root, password: "${DB_PASSWORD}",
+as: db, cpu: auto|true|false, timeout: 2s}` (or `unix_socket:`). One monitoring connection
+is opened in `start()` and kept (it uses one of max_connections itself).
+Out per tick (tier = `as`, default "mysql"):
+  connections.used (Threads_connected, capacity = max_connections), connections.max,
+  threads.running, connections.max_used (Max_used_connections),
+  connections.aborted_per_s (Aborted_connects), connections.refused_max_per_s
+  (Connection_errors_max_connections), questions.per_s, row_lock.waits_per_s
+  (Innodb_row_lock_waits), row_lock.current_waits, cpu.percent / cpu.util of mysqld when
+  it runs on this host (found through @@pid_file; capacity = 100 × its cores), and
+  connect.refused = 1 when our own connection is refused (error 1040 "Too many
+  connections", or the server is down).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import psutil
+import pymysql
+
+from loadtrial.errors import ObserverError, Problem
+from loadtrial.observe import _config, _proc
+from loadtrial.observe._rates import CounterRates
+from loadtrial.observe.model import ObserverEvent, Sample, SampleFault
+
+_STATUS = """SHOW GLOBAL STATUS WHERE Variable_name IN ('Threads_connected',
+'Threads_running', 'Max_used_connections', 'Aborted_connects',
+'Connection_errors_max_connections', 'Questions', 'Innodb_row_lock_waits',
+'Innodb_row_lock_current_waits')"""
+_GAUGES = {
+    "Threads_connected": "connections.used",
+    "Threads_running": "threads.running",
+    "Max_used_connections": "connections.max_used",
+    "Innodb_row_lock_current_waits": "row_lock.current_waits",
+}
+_COUNTERS = {
+    "Aborted_connects": "connections.aborted_per_s",
+    "Connection_errors_max_connections": "connections.refused_max_per_s",
+    "Questions": "questions.per_s",
+    "Innodb_row_lock_waits": "row_lock.waits_per_s",
+}
+_REFUSED_CODES = frozenset({1040, 2002, 2003, 2013})  # too many / cannot connect / lost
+
+
+class MysqlObserver:
+    """One monitoring connection; mysqld CPU through psutil when local."""
+
+    kind = "mysql"
+
+    def __init__(
+        self,
+        tier: str,
+        interval_s: float | None,
+        params: Mapping[str, Any],
+        timeout_s: float,
+        cpu: bool | None,
+    ) -> None:
+        self.tier, self.interval_s = tier, interval_s
+        self._params, self._timeout_s = dict(params), timeout_s
+        host = str(params.get("host") or "")
+        self._cpu_wanted = (host in _proc.LOCAL_HOSTS) if cpu is None else cpu
+        self._conn: Any = None
+        self._rates = CounterRates()
+        self._meter = _proc.CpuMeter()
+        self._mysqld: psutil.Process | None = None
+        self._max = 0
+        self._events: list[ObserverEvent] = []
+
+    def start(self) -> None:
+        """Open the monitoring connection, read max_connections, find a local mysqld."""
+        self._conn = self._connect()
+        rows = self._query("SELECT @@max_connections, @@pid_file")
+        self._max, pid_file = int(rows[0][0]), str(rows[0][1] or "")
+        self._rates.forget()
+        self._meter = _proc.CpuMeter()
+        self._mysqld = _proc.process_from_pid_file(pid_file) if self._cpu_wanted else None
+        if self._cpu_wanted and self._mysqld is None:
+            note = f"server CPU not measured: no local process in pid file {pid_file!r}"
+            self._events.append(ObserverEvent(0.0, "observer_note", note))
+
+    def stop(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with contextlib.suppress(Exception):  # stop never raises
+                conn.close()
+
+    def drain_events(self) -> list[ObserverEvent]:
+        events, self._events = self._events, []
+        return events
+
+    def sample(self, t_s: float) -> list[Sample]:
+        """Read global status on the kept connection; add CPU when local."""
+        status = {str(k): float(v) for k, v in self._query(_STATUS)}
+        cap = float(self._max) if self._max else None
+        out = [Sample(t_s, f"{self.tier}.connections.max", float(self._max), "count")]
+        for var, name in _GAUGES.items():
+            if var in status:
+                unit_cap = cap if name.startswith("connections.") else None
+                out.append(Sample(t_s, f"{self.tier}.{name}", status[var], "count", unit_cap))
+        for var, name in _COUNTERS.items():
+            rate = self._rates.rate(name, status[var], t_s) if var in status else None
+            if rate is not None:
+                out.append(Sample(t_s, f"{self.tier}.{name}", round(rate, 3), "per_s"))
+        if self._mysqld is not None:
+            procs = _proc.tree(self._mysqld)
+            pct = self._meter.percent(procs, time.monotonic())
+            out.extend(_proc.cpu_samples(self.tier, pct, _proc.cores_of(procs[:1]), t_s))
+        return out
+
+    def _connect(self) -> Any:
+        """Connect; a refusal raises SampleFault carrying `connect.refused` = 1."""
+        timeout = max(1, round(self._timeout_s))
+        try:
+            return pymysql.connect(
+                **self._params,
+                connect_timeout=timeout,
+                read_timeout=timeout,
+                write_timeout=timeout,
+                autocommit=True,
+            )
+        except pymysql.MySQLError as exc:
+            code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else 0
+            message = str(exc.args[1] if len(exc.args) > 1 else exc)
+            if code in _REFUSED_CODES:
+                refused = Sample(0.0, f"{self.tier}.connect.refused", 1.0, "count")
+                raise SampleFault(
+                    f"connection refused ({code}): {message}", samples=(refused,)
+                ) from None
+            raise ObserverError(f"cannot connect ({code}): {message}") from None
+
+    def _query(self, sql: str) -> list[tuple[Any, ...]]:
+        if self._conn is None:
+            raise ObserverError("monitoring connection is closed")
+        try:
+            with self._conn.cursor() as cur:
+                cur.execute(sql)
+                return list(cur.fetchall())
+        except pymysql.MySQLError as exc:
+            raise ObserverError(f"query failed: {exc}") from None
+
+
+def _params(entry: Mapping[str, Any]) -> dict[str, Any]:
+    params: dict[str, Any] = {"user": str(entry.get("user") or "root")}
+    if entry.get("unix_socket"):
+        params["unix_socket"] = str(entry["unix_socket"])
+    else:
+        params["host"] = str(entry.get("host") or "127.0.0.1")
+        params["port"] = int(entry.get("port") or 3306)
+    if entry.get("password") is not None:
+        params["password"] = str(entry["password"])
+    if entry.get("database"):
+        params["database"] = str(entry["database"])
+    return params
+
+
+def create(entry: Mapping[str, Any]) -> MysqlObserver:
+    """Return a MySQL/MariaDB observer for one `observe:` entry."""
+    cpu = entry.get("cpu", "auto")
+    params = _params(entry)
+    local_socket = "unix_socket" in params
+    return MysqlObserver(
+        _config.tier(entry, "mysql"),
+        _config.interval_s(entry),
+        params,
+        _config.timeout_s(entry, 2.0),
+        (True if local_socket else None) if cpu == "auto" else bool(cpu),
+    )
+
+
+def _is_port(value: Any) -> str:
+    ok = isinstance(value, int) and not isinstance(value, bool) and 0 < value < 65536
+    return "" if ok else "expected a port number 1-65535"
+
+
+def problems(entry: Mapping[str, Any], path: str) -> list[Problem]:
+    """Return every problem with a mysql entry."""
+    checks = {
+        "host": _config.is_str,
+        "port": _is_port,
+        "user": _config.is_str,
+        "password": lambda v: "" if isinstance(v, str) else "expected a string",
+        "database": _config.is_str,
+        "unix_socket": _config.is_str,
+        "cpu": lambda v: (
+            "" if v == "auto" or isinstance(v, bool) else "expected auto, true or false"
+        ),
+    }
+    return _config.check_entry(entry, path, checks)

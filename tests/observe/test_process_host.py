@@ -1,0 +1,104 @@
+"""The process and host observers, measuring real processes on this machine."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from loadtrial.observe import make_observer, observer_problems
+from loadtrial.observe.host import read_sockstat
+
+BUSY = "import sys,time\nend=time.monotonic()+30\nwhile time.monotonic()<end: pass\n"
+IDLE = "import time\ntime.sleep(30)\n"
+
+
+@pytest.fixture
+def busy_group() -> Iterator[tuple[str, list[subprocess.Popen[bytes]]]]:
+    """Two processes tagged with a unique token: one spinning, one sleeping."""
+    token = f"lt-observe-{uuid.uuid4().hex[:8]}"
+    procs = [
+        subprocess.Popen([sys.executable, "-c", BUSY, token]),
+        subprocess.Popen([sys.executable, "-c", IDLE, token]),
+    ]
+    try:
+        yield token, procs
+    finally:
+        for proc in procs:
+            proc.kill()
+            proc.wait(timeout=5)
+
+
+def test_process_group_by_cmdline_regex(
+    busy_group: tuple[str, list[subprocess.Popen[bytes]]],
+) -> None:
+    token, _procs = busy_group
+    obs = make_observer({"kind": "process", "cmdline": token, "as": "app"})
+    obs.start()
+    obs.sample(0.0)
+    time.sleep(0.5)
+    got = {s.name: s for s in obs.sample(0.5)}
+    assert got["app.processes.count"].value == 2.0
+    cpu = got["app.cpu.percent"]
+    assert cpu.unit == "percent" and cpu.capacity is not None and cpu.capacity >= 100.0
+    assert cpu.value > 5.0  # one of them spins (shared machine: far below 100 is fine)
+    assert 0.0 < got["app.cpu.util"].value <= 1.0
+    assert got["app.memory.rss_bytes"].value > 1_000_000
+    assert got["app.connections.open"].value == 0.0
+    obs.stop()
+
+
+def test_process_group_by_pid_file_follows_a_restart(
+    tmp_path: Path, busy_group: tuple[str, list[subprocess.Popen[bytes]]]
+) -> None:
+    _, procs = busy_group
+    pid_file = tmp_path / "app.pid"
+    pid_file.write_text(f"{procs[1].pid}\n")
+    obs = make_observer({"kind": "process", "pid_file": str(pid_file), "connections": False})
+    obs.start()
+    first = {s.name: s.value for s in obs.sample(0.0)}
+    assert first["process.processes.count"] == 1.0
+    assert "process.connections.open" not in first
+    pid_file.write_text("999999999\n")  # the process is gone: an empty group, not a crash
+    assert {s.name: s.value for s in obs.sample(1.0)}["process.processes.count"] == 0.0
+
+
+def test_loadtrial_itself_is_never_in_a_group() -> None:
+    obs = make_observer({"kind": "process", "match": "python|pytest"})
+    pids = {p.pid for p in obs.find()}  # type: ignore[attr-defined]
+    import os
+
+    assert os.getpid() not in pids
+
+
+def test_host_observer_reports_the_machine() -> None:
+    obs = make_observer({"kind": "host", "as": "lb"})
+    obs.start()
+    obs.sample(0.0)
+    time.sleep(0.2)
+    got = {s.name: s for s in obs.sample(0.2)}
+    for name in (
+        "lb.cpu.percent",
+        "lb.cpu.util",
+        "lb.memory.used_bytes",
+        "lb.load.1m",
+        "lb.net.rx_bytes_per_s",
+        "lb.net.tx_bytes_per_s",
+    ):
+        assert name in got, name
+    assert got["lb.memory.used_bytes"].capacity is not None
+    assert 0.0 <= got["lb.cpu.util"].value <= 1.0
+    if Path("/proc/net/sockstat").exists():
+        assert "lb.tcp.inuse" in got and read_sockstat()["inuse"] >= 0
+
+
+def test_process_problems() -> None:
+    assert [p.field for p in observer_problems({"kind": "process"}, "observe[1]")] == ["observe[1]"]
+    bad = observer_problems({"kind": "process", "match": "([", "pids": [0]}, "observe[1]")
+    assert {p.field for p in bad} == {"observe[1].match", "observe[1].pids"}
+    assert observer_problems({"kind": "host", "as": "bad alias"}, "o")[0].field == "o.as"
