@@ -21,6 +21,8 @@ FloatArray = npt.NDArray[np.float64]
 PERCENTS = (50.0, 90.0, 99.0, 99.9)
 LATENCY_SD_FLOOR = 0.05  # log units: changes under ~5 % are not an onset
 ERROR_SD_FLOOR = 0.005  # error-rate units: half a percentage point
+LATENCY_MIN_SHIFT = 0.25  # log units: p99 up by ~30 % or more
+ERROR_MIN_SHIFT = 0.01  # one percentage point
 
 
 @dataclass(frozen=True)
@@ -109,8 +111,13 @@ def build_run_view(run: RunData, *, closed: bool = False) -> RunView:
         error_kinds=kinds,
         window=window,
         window_counts=matrix[window.start_s : window.end_s].sum(axis=0),
-        latency_onset_s=onset(latency[99.0], start, log_scale=True, sd_floor=LATENCY_SD_FLOOR),
-        error_onset_s=onset(err_rate, start, log_scale=False, sd_floor=ERROR_SD_FLOOR),
+        latency_onset_s=onset(
+            latency[99.0], start, log_scale=True, sd_floor=LATENCY_SD_FLOOR,
+            min_shift=LATENCY_MIN_SHIFT,
+        ),
+        error_onset_s=onset(
+            err_rate, start, log_scale=False, sd_floor=ERROR_SD_FLOOR, min_shift=ERROR_MIN_SHIFT
+        ),
     )
 
 

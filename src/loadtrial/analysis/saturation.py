@@ -26,6 +26,8 @@ FloatArray = npt.NDArray[np.float64]
 SATURATED_UTIL = 0.90
 SUSTAINED_S = 3.0
 ERROR_WORDS = ("refused", "rejected", "error", "too_many", "timeout", "dropped")
+# a limit, or a health count, is not a use of the resource (100 % healthy is no saturation)
+NOT_USE_SUFFIXES = (".max", ".reserved", ".healthy", ".limit", ".capacity")
 
 
 @dataclass(frozen=True)
@@ -149,8 +151,19 @@ def resource_use(series: Series, window: Window, n_seconds: int) -> ResourceUse 
 
 
 def run_resources(series: Sequence[Series], window: Window, n_seconds: int) -> list[ResourceUse]:
-    """USE figures of every usable series of one run."""
-    out = [resource_use(s, window, n_seconds) for s in series]
+    """USE figures of every usable series of one run.
+
+    Limits and health counts are skipped; `x.percent` is skipped when `x.util` exists
+    (observers report CPU both ways, one resource).
+    """
+    names = {s.name for s in series}
+    keep = [
+        s
+        for s in series
+        if not s.name.endswith(NOT_USE_SUFFIXES)
+        and not (s.name.endswith(".percent") and s.name[: -len("percent")] + "util" in names)
+    ]
+    out = [resource_use(s, window, n_seconds) for s in keep]
     return [u for u in out if u is not None]
 
 

@@ -18,8 +18,8 @@ import numpy.typing as npt
 FloatArray = npt.NDArray[np.float64]
 
 MAD_TO_SD = 1.4826  # MAD of a normal sample × this ≈ its standard deviation
-CUSUM_K = 0.5  # allowance, in baseline standard deviations
-CUSUM_H = 6.0  # decision interval, in baseline standard deviations
+CUSUM_K = 1.0  # allowance, in baseline standard deviations (at least half of min_shift)
+CUSUM_H = 8.0  # decision interval, in baseline standard deviations
 MIN_STEADY_S = 5
 
 
@@ -98,7 +98,7 @@ def stage_windows(
     return out
 
 
-def _cusum_onset(z: FloatArray) -> int | None:
+def _cusum_onset(z: FloatArray, k: float) -> int | None:
     """Index where the first sustained upward shift of standardised z began, or None."""
     s = 0.0
     began = 0
@@ -107,7 +107,7 @@ def _cusum_onset(z: FloatArray) -> int | None:
             continue
         if s == 0.0:
             began = i
-        s = max(0.0, s + zi - CUSUM_K)
+        s = max(0.0, s + zi - k)
         if s > CUSUM_H:
             return began
     return None
@@ -119,26 +119,29 @@ def onset(
     *,
     log_scale: bool,
     sd_floor: float,
+    min_shift: float = 0.0,
     baseline_s: int = 0,
 ) -> int | None:
     """Return the first run second where `values` departs upward from its early level.
 
     The baseline is the first `baseline_s` seconds from `start_s` (default: a fifth of
-    what follows, at least 5 s): its median and MAD give the level and spread; a spread
+    what follows, at least 10 s): its median and MAD give the level and spread; a spread
     below `sd_floor` (in the values' scale, or in log units when `log_scale`) is raised to
-    it so quantised, flat series do not alarm on noise. NaN seconds (nothing measured) are
-    skipped. Returns None when there is no sustained rise or too little data.
+    it so quantised, flat series do not alarm on noise. The CUSUM allowance is at least
+    half of `min_shift` (same units), so only rises of about that size or more count: a
+    small baseline misjudges its spread, and a 5 % wobble is not an onset. NaN seconds
+    (nothing measured) are skipped. Returns None when there is no sustained rise.
     """
     x = np.asarray(values, dtype=np.float64)[start_s:]
     if log_scale:
         with np.errstate(divide="ignore", invalid="ignore"):
             x = np.log(np.where(x > 0, x, np.nan))
-    n_base = baseline_s or max(5, x.size // 5)
+    n_base = baseline_s or max(10, x.size // 5)
     base = x[:n_base]
     base = base[np.isfinite(base)]
     if base.size < 3 or x.size < n_base + 3:
         return None
     med = float(np.median(base))
     sd = max(MAD_TO_SD * float(np.median(np.abs(base - med))), sd_floor)
-    idx = _cusum_onset((x - med) / sd)
+    idx = _cusum_onset((x - med) / sd, max(CUSUM_K, min_shift / (2.0 * sd)))
     return None if idx is None else start_s + idx

@@ -1,0 +1,95 @@
+"""Windows, onsets, HDR counts and USL: pure functions against known answers."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from loadtrial.analysis import hist
+from loadtrial.analysis.scalability import fit_usl, usl
+from loadtrial.analysis.windows import onset, stage_windows, steady_window
+from loadtrial.errors import UserError
+from loadtrial.load import histogram
+
+
+def test_steady_window_leaves_out_warmup_and_ramp() -> None:
+    rng = np.random.default_rng(1)
+    offered = np.concatenate([np.linspace(10, 600, 20), np.full(60, 600.0), [120.0]])
+    offered = rng.poisson(offered).astype(float)
+    w = steady_window(offered, warmup_s=5)
+    assert 17 <= w.start_s <= 20  # the ramp ends at second 19
+    assert w.end_s == 80  # the partly recorded last second is dropped
+
+
+def test_closed_model_window_is_everything_after_warmup() -> None:
+    offered = np.concatenate([np.full(20, 300.0), np.full(20, 50.0)])  # a slowdown, not a ramp
+    assert (
+        steady_window(offered, 4, closed=True).start_s,
+        steady_window(offered, 4, closed=True).end_s,
+    ) == (4, 40)
+
+
+def test_stage_windows_skip_settling() -> None:
+    wins = stage_windows([10, 10, 10], [1, 2, 4], warmup_s=0, n_seconds=30)
+    assert [(lvl, w.start_s, w.end_s) for lvl, w in wins] == [(1, 2, 10), (2, 12, 20), (4, 22, 30)]
+
+
+@pytest.mark.parametrize("step_at", [18, 30, 45])
+def test_onset_finds_a_planted_step(step_at: int) -> None:
+    rng = np.random.default_rng(step_at)
+    p99 = 20_000 * rng.lognormal(0, 0.1, 60)
+    p99[step_at:] *= 3
+    found = onset(p99, 5, log_scale=True, sd_floor=0.05, min_shift=0.25)
+    assert found is not None and step_at - 1 <= found <= step_at + 1
+
+
+def test_onset_is_none_without_a_change() -> None:
+    for seed in range(20):
+        p99 = 20_000 * np.random.default_rng(seed).lognormal(0, 0.15, 60)
+        assert onset(p99, 5, log_scale=True, sd_floor=0.05, min_shift=0.25) is None
+
+
+def test_onset_of_errors_from_zero() -> None:
+    rate = np.zeros(60)
+    rate[33:] = 0.04
+    assert onset(rate, 5, log_scale=False, sd_floor=0.005) == 33
+
+
+def test_hist_quantiles_equal_hdrh_on_merged_histograms() -> None:
+    rng = np.random.default_rng(7)
+    parts = [histogram.encode(histogram.from_values_us(rng.lognormal(9, 1, 500))) for _ in range(5)]
+    merged = histogram.quantiles_us(histogram.merge(parts), [50, 99, 99.9, 100])
+    counts = hist.merge_counts(hist.counts_matrix(parts))
+    assert hist.quantiles(counts, [50, 99, 99.9, 100]) == {p: float(v) for p, v in merged.items()}
+    assert math.isnan(hist.quantiles(hist.counts_of(b""), [99])[99])
+
+
+N = np.repeat([1, 2, 4, 8, 16, 32, 48, 64], 3).astype(float)
+
+
+@pytest.mark.parametrize(("sigma", "kappa", "lam"), [(0.05, 0.0005, 100.0), (0.02, 0.002, 900.0)])
+def test_usl_recovers_known_parameters(sigma: float, kappa: float, lam: float) -> None:
+    y = usl(N, sigma, kappa, lam) * (1 + np.random.default_rng(3).normal(0, 0.01, N.size))
+    fit = fit_usl(N, y)
+    assert fit.sigma == pytest.approx(sigma, rel=0.15)
+    assert fit.kappa == pytest.approx(kappa, rel=0.15)
+    assert fit.lam == pytest.approx(lam, rel=0.05)
+    assert fit.r2 > 0.99 and fit.sigma_se > 0
+    assert fit.peak_n == pytest.approx(math.sqrt((1 - sigma) / kappa), rel=0.15)
+
+
+def test_usl_kappa_zero_on_its_bound() -> None:
+    exact = fit_usl(N, usl(N, 0.1, 0.0, 50.0))
+    assert exact.kappa == 0.0 and math.isinf(exact.peak_n) and exact.as_dict()["peak_n"] is None
+    assert exact.peak_throughput == pytest.approx(50.0 / 0.1, rel=1e-3)  # the asymptote λ/σ
+    y = usl(N, 0.1, 0.0, 50.0) * (1 + np.random.default_rng(4).normal(0, 0.005, N.size))
+    noisy = fit_usl(N, y)
+    assert noisy.kappa <= 2 * noisy.kappa_se  # indistinguishable from its bound
+    assert noisy.sigma == pytest.approx(0.1, rel=0.1)
+
+
+def test_usl_needs_three_levels() -> None:
+    with pytest.raises(UserError):
+        fit_usl([1, 1, 2, 2], [10, 10, 19, 19])
