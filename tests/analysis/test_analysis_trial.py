@@ -1,0 +1,166 @@
+"""analyze_trial end to end on synthetic trials with planted answers."""
+
+from __future__ import annotations
+
+import time
+
+from analysis_synth import RunPlan, const, make_trial_data, step, trial_from
+
+from loadtrial.analysis import analyze_trial, verdict_exit_code
+from loadtrial.analysis.model import Finding
+
+ARMS = {
+    "baseline": {"app_nodes": 4, "db_max_connections": 20},
+    "more-app-nodes": {"app_nodes": 8, "db_max_connections": 20},
+    "bigger-db": {"app_nodes": 4, "db_max_connections": 60, "db_cpus": 2},
+}
+OBSERVE = [{"kind": "postgres", "as": "db", "dsn": "x"}, {"kind": "process", "as": "app"}]
+
+
+def _db_limited(arm: str, facts: dict[str, str]) -> RunPlan:
+    """Connections fill at t=20 s; latency and 502s follow at t=21 s; app CPU stays low."""
+    return RunPlan(
+        arm, seconds=45, step_at_s=21, step_latency_ms=600, step_error_rate=0.08,
+        series={
+            "db.connections.used": ("count", 20.0, step(8, 20, 20)),
+            "db.cpu.util": ("ratio", 1.0, const(0.4, 0.03)),
+            "db.connect.refused": ("count", None, step(0, 1, 21)),
+            "app.cpu.util": ("ratio", 1.0, step(0.30, 0.35, 21, 0.01)),
+        },
+        before={"db.writer": "db-1", "db.max_connections": "20", "volatile.read_at": arm},
+    )  # fmt: skip
+
+
+def _healthy(arm: str, facts: dict[str, str]) -> RunPlan:
+    return RunPlan(
+        arm, seconds=45,
+        series={
+            "db.connections.used": ("count", 60.0, const(12, 1)),
+            "db.cpu.util": ("ratio", 1.0, const(0.3, 0.03)),
+            "app.cpu.util": ("ratio", 1.0, const(0.3, 0.02)),
+        },
+        before=facts,
+    )  # fmt: skip
+
+
+def _by(findings: tuple[Finding, ...], kind: str) -> list[Finding]:
+    return [f for f in findings if f.kind == kind]
+
+
+def test_planted_db_connection_bottleneck_is_named_with_evidence() -> None:
+    trial = trial_from(arms=ARMS, observe=OBSERVE)
+    data = make_trial_data(trial, [_db_limited("baseline", {})] * 2)
+    found = analyze_trial(data, trial)
+    b = next(f for f in _by(found, "bottleneck") if f.arm == "baseline")
+    assert b.status == "db.connections.used"
+    assert b.evidence["tier"] == "db" and b.evidence["saturated_at_s"] < 21
+    assert 19 <= b.evidence["onset_s"] <= 23
+    assert "app capacity will not raise throughput: app.cpu.util peaked at 3" in b.summary
+    assert b.evidence["demand"]["db.connections.used"]["bound_per_s"] > 0
+    sats = {f.subject for f in _by(found, "saturation")}
+    assert {"db.connections.used", "db.connect.refused"} <= sats and "app.cpu.util" not in sats
+    arm_slo = next(f for f in _by(found, "slo") if f.subject == "arm baseline")
+    assert arm_slo.status == "fail"
+
+
+def test_nothing_saturated_says_so_and_names_missing_observers() -> None:
+    observe = [*OBSERVE, {"kind": "prometheus", "as": "lb", "url": "http://127.0.0.1:1/m"}]
+    trial = trial_from(arms={"a": {}}, observe=observe)
+    found = analyze_trial(make_trial_data(trial, [_healthy("a", {})]), trial)
+    b = _by(found, "bottleneck")[0]
+    assert b.status == "none" and "no observed resource saturated" in b.summary
+    assert "lb" in b.summary
+    assert any(f.kind == "validity" and f.status == "degraded" for f in found)
+
+
+def test_failover_trap_is_a_confounder_and_makes_the_claim_inconclusive() -> None:
+    expect = [{"arm": "bigger-db", "meets_slo": True},
+              {"arm": "more-app-nodes", "vs": "baseline", "metric": "error_rate", "expect": "not_lower"}]  # fmt: skip
+    trial = trial_from(arms=ARMS, observe=OBSERVE, expect=expect)
+    base = {"db.writer": "db-1", "db.max_connections": "20", "app.nodes": "4"}
+    plans = [
+        _healthy("baseline", base),
+        _healthy("more-app-nodes", {**base, "app.nodes": "8"}),
+        _healthy("bigger-db", {**base, "db.writer": "db-2", "db.max_connections": "60"}),
+    ] * 2
+    found = analyze_trial(make_trial_data(trial, plans), trial)
+    conf = _by(found, "confounder")
+    assert {f.subject for f in conf} == {"db.writer"}  # max_connections and nodes are governed
+    verdicts = _by(found, "verdict")
+    assert verdicts[0].status == "inconclusive" and "confounded by db.writer" in verdicts[0].summary
+    assert verdicts[1].status == "supported"  # baseline vs more-app-nodes: no confounder
+    assert verdict_exit_code(found) == 1
+
+
+def test_expected_to_vary_whitelists_the_fact() -> None:
+    trial = trial_from(arms=ARMS, observe=OBSERVE, expected_to_vary=["db.writer"],
+                       expect=[{"arm": "bigger-db", "meets_slo": True}])  # fmt: skip
+    base = {"db.writer": "db-1"}
+    plans = [_healthy("baseline", base), _healthy("bigger-db", {"db.writer": "db-2"})] * 2
+    found = analyze_trial(make_trial_data(trial, plans), trial)
+    assert not _by(found, "confounder")
+    assert _by(found, "verdict")[0].status == "supported"
+    assert verdict_exit_code(found) == 0
+
+
+def test_fact_changing_during_a_run_is_flagged() -> None:
+    trial = trial_from(arms={"a": {}}, observe=OBSERVE)
+    plan = RunPlan("a", before={"db.writer": "db-1"}, after={"db.writer": "db-2"})
+    found = analyze_trial(make_trial_data(trial, [plan]), trial)
+    assert any("changed during run 1" in f.summary for f in _by(found, "confounder"))
+
+
+def test_planted_no_effect_and_planted_effect_verdicts() -> None:
+    expect = [
+        {"arm": "b", "vs": "a", "metric": "p99", "expect": "no_difference"},
+        {"arm": "b", "vs": "a", "metric": "p99", "expect": "lower"},
+        {"arm": "c", "vs": "a", "metric": "p99", "expect": "lower", "by_at_least": "40%"},
+        {"arm": "c", "vs": "a", "metric": "p99", "expect": "not_higher"},
+    ]
+    trial = trial_from(arms={"a": {"x": 1}, "b": {"x": 2}, "c": {"x": 3}}, expect=expect)
+    plans = [
+        RunPlan("a", latency_ms=20),
+        RunPlan("b", latency_ms=20),
+        RunPlan("c", latency_ms=8),
+    ] * 3
+    found = analyze_trial(make_trial_data(trial, plans), trial)
+    status = [f.status for f in _by(found, "verdict")]
+    assert status == ["supported", "refuted", "supported", "supported"]
+    comp = next(f for f in _by(found, "comparison") if f.subject == "c vs a: p99")
+    assert comp.status == "lower" and comp.evidence["relative"] < -0.4
+
+
+def test_invalid_and_aborted_runs() -> None:
+    from loadtrial.store.model import Event
+
+    trial = trial_from(arms={"a": {}})
+    plans = [
+        RunPlan("a", events=(Event(3.0, "invalid", "generator CPU at 100 %"),)),
+        RunPlan("a", seconds=8, rate=5),
+        RunPlan("a", status="aborted"),
+    ]
+    found = analyze_trial(make_trial_data(trial, plans), trial)
+    by_run = {f.run_id: f.status for f in _by(found, "validity")}
+    assert by_run == {1: "invalid", 2: "invalid", 3: "aborted"}
+    assert verdict_exit_code(found) == 3
+
+
+def test_usl_over_arms_that_vary_a_count() -> None:
+    arms = {f"n{n}": {"app_nodes": n} for n in (1, 2, 4, 8)}
+    trial = trial_from(arms=arms)
+    rates = {1: 100.0, 2: 190.0, 4: 340.0, 8: 520.0}
+    plans = [RunPlan(f"n{n}", rate=rates[n], seconds=20) for n in rates] * 2
+    fit = _by(analyze_trial(make_trial_data(trial, plans), trial), "scalability")
+    assert len(fit) == 1 and fit[0].evidence["over"] == "app_nodes"
+    assert fit[0].evidence["r2"] > 0.95 and fit[0].evidence["sigma"] > 0
+
+
+def test_nine_runs_of_sixty_seconds_with_thirty_series_complete() -> None:
+    """A smoke test of size (the speed figure itself is printed by bench/, not asserted)."""
+    series = {f"t{i}.r.util": ("ratio", 1.0, const(0.5, 0.05)) for i in range(30)}
+    trial = trial_from(arms={"a": {}, "b": {}, "c": {}})
+    plans = [RunPlan(arm, seconds=60, rate=100, series=series) for arm in "abc"] * 3
+    data = make_trial_data(trial, plans)
+    t = time.perf_counter()
+    found = analyze_trial(data, trial)
+    assert len(_by(found, "slo")) == 12 and time.perf_counter() - t < 60
