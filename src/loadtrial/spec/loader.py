@@ -74,7 +74,7 @@ def parse_trial_text(
     notes: tuple[str, ...] = ()
     if check:
         checked = check_trial(trial, parsed.lines, path)
-        problems += checked.problems
+        problems += _new_only(checked.problems, problems)
         notes = checked.notes
     if problems:
         raise SpecError(_sorted(problems))
