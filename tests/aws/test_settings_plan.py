@@ -3,8 +3,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
+import pytest
+
 from loadtrial.env import provider_problems
 from loadtrial.env.aws import PARAM_FACTS, plan_calls, problems
+from loadtrial.errors import ProviderError
 
 TG = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/app/93795524aca9cc53"
 SETTINGS = {
@@ -83,3 +89,34 @@ def test_plan_for_an_arm_without_aws_changes() -> None:
 
 def test_param_facts_cover_every_parameter() -> None:
     assert set(PARAM_FACTS) == {"app_instance_type", "app_node_count", "db_instance_class"}
+
+
+def test_clients_from_settings_reach_the_endpoint(client_kwargs: dict[str, Any]) -> None:
+    from loadtrial.env.aws.clients import make_clients
+
+    keys = {k: v for k, v in client_kwargs.items() if k.startswith("aws_")}
+    c = make_clients("eu-west-1", client_kwargs["endpoint_url"], **keys)
+    assert c.ec2.meta.region_name == "eu-west-1"
+    assert c.ec2.describe_instances()["Reservations"] == []
+
+
+def test_no_region_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from loadtrial.env.aws.clients import make_clients
+
+    for var in ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    with pytest.raises(ProviderError, match="no AWS region"):
+        make_clients()
+
+
+def test_snapshot_failure_is_a_provider_error(client_kwargs: dict[str, Any]) -> None:
+    from loadtrial.env.aws import create
+    from loadtrial.env.aws.clients import make_clients
+
+    keys = {k: v for k, v in client_kwargs.items() if k.startswith("aws_")}
+    clients = make_clients("us-east-1", client_kwargs["endpoint_url"], **keys)
+    settings = {"db": {"cluster": "missing"}}
+    provider = create(settings, lambda a: None, clients=clients)
+    with pytest.raises(ProviderError, match="reading the AWS facts failed"):
+        provider.snapshot()

@@ -72,8 +72,16 @@ class AwsProvider:
             )
 
     def snapshot(self) -> Facts:
-        """Read the facts in force now."""
-        return facts.snapshot(self._ctx())
+        """Read the facts in force now; AWS errors become ProviderError."""
+        try:
+            return facts.snapshot(self._ctx())
+        except LoadtrialError:
+            raise
+        except Exception as exc:
+            raise ProviderError(
+                f"reading the AWS facts failed: {type(exc).__name__}: {exc}",
+                hint="check credentials, region and IAM permissions (docs/aws.md)",
+            ) from exc
 
     def _check_managed(self, ctx: Ctx, arm: ArmParams) -> None:
         bad: list[str] = []
