@@ -9,7 +9,7 @@ the tier taken from the observer's alias (`as: db` → `db.connections.used`).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from loadtrial.errors import ObserverError
 
@@ -73,3 +73,15 @@ class SampleFault(ObserverError):
     def __init__(self, message: str, hint: str = "", samples: tuple[Sample, ...] = ()) -> None:
         super().__init__(message, hint)
         self.samples = samples
+
+
+@runtime_checkable
+class CollectsWindow(Protocol):
+    """Optional ability of an observer whose source publishes late (CloudWatch): the
+    runner calls it once after a run (and its `stop`) to fetch the run's whole window."""
+
+    def collect_window(self, start_unix: float, end_unix: float, t0_unix: float) -> list[Sample]:
+        """Return the samples of [start_unix, end_unix], stamped `t_s = ts - t0_unix`.
+        May block until the source has published (its configured delay); may raise
+        ObserverError."""
+        ...

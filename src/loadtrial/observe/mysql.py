@@ -45,7 +45,8 @@ _COUNTERS = {
     "Questions": "questions.per_s",
     "Innodb_row_lock_waits": "row_lock.waits_per_s",
 }
-_REFUSED_CODES = frozenset({1040, 2002, 2003, 2013})  # too many / cannot connect / lost
+# too many connections (server, user), cannot connect, connection lost
+_REFUSED_CODES = frozenset({1040, 1203, 1226, 2002, 2003, 2013})
 
 
 class MysqlObserver:

@@ -1,0 +1,156 @@
+"""The postgres observer against a real embedded PostgreSQL (pgserver), driven to its
+connection limit by the test itself."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psutil
+import psycopg
+import pytest
+
+from loadtrial.observe import make_observer, observer_problems
+from loadtrial.observe.model import Sample, SampleFault
+from loadtrial.observe.postgres import is_local, is_refusal
+
+pgserver = pytest.importorskip("pgserver")
+
+MAX_CONNECTIONS, RESERVED = 12, 2
+
+
+@pytest.fixture(scope="module")
+def dsn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A PostgreSQL with max_connections = 12 (restarted once to apply it)."""
+    pgdata: Path = tmp_path_factory.mktemp("pg") / "data"
+    server = pgserver.get_server(pgdata, cleanup_mode="stop")
+    server.psql(
+        f"ALTER SYSTEM SET max_connections = {MAX_CONNECTIONS};"
+        f"ALTER SYSTEM SET superuser_reserved_connections = {RESERVED};"
+    )
+    server.cleanup()
+    server = pgserver.get_server(pgdata, cleanup_mode="stop")
+    try:
+        yield str(server.get_uri())
+    finally:
+        server.cleanup()
+
+
+def _by_name(samples: list[Sample]) -> dict[str, Sample]:
+    return {s.name: s for s in samples}
+
+
+def test_connections_up_to_the_limit_and_refusals(dsn: str) -> None:
+    obs: Any = make_observer({"kind": "postgres", "dsn": dsn, "as": "db", "probe_connect": True})
+    obs.start()  # the monitoring connection is open before the "load"
+    held: list[psycopg.Connection[Any]] = []
+    try:
+        before = _by_name(obs.sample(0.0))
+        assert before["db.connections.used"].value == 1.0  # the observer's own slot
+        assert before["db.connections.used"].capacity == MAX_CONNECTIONS - RESERVED
+        assert before["db.connections.max"].value == MAX_CONNECTIONS
+        assert before["db.connections.reserved"].value == RESERVED
+        assert before["db.connect.refused"].value == 0.0 and "db.connect.ms" in before
+        for _ in range(MAX_CONNECTIONS + 5):  # bounded: fill every slot there is
+            try:
+                held.append(psycopg.connect(dsn, autocommit=True))
+            except psycopg.OperationalError as exc:
+                assert is_refusal(str(exc))
+                break
+        full = _by_name(obs.sample(1.0))
+        used = full["db.connections.used"]
+        assert used.capacity is not None and used.value >= used.capacity
+        assert used.value == MAX_CONNECTIONS  # superuser fills the reserved slots too
+        assert full["db.connect.refused"].value == 1.0
+        events = obs.drain_events()
+        assert [e.kind for e in events] == ["connect_refused"]
+        assert "too many clients" in events[0].message
+        late: Any = make_observer({"kind": "postgres", "dsn": dsn, "as": "db"})
+        with pytest.raises(SampleFault) as fault:
+            late.start()  # an observer started too late is refused: data, not a crash
+        assert [(s.name, s.value) for s in fault.value.samples] == [("db.connect.refused", 1.0)]
+        late.stop()
+    finally:
+        for conn in held:
+            conn.close()
+    after = _by_name(obs.sample(2.0))
+    assert after["db.connect.refused"].value == 0.0
+    assert [e.kind for e in obs.drain_events()] == ["connect_restored"]
+    obs.stop()
+
+
+def test_states_lock_waits_and_transaction_rates(dsn: str) -> None:
+    obs: Any = make_observer({"kind": "postgres", "dsn": dsn, "as": "db"})
+    obs.start()
+    setup = psycopg.connect(dsn, autocommit=True)
+    setup.execute("CREATE TABLE IF NOT EXISTS t (id int primary key, v int)")
+    setup.execute("INSERT INTO t VALUES (1, 0) ON CONFLICT DO NOTHING")
+    holder = psycopg.connect(dsn)
+    waiter = psycopg.connect(dsn)
+    holder.execute("UPDATE t SET v = v + 1 WHERE id = 1")  # holds the row lock, idle in tx
+    waiter.execute("SET lock_timeout = '10s'")
+
+    def wait_for_lock() -> None:
+        with contextlib.suppress(psycopg.Error):
+            waiter.execute("UPDATE t SET v = v + 1 WHERE id = 1")
+
+    thread = threading.Thread(target=wait_for_lock, daemon=True)
+    try:
+        obs.sample(0.0)
+        thread.start()
+        got: dict[str, Sample] = {}
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            got = _by_name(obs.sample(0.5))
+            if got["db.connections.waiting_lock"].value >= 1:
+                break
+            time.sleep(0.05)
+        assert got["db.connections.waiting_lock"].value >= 1
+        assert got["db.connections.idle_in_transaction"].value >= 1
+    finally:
+        holder.rollback()
+        thread.join(timeout=10)
+        waiter.rollback()
+        for conn in (holder, waiter):
+            conn.close()
+    setup.close()
+    obs.sample(10.0)
+    with psycopg.connect(dsn, autocommit=True) as writer:
+        for i in range(50):
+            writer.execute("UPDATE t SET v = %s WHERE id = 1", (i,))
+    time.sleep(0.2)  # a backend publishes its counters as it exits
+    rates = _by_name(obs.sample(11.0))
+    obs.stop()
+    assert rates["db.xact.commit_per_s"].value >= 20
+    assert rates["db.xact.rollback_per_s"].unit == "per_s"
+
+
+def test_server_cpu_is_measured_on_this_host(dsn: str) -> None:
+    assert is_local(dsn)
+    obs: Any = make_observer({"kind": "postgres", "dsn": dsn, "as": "db"})
+    obs.start()
+    assert obs.drain_events() == []  # the postmaster was found
+    worker = psycopg.connect(dsn, autocommit=True)
+    obs.sample(0.0)
+    worker.execute("SELECT count(*) FROM generate_series(1, 2000000)")
+    got = _by_name(obs.sample(1.0))
+    worker.close()
+    obs.stop()
+    cpu = got["db.cpu.percent"]
+    cores = len(psutil.Process().cpu_affinity() or [1])
+    assert cpu.capacity == pytest.approx(100.0 * cores, rel=0, abs=100.0 * cores)
+    assert cpu.value > 0.0
+    assert 0.0 < got["db.cpu.util"].value <= 1.0
+
+
+def test_remote_dsn_is_not_local_and_problems_are_located() -> None:
+    assert not is_local("postgresql://u@db.example.com/app")
+    assert is_local("postgresql://u@127.0.0.1:5432/app")
+    found = observer_problems({"kind": "postgres", "dns": "x", "cpu": "yes"}, "observe[0]")
+    assert {p.field for p in found} == {"observe[0].dsn", "observe[0].dns", "observe[0].cpu"}
+    bad = observer_problems({"kind": "postgres", "dsn": "host=a port"}, "observe[0]")
+    assert [p.field for p in bad] == ["observe[0].dsn"]
