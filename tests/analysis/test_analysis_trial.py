@@ -74,8 +74,10 @@ def test_nothing_saturated_says_so_and_names_missing_observers() -> None:
 
 
 def test_failover_trap_is_a_confounder_and_makes_the_claim_inconclusive() -> None:
-    expect = [{"arm": "bigger-db", "meets_slo": True},
-              {"arm": "more-app-nodes", "vs": "baseline", "metric": "error_rate", "expect": "not_lower"}]  # fmt: skip
+    expect = [
+        {"arm": "bigger-db", "meets_slo": True},
+        {"arm": "more-app-nodes", "vs": "baseline", "metric": "error_rate", "expect": "not_lower"},
+    ]
     trial = trial_from(arms=ARMS, observe=OBSERVE, expect=expect)
     base = {"db.writer": "db-1", "db.max_connections": "20", "app.nodes": "4"}
     plans = [

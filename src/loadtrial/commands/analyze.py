@@ -1,0 +1,157 @@
+"""`loadtrial analyze [TRIAL] [--store PATH] [--json]` and `loadtrial fit usl FILE.csv [--json]`.
+
+analyze: reads a trial and its runs from the store, re-reads the trial file from the text
+stored with it, runs the analysis, stores the findings and prints them (or JSON). Its exit
+code is `verdict_exit_code` (0 OK, 1 a claim not supported / an SLO missed, 3 a run
+aborted). fit usl: fits the Universal Scalability Law to a CSV with columns n,throughput.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+import yaml
+from rich.console import Console
+from rich.table import Table
+
+from loadtrial.analysis import analyze_trial, verdict_exit_code
+from loadtrial.analysis.model import Finding
+from loadtrial.analysis.scalability import fit_usl
+from loadtrial.errors import LoadtrialError, UserError
+from loadtrial.spec.model import Trial
+
+
+def plain(value: Any) -> Any:
+    """JSON-able copy: NaN and ±∞ become None, tuples lists, mappings dicts."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    if hasattr(value, "items"):
+        return {str(k): plain(v) for k, v in value.items()}
+    return value
+
+
+def finding_json(f: Finding) -> dict[str, Any]:
+    """One finding as JSON-able data."""
+    doc: dict[str, Any] = plain(
+        {"kind": f.kind, "subject": f.subject, "summary": f.summary, "status": f.status,
+         "arm": f.arm, "run_id": f.run_id, "evidence": dict(f.evidence)}
+    )  # fmt: skip
+    return doc
+
+
+def trial_of_text(text: str, path: str) -> Trial:
+    """The Trial of stored file text (spec loader first; plain YAML as a fallback)."""
+    try:
+        from loadtrial.spec.loader import parse_trial_text
+
+        return parse_trial_text(text, path, check=False).trial
+    except (ImportError, LoadtrialError):
+        try:
+            return Trial.model_validate(yaml.safe_load(text))
+        except Exception as exc:
+            raise UserError(f"the trial file stored with the trial no longer parses: {exc}",
+                            hint="re-run the trial with a valid file") from None  # fmt: skip
+
+
+def _trial_id(store: Any, which: str | None) -> int:
+    if which is None:
+        latest = store.latest_trial_id()
+        if latest is None:
+            raise UserError("the store holds no trial yet", hint="run one: loadtrial run FILE")
+        return int(latest)
+    if which.isdigit():
+        return int(which)
+    named = [t for t in store.list_trials() if t.name == which]
+    if not named:
+        raise UserError(f"no trial named {which!r} in the store", hint="list them: loadtrial ls")
+    return int(max(named, key=lambda t: t.created_at).trial_id)
+
+
+def _print(findings: tuple[Finding, ...], console: Console) -> None:
+    table = Table(title="findings", show_lines=False)
+    for col in ("kind", "subject", "status", "summary"):
+        table.add_column(col, overflow="fold")
+    for f in findings:
+        table.add_row(f.kind, f.subject, f.status, f.summary)
+    console.print(table)
+
+
+def analyze_command(trial: str | None, store_path: str, as_json: bool) -> int:
+    """Analyse a stored trial, save and print its findings; return the exit code."""
+    from loadtrial.store import Store
+
+    with Store(store_path) as store:
+        trial_id = _trial_id(store, trial)
+        data = store.load_trial(trial_id)
+        spec = trial_of_text(data.info.file_text, data.info.file_path)
+        findings = analyze_trial(data, spec)
+        store.save_findings(trial_id, findings)
+    code = verdict_exit_code(findings)
+    if as_json:
+        doc = {"trial_id": trial_id, "exit_code": code,
+               "findings": [finding_json(f) for f in findings]}  # fmt: skip
+        typer.echo(json.dumps(doc, indent=2))
+    else:
+        _print(findings, Console())
+    return code
+
+
+def fit_usl_command(path: Path, as_json: bool) -> None:
+    """Fit the USL to a CSV with columns n,throughput and print the figures."""
+    try:
+        with path.open(newline="", encoding="utf-8") as fh:
+            rows = list(csv.DictReader(fh))
+        n = [float(r["n"]) for r in rows]
+        x = [float(r["throughput"]) for r in rows]
+    except FileNotFoundError:
+        raise UserError(f"no file at {path}", hint="check the path") from None
+    except (KeyError, ValueError, TypeError) as exc:
+        raise UserError(f"{path}: expected numeric columns n,throughput ({exc})",
+                        hint="first line: n,throughput") from None  # fmt: skip
+    fit = fit_usl(n, x).as_dict()
+    if as_json:
+        typer.echo(json.dumps(plain(fit), indent=2))
+        return
+    for key in ("sigma", "kappa", "lambda", "peak_n", "peak_throughput", "r2"):
+        value = fit[key]
+        typer.echo(f"{key:16} {'inf' if value is None else f'{value:.6g}'}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add `analyze` and `fit usl` to the CLI."""
+
+    @app.command("analyze")
+    def analyze(
+        trial: Annotated[
+            str | None, typer.Argument(help="trial id or name (default: latest)")
+        ] = None,
+        store: Annotated[
+            str, typer.Option("--store", help="results store")
+        ] = ".loadtrial/results.db",
+        as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+    ) -> None:
+        """Analyse a stored trial: bottleneck, verdicts, confounders; store the findings."""
+        code = analyze_command(trial, store, as_json)
+        if code:
+            raise typer.Exit(code)
+
+    fit = typer.Typer(help="Fit models to measured data.", no_args_is_help=True)
+
+    @fit.command("usl")
+    def usl(
+        file: Annotated[Path, typer.Argument(help="CSV with columns n,throughput")],
+        as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+    ) -> None:
+        """Fit the Universal Scalability Law: sigma, kappa, lambda, peak_n, peak_throughput, r2."""
+        fit_usl_command(file, as_json)
+
+    app.add_typer(fit, name="fit")

@@ -1,0 +1,105 @@
+"""The analyze and fit usl commands, invoked as a user would, against a real SQLite store."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from analysis_synth import RunPlan, make_trial_data, trial_from
+
+from loadtrial.analysis.scalability import usl
+from loadtrial.cli import main
+from loadtrial.commands.analyze import analyze_command
+from loadtrial.store import Store
+from loadtrial.store.model import Event
+
+DOC = {
+    "name": "cli-trial",
+    "target": {"base_url": "http://127.0.0.1:8080"},
+    "load": {"model": "open", "warmup": "5s", "stages": [{"rate": 200, "duration": "40s"}]},
+    "arms": {"a": {}},
+    "slo": {"p99": "200ms"},
+    "expect": [{"arm": "a", "meets_slo": True}],
+}
+
+
+def _store_trial(path: Path, plan: RunPlan) -> int:
+    trial = trial_from(**DOC)
+    data = make_trial_data(trial, [plan])
+    with Store(path) as store:
+        tid = store.create_trial(
+            name="cli-trial", file_path="t.yaml", file_text=yaml.safe_dump(DOC)
+        )
+        for run in data.runs:
+            rid = store.create_run(tid, arm=run.info.arm, repetition=1, order_index=0,
+                                   params={}, warmup_s=run.info.warmup_s)  # fmt: skip
+            for second in run.seconds:
+                store.add_interval(rid, second)
+            for event in run.events:
+                store.add_event(rid, event)
+            store.finish_run(rid, run.info.status)
+    return tid
+
+
+def test_analyze_latest_trial_as_json_stores_findings(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = tmp_path / "r.db"
+    tid = _store_trial(db, RunPlan("a", latency_ms=20))
+    assert main(["analyze", "--store", str(db), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["trial_id"] == tid and doc["exit_code"] == 0
+    verdict = next(f for f in doc["findings"] if f["kind"] == "verdict")
+    assert verdict["status"] == "supported"
+    with Store(db) as store:
+        assert any(f.kind == "verdict" for f in store.load_findings(tid))
+
+
+def test_analyze_refuted_claim_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    db = tmp_path / "r.db"
+    _store_trial(db, RunPlan("a", latency_ms=400))
+    # the command's code (cli.main drops typer.Exit codes under standalone_mode=False: reported)
+    assert analyze_command("cli-trial", str(db), as_json=False) == 1
+    assert "REFUTED" in capsys.readouterr().out
+
+
+def test_analyze_invalid_only_run_is_inconclusive(tmp_path: Path) -> None:
+    db = tmp_path / "r.db"
+    _store_trial(db, RunPlan("a", events=(Event(1.0, "invalid", "generator limited"),)))
+    assert analyze_command(None, str(db), as_json=False) == 1
+
+
+def test_analyze_empty_store_is_a_user_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["analyze", "--store", str(tmp_path / "none.db")]) == 2
+    assert "no trial" in capsys.readouterr().err
+
+
+def test_fit_usl_prints_the_figures(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    n = np.array([1, 2, 4, 8, 16, 32], dtype=float)
+    csv = tmp_path / "u.csv"
+    csv.write_text(
+        "n,throughput\n"
+        + "".join(f"{a:g},{b:.4f}\n" for a, b in zip(n, usl(n, 0.05, 0.002, 100), strict=True))
+    )
+    assert main(["fit", "usl", str(csv), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["sigma"] == pytest.approx(0.05, rel=0.01) and doc["kappa"] == pytest.approx(
+        0.002, rel=0.01
+    )
+    assert {"lambda", "peak_n", "peak_throughput", "r2"} <= set(doc)
+    assert main(["fit", "usl", str(csv)]) == 0
+    assert "peak_throughput" in capsys.readouterr().out
+
+
+def test_fit_usl_bad_csv_is_one_clear_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    csv = tmp_path / "bad.csv"
+    csv.write_text("x,y\n1,2\n")
+    assert main(["fit", "usl", str(csv)]) == 2
+    assert "n,throughput" in capsys.readouterr().err
