@@ -139,3 +139,13 @@ def test_resolution_is_the_smallest_spacing() -> None:
     assert resolution_s([0.0, 60.0, 180.0], 60.0) == 60.0
     assert resolution_s([0.0, 300.0], 60.0) == 300.0
     assert resolution_s([5.0], 60.0) == 60.0
+
+
+def test_made_through_the_observe_door_with_the_window_ability() -> None:
+    from loadtrial.observe import make_observer, observer_problems
+    from loadtrial.observe.model import CollectsWindow
+
+    entry = {"kind": "cloudwatch", "as": "cloud", "load_balancer": "app/shop/1", "interval": 1.0}
+    assert observer_problems(entry, "observe[0]") == []
+    observer = make_observer(entry)
+    assert isinstance(observer, CollectsWindow) and observer.tier == "cloud"

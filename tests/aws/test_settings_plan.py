@@ -120,3 +120,11 @@ def test_snapshot_failure_is_a_provider_error(client_kwargs: dict[str, Any]) -> 
     provider = create(settings, lambda a: None, clients=clients)
     with pytest.raises(ProviderError, match="reading the AWS facts failed"):
         provider.snapshot()
+
+
+def test_plan_through_the_env_door() -> None:
+    from loadtrial.env import plan_calls as door_plan_calls
+
+    lines = door_plan_calls("aws", SETTINGS, {"app_node_count": 2})
+    assert any("keep the first 2" in line for line in lines)
+    assert door_plan_calls("none", {}, {"x": 1}) == []

@@ -30,6 +30,7 @@ __all__ = [
     "Facts",
     "Provider",
     "make_provider",
+    "plan_calls",
     "provider_problems",
 ]
 
@@ -64,3 +65,13 @@ def provider_problems(
         return [Problem("env.provider", f"unknown provider {name!r}", f"use one of: {known}")]
     problems: list[Problem] = _module(name).problems(settings, arms)
     return problems
+
+
+def plan_calls(name: str, settings: Mapping[str, Any], params: Mapping[str, Any]) -> list[str]:
+    """Return what applying `params` would do, one line per call, without doing it (for
+    `--dry-run`); [] when the provider has no `plan_calls(settings, params)` of its own."""
+    planner = getattr(_module(name), "plan_calls", None)
+    if planner is None:
+        return []
+    lines: list[str] = planner(settings, params)
+    return lines
