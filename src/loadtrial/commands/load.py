@@ -16,7 +16,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from loadtrial.errors import ExitCode, TargetError, UserError
+from loadtrial.errors import ExitCode, LoadtrialError, TargetError, UserError
 from loadtrial.load import (
     ClosedModel,
     LoadPlan,
@@ -34,6 +34,15 @@ from loadtrial.targets import KINDS, TargetConfig, serve_blocking
 from loadtrial.units import parse_duration_s
 
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
+
+
+class LoadInterrupted(LoadtrialError):
+    """The user stopped the load (Ctrl-C); what was measured has been shown and written.
+
+    An exception, not typer.Exit, because cli.main turns exceptions into exit codes.
+    """
+
+    exit_code = ExitCode.ABORTED
 
 
 def parse_stages(text: str) -> tuple[Stage, ...]:
@@ -180,7 +189,8 @@ def load_command(
     if json_path is not None:
         json_path.write_text(json.dumps(summary, indent=2) + "\n")
     if result.interrupted:
-        raise typer.Exit(int(ExitCode.ABORTED))
+        where = f"; summary written to {json_path}" if json_path is not None else ""
+        raise LoadInterrupted(f"load interrupted after {summary['duration_s']:g} s{where}")
 
 
 def target_command(

@@ -1,0 +1,116 @@
+"""`loadtrial load` and `loadtrial target` through cli.main: exit codes, output, JSON."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from loadtrial.cli import main
+from loadtrial.commands.load import parse_stages
+from loadtrial.errors import UserError
+from loadtrial.load.model import Stage
+from loadtrial.targets import RunningTarget, closed_port_url
+
+SUMMARY_KEYS = {
+    "target", "model", "duration_s", "requests", "ok", "offered_rate_per_s",
+    "achieved_rate_per_s", "latency_ms", "uncorrected_latency_ms", "errors", "late",
+    "dropped", "generator", "valid", "invalid_reasons", "seconds",
+}  # fmt: skip
+LATENCY_KEYS = {"p50", "p90", "p99", "p999", "max"}
+
+
+@pytest.mark.timeout(60)
+def test_rate_run_writes_exact_json(
+    fast_target: RunningTarget, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "s.json"
+    code = main(["load", fast_target.url, "--rate", "200", "--duration", "1s", "--json", str(out)])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "200/s achieved" in printed and "valid" in printed
+    s = json.loads(out.read_text())
+    assert set(s) == SUMMARY_KEYS
+    assert set(s["latency_ms"]) == set(s["uncorrected_latency_ms"]) == LATENCY_KEYS
+    assert set(s["generator"]) == {"cpu_percent", "max_send_lag_ms"}
+    assert s["requests"] == s["ok"] == 200 and s["model"] == "open"
+    assert s["seconds"][0]["offered"] >= 199 and {"p50_ms", "p99_ms"} <= set(s["seconds"][0])
+
+
+@pytest.mark.timeout(60)
+def test_users_run_with_header_and_post(
+    fast_target: RunningTarget, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "s.json"
+    argv = ["load", fast_target.url, "--users", "3", "--duration", "1s", "-H", "X-Test: 1"]
+    code = main([*argv, "--method", "post", "--body", "{}", "--json", str(out)])
+    assert code == 0
+    s = json.loads(out.read_text())
+    assert s["model"] == "closed" and s["requests"] > 50 and s["errors"] == {}
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["load", "htp:/nowhere", "--rate", "5"], "malformed URL"),
+        (["load", "http://127.0.0.1:9/", "--rate", "-5"], "cannot be negative"),
+        (["load", "http://127.0.0.1:9/", "--rate", "5", "-H", "NoColon"], "has no colon"),
+        (["load", "http://example.com/", "--rate", "5"], "--allow example.com"),
+        (["load", "http://127.0.0.1:9/", "--rate", "5", "--users", "2"], "exclude each other"),
+        (["load", "http://127.0.0.1:9/", "--stages", "100:10s,oops"], "bad stage"),
+        (["load", "http://127.0.0.1:9/"], "no load given"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1 and "Traceback" not in err
+
+
+def test_unreachable_target(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["load", closed_port_url(), "--rate", "5", "--duration", "1s"]) == 2
+    assert "cannot connect" in capsys.readouterr().err
+
+
+def test_parse_stages() -> None:
+    assert parse_stages("100:10s, >600:20s,600:1m") == (
+        Stage(10.0, 100.0),
+        Stage(20.0, None, 600.0),
+        Stage(60.0, 600.0),
+    )
+    with pytest.raises(UserError):
+        parse_stages("100")
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(60)
+def test_ctrl_c_still_prints_and_writes(fast_target: RunningTarget, tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "s.json"
+    argv = [sys.executable, "-m", "loadtrial.cli", "load", fast_target.url, "--rate", "50"]
+    proc = subprocess.Popen(
+        [*argv, "--duration", "60s", "--json", str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        time.sleep(2.5)
+        proc.send_signal(signal.SIGINT)
+        stdout, _ = proc.communicate(timeout=max(1.0, deadline - time.monotonic()))
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 3
+    assert "interrupted" in stdout
+    s = json.loads(out.read_text())
+    assert s["requests"] >= 25 and s["duration_s"] < 30
