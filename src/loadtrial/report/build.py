@@ -50,7 +50,8 @@ def build_report(
         overall=overall_status(claims),
         claims=claims,
         confounders=confounders,
-        bottleneck=next((f for f in views if f.kind == "bottleneck"), None),
+        bottleneck=primary_bottleneck(views),
+        bottlenecks=tuple(f for f in views if f.kind == "bottleneck"),
         arms=tuple(arm_row(a, data, trial, views) for a in arms),
         runs=runs,
         env_rows=keys,
@@ -64,6 +65,13 @@ def build_report(
         slo_p99_ms=None if trial.slo.p99 is None else trial.slo.p99 * 1000.0,
         notes=() if findings else ("No findings were stored or computed for this trial.",),
     )
+
+
+def primary_bottleneck(views: Sequence[FindingView]) -> FindingView | None:
+    """The bottleneck to chart: the first that names a resource, else the first at all."""
+    found = [f for f in views if f.kind == "bottleneck"]
+    named = [f for f in found if f.status not in ("", "none") or f.evidence.get("resource")]
+    return next(iter(named or found), None)
 
 
 def arm_names(data: TrialData, trial: Trial) -> tuple[str, ...]:

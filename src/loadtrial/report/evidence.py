@@ -46,8 +46,16 @@ def pair(value: Any) -> tuple[float, float] | None:
 
 
 def effect(ev: Mapping[str, Any]) -> tuple[float | None, float | None, float | None]:
-    """Return (effect, ci_low, ci_high) of a verdict or comparison finding."""
-    value = first_number(ev, "effect", "relative_change", "difference", "diff", "delta")
+    """Return (effect, ci_low, ci_high) of a verdict or comparison finding.
+
+    A relative change with its interval is preferred (readable across metrics), then an
+    absolute difference with its bootstrap interval, then a generic `effect`/`ci`.
+    """
+    for value_key, ci_key in (("relative", "relative_ci"), ("difference", "boot_ci")):
+        value, ci = number(ev.get(value_key)), pair(ev.get(ci_key))
+        if value is not None:
+            return value, ci[0] if ci else None, ci[1] if ci else None
+    value = first_number(ev, "effect", "relative_change", "diff", "delta")
     ci = pair(ev.get("ci")) or pair(ev.get("ci95")) or pair(ev.get("interval"))
     low = ci[0] if ci else first_number(ev, "ci_low", "low", "lower")
     high = ci[1] if ci else first_number(ev, "ci_high", "high", "upper")
@@ -55,9 +63,13 @@ def effect(ev: Mapping[str, Any]) -> tuple[float | None, float | None, float | N
 
 
 def effect_unit(ev: Mapping[str, Any]) -> str:
-    """Return the unit the effect is expressed in ("" when unknown)."""
+    """Return the unit the effect is expressed in ("relative …" for a relative change)."""
     unit = ev.get("effect_unit") or ev.get("unit") or ""
-    return unit if isinstance(unit, str) else ""
+    unit = unit if isinstance(unit, str) else ""
+    if number(ev.get("relative")) is not None and "effect_unit" not in ev:
+        metric = ev.get("metric")
+        return "relative" + (f" {metric}" if isinstance(metric, str) else "")
+    return unit
 
 
 def time_range(ev: Mapping[str, Any]) -> tuple[float, float] | None:
@@ -66,11 +78,16 @@ def time_range(ev: Mapping[str, Any]) -> tuple[float, float] | None:
         found = pair(ev.get(key))
         if found:
             return found
-    start = first_number(ev, "start_s", "from_s", "t_start", "start", "onset_s")
+    start = first_number(
+        ev, "start_s", "from_s", "t_start", "start", "saturated_at_s", "errors_at_s", "onset_s"
+    )
     end = first_number(ev, "end_s", "to_s", "t_end", "end")
     if start is None:
         return None
-    return start, end if end is not None else start
+    if end is None:
+        lasted = first_number(ev, "saturated_s", "duration_s")
+        end = start + lasted if lasted is not None else start
+    return start, end
 
 
 def onset(ev: Mapping[str, Any]) -> float | None:

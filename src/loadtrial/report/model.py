@@ -184,3 +184,4 @@ class Report:
     duration_s: float  # the longest run, for the shared time axis
     notes: tuple[str, ...] = field(default_factory=tuple)
     slo_p99_ms: float | None = None
+    bottlenecks: tuple[FindingView, ...] = ()  # every arm's bottleneck finding

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from loadtrial.report.model import ArmRow, ClaimView, Estimate, FindingView, Report
+from loadtrial.report.model import ArmRow, Band, ClaimView, Estimate, FindingView, Report
 from loadtrial.units import format_duration
 
 STATUS_CLASS = {
@@ -32,10 +32,10 @@ def esc(value: object) -> str:
     return html.escape(str(value), quote=True)
 
 
-def pill(status: str) -> str:
-    """A coloured status label."""
+def pill(status: str, label: str = "") -> str:
+    """A status label coloured by `status` (showing `label` when given)."""
     cls = STATUS_CLASS.get(status, "muted")
-    return f'<span class="pill {cls}">{esc(status)}</span>'
+    return f'<span class="pill {cls}">{esc(label or status)}</span>'
 
 
 def when(unix: float | None) -> str:
@@ -104,6 +104,12 @@ def verdict(r: Report) -> str:
     """Verdict first: hypothesis, claims, confounders in red, arms at a glance."""
     cls = STATUS_CLASS.get(r.overall, "muted")
     hypothesis = r.hypothesis or "(no hypothesis stated)"
+    shaky = sum(1 for c in r.claims if c.rests_on_confounder)
+    caveat = (
+        f'<span class="caveat">but {shaky} of {len(r.claims)} claim(s) rest on a confounder</span>'
+        if shaky
+        else ""
+    )
     claims = "".join(_claim(c) for c in r.claims) or '<li class="claim">No claims declared.</li>'
     conf = ""
     if r.confounders:
@@ -114,7 +120,7 @@ def verdict(r: Report) -> str:
     return (
         f'<section id="verdict" class="card verdict {cls}">'
         f'<div class="verdict-head"><span class="verdict-label">Verdict</span>'
-        f'<span class="verdict-word {cls}">{esc(r.overall)}</span></div>'
+        f'<span class="verdict-word {cls}">{esc(r.overall)}</span>{caveat}</div>'
         f'<blockquote class="hypothesis">{esc(hypothesis)}</blockquote>'
         f'<ol class="claims">{claims}</ol>{conf}{_glance(r.arms)}</section>'
     )
@@ -141,7 +147,7 @@ def _glance(arms: Iterable[ArmRow]) -> str:
         tput = a.throughput_per_s.value
         tiles.append(
             f'<div class="tile {STATUS_CLASS.get(a.slo, "muted")}"><div class="tile-head">'
-            f'<span class="arm">{esc(a.arm)}</span>{pill("SLO " + a.slo)}</div>'
+            f'<span class="arm">{esc(a.arm)}</span>{pill(a.slo, "SLO " + a.slo)}</div>'
             '<div class="kpis"><div><span class="k">p99</span>'
             f'<span class="v">{ms(p99)}</span></div>'
             f'<div><span class="k">errors</span><span class="v">{esc(err)}</span></div>'
@@ -152,28 +158,44 @@ def _glance(arms: Iterable[ArmRow]) -> str:
 
 
 def bottleneck(r: Report) -> str:
-    """The bottleneck sentence and its evidence chart."""
+    """The bottleneck sentence, its evidence chart, and every arm's own bottleneck."""
     if r.bottleneck is None:
         body = '<p class="muted">No bottleneck was identified.</p>'
     else:
         b = r.bottleneck
+        where = f"arm {b.arm}" if b.arm else ""
         body = (
             f'<p class="sentence">{esc(b.summary)}</p>{evidence_list(b.evidence)}'
-            '<div class="chart" id="chart-bottleneck" data-chart="bottleneck"></div>'
+            f'<div class="chart" id="chart-bottleneck" data-chart="bottleneck" '
+            f'aria-label="evidence for {esc(where)}"></div>'
         )
+        others = [f for f in r.bottlenecks if f is not b]
+        if others:
+            items = "".join(f"<li>{esc(f.summary)}</li>" for f in others)
+            body += f'<h3>Other arms</h3><ul class="others">{items}</ul>'
     return f'<section id="bottleneck" class="card"><h2>Bottleneck</h2>{body}</section>'
 
 
 def evidence_list(ev: Mapping[str, Any]) -> str:
-    """Render any evidence mapping as a compact definition list (generic, escaped)."""
+    """Render any evidence mapping (generic, escaped): scalars inline, the rest folded."""
     if not ev:
         return ""
-    items = "".join(f"<div><dt>{esc(k)}</dt><dd>{esc(_short(v))}</dd></div>" for k, v in ev.items())
-    return f'<dl class="evidence">{items}</dl>'
+    flat = {k: v for k, v in ev.items() if v is None or isinstance(v, str | int | float)}
+    nested = {k: v for k, v in ev.items() if k not in flat}
+    items = "".join(
+        f"<div><dt>{esc(k)}</dt><dd>{esc(_short(v))}</dd></div>" for k, v in flat.items()
+    )
+    out = f'<dl class="evidence">{items}</dl>' if items else ""
+    if nested:
+        text = json.dumps(nested, ensure_ascii=False, indent=1, default=str)
+        out += f'<details class="more"><summary>evidence</summary><pre>{esc(text)}</pre></details>'
+    return out
 
 
 def _short(value: Any) -> str:
-    """A value in at most ~120 characters."""
+    """A value in at most ~120 characters (floats to 4 significant digits)."""
+    if isinstance(value, float):
+        return f"{value:.4g}"
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
     return text if len(text) <= 120 else text[:117] + "…"
 
@@ -226,7 +248,7 @@ def timelines(r: Report) -> str:
             f'<div class="run"><h3>run {run.run_id} · <span class="arm">{esc(run.arm)}</span> · '
             f"repetition {run.repetition}{status}{reason}</h3>"
             f'<div class="chart tall" id="chart-run-{i}" data-chart="run" data-index="{i}">'
-            "</div></div>"
+            f"</div>{_events(run.events)}</div>"
         )
     return (
         '<section id="timelines" class="card"><h2>Timelines</h2><p class="muted">All runs on one '
@@ -235,6 +257,12 @@ def timelines(r: Report) -> str:
         "Shaded: warm-up (grey), saturation (red); dashed line: bottleneck onset.</p>"
         f"{''.join(blocks)}</section>"
     )
+
+
+def _events(events: Iterable[Band]) -> str:
+    """A run's events (aborts, observer faults) as a compact list under its chart."""
+    items = "".join(f"<li><b>t={e.start_s:.0f}s</b> {esc(e.label)}</li>" for e in events)
+    return f'<ul class="events">{items}</ul>' if items else ""
 
 
 def scalability(r: Report) -> str:
@@ -251,10 +279,16 @@ def scalability(r: Report) -> str:
     return f'<section id="scalability" class="card"><h2>Scalability</h2>{"".join(parts)}</section>'
 
 
+def _where(f: FindingView) -> str:
+    """The arm and run a finding is about, as a small second line."""
+    bits = ([f"arm {f.arm}"] if f.arm else []) + ([f"run {f.run_id}"] if f.run_id else [])
+    return f'<div class="detail">{esc(" · ".join(bits))}</div>' if bits else ""
+
+
 def findings_list(findings: Iterable[FindingView]) -> str:
     """Every finding, generically (the report never drops a finding it does not know)."""
     rows = "".join(
-        f"<tr><td>{esc(f.kind)}</td><td>{esc(f.subject)}</td>"
+        f"<tr><td>{esc(f.kind)}</td><td>{esc(f.subject)}{_where(f)}</td>"
         f"<td>{pill(f.status) if f.status else ''}</td>"
         f"<td>{esc(f.summary)}{evidence_list(f.evidence)}</td></tr>"
         for f in findings

@@ -77,8 +77,12 @@ def _claim_view(
     if f is None:
         return ClaimView(index, text, "not analysed", "", None, None, None, "", False, {})
     effect, low, high = ev.effect(f.evidence)
-    flagged = bool(f.evidence.get("confounded") or f.evidence.get("confounders"))
-    touching = any(_touches(c, arms) for c in confounders)
+    if "confounded_by" in f.evidence:  # the analysis said exactly which facts; trust it
+        confounded = bool(f.evidence["confounded_by"])
+    else:
+        confounded = bool(f.evidence.get("confounded")) or any(
+            _touches(c, arms) for c in confounders
+        )
     return ClaimView(
         index=index,
         text=text,
@@ -88,7 +92,7 @@ def _claim_view(
         ci_low=low,
         ci_high=high,
         effect_unit=ev.effect_unit(f.evidence),
-        rests_on_confounder=flagged or touching,
+        rests_on_confounder=confounded,
         evidence=f.evidence,
     )
 

@@ -10,7 +10,7 @@
   var root = document.documentElement;
   var data = JSON.parse(document.getElementById("report-data").textContent);
   var config = {
-    displaylogo: false, responsive: true, showLink: false,
+    displaylogo: false, responsive: true, showLink: false, displayModeBar: "hover",
     modeBarButtonsToRemove: ["lasso2d", "select2d", "autoScale2d"],
     toImageButtonOptions: { format: "svg", filename: "loadtrial-chart" }
   };
@@ -37,7 +37,7 @@
       paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)",
       font: { family: getComputedStyle(document.body).fontFamily, size: 12, color: t.ink },
       margin: { l: 64, r: 24, t: 16, b: 40 }, hovermode: "x unified",
-      legend: { orientation: "h", y: -0.08, x: 0, font: { size: 11 } },
+      legend: { orientation: "h", y: -0.08, x: 0, font: { size: 11 }, traceorder: "normal" },
       hoverlabel: { font: { size: 12 } }
     }, extra);
   }
@@ -97,11 +97,11 @@
       line: { color: t.bad, width: 1, dash: "dot" } });
     return { data: traces, layout: layout(t, {
       height: 560, barmode: "stack", bargap: 0.15, shapes: shapes, showlegend: true,
-      legend: { orientation: "v", x: 1.01, y: 1, font: { size: 11 } },
+      legend: { orientation: "v", x: 1.01, y: 1, font: { size: 11 }, traceorder: "normal" },
       margin: { l: 64, r: 10, t: 10, b: 40 },
       xaxis: axis(t, { anchor: "y4", range: [0, Math.max(1, data.duration_s)], title: { text: "seconds" } }),
       yaxis: axis(t, { domain: [0.79, 1], title: { text: "req/s" }, rangemode: "tozero" }),
-      yaxis2: axis(t, { domain: [0.52, 0.74], title: { text: "latency ms" }, type: "log" }),
+      yaxis2: axis(t, { domain: [0.52, 0.74], title: { text: "latency ms" }, type: "log", dtick: 1, tickformat: "~g" }),
       yaxis3: axis(t, { domain: [0.28, 0.47], title: { text: "errors/s" }, rangemode: "tozero" }),
       yaxis4: axis(t, { domain: [0, 0.23], title: { text: "utilisation %" }, range: [0, 110] })
     }) };
@@ -132,7 +132,7 @@
       height: 300, shapes: markers(run, t),
       xaxis: axis(t, { range: [0, Math.max(1, data.duration_s)], title: { text: "seconds (run " + run.run_id + ", " + h(run.arm) + ")" } }),
       yaxis: axis(t, { title: { text: "utilisation %" }, range: [0, 110] }),
-      yaxis2: axis(t, { title: { text: "p99 ms" }, overlaying: "y", side: "right", type: "log", showgrid: false }),
+      yaxis2: axis(t, { title: { text: "p99 ms" }, overlaying: "y", side: "right", type: "log", dtick: 1, tickformat: "~g", showgrid: false }),
       yaxis3: axis(t, { overlaying: "y", visible: false, rangemode: "tozero" }),
       margin: { l: 64, r: 64, t: 10, b: 60 }
     }) };
@@ -157,7 +157,7 @@
       height: 280, showlegend: false, hovermode: "closest", shapes: shapes,
       xaxis: axis(t, { domain: [0, 0.3] }), xaxis2: axis(t, { domain: [0.36, 0.64] }),
       xaxis3: axis(t, { domain: [0.7, 1] }),
-      yaxis: axis(t, { title: { text: "p99 ms (95% CI)" }, type: "log" }),
+      yaxis: axis(t, { title: { text: "p99 ms (95% CI)" }, type: "log", dtick: 1, tickformat: "~g" }),
       yaxis2: axis(t, { anchor: "x2", title: { text: "error rate %" }, rangemode: "tozero" }),
       yaxis3: axis(t, { anchor: "x3", title: { text: "throughput/s" }, rangemode: "tozero" })
     }) };
@@ -200,7 +200,9 @@
     })).then(function () {
       var drawn = 0;
       els.forEach(function (el) {
-        var n = el.querySelectorAll(".plot path, .plot .point, .plot .bars path").length;
+        var n = Array.prototype.filter.call(el.querySelectorAll("g.trace path"), function (p) {
+          return (p.getAttribute("d") || "").length > 4;  // a drawn line, bar or marker
+        }).length;
         el.setAttribute("data-drawn", String(n));
         if (n > 0) drawn += 1;
       });

@@ -1,0 +1,155 @@
+"""`loadtrial report [TRIAL|RUN] [--store PATH] [-o report.html] [--format html|json]`.
+
+In: a trial (id, name, or nothing for the latest) or one run (`run:7` or `r7`) in the
+results store. The trial is re-read from the file text stored with it; the findings are
+the stored ones, or — when none are stored and the analysis is installed — computed now
+(the report only reads the store, it never writes to it). A single run is reported as a
+one-run trial, analysed on its own.
+Out: one offline HTML file (default `report.html`) and the verdict summary on the
+terminal; or, with `--format json`, the same content as JSON (to `-o`, else stdout).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import replace
+from pathlib import Path
+from typing import Annotated, Literal
+
+import typer
+from rich.console import Console
+
+from loadtrial.analysis.model import Finding
+from loadtrial.errors import LoadtrialError, UserError
+from loadtrial.spec.model import Trial
+from loadtrial.store import Store
+from loadtrial.store.model import TrialData
+
+DEFAULT_STORE = Path(".loadtrial/results.db")
+_RUN = re.compile(r"(?:run[:#]?|r)(\d+)", re.IGNORECASE)
+
+
+def trial_from_text(text: str, path: str) -> Trial:
+    """The Trial of stored file text (the spec loader, else plain YAML validation)."""
+    try:
+        from loadtrial.spec import parse_trial_text
+
+        return parse_trial_text(text, path, check=False).trial
+    except (ImportError, LoadtrialError):
+        pass  # validate the plain YAML below: a report of old data beats no report
+    import yaml
+
+    try:
+        return Trial.model_validate(yaml.safe_load(text))
+    except Exception as exc:  # pydantic or YAML: one sentence for the user
+        raise UserError(
+            f"the trial file stored with the trial no longer parses: {exc}",
+            hint="re-run the trial with a valid file",
+        ) from None
+
+
+def _analyse(data: TrialData, trial: Trial) -> tuple[Finding, ...]:
+    """Findings computed now, or () when the analysis is not installed."""
+    try:
+        from loadtrial.analysis import analyze_trial
+    except ImportError:
+        return ()
+    return tuple(analyze_trial(data, trial))
+
+
+def _trial_id(store: Store, which: str) -> int:
+    """Resolve a trial id, a trial name or "" (the latest) to an id."""
+    if which.isdigit():
+        return int(which)
+    if not which:
+        latest = store.latest_trial_id()
+        if latest is None:
+            raise UserError("the store holds no trial yet", hint="run one: loadtrial run FILE")
+        return int(latest)
+    named = [t for t in store.list_trials() if t.name == which]
+    if not named:
+        raise UserError(f"no trial named {which!r} in the store", hint="list them: loadtrial ls")
+    return int(max(named, key=lambda t: t.created_at).trial_id)
+
+
+def load_for_report(store_path: Path, which: str) -> tuple[TrialData, Trial, tuple[Finding, ...]]:
+    """Read what the report needs from the store (and analyse when nothing is stored)."""
+    if not store_path.exists():
+        raise UserError(
+            f"no results store at {store_path}", hint="run a trial first, or --store PATH"
+        )
+    with Store(store_path) as store:
+        run = _RUN.fullmatch(which.strip())
+        if run:
+            one = store.load_run(int(run.group(1)))
+            whole = store.load_trial(one.info.trial_id)
+            info = replace(whole.info, name=f"{whole.info.name} — run {one.info.run_id}")
+            data = TrialData(info=info, runs=(one,))
+            trial = trial_from_text(data.info.file_text, data.info.file_path)
+            stored = store.load_findings(one.info.trial_id)
+            found = _analyse(data, trial) or tuple(f for f in stored if f.run_id == one.info.run_id)
+            return data, trial, found
+        trial_id = _trial_id(store, which.strip())
+        data = store.load_trial(trial_id)
+        trial = trial_from_text(data.info.file_text, data.info.file_path)
+        findings = tuple(store.load_findings(trial_id)) or _analyse(data, trial)
+        return data, trial, findings
+
+
+def report_command(
+    which: str,
+    store_path: Path,
+    output: Path | None,
+    fmt: Literal["html", "json"],
+    console: Console,
+) -> Path | None:
+    """Write the report; return the file written (None when JSON went to stdout)."""
+    from loadtrial.report import print_summary, to_json, write_html
+
+    data, trial, findings = load_for_report(store_path, which)
+    if fmt == "json":
+        text = json.dumps(to_json(data, trial, findings, store_path=str(store_path)), indent=2)
+        if output is None:
+            typer.echo(text)
+            return None
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(text + "\n", encoding="utf-8")
+        return output
+    path = write_html(
+        data, trial, findings, output or Path("report.html"), store_path=str(store_path)
+    )
+    print_summary(data, trial, findings, console)
+    return path
+
+
+def register(app: typer.Typer) -> None:
+    """Add `report` to the CLI."""
+
+    @app.command("report")
+    def report(
+        which: Annotated[
+            str,
+            typer.Argument(
+                metavar="[TRIAL|RUN]",
+                help="trial id or name (default: the latest), or a run as run:7",
+            ),
+        ] = "",
+        store: Annotated[
+            Path, typer.Option("--store", help="results store (SQLite)")
+        ] = DEFAULT_STORE,
+        output: Annotated[
+            Path | None, typer.Option("-o", "--output", help="file to write (html: report.html)")
+        ] = None,
+        fmt: Annotated[
+            str, typer.Option("--format", help="html (one offline page) or json")
+        ] = "html",
+    ) -> None:
+        """Write a trial's report: one self-contained HTML page (or JSON)."""
+        if fmt not in ("html", "json"):
+            raise UserError(f"--format must be html or json, not {fmt!r}", hint="--format html")
+        written = report_command(
+            which, store, output, "json" if fmt == "json" else "html", Console()
+        )
+        if written is not None:
+            typer.echo(f"Report: {written}", err=fmt == "json")

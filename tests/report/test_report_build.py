@@ -1,0 +1,122 @@
+"""The report document: numbers with known answers, claims matched, any finding shape."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from loadtrial.analysis.model import Finding
+from loadtrial.load import histogram as hdr
+from loadtrial.load.model import IntervalStats
+from loadtrial.report import build_report, synthetic, to_json
+from loadtrial.report import stats as st
+from loadtrial.report.evidence import effect, time_range
+
+
+@pytest.fixture(scope="module")
+def small() -> synthetic.Scenario:
+    return synthetic.Scenario(repeat=2, seconds=20, values_per_second=60)
+
+
+def _second(k: int, values: list[float], errors: dict[str, int] | None = None) -> IntervalStats:
+    enc = hdr.encode(hdr.from_values_us(values))
+    n = len(values)
+    return IntervalStats(k, n, n, n, n, errors=errors or {}, latency_hist=enc, uncorrected_hist=enc)
+
+
+def test_values_at_equals_hdrh_walk() -> None:
+    for seed in range(3):
+        hist = hdr.from_values_us(np.random.default_rng(seed).lognormal(8, 2, 3000))
+        ps = [0.0, 1.0, 50.0, 90.0, 99.0, 99.9, 100.0]
+        assert st.values_at(hist, ps) == [hist.get_value_at_percentile(p) for p in ps]
+
+
+def test_pooled_percentiles_come_from_the_merged_histogram() -> None:
+    # run a: 900 fast, run b: 100 slow; the pooled p99 is slow, no average of percentiles
+    a = st.run_totals([_second(k, [1_000.0] * 90) for k in range(10)], warmup_s=0)
+    b = st.run_totals([_second(k, [2_000_000.0] * 10) for k in range(10)], warmup_s=0)
+    pooled = st.pooled_percentiles([a, b])
+    assert pooled["p50"].value == pytest.approx(1.0, rel=1e-3)
+    assert pooled["p99"].value == pytest.approx(2000.0, rel=1e-3)
+    assert pooled["p99"].method == "t over 2 runs"
+
+
+def test_warmup_seconds_are_excluded_and_errors_summed() -> None:
+    secs = [_second(k, [5_000.0] * 10, {"http_502": k}) for k in range(6)]
+    totals = st.run_totals(secs, warmup_s=2)
+    assert totals.seconds == 4 and totals.completed == 40
+    assert totals.errors == {"http_502": 2 + 3 + 4 + 5}
+
+
+def test_single_run_interval_brackets_the_value() -> None:
+    totals = st.run_totals(
+        [_second(0, list(np.random.default_rng(1).lognormal(9, 1, 5000)))], warmup_s=0
+    )
+    est = st.pooled_percentiles([totals])["p90"]
+    assert est.method == "order statistic"
+    assert est.low is not None and est.high is not None and est.value is not None
+    assert est.low < est.value < est.high
+
+
+def test_t_interval_known_answer() -> None:
+    low, high = st.t_interval([10.0, 12.0, 14.0])  # mean 12, s 2, t(0.975, 2) = 4.303
+    assert low == pytest.approx(12 - 4.3027 * 2 / math.sqrt(3), rel=1e-4)
+    assert high == pytest.approx(12 + 4.3027 * 2 / math.sqrt(3), rel=1e-4)
+
+
+def test_document_from_the_synthetic_trial(small: synthetic.Scenario) -> None:
+    data, trial, findings = synthetic.scenario(small)
+    r = build_report(data, trial, findings, generated_at=0.0)
+    assert [c.status for c in r.claims] == ["supported", "supported"]
+    assert r.claims[0].rests_on_confounder and not r.claims[1].rests_on_confounder
+    assert r.claims[0].effect == pytest.approx(-0.92)
+    assert r.bottleneck is not None and r.bottleneck.evidence["tier"] == "db"
+    by_arm = {a.arm: a for a in r.arms}
+    assert by_arm["bigger-db"].slo == "pass" and by_arm["baseline"].slo == "fail"
+    assert by_arm["baseline"].errors_by_kind["http_502"] > 0
+    assert by_arm["bigger-db"].error_rate == 0.0
+    writer = next(row for row in r.env_rows if row.key == "db.writer")
+    assert writer.confounder and writer.changed_during_run
+    assert writer.values["bigger-db"] == "db-1 → db-2"
+    cap = next(row for row in r.env_rows if row.key == "db.max_connections")
+    assert cap.differs and cap.declared and not cap.confounder
+    run0 = r.runs[0]
+    assert len(run0.t_s) == small.seconds and run0.onsets and run0.bands
+    assert r.duration_s == small.seconds
+
+
+def test_unknown_and_odd_findings_never_break_the_report(small: synthetic.Scenario) -> None:
+    data, trial, _ = synthetic.scenario(small)
+    odd = (
+        Finding("verdict", "claim 9", "no such claim", "weird-status", {"x": np.arange(3)}),
+        Finding("bottleneck", "?", "shape unknown", "", {"onset": {"t_s": 3}, "nan": math.nan}),
+        Finding("saturation", "s", "no range", "", {"what": object()}, run_id=1),
+        Finding("scalability", "usl", "no points", "", {"sigma": "n/a"}),
+        Finding("confounder", "c", "no key", "", {}),
+    )
+    r = build_report(data, trial, odd)
+    assert r.claims[-1].text == "claim 9" and r.claims[-1].status == "weird-status"
+    assert r.claims[0].status == "not analysed"
+    json.dumps(to_json(data, trial, odd), allow_nan=False)
+
+
+def test_effect_and_range_read_the_analysis_shapes() -> None:
+    comparison = {"relative": -0.4, "relative_ci": [-0.5, -0.3], "difference": -2.0}
+    assert effect(comparison) == (-0.4, -0.5, -0.3)
+    assert effect({"difference": 3.0, "boot_ci": [1.0, 5.0]}) == (3.0, 1.0, 5.0)
+    assert time_range({"saturated_at_s": 30.0, "saturated_s": 12.0}) == (30.0, 42.0)
+    assert time_range({"start_s": 1, "end_s": 4}) == (1.0, 4.0)
+    assert time_range({}) is None
+
+
+def test_real_analysis_findings_render(small: synthetic.Scenario) -> None:
+    analysis = pytest.importorskip("loadtrial.analysis")
+    data, trial, _ = synthetic.scenario(small)
+    findings = analysis.analyze_trial(data, trial)
+    r = build_report(data, trial, findings)
+    assert len(r.claims) == len(trial.expect)
+    assert all(c.status != "not analysed" for c in r.claims)
+    json.dumps(to_json(data, trial, findings), allow_nan=False)

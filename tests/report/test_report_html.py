@@ -1,0 +1,117 @@
+"""The HTML page: self-contained, escaped everywhere, small; the terminal summary; JSON."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from loadtrial.report import print_summary, synthetic, to_json, write_html
+from loadtrial.report.page import plotly_js, script_json
+
+EVIL = "<script>alert('x')</script><!--"
+
+
+def _without_plotly(page: str) -> str:
+    """The page minus the embedded plotly.js bundle (third-party code we do not write)."""
+    bundle = plotly_js()
+    assert page.count(bundle) == 1
+    return page.replace(bundle, "")
+
+
+@pytest.fixture(scope="module")
+def evil_page(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, synthetic.Scenario]:
+    sc = synthetic.Scenario(
+        arms=(f"arm{EVIL}", "b</script>", "c&amp;"),
+        repeat=1,
+        seconds=12,
+        hypothesis=f"hyp {EVIL}",
+        fact_suffix=EVIL,
+        event_message=f"event {EVIL}",
+        name=f"name{EVIL}",
+        values_per_second=30,
+    )
+    data, trial, findings = synthetic.scenario(sc)
+    path = write_html(data, trial, findings, tmp_path_factory.mktemp("r") / "evil.html")
+    return path.read_text(encoding="utf-8"), sc
+
+
+def test_no_hostile_string_survives_unescaped(evil_page: tuple[str, synthetic.Scenario]) -> None:
+    page, _ = evil_page
+    ours = _without_plotly(page)
+    # exactly our three script elements, none opened or closed by data
+    assert len(re.findall(r"<script", ours, re.IGNORECASE)) == 3
+    assert len(re.findall(r"</script", ours, re.IGNORECASE)) == 3
+    assert "<!--" not in ours
+    assert "alert('x')</script>" not in ours
+    # the escaped text is there where people read it
+    assert "hyp &lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;&lt;!--" in ours
+    assert "event &lt;script&gt;" in ours  # the all-findings / evidence text
+    assert "c&amp;amp;" in ours
+
+
+def test_embedded_json_round_trips_the_original_strings(
+    evil_page: tuple[str, synthetic.Scenario],
+) -> None:
+    page, sc = evil_page
+    match = re.search(
+        r'<script type="application/json" id="report-data">(.*?)</script>', page, re.S
+    )
+    assert match is not None
+    raw = match.group(1)
+    assert "<" not in raw and ">" not in raw and "&" not in raw.replace("\\u0026", "")
+    data = json.loads(raw)
+    assert [r["arm"] for r in data["runs"]] == list(sc.arms)
+    assert any(sc.event_message in e["label"] for r in data["runs"] for e in r["events"])
+
+
+def test_script_json_escapes_what_could_end_a_script() -> None:
+    text = script_json({"a": "</script><!--<b>&\u2028"})
+    assert "</" not in text and "<!--" not in text and "\u2028" not in text
+    assert json.loads(text) == {"a": "</script><!--<b>&\u2028"}
+
+
+def test_page_is_self_contained(evil_page: tuple[str, synthetic.Scenario]) -> None:
+    ours = _without_plotly(evil_page[0])
+    assert not re.search(r"https?://", ours)
+    assert not re.search(r"\b(src|href)\s*=", ours, re.IGNORECASE)
+    assert "@import" not in ours and "url(" not in ours
+
+
+def test_full_size_trial_stays_under_5_mb(tmp_path: Path) -> None:
+    data, trial, findings = synthetic.scenario()  # 3 arms × 3 reps × 60 s
+    path = write_html(data, trial, findings, tmp_path / "report.html")
+    size = path.stat().st_size
+    assert size < 5_000_000, size
+    page = path.read_text(encoding="utf-8")
+    for section in ("verdict", "bottleneck", "arms", "timelines", "environment", "provenance"):
+        assert f'id="{section}"' in page
+    assert page.count('data-chart="run"') == 9
+    assert page.index('id="verdict"') < page.index('id="bottleneck"') < page.index('id="arms"')
+
+
+def test_terminal_summary_mirrors_the_verdict() -> None:
+    sc = synthetic.Scenario(repeat=1, seconds=12, values_per_second=20, hypothesis="[bold]x[/]")
+    data, trial, findings = synthetic.scenario(sc)
+    out = io.StringIO()
+    print_summary(data, trial, findings, Console(file=out, width=120, color_system=None))
+    text = out.getvalue()
+    assert "[bold]x[/]" in text  # user text is not parsed as markup
+    assert "SUPPORTED" in text and "bigger-db meets the SLO" in text
+    assert "confounder db.writer" in text and "Bottleneck:" in text
+    assert "FAIL" in text and "PASS" in text
+
+
+def test_json_has_the_same_content() -> None:
+    sc = synthetic.Scenario(repeat=1, seconds=12, values_per_second=20)
+    data, trial, findings = synthetic.scenario(sc)
+    doc = json.loads(json.dumps(to_json(data, trial, findings), allow_nan=False))
+    assert doc["format"] == "loadtrial.report/1"
+    assert doc["overall"] == "supported"
+    assert [c["status"] for c in doc["claims"]] == ["supported", "supported"]
+    assert {a["arm"] for a in doc["arms"]} == set(sc.arms)
+    assert doc["provenance"]["trial_name"] == sc.name
