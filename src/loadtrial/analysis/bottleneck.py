@@ -7,10 +7,11 @@ operational-law bound (service demand D_k = U_k / X; throughput ≤ 1 / D_max), 
 will not help (tiers whose resources stayed well below capacity). When nothing
 saturated it says so, with the tiers that were not observed.
 
-Ranking (USE method): saturated resources first; among them those that saturated no
-later than 2 s after the onset (a resource that saturates long after latency rose is a
-consequence, not the cause); then the earliest; then the strongest rank correlation
-with per-second p99 or error rate.
+Ranking (USE method): saturated resources first; among them the highest score =
+2 × timely (saturation began between 10 s before and 2 s after the onset: one saturated
+long before latency moved did not move it, one saturated long after is a consequence)
++ the rank correlation with per-second p99 or error rate over the whole run
++ proximity of its saturation to the onset (1 at the onset, 0 at 10 s or more).
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from scipy import stats
 
 from loadtrial.analysis.model import Finding
 from loadtrial.analysis.runview import RunView
@@ -30,6 +30,7 @@ from loadtrial.analysis.saturation import ResourceUse
 
 FloatArray = npt.NDArray[np.float64]
 ONSET_SLACK_S = 2.0
+ONSET_LEAD_S = 10.0
 NOT_HELP_BELOW = 0.70  # a tier whose busiest resource peaked below this is not the limit
 
 
@@ -45,20 +46,37 @@ class Call:
     not_helping: tuple[str, ...] = ()
 
 
+def _ranks(x: FloatArray) -> FloatArray:
+    """Ranks with ties given their average rank (as Spearman's rho needs)."""
+    _, inverse, counts = np.unique(x, return_inverse=True, return_counts=True)
+    average = np.cumsum(counts) - (counts - 1) / 2.0
+    return np.asarray(average[inverse], dtype=np.float64)
+
+
 def co_movement(a: FloatArray, b: FloatArray) -> float:
     """Spearman rank correlation over seconds where both are finite (0 when undefined)."""
     ok = np.isfinite(a) & np.isfinite(b)
     if ok.sum() < 5 or np.ptp(a[ok]) == 0 or np.ptp(b[ok]) == 0:
         return 0.0
-    rho = float(stats.spearmanr(a[ok], b[ok]).statistic)
+    rho = float(np.corrcoef(_ranks(a[ok]), _ranks(b[ok]))[0, 1])
     return 0.0 if np.isnan(rho) else rho
 
 
 def _key(u: ResourceUse, onset: int | None, corr: float) -> tuple[float, ...]:
-    saturated = u.saturated_at_s is not None
-    timely = saturated and (onset is None or u.saturated_at_s <= onset + ONSET_SLACK_S)  # type: ignore[operator]
-    began = -(u.saturated_at_s if u.saturated_at_s is not None else 1e12)
-    return (float(saturated), float(timely), began, corr, u.peak_util)
+    """Sort key: saturated first, then score = 2·timely + ρ + proximity to the onset.
+
+    timely: saturation began at most ONSET_LEAD_S before the onset and at most
+    ONSET_SLACK_S after it (a resource saturated long before latency moved did not cause
+    the move; one that saturated long after is a consequence).
+    """
+    if u.saturated_at_s is None:
+        return (0.0, corr, u.peak_util)
+    if onset is None:
+        return (1.0, 1.0 + corr + 0.5, u.peak_util)
+    lead = onset - u.saturated_at_s
+    timely = -ONSET_SLACK_S <= lead <= ONSET_LEAD_S
+    proximity = 1.0 - min(abs(lead), 10.0) / 10.0
+    return (1.0, 2.0 * timely + corr + proximity, u.peak_util)
 
 
 def _demand(u: ResourceUse, x_per_s: float) -> dict[str, float] | None:

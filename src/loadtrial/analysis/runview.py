@@ -90,7 +90,8 @@ def build_run_view(run: RunData, *, closed: bool = False) -> RunView:
     with np.errstate(divide="ignore", invalid="ignore"):
         err_rate = np.where(arrays["completed"] > 0, arrays["errors"] / arrays["completed"], np.nan)
     window = steady_window(arrays["offered"], run.info.warmup_s, closed=closed)
-    start = window.start_s if closed else min(window.start_s, int(np.ceil(run.info.warmup_s)))
+    # onsets are looked for from second 0: the light-load seconds of warm-up and ramp are
+    # the best picture of "before"; a knee often lies in the ramp
     kinds: dict[str, int] = {}
     for s in run.seconds:
         if window.start_s <= s.second < window.end_s:
@@ -112,11 +113,14 @@ def build_run_view(run: RunData, *, closed: bool = False) -> RunView:
         window=window,
         window_counts=matrix[window.start_s : window.end_s].sum(axis=0),
         latency_onset_s=onset(
-            latency[99.0], start, log_scale=True, sd_floor=LATENCY_SD_FLOOR,
+            latency[99.0],
+            0,
+            log_scale=True,
+            sd_floor=LATENCY_SD_FLOOR,
             min_shift=LATENCY_MIN_SHIFT,
         ),
         error_onset_s=onset(
-            err_rate, start, log_scale=False, sd_floor=ERROR_SD_FLOOR, min_shift=ERROR_MIN_SHIFT
+            err_rate, 0, log_scale=False, sd_floor=ERROR_SD_FLOOR, min_shift=ERROR_MIN_SHIFT
         ),
     )
 

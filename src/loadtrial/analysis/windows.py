@@ -19,7 +19,7 @@ FloatArray = npt.NDArray[np.float64]
 
 MAD_TO_SD = 1.4826  # MAD of a normal sample × this ≈ its standard deviation
 CUSUM_K = 1.0  # allowance, in baseline standard deviations (at least half of min_shift)
-CUSUM_H = 8.0  # decision interval, in baseline standard deviations
+CUSUM_H = 10.0  # decision interval, in baseline standard deviations
 MIN_STEADY_S = 5
 
 
@@ -124,8 +124,8 @@ def onset(
 ) -> int | None:
     """Return the first run second where `values` departs upward from its early level.
 
-    The baseline is the first `baseline_s` seconds from `start_s` (default: a fifth of
-    what follows, at least 10 s): its median and MAD give the level and spread; a spread
+    The baseline is the first `baseline_s` seconds from `start_s` (default: a sixth of
+    what follows, at least 6 s): its median and MAD give the level and spread; a spread
     below `sd_floor` (in the values' scale, or in log units when `log_scale`) is raised to
     it so quantised, flat series do not alarm on noise. The CUSUM allowance is at least
     half of `min_shift` (same units), so only rises of about that size or more count: a
@@ -136,7 +136,7 @@ def onset(
     if log_scale:
         with np.errstate(divide="ignore", invalid="ignore"):
             x = np.log(np.where(x > 0, x, np.nan))
-    n_base = baseline_s or max(10, x.size // 5)
+    n_base = baseline_s or max(6, x.size // 6)
     base = x[:n_base]
     base = base[np.isfinite(base)]
     if base.size < 3 or x.size < n_base + 3:
