@@ -265,3 +265,17 @@ def test_snapshot_reads_the_configured_db_endpoint(clients: Clients, world: Worl
     assert facts["aws.rds.shop.engine_version"] == "15.4"
     assert facts[f"aws.ec2.{world.instances[0]}.state"] == "running"
     assert facts[f"aws.elb.app.{world.instances[0]}.health"] == "healthy"
+
+
+def test_capacity_message_is_one_clear_sentence(clients: Clients, world: World) -> None:
+    ids = [world.instances[2]]
+    provider = create(
+        settings_for(world, app={"instances": ids}), Recorder(), clients=clients, clock=FakeClock()
+    )
+    with pytest.raises(ProviderError) as err:
+        provider.apply({"app_instance_type": BIG})
+    assert err.value.render() == (
+        f"applying the arm failed (instance type {BIG} is not offered in us-east-1e "
+        f"(instance {ids[0]})); every change was reverted "
+        "(choose a type offered in every zone of the pool)"
+    )

@@ -149,7 +149,7 @@ def _apply_failed(exc: BaseException, undo_failures: list[str]) -> BaseException
     """Return the exception to raise for a failed apply, saying what the undo did."""
     if not isinstance(exc, Exception):  # Ctrl-C / SystemExit: re-raise as is, undo done
         return exc
-    reason = exc.render() if isinstance(exc, LoadtrialError) else f"{type(exc).__name__}: {exc}"
+    reason = exc.message if isinstance(exc, LoadtrialError) else f"{type(exc).__name__}: {exc}"
     hint = exc.hint if isinstance(exc, LoadtrialError) else ""
     if undo_failures:
         return ProviderError(
