@@ -173,7 +173,13 @@ def saturation_findings(uses: Sequence[ResourceUse], arm: str, run_id: int) -> l
     for u in uses:
         if u.is_error and u.errors_at_s is not None:
             text = f"{u.name}: errors from t={u.errors_at_s:.0f}s (total {u.error_total:g})"
-            ev = {"errors_at_s": u.errors_at_s, "error_total": u.error_total, "kind": "errors"}
+            ev = {
+                "errors_at_s": u.errors_at_s,
+                "error_total": u.error_total,
+                "kind": "errors",
+                "series": u.name,
+                "tier": u.tier,
+            }
             out.append(Finding("saturation", u.name, text, "errors", ev, arm, run_id))
         elif u.saturated_at_s is not None:
             text = (
@@ -186,6 +192,8 @@ def saturation_findings(uses: Sequence[ResourceUse], arm: str, run_id: int) -> l
                 "mean_util": u.mean_util,
                 "capacity": u.capacity,
                 "saturated_s": u.saturated_s,
+                "series": u.name,
+                "tier": u.tier,
                 "kind": "utilisation",
             }
             out.append(Finding("saturation", u.name, text, "saturated", ev, arm, run_id))
