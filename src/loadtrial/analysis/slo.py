@@ -23,7 +23,7 @@ from loadtrial.store.model import RunData
 from loadtrial.units import format_ms
 
 MIN_REQUESTS = 100  # fewer completed requests in the window: a p99 means nothing
-INVALID_EVENT_KINDS = ("invalid", "generator_limit")  # the load engine's own verdict
+INVALID_EVENT_KINDS = ("load_invalid", "invalid", "generator_limit")  # the engine's own verdict
 ABORTED_STATUSES = ("aborted", "interrupted")
 
 
