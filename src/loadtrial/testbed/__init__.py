@@ -8,6 +8,7 @@ file so `down` always cleans up. Door: `up`, `down`, `status`, `apply_config`,
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -68,14 +69,15 @@ def status(state_path: Path = DEFAULT_STATE_PATH) -> dict[str, str] | None:
     return None if state is None else snapshot(state)
 
 
-def observe_entries(state: TestbedState | Path | None = None) -> list[dict[str, Any]]:
+def observe_entries(state: TestbedState | Path | str | None = None) -> list[dict[str, Any]]:
     """The `observe:` entries for `observe: testbed` (db, app, lb, host).
 
-    `state` is a TestbedState, a state-file path, or None for the default state file.
-    Returns [] when no testbed is up.
+    `state` is a TestbedState, a state-file path, or None: then $LOADTRIAL_TESTBED_STATE
+    or the default state file. Returns [] when no testbed is up.
     """
     from loadtrial.testbed.facts import observe_entries_for
 
     if not isinstance(state, TestbedState):
-        state = load_state(state if state is not None else DEFAULT_STATE_PATH)
+        fallback = os.environ.get("LOADTRIAL_TESTBED_STATE") or DEFAULT_STATE_PATH
+        state = load_state(Path(state if state is not None else fallback))
     return [] if state is None else observe_entries_for(state)

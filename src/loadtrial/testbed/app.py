@@ -34,7 +34,7 @@ from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, R
 from starlette.routing import Route
 
 REPORT_SQL = """
-SELECT c.region, count(*) AS orders, sum(o.total) AS revenue, pg_sleep(%s)::text AS held
+SELECT c.region, count(*) AS orders, sum(o.total) AS revenue
 FROM orders o JOIN customers c ON c.id = o.customer_id
 WHERE o.customer_id BETWEEN %s AND %s
 GROUP BY c.region ORDER BY revenue DESC
@@ -108,7 +108,9 @@ def build_app(config: NodeConfig) -> Starlette:
         low = random.randint(1, 19000)
         try:
             async with pool.connection() as conn:
-                cur = await conn.execute(REPORT_SQL, (hold_ms / 1000.0, low, low + 500))
+                # The hold stands for a slow report's server time (once, not per row).
+                await conn.execute("SELECT pg_sleep(%s)", (hold_ms / 1000.0,))
+                cur = await conn.execute(REPORT_SQL, (low, low + 500))
                 rows = await cur.fetchall()
         except (PoolTimeout, psycopg.Error) as exc:
             return _db_error(exc)

@@ -19,6 +19,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import psutil
+import psycopg
 
 from loadtrial.errors import ProviderError
 from loadtrial.testbed import db
@@ -144,6 +145,21 @@ def point_endpoint(book: Book, writer: str) -> None:
     tmp.write_text(f"127.0.0.1:{book.state.db(writer).proc.port}")
     os.replace(tmp, target)
     book.update(writer=writer)
+    wait_writer(book.state, writer)
+
+
+def wait_writer(state: TestbedState, writer: str, timeout_s: float = 5.0) -> None:
+    """Wait until the writer endpoint reaches `writer` (it re-reads its target every 0.2 s)."""
+    wanted = os.path.realpath(state.db(writer).datadir)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with contextlib.suppress(psycopg.Error):
+            with psycopg.connect(dsn(state.writer_port), connect_timeout=2) as conn:
+                row = conn.execute("SHOW data_directory").fetchone()
+            if row and os.path.realpath(str(row[0])) == wanted:
+                return
+        time.sleep(0.1)
+    raise ProviderError(f"the writer endpoint did not switch to {writer} in {timeout_s:.0f}s")
 
 
 def add_app(book: Book, name: str) -> Proc:
@@ -153,7 +169,7 @@ def add_app(book: Book, name: str) -> Proc:
     port = sock.getsockname()[1]
     env = {
         "LT_NODE": name,
-        "LT_DSN": dsn(book.state.writer_port),
+        "LT_DSN": dsn(book.state.writer_port, user="app"),
         "LT_POOL_MAX": str(book.state.config.pool_max),
         "LT_POOL_TIMEOUT_S": str(POOL_TIMEOUT_S),
     }

@@ -59,6 +59,9 @@ INSERT INTO orders (customer_id, product_id, qty, total, created_at)
 CREATE INDEX orders_customer ON orders (customer_id);
 CREATE INDEX orders_created ON orders (created_at);
 ANALYZE;
+CREATE ROLE app LOGIN;
+GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA public TO app;
+GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO app;
 """
 
 
@@ -128,7 +131,7 @@ def start_db(
             str(pg_bin() / "postgres"), "-D", str(datadir), "-p", str(port),
             "-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=",
             "-c", f"max_connections={max_connections}",
-            "-c", "superuser_reserved_connections=0", "-c", "reserved_connections=0",
+            "-c", "superuser_reserved_connections=3",
             "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
             "-c", "shared_buffers=32MB", "-c", "log_min_messages=fatal",
         ]  # fmt: skip

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -80,7 +81,10 @@ def _run_trial(echo: Echo, base_url: str, state_path: Path, workdir: Path, quick
     store_path = workdir / "results.sqlite"
     store = Store(store_path)
     echo(f"Running {loaded.trial.name}: {len(loaded.trial.arms)} arms x {loaded.trial.repeat} ...")
+    os.environ["LOADTRIAL_TESTBED_STATE"] = str(state_path)  # for `observe: testbed`
     outcome = run_trial(loaded, store=store, live=True)
+    if outcome.trial_id is None:
+        return int(outcome.exit_code)
     data = store.load_trial(outcome.trial_id)
     summarise(echo, data, loaded.trial, workdir / "report.html")
     return int(outcome.exit_code)

@@ -47,6 +47,7 @@ class Balancer:
 
     backends_file: Path
     timeout_s: float
+    health_interval_s: float = 1.0
     backends: list[Backend] = field(default_factory=list)
     next_index: int = 0
     responses: Counter[tuple[str, int]] = field(default_factory=Counter)
@@ -199,7 +200,7 @@ async def check_health(bal: Balancer) -> None:
             ok = await _probe(backend)
             backend.fails = 0 if ok else backend.fails + 1
             backend.healthy = ok or (backend.healthy and backend.fails < 2)
-        await asyncio.sleep(1.0)
+        await asyncio.sleep(bal.health_interval_s)
 
 
 async def _probe(backend: Backend) -> bool:
@@ -255,7 +256,7 @@ async def serve_stats(
 
 async def run(args: argparse.Namespace) -> None:
     """Serve traffic and stats until SIGTERM/SIGINT; SIGHUP reloads the backend list."""
-    bal = Balancer(backends_file=Path(args.backends), timeout_s=args.timeout)
+    bal = Balancer(Path(args.backends), args.timeout, health_interval_s=args.health_interval)
     bal.reload()
     loop = asyncio.get_running_loop()
     done = asyncio.Event()
@@ -282,6 +283,7 @@ def main() -> None:
     parser.add_argument("--stats-fd", type=int, required=True)
     parser.add_argument("--backends", required=True)
     parser.add_argument("--timeout", type=float, default=10.0)
+    parser.add_argument("--health-interval", type=float, default=1.0)
     uvloop.run(run(parser.parse_args()))
 
 

@@ -114,9 +114,14 @@ class TestbedState:
         return procs
 
 
-def dsn(port: int, dbname: str = "testbed") -> str:
-    """Return the libpq DSN of a testbed database on 127.0.0.1:`port`."""
-    return f"postgresql://postgres@127.0.0.1:{port}/{dbname}"
+def dsn(port: int, dbname: str = "testbed", user: str = "postgres") -> str:
+    """Return the libpq DSN of a testbed database on 127.0.0.1:`port`.
+
+    Apps connect as the unprivileged `app` role; loadtrial's own snapshots and observers
+    as `postgres`, which may use the 3 superuser-reserved slots when the apps took the rest
+    (as an RDS admin can), so the facts stay readable while the db refuses the apps.
+    """
+    return f"postgresql://{user}@127.0.0.1:{port}/{dbname}"
 
 
 def _proc(d: Mapping[str, Any] | None) -> Proc | None:

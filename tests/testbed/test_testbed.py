@@ -1,0 +1,138 @@
+"""The testbed for real: up/down, arm parameters read back, the failover trap, SIGKILL."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+
+from loadtrial.env.model import Action
+from loadtrial.env.testbed import TestbedProvider, create, problems
+from loadtrial.testbed import TestbedConfig, down, load_state, observe_entries, up
+from loadtrial.testbed.facts import http_get
+from loadtrial.testbed.model import TestbedState
+from loadtrial.testbed.procs import alive
+
+
+def _leftovers(state: TestbedState) -> list[int]:
+    pids = [p.pid for p in state.all_procs() if alive(p.pid)]
+    for proc in psutil.process_iter(["cmdline"]):
+        cmd = proc.info.get("cmdline") or []
+        if any(part.startswith(state.root) for part in cmd):
+            pids.append(proc.pid)
+    return pids
+
+
+@pytest.fixture(scope="module")
+def testbed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    state_path = tmp_path_factory.mktemp("tb") / "state.json"
+    state = up(TestbedConfig(), state_path)
+    try:
+        yield state_path
+    finally:
+        down(state_path)
+    assert _leftovers(state) == []
+    assert not Path(state.root).exists()
+
+
+def test_up_serves_every_endpoint(testbed: Path) -> None:
+    state = load_state(testbed)
+    assert state is not None
+    base = state.base_url
+    assert http_get(base + "/")[0] == 200
+    assert http_get(base + "/items/7")[0] == 200
+    assert http_get(base + "/report?hold_ms=0")[0] == 200
+    kinds = {e["kind"] for e in observe_entries(state)}
+    assert kinds == {"postgres", "process", "prometheus", "host"}
+
+
+def test_each_parameter_changes_the_running_system(testbed: Path) -> None:
+    actions: list[Action] = []
+    provider: TestbedProvider = create({"state": str(testbed)}, actions.append)
+    before = provider.snapshot()
+    assert (before["app.nodes"], before["db.max_connections"], before["db.cpus"]) == (
+        "2",
+        "20",
+        "1",
+    )
+    params = {"app_nodes": 3, "pool_max": 7, "db_max_connections": 33, "db_cpus": 2}
+    record = provider.apply(params)
+    facts = provider.snapshot()
+    assert facts["app.nodes"] == "3"
+    assert facts["app.pool_max"] == "7"
+    assert facts["db.max_connections"] == "33"
+    assert facts["db.cpus"] == str(min(2, os.cpu_count() or 1))
+    assert facts["lb.backends_healthy"] == "3"
+    assert all(a.status == "ok" for a in actions) and len(actions) >= 3
+    provider.revert(record)
+    after = provider.snapshot()
+    assert (after["app.nodes"], after["app.pool_max"], after["db.max_connections"]) == (
+        "2", "25", "20",
+    )  # fmt: skip
+
+
+def test_unchanged_parameters_restart_nothing(testbed: Path) -> None:
+    actions: list[Action] = []
+    provider = create({"state": str(testbed)}, actions.append)
+    provider.apply({"app_nodes": 2, "db_max_connections": 20})
+    assert [a.name for a in actions] == ["update the balancer's backends"]
+
+
+def test_failover_trap_shows_in_the_snapshot(testbed: Path) -> None:
+    provider = create({"state": str(testbed)}, lambda a: None)
+    record = provider.apply({"db_instances": 2, "failover_on_resize": True})
+    assert provider.snapshot()["db.writer"] == "db-1"
+    resized = provider.apply(
+        {"db_instances": 2, "failover_on_resize": True, "db_max_connections": 60}
+    )
+    facts = provider.snapshot()
+    # The writer endpoint now reaches the unchanged instance: the arm asked for 60.
+    assert facts["db.writer"] == "db-2"
+    assert facts["db.max_connections"] == "20"
+    assert facts["db.db-1.max_connections"] == "60"
+    assert facts["db.db-1.role"] == "reader"
+    state = load_state(testbed)
+    assert state is not None
+    assert http_get(state.base_url + "/items/9")[0] == 200  # apps reconnected via the endpoint
+    provider.revert(resized)
+    provider.revert(record)
+    assert provider.snapshot()["db.instances"] == "1"
+
+
+def test_problems_name_the_arm_and_field() -> None:
+    found = problems({"colour": 1}, {"big": {"app_nodes": 0, "lb": "nginx", "cpu": 2}})
+    fields = {p.field for p in found}
+    assert fields == {"env.colour", "arms.big.app_nodes", "arms.big.lb", "arms.big.cpu"}
+
+
+def test_down_cleans_up_after_sigkill_of_up(tmp_path: Path) -> None:
+    state_path = tmp_path / "state.json"
+    cmd = [sys.executable, "-m", "loadtrial.cli", "testbed", "up", "--state", str(state_path),
+           "--port", "0", "--stats-port", "0"]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            state = load_state(state_path) if state_path.exists() else None
+            if state is not None and state.apps:
+                break
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+    state = load_state(state_path)
+    assert state is not None and state.dbs
+    assert any(alive(p.pid) for p in state.all_procs())  # the system outlived its starter
+    down(state_path)
+    assert _leftovers(state) == []
+    assert not state_path.exists()
