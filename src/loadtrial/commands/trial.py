@@ -16,7 +16,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from loadtrial.errors import UserError
+from loadtrial.errors import ExitCode, LoadtrialError, UserError
 from loadtrial.store.store import DEFAULT_PATH, Store
 from loadtrial.units import format_duration, format_ms
 
@@ -39,6 +39,14 @@ def _no_nan(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_no_nan(v) for v in value]
     return value
+
+
+class TrialExit(LoadtrialError):
+    """A finished trial whose exit code is not 0 (an exception: cli.main maps those to codes)."""
+
+    def __init__(self, message: str, code: ExitCode) -> None:
+        super().__init__(message)
+        self.exit_code = code
 
 
 def validate_cmd(file: Annotated[Path, typer.Argument(help="trial file (YAML)")]) -> None:
@@ -110,13 +118,9 @@ def run_cmd(
             checks = slo_checks(st.load_trial(outcome.trial_id), loaded.trial.slo)
             junit.write_text(junit_xml(loaded.trial.name, checks), encoding="utf-8")
     if outcome.trial_id is not None:
-        console.print(
-            f"trial {outcome.trial_id} stored in {store}: {outcome.message} "
-            f"(exit {outcome.exit_code})",
-            markup=False,
-            highlight=False,
-        )
-    raise typer.Exit(outcome.exit_code)
+        console.print(f"trial {outcome.trial_id} stored in {store}", markup=False)
+    if outcome.exit_code != ExitCode.OK:
+        raise TrialExit(outcome.message, ExitCode(outcome.exit_code))
 
 
 def ls_cmd(store: StoreOpt = DEFAULT_PATH) -> None:

@@ -165,6 +165,8 @@ def _abort(trial: Trial) -> list[Problem]:
     )  # None: tiers known only at run time
     for i, rule in enumerate(trial.abort):
         path = f"abort[{i}]"
+        if rule.for_ <= 0:
+            out.append(Problem(f"{path}.for", "must be longer than 0s", "e.g. 10s"))
         if rule.metric in LOAD_METRICS:
             if rule.metric == "error_rate" and rule.above > 1:
                 out.append(Problem(f"{path}.above", "an error rate lies in 0%..100%", "e.g. 50%"))
@@ -175,8 +177,6 @@ def _abort(trial: Trial) -> list[Problem]:
             if tiers:
                 hint += " (tiers: " + ", ".join(sorted(tiers)) + ")"
             out.append(Problem(f"{path}.metric", f"unknown metric {rule.metric!r}", hint))
-        if rule.for_ <= 0:
-            out.append(Problem(f"{path}.for", "must be longer than 0s", "e.g. 10s"))
     return out
 
 

@@ -1,0 +1,148 @@
+"""Every validation message of a trial file: located by line, worded for a user, all at once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from loadtrial.errors import ExitCode, SpecError
+from loadtrial.spec import load_trial_file, parse_trial_text
+
+GOOD = """\
+name: t
+target:
+  base_url: http://127.0.0.1:8080
+load:
+  stages:
+    - {rate: 10, duration: 2s}
+arms:
+  a: {}
+  b: {}
+"""
+
+
+def _problems(text: str, env: dict[str, str] | None = None) -> list[tuple[int | None, str, str]]:
+    with pytest.raises(SpecError) as info:
+        parse_trial_text(text, "t.yaml", env or {})
+    assert info.value.exit_code == ExitCode.INVALID_INPUT
+    return [(p.line, p.field, p.render()) for p in info.value.problems]
+
+
+# (file text, line, field, words in the rendered message)
+CASES = [
+    ("name: t\ntarget: [\n", 3, "", "YAML:"),
+    ("", None, "", "the file is empty"),
+    ("- a\n- b\n", 1, "", "a trial file is a mapping"),
+    (GOOD + "name: u\n", 10, "name", "duplicate key 'name'"),
+    (GOOD.replace("name: t\n", ""), None, "name", "name: is required but missing (add it)"),
+    (GOOD + "repat: 2\n", 10, "repat", "unknown field 'repat' (did you mean 'repeat'?)"),
+    (GOOD.replace("base_url:", "base_ulr:"), 3, "target.base_ulr", "did you mean 'base_url'?"),
+    (GOOD.replace("rate: 10", "rate: lots"), 6, "load.stages[0].rate", "valid number"),
+    (GOOD.replace("2s}", "2 weeks}"), 6, "load.stages[0].duration", "expected a duration"),
+    (GOOD.replace("rate: 10,", "rate: 10, ramp_to: 5,"), 6, "load.stages[0]", "exactly one of"),
+    (GOOD + "order: shuffled\n", 10, "order", "'interleaved', 'randomized' or 'sequential'"),
+    (GOOD + "repeat: 0\n", 10, "repeat", "greater than or equal to 1"),
+    (GOOD + "slo: {error_rate: 150%}\n", 10, "slo.error_rate", "between 0% and 100%"),
+    (GOOD + "expect:\n  - {arm: a}\n", 11, "expect[0]", "a claim needs meets_slo"),
+    (GOOD + "expect:\n  - {arm: c, meets_slo: false}\n", 11, "expect[0].arm", "unknown arm 'c'"),
+    (
+        GOOD + "slo: {p99: 1s}\nexpect:\n  - {arm: a, vs: z, metric: p99, expect: lower}\n",
+        12,
+        "expect[0].vs",
+        "unknown arm 'z' (arms are: a, b)",
+    ),
+    (GOOD + "expect:\n  - {arm: a, meets_slo: true}\n", 11, "expect[0].meets_slo", "no slo"),
+    (GOOD.replace("127.0.0.1:8080", "10.1.2.3"), 3, "target.base_url", "not in target.allow"),
+    (GOOD.replace("http://127.0.0.1:8080", "ftp://x"), 3, "target.base_url", "http(s) URL"),
+    (
+        GOOD.replace("stages:\n    - {rate: 10, duration: 2s}\n", "stages: []\n"),
+        5,
+        "load.stages",
+        "needs stages",
+    ),
+    (GOOD.replace("rate: 10", "users: 10"), 6, "load.stages[0].users", "closed model"),
+    (
+        GOOD.replace("load:\n", "load:\n  model: closed\n  duration: 5s\n").replace(
+            "  stages:\n    - {rate: 10, duration: 2s}\n", ""
+        ),
+        4,  # the `load:` line: users is missing from it
+        "load.users",
+        "needs users",
+    ),
+    (GOOD.replace("load:\n", "load:\n  warmup: 5s\n"), 5, "load.warmup", "as long as"),
+    (
+        GOOD.replace("load:\n", "load:\n  requests:\n    - {path: x}\n"),
+        6,
+        "load.requests[0].path",
+        "does not start with /",
+    ),
+    (
+        GOOD.replace("load:\n", "load:\n  requests:\n    - {method: FETCH}\n"),
+        6,
+        "load.requests[0].method",
+        "unknown method 'FETCH'",
+    ),
+    (
+        GOOD.replace("load:\n", "load:\n  requests:\n    - {body: x, json: {a: 1}}\n"),
+        6,
+        "load.requests[0]",
+        "both body and json",
+    ),
+    (GOOD + "abort:\n  - {metric: latency, above: 1s}\n", 11, "abort[0].metric", "unknown metric"),
+    (GOOD + "abort:\n  - {metric: error_rate, above: 2}\n", 11, "abort[0].above", "0%..100%"),
+    (
+        GOOD + "abort:\n  - {metric: error_rate, above: 5%, for: 0s}\n",
+        11,
+        "abort[0].for",
+        "longer than 0s",
+    ),
+    (GOOD + "observe:\n  - {kind: telepathy}\n", 11, "observe[0].kind", "unknown observer kind"),
+    (GOOD + "observe:\n  - {as: db}\n", 11, "observe[0].kind", "is required"),
+    (GOOD + "observe: everything\n", 10, "observe", "list of observers or the word testbed"),
+    (GOOD + "env: {provider: magic}\n", 10, "env.provider", "unknown provider 'magic'"),
+    (GOOD + "env: {provider: none, apply: x}\n", 10, "env.apply", "takes no settings"),
+    (GOOD + "env: {provider: shell, apply: 'echo {n}'}\n", 8, "arms.a", "uses {n}"),
+    (GOOD.replace("8080", "${PORT}"), 3, "target.base_url", "environment variable PORT is not set"),
+    (GOOD + "pause_between_runs: soon\n", 10, "pause_between_runs", "expected a duration"),
+]
+
+
+@pytest.mark.parametrize(("text", "line", "field", "words"), CASES)
+def test_each_problem_is_located_and_explained(
+    text: str, line: int | None, field: str, words: str
+) -> None:
+    found = _problems(text)
+    assert any(ln == line and f == field and words in r for ln, f, r in found), found
+
+
+def test_all_problems_are_reported_at_once() -> None:
+    text = (
+        GOOD.replace("rate: 10", "rate: x").replace("127.0.0.1:8080", "10.9.9.9")
+        + "order: nope\nexpect:\n  - {arm: ghost, meets_slo: false}\n"
+    )
+    fields = [f for _, f, _ in _problems(text)]
+    assert fields == [
+        "target.base_url",
+        "load.stages[0].rate",
+        "order",
+        "expect[0].arm",
+        "expect[0].meets_slo",  # meets_slo without an slo: to meet
+    ]
+
+
+def test_rendered_form_is_file_line_field_message_hint(tmp_path: Path) -> None:
+    path = tmp_path / "trial.yaml"
+    path.write_text(GOOD + "repat: 2\n")
+    with pytest.raises(SpecError) as info:
+        load_trial_file(path)
+    assert info.value.render() == (
+        f"{path}:10: repat: unknown field 'repat' (did you mean 'repeat'?)"
+    )
+
+
+def test_missing_file_is_a_user_error(tmp_path: Path) -> None:
+    from loadtrial.errors import UserError
+
+    with pytest.raises(UserError, match="no trial file"):
+        load_trial_file(tmp_path / "nope.yaml")
