@@ -79,10 +79,11 @@ def test_failover_trap_is_a_confounder_and_makes_the_claim_inconclusive() -> Non
         {"arm": "more-app-nodes", "vs": "baseline", "metric": "error_rate", "expect": "not_lower"},
     ]
     trial = trial_from(arms=ARMS, observe=OBSERVE, expect=expect)
-    base = {"db.writer": "db-1", "db.max_connections": "20", "app.nodes": "4"}
+    base = {"db.writer": "db-1", "db.max_connections": "20", "app.nodes": "4",
+            "lb.backends_healthy": "4", "volatile.read_at": "12:00:01"}  # fmt: skip
     plans = [
         _healthy("baseline", base),
-        _healthy("more-app-nodes", {**base, "app.nodes": "8"}),
+        _healthy("more-app-nodes", {**base, "app.nodes": "8", "lb.backends_healthy": "8"}),
         _healthy("bigger-db", {**base, "db.writer": "db-2", "db.max_connections": "60"}),
     ] * 2
     found = analyze_trial(make_trial_data(trial, plans), trial)

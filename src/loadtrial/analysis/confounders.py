@@ -9,8 +9,9 @@ Rules (kept simple on purpose, documented in docs/analysis.md):
 - A fact is *governed* by a parameter when every word of the parameter's name appears
   among the fact key's words (words split on `.`, `_`, `-`): `db_max_connections`
   governs `db.max_connections`; `app_nodes` governs `app.nodes`; `db_cpus` does NOT
-  govern `db.writer`. A fact that differs between two arms is excused only when a
-  parameter governing it differs between those arms too.
+  govern `db.writer`. A fact is also governed by a parameter whose value it equals in
+  both arms (`lb.backends_healthy` = "4" where `app_nodes: 4`). A fact that differs
+  between two arms is excused only when a parameter governing it differs between them.
 - Facts matching a pattern of `expected_to_vary` (fnmatch, or a prefix ending in `.`) may
   differ between arms.
 - Volatile facts never count: keys under `volatile.` and keys whose last word is a
@@ -112,9 +113,28 @@ def _arm_values(runs: Sequence[RunFacts]) -> dict[str, dict[str, set[str]]]:
     return out
 
 
-def _excused(fact: str, a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
-    keys = set(a) | set(b)
-    return any(governs(p, fact) and a.get(p) != b.get(p) for p in keys)
+def _same(value: Any, seen: set[str]) -> bool:
+    """True when the only value seen equals the parameter's value (2 == "2" == "2.0")."""
+    if len(seen) != 1:
+        return False
+    (text,) = seen
+    try:
+        return float(text) == float(value)
+    except (TypeError, ValueError):
+        return text == str(value)
+
+
+def _excused(
+    fact: str, a: Mapping[str, Any], b: Mapping[str, Any], va: set[str], vb: set[str]
+) -> bool:
+    """True when a parameter that differs between the arms explains the fact's difference:
+    it governs the fact by name, or the fact's value is that parameter's value in both."""
+    for p in set(a) | set(b):
+        if a.get(p) == b.get(p):
+            continue
+        if governs(p, fact) or (_same(a.get(p), va) and _same(b.get(p), vb)):
+            return True
+    return False
 
 
 def between_arms(
@@ -132,7 +152,7 @@ def between_arms(
                 va, vb = values[a].get(fact, set()), values[b].get(fact, set())
                 if va == vb or expected(fact, expected_to_vary):
                     continue
-                if _excused(fact, arm_params.get(a, {}), arm_params.get(b, {})):
+                if _excused(fact, arm_params.get(a, {}), arm_params.get(b, {}), va, vb):
                     continue
                 why = f"{fact} differs between {a} and {b} but no parameter of theirs sets it"
                 out.append(

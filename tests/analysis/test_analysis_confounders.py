@@ -1,0 +1,75 @@
+"""Confounder rules: governed facts, value tracking, volatile keys, declared variation."""
+
+from __future__ import annotations
+
+from loadtrial.analysis.confounders import (
+    RunFacts,
+    between_arms,
+    confounders_between,
+    expected,
+    governs,
+    is_volatile,
+    within_arms,
+)
+
+
+def test_governs_by_words() -> None:
+    assert governs("db_max_connections", "db.max_connections")
+    assert governs("app_nodes", "app.node_count")  # plurals folded
+    assert governs("db_instance_class", "db.writer.instance_class")
+    assert not governs("db_cpus", "db.writer")
+
+
+def test_volatile_and_expected() -> None:
+    assert is_volatile("volatile.anything") and is_volatile("db.pid") and is_volatile("x.read_at")
+    assert not is_volatile("db.writer")
+    assert expected("db.db-1.role", ["db.*.role"]) and expected("lb.kind", ["lb."])
+    assert not expected("db.writer", ["db.*.role"])
+
+
+def _runs(**facts_by_arm: dict[str, str]) -> list[RunFacts]:
+    return [
+        RunFacts(i, arm, {}, {"before": f, "after": f})
+        for i, (arm, f) in enumerate(facts_by_arm.items())
+    ]
+
+
+def test_between_arms_excuses_governed_and_value_tracking_facts_only() -> None:
+    params = {"small": {"db_cpus": 1, "app_nodes": 2}, "big": {"db_cpus": 2, "app_nodes": 2}}
+    runs = _runs(
+        small={
+            "db.cpus": "1",
+            "db.writer": "db-1",
+            "db.vcpu": "1",
+            "lb.kind": "x",
+            "volatile.t": "1",
+        },
+        big={
+            "db.cpus": "2",
+            "db.writer": "db-2",
+            "db.vcpu": "2",
+            "lb.kind": "x",
+            "volatile.t": "2",
+        },
+    )
+    found = between_arms(runs, params)
+    assert [c.fact for c in found] == ["db.writer"]
+    assert confounders_between(found, "big", None) == found
+    assert confounders_between(found, "big", "small") == found
+    assert not between_arms(runs, params, expected_to_vary=["db.writer"])
+
+
+def test_a_fact_that_differs_but_whose_parameter_is_equal_is_a_confounder() -> None:
+    params = {"a": {"db_max_connections": 20, "x": 1}, "b": {"db_max_connections": 20, "x": 2}}
+    runs = _runs(a={"db.max_connections": "20"}, b={"db.max_connections": "100"})
+    assert [c.fact for c in between_arms(runs, params)] == ["db.max_connections"]
+
+
+def test_within_arm_changes_and_repetition_disagreement() -> None:
+    runs = [
+        RunFacts(1, "a", {}, {"before": {"db.writer": "db-1"}, "after": {"db.writer": "db-2"}}),
+        RunFacts(2, "a", {}, {"before": {"db.writer": "db-2"}, "after": {"db.writer": "db-2"}}),
+    ]
+    whys = [c.why for c in within_arms(runs)]
+    assert any("changed during run 1" in w for w in whys)
+    assert any("differs between repetitions of a" in w for w in whys)
