@@ -103,6 +103,8 @@ def report_command(
     output: Path | None,
     fmt: Literal["html", "json"],
     console: Console,
+    *,
+    plain_js: bool = False,
 ) -> Path | None:
     """Write the report; return the file written (None when JSON went to stdout)."""
     from loadtrial.report import print_summary, to_json, write_html
@@ -117,7 +119,12 @@ def report_command(
         output.write_text(text + "\n", encoding="utf-8")
         return output
     path = write_html(
-        data, trial, findings, output or Path("report.html"), store_path=str(store_path)
+        data,
+        trial,
+        findings,
+        output or Path("report.html"),
+        store_path=str(store_path),
+        compress_js=not plain_js,
     )
     print_summary(data, trial, findings, console)
     return path
@@ -144,6 +151,13 @@ def register(app: typer.Typer) -> None:
         fmt: Annotated[
             str, typer.Option("--format", help="html (one offline page) or json")
         ] = "html",
+        plain_js: Annotated[
+            bool,
+            typer.Option(
+                "--plain-js",
+                help="embed plotly.js unpacked (4.8 MB more) for browsers from before 2023",
+            ),
+        ] = False,
     ) -> None:
         """Write a trial's report: one self-contained HTML page (or JSON)."""
         if fmt not in ("html", "json"):

@@ -187,7 +187,7 @@ def evidence_list(ev: Mapping[str, Any]) -> str:
     )
     out = f'<dl class="evidence">{items}</dl>' if items else ""
     if nested:
-        text = json.dumps(nested, ensure_ascii=False, indent=1, default=str)
+        text = json.dumps(nested, ensure_ascii=False, separators=(", ", ": "), default=str)
         out += f'<details class="more"><summary>evidence</summary><pre>{esc(text)}</pre></details>'
     return out
 

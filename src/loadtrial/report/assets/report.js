@@ -53,7 +53,15 @@
     return { type: "rect", xref: "x", yref: yref || "paper", x0: x0, x1: Math.max(x1, x0 + 0.5),
       y0: 0, y1: 1, fillcolor: color, opacity: opacity, line: { width: 0 }, layer: "below" };
   }
-  function pct(arr) { return arr.map(function (v) { return v === null ? null : v * 100; }); }
+  function axisOf(a) {  // {start, step, n} (an evenly spaced axis, folded by page.py) or a list
+    if (Array.isArray(a)) return a;
+    var out = [];
+    for (var i = 0; i < a.n; i++) out.push(Math.round((a.start + i * a.step) * 1000) / 1000);
+    return out;
+  }
+  function util(s) {  // utilisation in % of a tier series, from its values and scale
+    return s.values.map(function (v) { return v === null ? null : v * s.scale * 100; });
+  }
   function markers(run, t) {
     var shapes = [];
     if (run.warmup_s > 0) shapes.push(band(0, run.warmup_s, t.muted, 0.10));
@@ -63,7 +71,7 @@
   }
 
   function runFigure(run, t) {
-    var x = run.t_s, p = t.pal, traces = [];
+    var x = axisOf(run.t_s), p = t.pal, traces = [];
     traces.push(line(x, run.offered, "offered/s", t.muted, { line: { color: t.muted, width: 1.5, dash: "dot" } }));
     traces.push(line(x, run.achieved, "achieved/s", p[0]));
     if (run.dropped.some(function (v) { return v > 0; })) traces.push(line(x, run.dropped, "dropped/s", t.warn));
@@ -80,9 +88,9 @@
       traces.push({ type: "bar", x: x, y: run.errors[kind], name: h(kind), yaxis: "y3",
         marker: { color: reds[i % reds.length] } });
     });
-    var tiers = run.tiers.filter(function (s) { return s.util !== null; });
+    var tiers = run.tiers.filter(function (s) { return s.scale !== null; });
     tiers.forEach(function (s, i) {
-      traces.push(line(s.t_s, pct(s.util), s.name + " %", p[(i + 1) % p.length], {
+      traces.push(line(axisOf(s.t_s), util(s), s.name + " %", p[(i + 1) % p.length], {
         yaxis: "y4", customdata: s.values,
         hovertemplate: "%{y:.0f}% (%{customdata} " + h(s.unit) + ")<extra>" + h(s.name) + "</extra>" }));
     });
@@ -117,17 +125,18 @@
     if (!run) return null;
     var want = [ev.series, ev.metric, ev.resource, ev.tier].filter(function (v) { return typeof v === "string"; });
     var picked = run.tiers.filter(function (s) {
-      return s.util !== null && want.some(function (w) { return s.name === w || s.name.indexOf(w) >= 0; });
+      return s.scale !== null && want.some(function (w) { return s.name === w || s.name.indexOf(w) >= 0; });
     });
-    if (!picked.length) picked = run.tiers.filter(function (s) { return s.util !== null; });
+    if (!picked.length) picked = run.tiers.filter(function (s) { return s.scale !== null; });
+    var x = axisOf(run.t_s);
     var traces = picked.map(function (s, i) {
-      return line(s.t_s, pct(s.util), s.name + " %", t.pal[(i + 3) % t.pal.length], { line: { width: 2.2, color: t.pal[(i + 3) % t.pal.length] } });
+      return line(axisOf(s.t_s), util(s), s.name + " %", t.pal[(i + 3) % t.pal.length], { line: { width: 2.2, color: t.pal[(i + 3) % t.pal.length] } });
     });
-    traces.push(line(run.t_s, run.latency_ms.p99, "p99 ms (run " + run.run_id + ")", t.bad, { yaxis: "y2" }));
-    var errs = run.t_s.map(function (_, i) {
+    traces.push(line(x, run.latency_ms.p99, "p99 ms (run " + run.run_id + ")", t.bad, { yaxis: "y2" }));
+    var errs = x.map(function (_, i) {
       return Object.keys(run.errors).reduce(function (a, k) { return a + run.errors[k][i]; }, 0);
     });
-    if (errs.some(function (v) { return v > 0; })) traces.push({ type: "bar", x: run.t_s, y: errs, name: "errors/s", yaxis: "y3", marker: { color: t.warn, opacity: 0.5 } });
+    if (errs.some(function (v) { return v > 0; })) traces.push({ type: "bar", x: x, y: errs, name: "errors/s", yaxis: "y3", marker: { color: t.warn, opacity: 0.5 } });
     return { data: traces, layout: layout(t, {
       height: 300, shapes: markers(run, t),
       xaxis: axis(t, { range: [0, Math.max(1, data.duration_s)], title: { text: "seconds (run " + run.run_id + ", " + h(run.arm) + ")" } }),
@@ -184,6 +193,22 @@
       yaxis: axis(t, { title: { text: "throughput/s" }, rangemode: "tozero" }) }) };
   }
 
+  function loadPlotly() {  // plotly.js is embedded plain (window.Plotly) or gzip+base64
+    if (window.Plotly) return Promise.resolve();
+    var packed = document.getElementById("plotly-gz");
+    if (!packed) return Promise.reject(new Error("plotly.js is missing from this file"));
+    if (typeof DecompressionStream === "undefined") {
+      return Promise.reject(new Error("this browser cannot unpack the embedded charts " +
+        "(no DecompressionStream); write the report with --plain-js"));
+    }
+    var bin = atob(packed.textContent.trim()), bytes = new Uint8Array(bin.length);
+    for (var i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+    var stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"));
+    return new Response(stream).text().then(function (code) {
+      (0, eval)(code);  // global scope: plotly's bundle sets window.Plotly
+      packed.textContent = "";
+    });
+  }
   function build(el, t) {
     var kind = el.getAttribute("data-chart"), i = Number(el.getAttribute("data-index") || 0);
     if (kind === "run") return runFigure(data.runs[i], t);
@@ -209,11 +234,18 @@
       root.setAttribute("data-rendered", drawn + "/" + els.length);
     });
   }
-  draw().catch(function (err) {
-    root.setAttribute("data-render-error", String(err && err.message || err));
+  loadPlotly().then(draw).catch(function (err) {
+    var text = String(err && err.message || err);
+    root.setAttribute("data-render-error", text);
+    document.querySelectorAll("[data-chart]").forEach(function (el) {
+      el.classList.add("chart-failed");
+      el.textContent = "Charts unavailable: " + text;
+    });
     console.error(err);
   });
   if (window.matchMedia) {
-    window.matchMedia("(prefers-color-scheme: dark)").addEventListener("change", function () { draw(); });
+    window.matchMedia("(prefers-color-scheme: dark)").addEventListener("change", function () {
+      if (window.Plotly) draw();
+    });
   }
 })();
