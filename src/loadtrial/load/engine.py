@@ -26,6 +26,10 @@ from loadtrial.load.recorder import Interval, finish
 from loadtrial.load.schedule import Pacer, total_duration_s, user_starts
 
 HOUSEKEEPING_S = 0.05  # timeout sweep and stop polling period
+# The event loop's timers tick in whole milliseconds (libuv); a shorter wait would spin.
+# So arrivals closer than this are sent in batches once per tick, each keeping its
+# intended time: the send lag stays within about one tick, the CPU cost stays low.
+MIN_WAKE_S = 0.001
 STOP_GRACE_S = 1.0  # after a stop, in-flight requests get at most this long to finish
 
 _mono = time.monotonic
@@ -72,12 +76,22 @@ class Engine:
             on_done=self._user_done if isinstance(plan.model, ClosedModel) else None,
         )
         self.pacer: Pacer | None = None
+        model = plan.model
+        self.think_s = model.think_time_s if isinstance(model, ClosedModel) else 0.0
+        if isinstance(model, ClosedModel) and self.think_s == 0:
+            self.client.keep_busy = self._keep_busy
 
     def _next_req(self) -> int:
         mix = self.mix
+        if len(mix) == 1:
+            return 0
         req = mix[self.n % len(mix)]
         self.n += 1
         return req
+
+    def _keep_busy(self) -> int:
+        """Closed model, no think time: the next request of a user, or -1 once stopping."""
+        return self._next_req() if self.running else -1
 
     def _at(self, offset_s: float, callback: Callable[[], None]) -> None:
         self.loop.call_later(max(0.0, self.t0 + offset_s - _mono()), callback)
@@ -97,12 +111,12 @@ class Engine:
         self._at(self.end_s, self._schedule_over)
 
     # -- open model ---------------------------------------------------------------------
-    def _dispatch(self) -> None:
+    def _dispatch(self, until_s: float | None = None) -> None:
         """Submit every due arrival with its intended time; wake again at the next one."""
         if not self.running or self.pacer is None:
             return
         t0, client = self.t0, self.client
-        due = self.pacer.take_due()
+        due = self.pacer.take_due(until_s)
         if due:
             rel = _mono() - t0
             cur = client.cur
@@ -113,7 +127,9 @@ class Engine:
                 client.submit(t0 + off, self._next_req())
         nxt = self.pacer.next_due_s()
         if nxt is not None:
-            self._at(nxt, self._dispatch)
+            wait = self.t0 + nxt - _mono()
+            delay = 0.0 if wait <= 0 else max(wait, MIN_WAKE_S)
+            self.loop.call_later(delay, self._dispatch)
 
     # -- closed model -------------------------------------------------------------------
     def _user_start(self) -> None:
@@ -125,7 +141,7 @@ class Engine:
         """A user's request finished: send its next one now or after the think time."""
         if not self.running:
             return
-        think = self.plan.model.think_time_s if isinstance(self.plan.model, ClosedModel) else 0
+        think = self.think_s
         if think > 0:
             self.loop.call_later(think, self._user_think_over, finished_at + think)
         else:
@@ -153,6 +169,9 @@ class Engine:
 
     def _schedule_over(self) -> None:
         if self.running:
+            # the end timer may tick a little before t0 + end: send what the schedule still
+            # holds (all of it is due before its end), so no arrival is silently lost
+            self._dispatch(until_s=self.end_s)
             self.running = False
             self.drain_deadline = _mono() + self.plan.timeout_s + HOUSEKEEPING_S * 2
 

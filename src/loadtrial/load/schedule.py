@@ -174,32 +174,35 @@ class Pacer:
     ) -> None:
         self._chunks = iter_chunks(model, worker, workers)
         self._clock, self._t0 = clock, t0
-        self._buf: FloatArray = np.empty(0)
+        self._buf: list[float] = []  # the current chunk as floats: cheap to walk per wake
         self._pos = 0
 
     def _refill(self) -> bool:
         """Load the next non-exhausted chunk; False when the schedule is over."""
-        while self._pos >= self._buf.size:
+        while self._pos >= len(self._buf):
             nxt = next(self._chunks, None)
             if nxt is None:
                 return False
-            self._buf, self._pos = nxt, 0
+            self._buf, self._pos = nxt.tolist(), 0
         return True
 
-    def take_due(self) -> list[float]:
-        """Return the offsets of every arrival due by now (possibly none)."""
-        rel = self._clock.now() - self._t0
+    def take_due(self, until_s: float | None = None) -> list[float]:
+        """Return the offsets of every arrival due by now (or by offset `until_s`)."""
+        rel = self._clock.now() - self._t0 if until_s is None else until_s
         out: list[float] = []
         while self._refill():
-            cut = int(np.searchsorted(self._buf, rel, side="right"))
-            if cut <= self._pos:
+            buf, pos, n = self._buf, self._pos, len(self._buf)
+            start = pos
+            while pos < n and buf[pos] <= rel:
+                pos += 1
+            if pos == start:
                 break
-            out.extend(self._buf[self._pos : cut].tolist())
-            self._pos = cut
+            out.extend(buf[start:pos])
+            self._pos = pos
         return out
 
     def next_due_s(self) -> float | None:
         """Return the offset of the next arrival, or None when the schedule is over."""
         if not self._refill():
             return None
-        return float(self._buf[self._pos])
+        return self._buf[self._pos]
