@@ -1,0 +1,151 @@
+"""The trial commands end to end: exit codes, output, Ctrl-C, the allow-list, the store."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+from fileserver import FileServer
+from test_run import trial_text
+
+from loadtrial.cli import main
+from loadtrial.observe.model import Sample
+from loadtrial.store import Store
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "trial.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_validate_ok_and_invalid(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    good = _write(tmp_path, "name: v\ntarget: {base_url: 'http://127.0.0.1:1'}\n"
+                  "load: {stages: [{rate: 1, duration: 3s}]}\nrepeat: 2\n")  # fmt: skip
+    assert main(["validate", str(good)]) == 0
+    assert "ok — 1 arm(s) × 2 = 2 run(s), about 6s" in capsys.readouterr().out
+    bad = _write(tmp_path, good.read_text() + "repeat: x\nordre: random\n")
+    assert main(["validate", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert f"{bad}:5: repeat: duplicate key 'repeat'" in err
+    assert f"{bad}:6: ordre: unknown field 'ordre' (did you mean 'order'?)" in err
+    assert "Traceback" not in err
+
+
+def test_schema_and_plan(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["schema"]) == 0
+    assert json.loads(capsys.readouterr().out)["title"] == "loadtrial trial file"
+    path = _write(tmp_path, "name: p\ntarget: {base_url: 'http://127.0.0.1:1'}\n"
+                  "load: {stages: [{rate: 1, duration: 3s}]}\narms: {a: {}, b: {}}\n")  # fmt: skip
+    assert main(["plan", str(path), "--arm", "b"]) == 0
+    out = capsys.readouterr().out
+    assert "1. b" in out and " a " not in out and "estimated duration: 3s" in out
+
+
+def test_disallowed_target_is_refused_before_anything_is_sent(
+    file_server: FileServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = trial_text(file_server).replace("127.0.0.1", "localhost", 1)
+    text = text.replace("target: {base_url:", "target: {allow: [127.0.0.1], base_url:")
+    db = tmp_path / "r.db"
+    assert main(["run", str(_write(tmp_path, text)), "--store", str(db)]) == 2
+    assert "host 'localhost' is not in target.allow" in capsys.readouterr().err
+    assert file_server.hits == [] and not file_server.behaviour.exists()  # no apply, no load
+    assert not db.exists()
+
+
+def test_run_then_ls_show_export_junit(
+    file_server: FileServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db, junit = tmp_path / "r.db", tmp_path / "junit.xml"
+    text = trial_text(file_server) + "slo: {error_rate: 1%}\n"
+    args = ["run", str(_write(tmp_path, text)), "--store", str(db), "--junit", str(junit)]
+    code = main([*args, "--no-live"])
+    assert code in (0, 1)  # the analysis judges; the broken arm fails its SLO either way
+    cases = ET.parse(junit).getroot().findall(".//testcase")
+    assert [c.find("failure") is not None for c in cases] == [False, True]
+    capsys.readouterr()
+    assert main(["ls", "--store", str(db)]) == 0
+    out = capsys.readouterr().out
+    assert "trial 1  shell-arms  [complete]" in out and "broken" in out
+    assert main(["show", "last", "--store", str(db), "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["arm"] == "broken" and shown["load"]["errors"]["http_503"] >= 15
+    assert main(["export", "1", "--store", str(db), "--format", "csv"]) == 0
+    rows = capsys.readouterr().out.splitlines()
+    assert rows[0].startswith("second,offered,sent,completed,ok,errors,dropped,p50_ms")
+    assert len(rows) >= 2
+    assert main(["export", "1", "--store", str(db), "--format", "xml"]) == 2
+
+
+def test_show_gives_each_tiers_peak_utilisation(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = tmp_path / "r.db"
+    with Store(db) as store:
+        tid = store.create_trial(name="peaks")
+        rid = store.create_run(tid, arm="a", repetition=1, order_index=0, params={})
+        store.add_samples(rid, [Sample(t, "db.connections.used", v, "count", 100)
+                                for t, v in ((0.0, 20), (1.0, 97), (2.0, 50))])  # fmt: skip
+        store.add_samples(rid, [Sample(1.0, "db.cpu", 150.0, "percent", 400.0)])
+        store.add_samples(rid, [Sample(1.0, "app.rss", 1e6, "bytes")])  # no capacity: no peak
+    assert main(["show", str(rid), "--store", str(db), "--json"]) == 0
+    peaks = json.loads(capsys.readouterr().out)["peak_utilisation"]
+    assert peaks == {"db": {"series": "db.connections.used", "utilisation": 0.97, "value": 97.0,
+                            "capacity": 100.0, "t_s": 1.0}}  # fmt: skip
+    assert main(["show", str(rid), "--store", str(db)]) == 0
+    assert (
+        "peak db: 97% of capacity (db.connections.used 97/100 at t=1s)" in capsys.readouterr().out
+    )
+    assert main(["show", "99", "--store", str(db)]) == 4
+
+
+def _wait_for_a_second(db: Path, proc: subprocess.Popen[str], timeout_s: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and proc.poll() is None:
+        if db.exists():
+            conn = sqlite3.connect(db, timeout=1.0)
+            try:
+                n = conn.execute("SELECT count(*) FROM seconds").fetchone()[0]
+            except sqlite3.OperationalError:
+                n = 0
+            finally:
+                conn.close()
+            if n >= 1:
+                return
+        time.sleep(0.1)
+    raise AssertionError("the run never recorded a second")
+
+
+def test_ctrl_c_keeps_the_data_reverts_and_exits_3(file_server: FileServer, tmp_path: Path) -> None:
+    db = tmp_path / "r.db"
+    text = trial_text(file_server, arms="  good: {status: 200}\n", seconds=20) + "repeat: 2\n"
+    args = [sys.executable, "-m", "loadtrial.cli", "run", str(_write(tmp_path, text)),
+            "--store", str(db), "--no-live"]  # fmt: skip
+    with subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
+        try:
+            _wait_for_a_second(db, proc)
+            assert file_server.behaviour.exists()  # applied
+            proc.send_signal(signal.SIGINT)
+            _, err = proc.communicate(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+    assert proc.returncode == 3, err
+    assert "interrupted" in err and "Traceback" not in err
+    assert not file_server.behaviour.exists()  # reverted
+    with Store(db) as store:
+        data = store.load_trial(1)
+    first, second = data.runs
+    assert data.info.status == "interrupted"
+    assert first.info.status == "interrupted" and len(first.seconds) >= 1
+    assert len(first.seconds) < 15 and first.actions[-1].name.startswith("revert")
+    assert first.actions[-1].status == "ok" and second.info.status == "planned"
