@@ -102,8 +102,9 @@ def test_ctrl_c_still_prints_and_writes(fast_target: RunningTarget, tmp_path: Pa
         text=True,
     )
     try:
-        deadline = time.monotonic() + 30
-        time.sleep(2.5)
+        deadline = time.monotonic() + 40
+        _wait_until_connected(proc.pid, fast_target.port, deadline)
+        time.sleep(1.5)
         proc.send_signal(signal.SIGINT)
         stdout, _ = proc.communicate(timeout=max(1.0, deadline - time.monotonic()))
     finally:
@@ -114,3 +115,17 @@ def test_ctrl_c_still_prints_and_writes(fast_target: RunningTarget, tmp_path: Pa
     assert "interrupted" in stdout
     s = json.loads(out.read_text())
     assert s["requests"] >= 25 and s["duration_s"] < 30
+
+
+def _wait_until_connected(pid: int, port: int, deadline: float) -> None:
+    """Wait until process `pid` holds a connection to `port` (its load has started)."""
+    import time
+
+    import psutil
+
+    proc = psutil.Process(pid)
+    while time.monotonic() < deadline:
+        if any(c.raddr and c.raddr.port == port for c in proc.net_connections("tcp")):
+            return
+        time.sleep(0.1)
+    raise AssertionError("the load never connected to the target")
