@@ -86,8 +86,8 @@ def test_full_arm_cycle_records_every_step_and_reverts(clients: Clients, world: 
     assert _registered(c, world.tg_arn) >= set(app)
     assert _delay(c, world.tg_arn) == "5"
     during = provider.snapshot()
-    assert during[f"aws.ec2.{app[0]}.type"] == BIG
-    assert during["aws.rds.shop.shop-1.class"] == "db.r5.2xlarge"
+    assert during[f"aws.app.{app[0]}.instance_type"] == BIG
+    assert during["aws.rds.shop.shop-1.db_instance_class"] == "db.r5.2xlarge"
     assert during["aws.rds.shop.writer"] == "shop-1"
     names = sink.names()
     for iid in app:  # rolling: each instance goes through every step, in order
@@ -101,7 +101,7 @@ def test_full_arm_cycle_records_every_step_and_reverts(clients: Clients, world: 
             ["elb", "register"],
         ]
     assert any(
-        n == f"route53 upsert app1.example.com A {during[f'aws.ec2.{app[0]}.private_ip']}"
+        n == f"route53 upsert app1.example.com A {during[f'aws.app.{app[0]}.private_ip']}"
         for n in names
     )
     assert all(a.status == "ok" for a in sink.actions)
@@ -111,9 +111,7 @@ def test_full_arm_cycle_records_every_step_and_reverts(clients: Clients, world: 
     assert _types(c, app) == {i: BASE for i in app}
     assert _delay(c, world.tg_arn) == "300"
     after = provider.snapshot()
-    assert {k: v for k, v in after.items() if "health" not in k} == {
-        k: v for k, v in before.items() if "health" not in k
-    }
+    assert after == before
     revert_names = sink.names()[len(names) :]
     assert revert_names[0] == "rds modify shop-1 class db.r5.2xlarge -> db.r5.large"
     assert revert_names[-1] == "revert drain_delay"
@@ -199,7 +197,8 @@ def test_node_count_registers_the_first_n_and_reverts(clients: Clients, world: W
     first = sorted(world.instances)[0]
     assert _registered(c, world.tg_arn) == {first}
     facts = provider.snapshot()
-    assert facts["aws.elb.app.count"] == "1" and facts["aws.elb.app.targets"] == first
+    assert facts["aws.elb.app.node_count"] == "1"
+    assert facts["aws.elb.app.node_count_targets"] == first
     provider.revert(record)
     assert _registered(c, world.tg_arn) == set(world.instances)
 
@@ -213,11 +212,11 @@ def test_resize_with_failover_shows_the_writer_change(clients: Clients, world: W
     facts = provider.snapshot()
     assert facts["aws.rds.shop.writer"] == "shop-2"
     assert facts["aws.rds.shop.shop-2.role"] == "writer"
-    assert facts["aws.rds.shop.shop-1.class"] == "db.r5.2xlarge"
+    assert facts["aws.rds.shop.shop-1.db_instance_class"] == "db.r5.2xlarge"
     assert "rds writer of shop changed shop-1 -> shop-2" in sink.names()
     provider.revert(record)
     assert _writer(c) == "shop-1"
-    assert provider.snapshot()["aws.rds.shop.shop-1.class"] == "db.r5.large"
+    assert provider.snapshot()["aws.rds.shop.shop-1.db_instance_class"] == "db.r5.large"
 
 
 def test_keep_writer_fails_back(clients: Clients, world: World) -> None:
@@ -263,8 +262,9 @@ def test_snapshot_reads_the_configured_db_endpoint(clients: Clients, world: Worl
     assert facts["aws.rds.shop.endpoint"].startswith("shop.cluster-")
     assert facts["aws.rds.shop.readers"] == "shop-2"
     assert facts["aws.rds.shop.engine_version"] == "15.4"
-    assert facts[f"aws.ec2.{world.instances[0]}.state"] == "running"
-    assert facts[f"aws.elb.app.{world.instances[0]}.health"] == "healthy"
+    assert facts[f"aws.app.{world.instances[0]}.state"] == "running"
+    assert facts["aws.elb.app.node_count_healthy"] == "3"
+    assert facts["aws.elb.app.not_healthy"] == ""
 
 
 def test_capacity_message_is_one_clear_sentence(clients: Clients, world: World) -> None:

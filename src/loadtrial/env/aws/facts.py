@@ -1,17 +1,21 @@
 """Snapshot facts of the AWS environment, read back from AWS, as flat string keys.
 
 In: Ctx. Out: a flat mapping. Key names are stable (the analysis compares them between
-arms; a writer change shows up as a confounder):
+arms; a writer change shows up as a confounder). Each key an arm parameter changes contains
+every word of that parameter's name (`app_instance_type` -> `aws.app.<id>.instance_type`),
+which is how the analysis knows the difference was declared:
 
     aws.region
-    aws.ec2.<instance-id>.type | .state | .az | .private_ip | .public_ip
-    aws.elb.<target-group-name>.targets          sorted ids, comma-separated
-    aws.elb.<target-group-name>.count            number of registered targets
-    aws.elb.<target-group-name>.<id>.health      healthy | initial | draining | ...
+    aws.app.<instance-id>.instance_type | .state | .az | .private_ip
+    volatile.aws.app.<instance-id>.public_ip      changes on every stop/start in AWS
+    aws.elb.<target-group-name>.node_count        registered targets (not draining)
+    aws.elb.<target-group-name>.node_count_targets   their ids, sorted, comma-separated
+    aws.elb.<target-group-name>.node_count_healthy   how many of them are healthy
+    aws.elb.<target-group-name>.not_healthy       "<id>:<state>,..." of the others ("" = none)
     aws.elb.<target-group-name>.deregistration_delay_s
     aws.rds.<cluster>.writer | .readers | .engine_version | .endpoint | .reader_endpoint
     aws.rds.<cluster>.status
-    aws.rds.<cluster>.<instance>.class | .role | .engine_version | .status
+    aws.rds.<cluster>.<instance>.db_instance_class | .role | .engine_version | .status
     aws.app.db_endpoint                           stdout of env.db.endpoint_command
 """
 
@@ -25,9 +29,9 @@ from loadtrial.env.aws.context import Ctx
 # Which fact keys each arm parameter is expected to change (fnmatch patterns), so the
 # analysis does not call them confounders.
 PARAM_FACTS: dict[str, tuple[str, ...]] = {
-    "app_instance_type": ("aws.ec2.*.type", "aws.ec2.*.public_ip", "aws.ec2.*.private_ip"),
-    "app_node_count": ("aws.elb.*.targets", "aws.elb.*.count", "aws.elb.*.*.health"),
-    "db_instance_class": ("aws.rds.*.*.class",),
+    "app_instance_type": ("aws.app.*.instance_type",),
+    "app_node_count": ("aws.elb.*.node_count", "aws.elb.*.node_count_*"),
+    "db_instance_class": ("aws.rds.*.*.db_instance_class",),
 }
 
 
@@ -41,18 +45,20 @@ def app_facts(ctx: Ctx) -> dict[str, str]:
     """Return the pool's instance facts and the target group's membership and health."""
     facts: dict[str, str] = {}
     for iid, inst in ec2.describe(ctx, ec2.pool_ids(ctx)).items():
-        prefix = f"aws.ec2.{iid}"
-        facts[f"{prefix}.type"] = inst.instance_type
+        prefix = f"aws.app.{iid}"
+        facts[f"{prefix}.instance_type"] = inst.instance_type
         facts[f"{prefix}.state"] = inst.state
         facts[f"{prefix}.az"] = inst.az
         facts[f"{prefix}.private_ip"] = inst.private_ip
-        facts[f"{prefix}.public_ip"] = inst.public_ip
+        facts[f"volatile.{prefix}.public_ip"] = inst.public_ip
     tg = f"aws.elb.{target_group_name(ctx.app.target_group_arn)}"
     health = elb.health(ctx)
     members = sorted(i for i, s in health.items() if s not in ("draining", "unused"))
-    facts[f"{tg}.targets"] = ",".join(members)
-    facts[f"{tg}.count"] = str(len(members))
-    facts.update({f"{tg}.{i}.health": s for i, s in health.items()})
+    facts[f"{tg}.node_count"] = str(len(members))
+    facts[f"{tg}.node_count_targets"] = ",".join(members)
+    facts[f"{tg}.node_count_healthy"] = str(sum(health[i] == "healthy" for i in members))
+    others = sorted(f"{i}:{s}" for i, s in health.items() if s != "healthy")
+    facts[f"{tg}.not_healthy"] = ",".join(others)
     facts[f"{tg}.deregistration_delay_s"] = elb.drain_delay(ctx)
     return facts
 
@@ -71,7 +77,7 @@ def db_facts(ctx: Ctx) -> dict[str, str]:
     }
     for name in cluster.members:
         raw = aurora.describe_instance(ctx, name)
-        facts[f"{prefix}.{name}.class"] = str(raw.get("DBInstanceClass", ""))
+        facts[f"{prefix}.{name}.db_instance_class"] = str(raw.get("DBInstanceClass", ""))
         facts[f"{prefix}.{name}.role"] = "writer" if name == cluster.writer else "reader"
         facts[f"{prefix}.{name}.engine_version"] = str(raw.get("EngineVersion", ""))
         facts[f"{prefix}.{name}.status"] = str(raw.get("DBInstanceStatus", ""))
