@@ -13,6 +13,7 @@ trees such as a postmaster with short-lived backends.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -24,6 +25,9 @@ from loadtrial.observe.model import Sample
 _Key = tuple[int, float]  # (pid, create_time): robust to pid reuse
 _GONE = (psutil.NoSuchProcess, psutil.ZombieProcess, psutil.AccessDenied)
 LOCAL_HOSTS = frozenset({"", "localhost", "127.0.0.1", "::1"})
+_HAS_PROC = os.path.exists("/proc/self/stat")
+_TICKS = float(os.sysconf("SC_CLK_TCK")) if _HAS_PROC else 100.0
+_BOOT_TIME = psutil.boot_time()
 
 
 @dataclass(frozen=True)
@@ -65,16 +69,9 @@ def _read(procs: Iterable[psutil.Process]) -> dict[_Key, _Seen]:
     """Return the CPU seconds and parent of each still-running process."""
     raw: dict[int, tuple[float, float, int]] = {}
     for proc in procs:
-        try:
-            with proc.oneshot():
-                t = proc.cpu_times()
-                raw[proc.pid] = (
-                    proc.create_time(),
-                    t.user + t.system + t.children_user + t.children_system,
-                    proc.ppid(),
-                )
-        except _GONE:
-            continue
+        got = _read_stat(proc.pid) if _HAS_PROC else _read_psutil(proc)
+        if got is not None:
+            raw[proc.pid] = got
     out: dict[_Key, _Seen] = {}
     for pid, (created, cpu_s, ppid) in raw.items():
         parent = (ppid, raw[ppid][0]) if ppid in raw else None
@@ -82,12 +79,70 @@ def _read(procs: Iterable[psutil.Process]) -> dict[_Key, _Seen]:
     return out
 
 
+def _read_stat(pid: int) -> tuple[float, float, int] | None:
+    """(create time, own + reaped children's CPU seconds, ppid) from one /proc read."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="utf-8", errors="replace") as handle:
+            stat = handle.read()
+        fields = stat[stat.rfind(")") + 2 :].split()
+        cpu_ticks = sum(int(f) for f in fields[11:15])  # utime stime cutime cstime
+        created = _BOOT_TIME + int(fields[19]) / _TICKS
+        return created, cpu_ticks / _TICKS, int(fields[1])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _read_psutil(proc: psutil.Process) -> tuple[float, float, int] | None:
+    try:
+        with proc.oneshot():
+            t = proc.cpu_times()
+            cpu_s = t.user + t.system + t.children_user + t.children_system
+            return proc.create_time(), cpu_s, proc.ppid()
+    except _GONE:
+        return None
+
+
 def tree(root: psutil.Process) -> list[psutil.Process]:
     """Return `root` and all its descendants (empty when root is gone)."""
+    pids = _descendant_pids(root.pid)
     try:
-        return [root, *root.children(recursive=True)]
+        if pids is None:  # no /proc/<pid>/task/<tid>/children here: psutil scans all pids
+            return [root, *root.children(recursive=True)]
+        if not root.is_running():
+            return []
     except _GONE:
         return []
+    found = [root]
+    for pid in pids:
+        try:
+            found.append(psutil.Process(pid))
+        except _GONE:
+            continue
+    return found
+
+
+def _descendant_pids(pid: int) -> list[int] | None:
+    """Descendants through Linux's per-thread children lists (cheap: no full /proc scan);
+    None when the kernel does not offer them."""
+    if not os.path.exists(f"/proc/{pid}/task/{pid}/children"):
+        return None
+    found: list[int] = []
+    stack = [pid]
+    while stack:
+        parent = stack.pop()
+        try:
+            tasks = os.listdir(f"/proc/{parent}/task")
+        except OSError:
+            continue
+        for tid in tasks:
+            try:
+                with open(f"/proc/{parent}/task/{tid}/children", encoding="ascii") as handle:
+                    kids = [int(k) for k in handle.read().split()]
+            except (OSError, ValueError):
+                continue
+            found.extend(kids)
+            stack.extend(kids)
+    return found
 
 
 def cores_of(procs: Iterable[psutil.Process]) -> int:
@@ -120,24 +175,3 @@ def process_from_pid_file(path: str) -> psutil.Process | None:
         return psutil.Process(pid)
     except (OSError, ValueError, *_GONE):
         return None
-
-
-def own_pids() -> set[int]:
-    """Return loadtrial's own pid and its load workers' (never part of a target group).
-
-    Only children that are copies of this process (forked, or multiprocessing's spawn) are
-    left out: a testbed's app nodes are children too, and they are what users observe."""
-    me = psutil.Process()
-    mine = {me.pid}
-    try:
-        my_cmdline = me.cmdline()
-        for child in me.children(recursive=True):
-            try:
-                cmdline = child.cmdline()
-            except _GONE:
-                continue
-            if cmdline == my_cmdline or any("multiprocessing" in part for part in cmdline):
-                mine.add(child.pid)
-    except _GONE:
-        pass
-    return mine

@@ -16,6 +16,7 @@ The group is looked up again every tick, so restarted or added nodes are followe
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from collections.abc import Mapping
@@ -24,7 +25,7 @@ from typing import Any
 import psutil
 
 from loadtrial.errors import Problem
-from loadtrial.observe import _config, _proc
+from loadtrial.observe import _config, _proc, _ptable
 from loadtrial.observe.model import Sample
 
 _GONE = (psutil.NoSuchProcess, psutil.ZombieProcess, psutil.AccessDenied)
@@ -46,6 +47,8 @@ class ProcessObserver:
         self._children = bool(entry.get("children", True))
         self._connections = bool(entry.get("connections", True))
         self._meter = _proc.CpuMeter()
+        self._table = _ptable.ProcTable()
+        self._procs: dict[tuple[int, float], psutil.Process] = {}
         self._mem_total = float(psutil.virtual_memory().total)
 
     def start(self) -> None:
@@ -57,12 +60,10 @@ class ProcessObserver:
     def sample(self, t_s: float) -> list[Sample]:
         """Find the group, then read CPU, memory, count and open sockets."""
         group = self.find()
-        rss, conns = 0.0, 0
+        rss = 0.0
         for proc in group:
             try:
                 rss += proc.memory_info().rss
-                if self._connections:
-                    conns += len(proc.net_connections(kind="inet"))
             except _GONE:
                 continue
         pct = self._meter.percent(group, time.monotonic())
@@ -72,37 +73,64 @@ class ProcessObserver:
             *_proc.cpu_samples(self.tier, pct, _proc.cores_of(group), t_s),
         ]
         if self._connections:
+            conns = _ptable.inet_socket_count(p.pid for p in group)
             out.append(Sample(t_s, f"{self.tier}.connections.open", float(conns), "count"))
         return out
 
     def find(self) -> list[psutil.Process]:
         """Return the group's processes now (matches plus, optionally, descendants)."""
-        mine = _proc.own_pids()
-        found: dict[int, psutil.Process] = {}
-        for proc in self._roots():
-            for member in _proc.tree(proc) if self._children else [proc]:
-                if member.pid not in mine:
-                    found.setdefault(member.pid, member)
-        return list(found.values())
+        table = self._table.scan()
+        roots = self._roots(table)
+        members = set(roots) | (_ptable.descendants(table, roots) if self._children else set())
+        members -= self._own(table)
+        keep: dict[tuple[int, float], psutil.Process] = {}
+        for pid in members:
+            key = (pid, table[pid].start) if pid in table else (pid, 0.0)
+            proc = self._procs.get(key) or _alive(pid)
+            if proc is not None:
+                keep[key] = proc
+        self._procs = keep
+        return list(keep.values())
 
-    def _roots(self) -> list[psutil.Process]:
-        """Return the processes picked by pids, pid file, name or regex."""
+    def _own(self, table: dict[int, _ptable.ProcInfo]) -> set[int]:
+        """loadtrial's pid and its load workers (copies of this process): never targets.
+        A testbed's app nodes are children too, and they are what users observe."""
+        me = os.getpid()
+        mine = {me}
+        my_cmdline = self._table.cmdline(table[me]) if me in table else ""
+        for pid in _ptable.descendants(table, [me]):
+            cmdline = self._table.cmdline(table[pid])
+            if cmdline == my_cmdline or "multiprocessing" in cmdline:
+                mine.add(pid)
+        return mine
+
+    def _roots(self, table: dict[int, _ptable.ProcInfo]) -> list[int]:
+        """Return the pids picked by pids, pid file, name or regex."""
         if self._pids or self._pid_file:
-            listed = [_alive(p) for p in self._pids]
+            listed = [p for p in self._pids if p in table]
             if self._pid_file:
-                listed.append(_proc.process_from_pid_file(self._pid_file))
-            return [p for p in listed if p is not None]
-        return [p for p in psutil.process_iter(["name", "cmdline"]) if self._picks(p)]
+                found = _proc.process_from_pid_file(self._pid_file)
+                if found is not None:
+                    listed.append(found.pid)
+            return listed
+        return [info.pid for info in table.values() if self._picks(info)]
 
-    def _picks(self, proc: psutil.Process) -> bool:
+    def _picks(self, info: _ptable.ProcInfo) -> bool:
         """True when a process matches the name / regex rules."""
-        name = proc.info.get("name") or ""
-        cmdline = " ".join(proc.info.get("cmdline") or ())
-        if self._name and name != self._name:
+        if self._name and not _same_name(info.name, self._name):
             return False
-        if self._cmdline and not self._cmdline.search(cmdline):
+        if self._cmdline and not self._cmdline.search(self._table.cmdline(info)):
             return False
-        return not (self._match and not (self._match.search(name) or self._match.search(cmdline)))
+        if self._match:
+            return bool(
+                self._match.search(info.name) or self._match.search(self._table.cmdline(info))
+            )
+        return True
+
+
+def _same_name(comm: str, wanted: str) -> bool:
+    """Linux keeps 15 characters of a process name; a longer wanted name matches its start."""
+    return comm == wanted or (len(comm) == 15 and wanted.startswith(comm))
 
 
 def _alive(pid: int) -> psutil.Process | None:

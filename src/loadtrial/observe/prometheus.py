@@ -61,6 +61,10 @@ class PrometheusObserver:
         self._url, self._timeout_s = url, timeout_s
         self._selections, self._labels = selections, labels
         self._rates = CounterRates()
+        self._wanted = frozenset(
+            [s.name for s in selections]
+            + [s.capacity for s in selections if isinstance(s.capacity, str)]
+        )
 
     def start(self) -> None:
         """Check the endpoint answers (so a wrong URL shows before the load starts)."""
@@ -72,22 +76,28 @@ class PrometheusObserver:
 
     def sample(self, t_s: float) -> list[Sample]:
         """Scrape once and turn the selection into samples."""
-        page = parse(_http.fetch(self._url, self._timeout_s).decode("utf-8", "replace"))
+        text = _http.fetch(self._url, self._timeout_s).decode("utf-8", "replace")
+        page = parse(text, wanted=self._wanted)
+        by_name: dict[str, list[Metric]] = {}
+        for metric in page.metrics:
+            by_name.setdefault(metric.name, []).append(metric)
         out: list[Sample] = []
         for sel in self._selections:
-            out.extend(self._select(page, sel, t_s))
+            out.extend(self._select(page, by_name, sel, t_s))
         return out
 
-    def _select(self, page: Exposition, sel: Selection, t_s: float) -> list[Sample]:
+    def _select(
+        self, page: Exposition, by_name: dict[str, list[Metric]], sel: Selection, t_s: float
+    ) -> list[Sample]:
         """Return the samples of one selection (nothing when the metric is absent)."""
         groups: dict[tuple[str, ...], float] = {}
-        for metric in page.metrics:
-            if metric.name == sel.name and _keeps(metric, self._labels + sel.labels):
+        for metric in by_name.get(sel.name, ()):
+            if _keeps(metric, self._labels + sel.labels):
                 key = tuple(metric.label_map().get(label, "") for label in sel.by)
                 groups[key] = groups.get(key, 0.0) + metric.value
         rate = sel.rate if sel.rate is not None else is_counter(sel.name, page.types)
         base = sel.alias or (_strip_total(sel.name) + ".per_s" if rate else sel.name)
-        capacity = self._capacity(page, sel)
+        capacity = self._capacity(by_name, sel)
         out = []
         for key, value in sorted(groups.items()):
             name = ".".join([self.tier, base, *(_SAFE.sub("_", v) or "_" for v in key)])
@@ -99,13 +109,11 @@ class PrometheusObserver:
                 out.append(Sample(t_s, name, value, sel.unit or unit_of(sel.name), capacity))
         return out
 
-    def _capacity(self, page: Exposition, sel: Selection) -> float | None:
+    def _capacity(self, by_name: dict[str, list[Metric]], sel: Selection) -> float | None:
         """A fixed capacity, or the sum of another metric on the same page."""
         if sel.capacity is None or isinstance(sel.capacity, float):
             return sel.capacity
-        values = [
-            m.value for m in page.metrics if m.name == sel.capacity and _keeps(m, self._labels)
-        ]
+        values = [m.value for m in by_name.get(sel.capacity, ()) if _keeps(m, self._labels)]
         return sum(values) if values else None
 
 

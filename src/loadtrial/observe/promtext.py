@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
-_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
+_LINE = re.compile(r'([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{((?:[^"}]|"(?:[^"\\]|\\.)*")*)\})?\s+(\S+)')
+_NAME_END = re.compile(r"[{\s]")
 _LABEL = re.compile(r'\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*=\s*"((?:[^"\\]|\\.)*)"\s*,?')
 _ESCAPES = {"\\\\": "\\", '\\"': '"', "\\n": "\n"}
 _SPECIAL = {"+inf": math.inf, "inf": math.inf, "-inf": -math.inf, "nan": math.nan}
@@ -39,8 +41,9 @@ class Exposition:
     skipped: int = 0
 
 
-def parse(text: str) -> Exposition:
-    """Parse a whole exposition page."""
+def parse(text: str, wanted: Collection[str] | None = None) -> Exposition:
+    """Parse a whole exposition page; with `wanted`, keep only those metric names (the
+    other lines are skipped before their labels are read, which is most of the cost)."""
     metrics: list[Metric] = []
     types: dict[str, str] = {}
     skipped = 0
@@ -53,6 +56,8 @@ def parse(text: str) -> Exposition:
             if len(parts) >= 4 and parts[1] == "TYPE":
                 types[parts[2]] = parts[3].strip().lower()
             continue
+        if wanted is not None and _NAME_END.split(line, 1)[0] not in wanted:
+            continue
         metric = parse_line(line)
         if metric is None:
             skipped += 1
@@ -63,50 +68,18 @@ def parse(text: str) -> Exposition:
 
 def parse_line(line: str) -> Metric | None:
     """Parse one sample line; None when it is malformed."""
-    name_match = _NAME.match(line)
-    if name_match is None:
+    found = _LINE.match(line)
+    if found is None:
         return None
-    name, rest = name_match.group(0), line[name_match.end() :]
-    labels: list[tuple[str, str]] = []
-    if rest.startswith("{"):
-        end = _labels_end(rest)
-        if end < 0:
-            return None
-        body, rest = rest[1:end], rest[end + 1 :]
-        pos = 0
-        while pos < len(body):
-            lab = _LABEL.match(body, pos)
-            if lab is None:
-                if body[pos:].strip():
-                    return None  # something that is not `name="value"`
-                break
-            labels.append((lab.group(1), _unescape(lab.group(2))))
-            pos = lab.end()
-    return _finish(name, labels, rest)
-
-
-def _finish(name: str, labels: list[tuple[str, str]], rest: str) -> Metric | None:
-    """Read the value after the labels (a timestamp after it is ignored)."""
-    fields = rest.split()
-    if not fields:
-        return None
-    value = _number(fields[0])
-    return None if value is None else Metric(name, tuple(labels), value)
-
-
-def _labels_end(rest: str) -> int:
-    """Return the index of the `}` closing the label set, minding quoted values."""
-    quoted, escaped = False, False
-    for i, ch in enumerate(rest):
-        if escaped:
-            escaped = False
-        elif ch == "\\":
-            escaped = True
-        elif ch == '"':
-            quoted = not quoted
-        elif ch == "}" and not quoted:
-            return i
-    return -1
+    name, body, value_text = found.group(1), found.group(2), found.group(3)
+    labels: tuple[tuple[str, str], ...] = ()
+    if body and body.strip():
+        pairs = _LABEL.findall(body)
+        if not pairs or _LABEL.sub("", body).strip(" ,"):
+            return None  # something that is not `name="value"`
+        labels = tuple((k, _unescape(v) if "\\" in v else v) for k, v in pairs)
+    value = _number(value_text)
+    return None if value is None else Metric(name, labels, value)
 
 
 def _unescape(value: str) -> str:
