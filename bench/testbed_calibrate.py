@@ -45,8 +45,9 @@ def main() -> None:
                     errors[k] = errors.get(k, 0) + v
             p99 = quantiles_us(merge(i.latency_hist for i in secs if i.latency_hist), [99.0])
             rate = sum(errors.values()) / max(done, 1)
+            maxc = provider.snapshot().get("db.max_connections")
             print(f"  completed {done}  error rate {rate:.2%}  p99 {p99[99.0] / 1000:.0f} ms  "
-                  f"{errors}  db facts {provider.snapshot().get('db.max_connections')}")  # fmt: skip
+                  f"{errors}  max_connections {maxc}")  # fmt: skip
             provider.revert(record)
     finally:
         t = time.monotonic()

@@ -38,9 +38,13 @@ def apply_config(state_path: Path, wanted: TestbedConfig, step: Step = run_step)
     book = control.Book(state, state_path)
     endpoint_before = book.state.writer_port
     _apply_instances(book, wanted, step)
-    _apply_writer_size(book, wanted, step)
+    resized = _apply_writer_size(book, wanted, step)
+    # Fresh pools after a db restart or failover: psycopg_pool can stay short of max_size
+    # after a spell of refused connections, which would carry one arm's state into the next.
     apps_need_restart = (
-        wanted.pool_max != book.state.config.pool_max or book.state.writer_port != endpoint_before
+        resized
+        or wanted.pool_max != book.state.config.pool_max
+        or book.state.writer_port != endpoint_before
     )
     book.update(config=wanted)  # add_app reads pool_max from here
     _apply_apps(book, wanted, apps_need_restart, step)
@@ -77,11 +81,11 @@ def _drop_db(book: control.Book, inst: DbInstance) -> None:
     book.update(dbs=tuple(d for d in book.state.dbs if d.proc.name != inst.proc.name))
 
 
-def _apply_writer_size(book: control.Book, wanted: TestbedConfig, step: Step) -> None:
-    """Resize the writer when its size differs from the wanted one."""
+def _apply_writer_size(book: control.Book, wanted: TestbedConfig, step: Step) -> bool:
+    """Resize the writer when its size differs from the wanted one; True when it did."""
     writer = book.state.db(book.state.writer)
     if (writer.max_connections, writer.cpus) == (wanted.db_max_connections, wanted.db_cpus):
-        return
+        return False
     size = f"max_connections={wanted.db_max_connections}, cpus={wanted.db_cpus}"
     if writer.max_connections != wanted.db_max_connections:
         step(
@@ -98,6 +102,7 @@ def _apply_writer_size(book: control.Book, wanted: TestbedConfig, step: Step) ->
             lambda: control.point_endpoint(book, promoted),
         )
     _check_pools(book)
+    return True
 
 
 def _resize(book: control.Book, inst: DbInstance, wanted: TestbedConfig, restart: bool) -> None:
@@ -125,7 +130,7 @@ def _apply_apps(book: control.Book, wanted: TestbedConfig, restart: bool, step: 
     """Restart, add or remove app nodes, then update the balancer."""
     if restart and book.state.apps:
         names = ", ".join(a.name for a in book.state.apps)
-        step(f"stop app nodes {names} (pool_max or db endpoint changed)", lambda: _stop_apps(book))
+        step(f"stop app nodes {names} (pool_max or db changed)", lambda: _stop_apps(book))
     have = len(book.state.apps)
     for i in range(have + 1, wanted.app_nodes + 1):
         step(f"start app node app-{i}", lambda i=i: _add_app(book, f"app-{i}"))  # type: ignore[misc]

@@ -99,7 +99,6 @@ def snapshot(state: TestbedState) -> dict[str, str]:
     facts.update(_app_facts(state))
     metrics = lb_metrics(state)
     facts["lb.kind"] = state.lb_kind if metrics else f"{state.lb_kind} (not answering)"
-    facts["lb.backends_healthy"] = str(int(metrics.get("testbed_lb_backends_healthy", 0)))
     facts["host.cpus"] = str(os.cpu_count() or 1)
     return facts
 
