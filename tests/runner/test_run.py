@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import itertools
 from collections.abc import Callable
 from pathlib import Path
@@ -9,6 +10,7 @@ from typing import Any
 
 import pytest
 from fileserver import FileServer
+from rich.console import Console
 
 from loadtrial.errors import ExitCode
 from loadtrial.load import run_load
@@ -36,8 +38,9 @@ def trial_text(server: FileServer, *, extra: str = "", arms: str = "", seconds: 
 
 def _run(text: str, tmp_path: Path, **kw: Any) -> tuple[Any, Any]:
     loaded = parse_trial_text(text, str(tmp_path / "trial.yaml"), env={})
+    kw.setdefault("live", False)
     with Store(tmp_path / "r.db") as store:
-        outcome = run_trial(loaded, store=store, live=False, **kw)
+        outcome = run_trial(loaded, store=store, **kw)
         data = store.load_trial(outcome.trial_id) if outcome.trial_id else None
     return outcome, data
 
@@ -130,3 +133,22 @@ def test_dry_run_sends_and_stores_nothing(file_server: FileServer, tmp_path: Pat
     outcome, data = _run(trial_text(file_server), tmp_path, dry_run=True)
     assert outcome.trial_id is None and outcome.exit_code == 0 and data is None
     assert file_server.hits == [] and not file_server.behaviour.exists()
+
+
+def test_observed_metric_is_sampled_on_the_run_clock_and_can_abort(
+    file_server: FileServer, tmp_path: Path
+) -> None:
+    extra = (
+        "observe:\n  - {kind: host, as: box}\n"
+        "abort:\n  - {metric: box.memory.used_bytes, above: 1%, for: 1s}\n"
+    )
+    text = trial_text(file_server, extra=extra, arms="  good: {status: 200}\n", seconds=8)
+    buf = io.StringIO()
+    console = Console(file=buf, force_terminal=True, width=100)
+    _, data = _run(text, tmp_path, live=True, console=console)
+    run = data.runs[0]
+    names = {s.name: s for s in run.series}
+    assert names["box.cpu.percent"].capacity and names["box.cpu.percent"].values.size >= 1
+    assert run.info.status == "aborted" and "box.memory.used_bytes" in run.info.abort_reason
+    assert len(run.seconds) < 7
+    assert "arm" in buf.getvalue() and "good" in buf.getvalue()  # the live panel was drawn
