@@ -84,7 +84,7 @@ def arm_names(data: TrialData, trial: Trial) -> tuple[str, ...]:
 def arm_row(arm: str, data: TrialData, trial: Trial, views: Sequence[FindingView]) -> ArmRow:
     """Return one arm pooled over its repetitions (warm-up excluded)."""
     runs = [r for r in data.runs if r.info.arm == arm]
-    totals = [stats.run_totals(r.seconds, r.info.warmup_s) for r in runs]
+    totals = [stats.run_totals(r.seconds, r.info.warmup_s, window_of(r, views)) for r in runs]
     totals = [t for t in totals if t.seconds > 0]
     completed = sum(t.completed for t in totals)
     errors = stats.merge_counts(t.errors for t in totals)
@@ -105,6 +105,17 @@ def arm_row(arm: str, data: TrialData, trial: Trial, views: Sequence[FindingView
         slo_detail=detail,
         validity=tuple(reason for _, reason in invalid),
     )
+
+
+def window_of(run: RunData, views: Sequence[FindingView]) -> tuple[float, float] | None:
+    """The steady window the analysis measured a run on (from its run SLO finding)."""
+    for f in views:
+        if f.run_id == run.info.run_id and f.kind == "slo":
+            start = ev.number(f.evidence.get("window_start_s"))
+            end = ev.number(f.evidence.get("window_end_s"))
+            if start is not None and end is not None and end > start:
+                return start, end
+    return None
 
 
 def validity_reasons(
@@ -173,6 +184,7 @@ def timeline(run: RunData, views: Sequence[FindingView]) -> RunTimeline:
         status=run.info.status,
         abort_reason=run.info.abort_reason,
         warmup_s=run.info.warmup_s,
+        window_s=window_of(run, views),
         t_s=tuple(s.second for s in secs),
         offered=tuple(s.offered for s in secs),
         achieved=tuple(s.completed for s in secs),

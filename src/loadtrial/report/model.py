@@ -118,6 +118,7 @@ class RunTimeline:
     bands: tuple[Band, ...]  # saturation ranges
     onsets: tuple[Band, ...]  # bottleneck onset markers
     events: tuple[Band, ...]  # events (abort, observer faults) as markers
+    window_s: tuple[float, float] | None = None  # the analysis' steady window, if it chose one
 
 
 @dataclass(frozen=True)

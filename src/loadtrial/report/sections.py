@@ -114,7 +114,8 @@ def verdict(r: Report) -> str:
     conf = ""
     if r.confounders:
         items = "".join(
-            f"<li><b>{esc(c.subject)}</b> — {esc(c.summary)}</li>" for c in r.confounders
+            f"<li><b>{esc(fact)}</b> — {esc('; '.join(why))}</li>"
+            for fact, why in grouped_confounders(r.confounders).items()
         )
         conf = f'<div class="confounders"><h3>⚠ Confounders</h3><ul>{items}</ul></div>'
     return (
@@ -124,6 +125,16 @@ def verdict(r: Report) -> str:
         f'<blockquote class="hypothesis">{esc(hypothesis)}</blockquote>'
         f'<ol class="claims">{claims}</ol>{conf}{_glance(r.arms)}</section>'
     )
+
+
+def grouped_confounders(found: Iterable[FindingView]) -> dict[str, list[str]]:
+    """Confounder sentences grouped by fact ("confounder: " prefixes dropped)."""
+    out: dict[str, list[str]] = {}
+    for c in found:
+        text = c.summary.removeprefix("confounder: ").strip()
+        if text not in out.setdefault(c.subject, []):
+            out[c.subject].append(text)
+    return out
 
 
 def _claim(c: ClaimView) -> str:
@@ -151,7 +162,7 @@ def _glance(arms: Iterable[ArmRow]) -> str:
             '<div class="kpis"><div><span class="k">p99</span>'
             f'<span class="v">{ms(p99)}</span></div>'
             f'<div><span class="k">errors</span><span class="v">{esc(err)}</span></div>'
-            f'<div><span class="k">throughput</span><span class="v">'
+            f'<div><span class="k">ok/s</span><span class="v">'
             f"{'—' if tput is None else f'{tput:.0f}/s'}</span></div></div></div>"
         )
     return f'<div class="tiles">{"".join(tiles)}</div>'
@@ -205,14 +216,22 @@ def arms_table(r: Report) -> str:
     rows = "".join(_arm_row(a) for a in r.arms)
     return (
         '<section id="arms" class="card"><h2>Arms</h2>'
-        '<p class="muted">Pooled over repetitions, warm-up excluded. Percentiles of the merged '
-        "HDR histogram; 95 % intervals from the spread between repetitions.</p>"
+        f'<p class="muted">Pooled over repetitions, {esc(_window_note(r))}. Percentiles of the '
+        "merged HDR histograms (latency from the intended send time); 95 % intervals from the "
+        "spread between repetitions.</p>"
         '<div class="table-wrap"><table class="arms"><thead><tr><th>arm</th><th>parameters</th>'
-        "<th>runs</th><th>throughput</th><th>p50</th><th>p90</th><th>p99</th>"
+        "<th>runs</th><th>ok/s</th><th>p50</th><th>p90</th><th>p99</th>"
         "<th>errors</th><th>SLO</th><th>validity</th></tr></thead>"
         f'<tbody>{rows}</tbody></table></div><div class="chart" id="chart-arms" '
         'data-chart="arms"></div></section>'
     )
+
+
+def _window_note(r: Report) -> str:
+    """Which seconds the arm figures cover."""
+    if any(run.window_s for run in r.runs):
+        return "over each run's steady window as chosen by the analysis (greyed outside it below)"
+    return "warm-up excluded"
 
 
 def _arm_row(a: ArmRow) -> str:
@@ -228,12 +247,13 @@ def _arm_row(a: ArmRow) -> str:
     rate = "—" if a.error_rate is None else f"{a.error_rate:.2%}"
     kinds = "".join(f'<span class="kind">{esc(k)} {n}</span>' for k, n in a.errors_by_kind.items())
     valid = f"{a.valid_runs}/{a.runs} valid"
+    slo_detail = a.slo_detail.removeprefix(f"arm {a.arm} ")
     doubts = "".join(f'<div class="doubt">{esc(v)}</div>' for v in a.validity)
     return (
         f'<tr><th scope="row">{esc(a.arm)}</th><td class="params">{esc(params)}</td>'
         f"<td>{a.runs}</td><td>{tput}</td>{lat}"
         f'<td><span class="num">{esc(rate)}</span>{kinds}</td>'
-        f'<td>{pill(a.slo)}<div class="detail">{esc(a.slo_detail)}</div></td>'
+        f'<td class="slo">{pill(a.slo)}<div class="detail">{esc(slo_detail)}</div></td>'
         f"<td>{esc(valid)}{doubts}</td></tr>"
     )
 
@@ -254,7 +274,8 @@ def timelines(r: Report) -> str:
         '<section id="timelines" class="card"><h2>Timelines</h2><p class="muted">All runs on one '
         f"time axis (0–{esc(format_duration(r.duration_s))}). Latency is measured from the "
         "intended send time; the uncorrected series are in the legend (click to show). "
-        "Shaded: warm-up (grey), saturation (red); dashed line: bottleneck onset.</p>"
+        "Shaded: outside the analysed window or warm-up (grey), saturation (red); dashed line: "
+        "bottleneck onset; triangles: events.</p>"
         f"{''.join(blocks)}</section>"
     )
 

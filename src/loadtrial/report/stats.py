@@ -49,9 +49,14 @@ class RunTotals:
     hist: HdrHistogram  # merged corrected latency
 
     @property
+    def good(self) -> int:
+        """Completed requests that were not errors."""
+        return self.completed - sum(self.errors.values())
+
+    @property
     def throughput_per_s(self) -> float | None:
-        """Completed requests per second, None for a run without measured seconds."""
-        return self.completed / self.seconds if self.seconds else None
+        """Successful responses per second (as the analysis counts them), None if no seconds."""
+        return self.good / self.seconds if self.seconds else None
 
 
 def values_at(hist: HdrHistogram, percents: Sequence[float]) -> list[int]:
@@ -91,9 +96,20 @@ def _quantile_series(encoded: Sequence[bytes]) -> dict[str, tuple[float | None, 
     return {k: tuple(v) for k, v in cols.items()}
 
 
-def run_totals(seconds: Sequence[IntervalStats], warmup_s: float) -> RunTotals:
-    """Sum a run's seconds at or after the warm-up; merge their corrected histograms."""
-    measured = [s for s in seconds if s.second >= warmup_s]
+def run_totals(
+    seconds: Sequence[IntervalStats],
+    warmup_s: float,
+    window: tuple[float, float] | None = None,
+) -> RunTotals:
+    """Sum a run's measured seconds; merge their corrected histograms.
+
+    Measured: inside `window` [start, end) when the analysis chose one, else every second
+    at or after the warm-up.
+    """
+    if window is not None:
+        measured = [s for s in seconds if window[0] <= s.second < window[1]]
+    else:
+        measured = [s for s in seconds if s.second >= warmup_s]
     errors: dict[str, int] = {}
     for s in measured:
         for kind, n in s.errors.items():
@@ -149,11 +165,11 @@ def order_statistic_interval(hist: HdrHistogram, percent: float) -> tuple[float,
 
 
 def pooled_throughput(runs: Sequence[RunTotals]) -> Estimate:
-    """Return the arm's completed requests per second, with a t interval over runs."""
+    """Return the arm's successful responses per second, with a t interval over runs."""
     seconds = sum(r.seconds for r in runs)
     if not seconds:
         return Estimate(None)
-    value = sum(r.completed for r in runs) / seconds
+    value = sum(r.good for r in runs) / seconds
     per_run = [r.throughput_per_s for r in runs if r.throughput_per_s is not None]
     if len(per_run) >= 2:
         low, high = t_interval(per_run)

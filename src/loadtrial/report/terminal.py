@@ -13,7 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from loadtrial.report.model import Estimate, Report
-from loadtrial.report.sections import effect_text, ms
+from loadtrial.report.sections import effect_text, grouped_confounders, ms
 
 STYLE = {
     "supported": "bold green",
@@ -60,7 +60,7 @@ def _unescape(text: str) -> str:
 def _arms(r: Report) -> Table:
     """Arms pooled over repetitions."""
     table = Table(box=None, pad_edge=False, header_style="dim")
-    for col in ("arm", "tput/s", "p50", "p99", "errors", "SLO"):
+    for col in ("arm", "ok/s", "p50", "p99", "errors", "SLO"):
         table.add_column(col, justify="left" if col in ("arm", "SLO") else "right")
     for a in r.arms:
         t = a.throughput_per_s.value
@@ -82,8 +82,8 @@ def print_report_summary(r: Report, console: Console) -> None:
         Text(""),
         _claims(r),
     ]
-    for c in r.confounders:
-        parts.append(Text(f"⚠ confounder {c.subject}: {c.summary}", style="bold red"))
+    for fact, why in grouped_confounders(r.confounders).items():
+        parts.append(Text(f"⚠ confounder {fact}: {'; '.join(why)}", style="bold red"))
     if r.bottleneck is not None:
         parts += [Text(""), Text("Bottleneck: ", style="bold").append(Text(r.bottleneck.summary))]
     if r.arms:

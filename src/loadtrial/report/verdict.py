@@ -87,7 +87,7 @@ def _claim_view(
         index=index,
         text=text,
         status=(f.status or "inconclusive").lower(),
-        summary=f.summary,
+        summary=_without_restatement(f.summary, index, f.status),
         effect=effect,
         ci_low=low,
         ci_high=high,
@@ -95,6 +95,16 @@ def _claim_view(
         rests_on_confounder=confounded,
         evidence=f.evidence,
     )
+
+
+def _without_restatement(summary: str, index: int, status: str) -> str:
+    """Drop a leading "claim N (…): STATUS" the page already shows beside the sentence."""
+    head = f"claim {index} ("
+    marker = f"): {status.upper()}"
+    if summary.startswith(head) and marker in summary:
+        rest = summary[summary.index(marker) + len(marker) :].lstrip(" ;—-")
+        return rest or summary
+    return summary
 
 
 def _touches(confounder: FindingView, arms: set[str]) -> bool:

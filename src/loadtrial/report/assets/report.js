@@ -64,7 +64,11 @@
   }
   function markers(run, t) {
     var shapes = [];
-    if (run.warmup_s > 0) shapes.push(band(0, run.warmup_s, t.muted, 0.10));
+    if (run.window_s) {  // outside the analysed window: greyed
+      shapes.push(band(0, run.window_s[0], t.muted, 0.10));
+      var end = Math.max(data.duration_s, run.window_s[1]);
+      if (run.window_s[1] < end) shapes.push(band(run.window_s[1], end, t.muted, 0.10));
+    } else if (run.warmup_s > 0) shapes.push(band(0, run.warmup_s, t.muted, 0.10));
     run.bands.forEach(function (b) { shapes.push(band(b.start_s, b.end_s, t.bad, 0.10)); });
     run.onsets.forEach(function (b) { shapes.push(vline(b.start_s, t.bad, "dash")); });
     return shapes;
@@ -162,13 +166,13 @@
     var shapes = data.slo_p99_ms ? [{ type: "line", xref: "x domain", yref: "y", x0: 0, x1: 1,
       y0: data.slo_p99_ms, y1: data.slo_p99_ms, line: { color: t.bad, dash: "dash", width: 1.2 } }] : [];
     return { data: [bars(function (a) { return a.latency.p99; }, "", "p99 ms"), errRate,
-      bars(function (a) { return a.throughput; }, "3", "throughput/s")], layout: layout(t, {
+      bars(function (a) { return a.throughput; }, "3", "ok/s")], layout: layout(t, {
       height: 280, showlegend: false, hovermode: "closest", shapes: shapes,
       xaxis: axis(t, { domain: [0, 0.3] }), xaxis2: axis(t, { domain: [0.36, 0.64] }),
       xaxis3: axis(t, { domain: [0.7, 1] }),
       yaxis: axis(t, { title: { text: "p99 ms (95% CI)" }, type: "log", dtick: 1, tickformat: "~g" }),
       yaxis2: axis(t, { anchor: "x2", title: { text: "error rate %" }, rangemode: "tozero" }),
-      yaxis3: axis(t, { anchor: "x3", title: { text: "throughput/s" }, rangemode: "tozero" })
+      yaxis3: axis(t, { anchor: "x3", title: { text: "ok/s (95% CI)" }, rangemode: "tozero" })
     }) };
   }
 
