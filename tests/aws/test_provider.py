@@ -279,3 +279,19 @@ def test_capacity_message_is_one_clear_sentence(clients: Clients, world: World) 
         f"(instance {ids[0]})); every change was reverted "
         "(choose a type offered in every zone of the pool)"
     )
+
+
+def test_node_count_starts_a_stopped_instance_and_revert_stops_it(
+    clients: Clients, world: World
+) -> None:
+    c, spare = clients, sorted(world.instances)[0]
+    c.elbv2.deregister_targets(TargetGroupArn=world.tg_arn, Targets=[{"Id": spare}])
+    c.ec2.stop_instances(InstanceIds=[spare])
+    settings = settings_for(world, app={"instances": sorted(world.instances)})
+    provider = create(settings, Recorder(), clients=c, clock=FakeClock())
+    record = provider.apply({"app_node_count": 3})
+    assert _registered(c, world.tg_arn) == set(world.instances)
+    assert provider.snapshot()[f"aws.app.{spare}.state"] == "running"
+    provider.revert(record)
+    assert _registered(c, world.tg_arn) == set(world.instances) - {spare}
+    assert provider.snapshot()[f"aws.app.{spare}.state"] == "stopped"

@@ -14,7 +14,7 @@ register + wait healthy, Route 53 upsert when its address changed.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from loadtrial.env.aws import ec2, elb, route53, ssm
 from loadtrial.env.aws.context import Ctx
@@ -22,33 +22,49 @@ from loadtrial.env.aws.context import Ctx
 
 @dataclass(frozen=True)
 class PoolState:
-    """Wanted (or original) type and membership of each pool instance."""
+    """Wanted (or original) type, membership and running state of each pool instance."""
 
     types: Mapping[str, str]
     registered: Mapping[str, bool]
+    running: Mapping[str, bool] = field(default_factory=dict)  # absent: running if registered
+
+    def runs(self, iid: str, state: str) -> bool:
+        """Whether `iid` should be running (registered ones always; others as they are)."""
+        if iid in self.running:
+            return self.running[iid] or self.registered[iid]
+        return self.registered[iid] or state != "stopped"
 
     def to_json(self) -> dict[str, dict[str, object]]:
         """Return a JSON-able form for ApplyRecord.undo."""
-        return {"types": dict(self.types), "registered": dict(self.registered)}
+        return {
+            "types": dict(self.types),
+            "registered": dict(self.registered),
+            "running": dict(self.running),
+        }
 
 
 def read_state(ctx: Ctx, ids: Sequence[str]) -> PoolState:
-    """Return the pool's current types and membership."""
+    """Return the pool's current types, membership and running state."""
     found = ec2.describe(ctx, ids)
     members = elb.registered(ctx)
-    return PoolState({i: found[i].instance_type for i in ids}, {i: i in members for i in ids})
+    return PoolState(
+        {i: found[i].instance_type for i in ids},
+        {i: i in members for i in ids},
+        {i: found[i].state not in ("stopped", "stopping") for i in ids},
+    )
 
 
 def target_state(
     ctx: Ctx, ids: Sequence[str], now: PoolState, new_type: str | None, count: int | None
 ) -> PoolState:
-    """Return the state an arm wants: the first `count` of the pool registered (all when
-    None), each registered one of `new_type` (unchanged when None)."""
+    """Return the state an arm wants: the first `count` of the pool registered and running
+    (all registered ones when None), each registered one of `new_type` (unchanged: None)."""
     active = set(ids[:count]) if count is not None else {i for i in ids if now.registered[i]}
     if count is None and not active:
         active = set(ids)
     types = {i: (new_type if new_type and i in active else now.types[i]) for i in ids}
-    return PoolState(types, {i: i in active for i in ids})
+    running = {i: i in active or now.running.get(i, True) for i in ids}
+    return PoolState(types, {i: i in active for i in ids}, running)
 
 
 def converge(ctx: Ctx, ids: Sequence[str], want: PoolState, rolling: bool) -> None:
@@ -63,18 +79,15 @@ def converge(ctx: Ctx, ids: Sequence[str], want: PoolState, rolling: bool) -> No
 def _converge_batch(ctx: Ctx, ids: Sequence[str], want: PoolState) -> None:
     found = ec2.settle(ctx, ids)
     members = elb.registered(ctx)
+    run = {i: want.runs(i, found[i].state) for i in ids}
     change = [i for i in ids if found[i].instance_type != want.types[i]]
-    leaving = [i for i in ids if i in members and (i in change or not want.registered[i])]
-    elb.deregister(ctx, leaving)
-    to_stop = [i for i in change if found[i].state != "stopped"]
-    if to_stop:
-        ec2.stop(ctx, to_stop)
+    halt = [i for i in ids if found[i].state != "stopped" and (i in change or not run[i])]
+    elb.deregister(ctx, [i for i in ids if i in members and (i in halt or not want.registered[i])])
+    if halt:
+        ec2.stop(ctx, halt)
     for iid in change:
         ec2.modify_type(ctx, found[iid], want.types[iid])
-    stopped = [i for i in ids if found[i].state == "stopped" and want.registered[i]]
-    # an instance that was stopped and is not wanted in the group stays stopped
-    resumed = {i for i in change if found[i].state != "stopped" or want.registered[i]}
-    to_start = sorted(resumed | set(stopped))
+    to_start = [i for i in ids if run[i] and (i in halt or found[i].state == "stopped")]
     if to_start:
         ec2.start(ctx, to_start)
         ssm.run_config(ctx, to_start)

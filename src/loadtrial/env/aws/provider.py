@@ -137,7 +137,7 @@ class AwsProvider:
         if kind == "drain_delay":
             elb.set_drain_delay(ctx, str(step["value"]))
         elif kind == "app":
-            want = pool.PoolState(step["types"], step["registered"])
+            want = pool.PoolState(step["types"], step["registered"], step.get("running", {}))
             pool.converge(ctx, step["ids"], want, rolling=True)
         elif kind == "db_class":
             aurora.set_class(ctx, str(step["instance"]), str(step["class"]))
