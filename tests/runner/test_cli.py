@@ -105,6 +105,8 @@ def test_show_gives_each_tiers_peak_utilisation(
         "peak db: 97% of capacity (db.connections.used 97/100 at t=1s)" in capsys.readouterr().out
     )
     assert main(["show", "99", "--store", str(db)]) == 4
+    assert main(["ls", "--store", str(tmp_path / "none.db")]) == 2
+    assert not (tmp_path / "none.db").exists()
 
 
 def _wait_for_a_second(db: Path, proc: subprocess.Popen[str], timeout_s: float = 30.0) -> None:

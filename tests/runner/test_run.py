@@ -116,7 +116,9 @@ def test_an_error_mid_run_keeps_the_data_and_still_reverts(
     assert not file_server.behaviour.exists()
     with Store(tmp_path / "r.db") as store:
         run = store.load_run(1)
+        trial = store.load_trial(1)
     assert run.info.status == "failed" and "boom" in run.info.abort_reason
+    assert trial.info.status == "failed"
     assert len(run.seconds) >= 1 and run.actions[-1].name.startswith("revert")
 
 

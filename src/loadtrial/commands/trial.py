@@ -125,7 +125,7 @@ def run_cmd(
 
 def ls_cmd(store: StoreOpt = DEFAULT_PATH) -> None:
     """List trials and their runs with status."""
-    with Store(store) as st:
+    with Store(_existing(store)) as st:
         trials = st.list_trials()
         if not trials:
             typer.echo(f"no trials in {store}")
@@ -137,6 +137,13 @@ def ls_cmd(store: StoreOpt = DEFAULT_PATH) -> None:
                 typer.echo(
                     f"  run {r.run_id:<4} {r.arm:<20} rep {r.repetition}  {r.status}{reason}"
                 )
+
+
+def _existing(store: Path) -> Path:
+    """The store path for reading commands; a missing store is a user error, not created."""
+    if not store.exists():
+        raise UserError(f"no results store at {store}", hint="run a trial first, or use --store")
+    return store
 
 
 def _run_id(st: Store, run: str) -> int:
@@ -162,7 +169,7 @@ def show_cmd(
     """Summarise one run: load figures, peak utilisation per tier, events, journal."""
     from loadtrial.store.export import run_summary
 
-    with Store(store) as st:
+    with Store(_existing(store)) as st:
         summary = run_summary(st.load_run(_run_id(st, run)))
     if as_json:
         typer.echo(_json_text(summary))
@@ -209,7 +216,7 @@ def export_cmd(
 
     if fmt not in ("json", "csv"):
         raise UserError(f"unknown format {fmt!r}", hint="use --format json or --format csv")
-    with Store(store) as st:
+    with Store(_existing(store)) as st:
         data = st.load_run(_run_id(st, run))
     text = _json_text(run_to_json(data)) + "\n" if fmt == "json" else run_to_csv(data)
     if output is None:

@@ -109,6 +109,9 @@ def run_trial(
     try:
         with ctx.interrupts.installed():
             _run_all(ctx, plan, run_ids)
+    except BaseException:
+        store.finish_trial(trial_id, "failed")  # the runs keep their own status and data
+        raise
     finally:
         ctx.view.close()
     return conclude(ctx.store, ctx.trial_id, trial, ctx.statuses, ctx.interrupts.count > 0,
