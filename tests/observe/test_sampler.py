@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from loadtrial.clock import FakeClock
 from loadtrial.errors import ObserverError
 from loadtrial.observe.model import Sample, SampleFault
 from loadtrial.observe.sampler import Sampler, first_tick, next_tick
@@ -180,3 +181,39 @@ def test_a_raising_callback_is_counted_and_sampling_continues() -> None:
             time.sleep(INTERVAL / 4)
     assert len(calls) >= 3 and sampler.callback_errors >= 3
     assert obs.stops == 1
+
+
+def test_with_an_injected_clock_ticks_land_exactly_on_the_grid() -> None:
+    clock = FakeClock(start=50.0)
+    obs = Scripted("a")
+    rec = Recorder()
+    sampler = Sampler(
+        [obs],
+        t0=52.5,
+        interval_s=1.0,
+        on_samples=rec.on_samples,
+        on_event=rec.on_event,
+        clock=clock,
+    )
+    with sampler:
+        deadline = time.monotonic() + 10
+        while len(rec.batches) < 6 and time.monotonic() < deadline:
+            time.sleep(0.01)
+    times = rec.names("a")[:6]
+    assert times == [-2.0, -1.0, 0.0, 1.0, 2.0, 3.0]  # a baseline before t0, then the run
+
+
+def test_start_reports_observers_that_did_not_start() -> None:
+    good, bad = Scripted("good"), Scripted("db", fail_starts=5)
+    sampler = Sampler(
+        [good, bad],
+        t0=time.monotonic(),
+        interval_s=INTERVAL,
+        on_samples=lambda _: None,
+        on_event=lambda *_: None,
+    )
+    try:
+        assert sampler.start() == ["db (scripted): refused"]
+    finally:
+        sampler.stop()
+    assert good.stops == 1 and bad.stops >= 1

@@ -58,6 +58,7 @@ class Worker:
         self._pending: list[TickResult] = []  # start-up and late results
         self._stopping = False
         self._ready = threading.Event()
+        self._start_error = ""  # why the first start failed, for the runner to show
         self._thread = threading.Thread(
             target=self._loop, name=f"observe-{self.label}", daemon=True
         )
@@ -73,9 +74,12 @@ class Worker:
         """Start the thread; it starts the observer before taking any ask."""
         self._thread.start()
 
-    def wait_started(self, timeout_s: float) -> None:
-        """Wait (bounded) until the first start attempt is over."""
-        self._ready.wait(timeout_s)
+    def wait_started(self, timeout_s: float) -> str:
+        """Wait (bounded) until the first start attempt is over; return "" when the
+        observer started, else one line saying why not."""
+        if not self._ready.wait(timeout_s):
+            return f"{self.label}: not started within {timeout_s:.1f} s"
+        return self._start_error
 
     def due(self, k: int) -> bool:
         """True when tick k is one of this observer's ticks."""
@@ -134,6 +138,8 @@ class Worker:
         try:
             t_s = self._clock.now() - self._t0
             first = self._try_start(t_s)
+            faults = [m for _, kind, m in first.events if kind == "observer_fault"]
+            self._start_error = faults[0] if faults else ""
             with self._cv:
                 self._pending.append(first)
             self._ready.set()

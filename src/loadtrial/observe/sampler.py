@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import threading
+import time
 from collections.abc import Callable, Sequence
 
 from loadtrial.clock import Clock, SystemClock
@@ -76,17 +77,25 @@ class Sampler:
         self._thread: threading.Thread | None = None
         self.callback_errors = 0  # on_samples/on_event that raised (kept going)
 
-    def start(self) -> None:
-        """Start every observer (waits up to `start_timeout_s`), then the tick thread."""
+    def start(self) -> list[str]:
+        """Start every observer (waits up to `start_timeout_s`), then the tick thread.
+
+        Returns one line per observer that did not start ("db (postgres): cannot connect:
+        ..."), for the runner to show before the load; those are retried with backoff and
+        their faults also arrive as events."""
         if self._thread is not None:
-            return
+            return []
         for worker in self._workers:
             worker.launch()
-        deadline = self._clock.now() + self._start_timeout_s
-        for worker in self._workers:
-            worker.wait_started(max(0.0, deadline - self._clock.now()))
+        deadline = time.monotonic() + self._start_timeout_s
+        failed = [
+            why
+            for worker in self._workers
+            if (why := worker.wait_started(max(0.0, deadline - time.monotonic())))
+        ]
         self._thread = threading.Thread(target=self._run, name="loadtrial-sampler", daemon=True)
         self._thread.start()
+        return failed
 
     def stop(self) -> None:
         """Stop ticking, then stop every observer (bounded waits; never raises)."""
