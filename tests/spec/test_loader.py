@@ -91,3 +91,15 @@ def test_the_example_validates() -> None:
     example = Path(__file__).parents[2] / "examples" / "quick-shell.yaml"
     loaded = load_trial_file(example, env={})
     assert len(loaded.trial.arms) == 2
+
+
+def test_arm_shorthands() -> None:
+    base = (
+        "name: s\ntarget: {base_url: 'http://127.0.0.1:1'}\n"
+        "load: {stages: [{rate: 1, duration: 1s}]}\n"
+    )
+    assert parse_trial_text(base + "arms: [a, b]\n").trial.arms == {"a": {}, "b": {}}
+    assert parse_trial_text(base + "arms:\n  a:\n  b: {n: 1}\n").trial.arms == {
+        "a": {},
+        "b": {"n": 1},
+    }

@@ -104,6 +104,9 @@ CASES = [
     (GOOD + "env: {provider: none, apply: x}\n", 10, "env.apply", "takes no settings"),
     (GOOD + "env: {provider: shell, apply: 'echo {n}'}\n", 8, "arms.a", "uses {n}"),
     (GOOD.replace("8080", "${PORT}"), 3, "target.base_url", "environment variable PORT is not set"),
+    (GOOD.replace("load:\n", "load:\n  timeout: 0s\n"), 5, "load.timeout", "longer than 0s"),
+    (GOOD.replace("load:\n", "load:\n  requests: []\n"), 5, "load.requests", "no requests"),
+    (GOOD.replace("  a: {}\n", "  a: 3\n"), 8, "arms.a", "valid dictionary"),
     (GOOD + "pause_between_runs: soon\n", 10, "pause_between_runs", "expected a duration"),
 ]
 

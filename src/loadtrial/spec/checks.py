@@ -84,6 +84,10 @@ def _load(load: LoadSpec) -> list[Problem]:
         out.append(
             Problem("load.warmup", "warmup is as long as the whole load", "shorten the warmup")
         )
+    if load.timeout <= 0:
+        out.append(Problem("load.timeout", "must be longer than 0s", "e.g. 5s"))
+    if not load.requests:
+        out.append(Problem("load.requests", "no requests", "add - {path: /} or leave it out"))
     for i, req in enumerate(load.requests):
         path = f"load.requests[{i}]"
         if req.method.upper() not in METHODS:

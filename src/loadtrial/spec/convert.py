@@ -35,9 +35,18 @@ def to_load_plan(trial: Trial, workers: int | None = None) -> LoadPlan:
         model=model,
         timeout_s=load.timeout,
         connections=load.connections,
-        workers=workers or load.workers or 1,
+        workers=workers or load.workers or _default_workers(model, load.connections),
         allow_hosts=tuple(trial.target.allow),
     )
+
+
+def _default_workers(model: OpenModel | ClosedModel, connections: int) -> int:
+    """The engine's choice (one per core, no more than the schedule needs), else 1."""
+    try:
+        from loadtrial.load.validate import default_workers
+    except ImportError:
+        return 1
+    return int(default_workers(model, connections))
 
 
 def _closed_users(load: LoadSpec) -> int:

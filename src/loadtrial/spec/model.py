@@ -186,3 +186,13 @@ class Trial(_Frozen):
     expect: tuple[Claim, ...] = ()
     expected_to_vary: tuple[str, ...] = ()  # snapshot facts allowed to differ between arms
     pause_between_runs: Duration = 0.0
+
+    @field_validator("arms", mode="before")
+    @classmethod
+    def _arm_shorthands(cls, v: Any) -> Any:
+        """`arms: [a, b]` and `a:` with no parameters both mean `{a: {}, b: {}}`."""
+        if isinstance(v, list) and all(isinstance(x, str) for x in v):
+            return {x: {} for x in v}
+        if isinstance(v, dict):
+            return {k: ({} if p is None else p) for k, p in v.items()}
+        return v
