@@ -1,16 +1,18 @@
 """Memory: resident size of the whole generator over a long run at 5,000 req/s.
 
-The generator (`loadtrial load`, its workers included) runs against nginx; its RSS is
-sampled every few seconds. Goal (issue 2): a 10-minute run stays under 100 MB, flat over
-time (histograms per second, never per-request samples). Default is a short run; `--full`
-runs the 10 minutes.
+The generator (the engine and its coordinator, `run_load` in a fresh process; with `--cli`
+the whole `loadtrial load` command, which also imports every other area's commands) runs
+against nginx; its RSS (workers included) is sampled every few seconds. Goal (issue 2): a
+10-minute run stays under 100 MB, flat over time (histograms per second, never
+per-request samples). Default is a short run; `--full` runs the 10 minutes.
 
-    python bench/load_memory.py [--duration 60] [--rate 5000] [--full]
+    python bench/load_memory.py [--duration 60] [--rate 5000] [--full] [--cli]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import subprocess
 import sys
 import tempfile
@@ -20,9 +22,15 @@ from pathlib import Path
 import psutil
 
 sys.path.insert(0, str(Path(__file__).parent))
-import contextlib
-
 from load_common import load_average, start_nginx
+
+ENGINE_ONLY = """
+from loadtrial.load import run_load, summarize
+from loadtrial.load.model import LoadPlan, OpenModel, RequestSpec, Stage
+plan = LoadPlan((RequestSpec("r", "GET", "{url}"),), OpenModel((Stage({seconds}, {rate}),)))
+s = summarize(run_load(plan))
+assert s["requests"] > 0
+"""
 
 
 def tree_rss_mb(proc: psutil.Process) -> float:
@@ -39,6 +47,7 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=60.0)
     parser.add_argument("--rate", type=float, default=5000.0)
     parser.add_argument("--full", action="store_true", help="the 10-minute run of the issue")
+    parser.add_argument("--cli", action="store_true", help="measure `loadtrial load` itself")
     args = parser.parse_args()
     seconds = 600.0 if args.full else args.duration
     nginx = start_nginx(core=0)
@@ -49,9 +58,13 @@ def main() -> None:
     samples: list[tuple[float, float]] = []
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            cmd = [sys.executable, "-m", "loadtrial.cli", "load", nginx.url, "--rate"]
-            cmd += [f"{args.rate:g}", "--duration", f"{seconds:g}s", "--workers", "1"]
-            cmd += ["--json", str(Path(tmp) / "s.json")]
+            if args.cli:
+                cmd = [sys.executable, "-m", "loadtrial.cli", "load", nginx.url, "--rate"]
+                cmd += [f"{args.rate:g}", "--duration", f"{seconds:g}s", "--workers", "1"]
+                cmd += ["--json", str(Path(tmp) / "s.json")]
+            else:
+                code = ENGINE_ONLY.format(url=nginx.url, rate=args.rate, seconds=seconds)
+                cmd = [sys.executable, "-c", code]
             proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             ps = psutil.Process(proc.pid)
             started = time.monotonic()
@@ -64,6 +77,7 @@ def main() -> None:
             proc.wait()
     finally:
         nginx.stop()
+    print("measured: " + ("`loadtrial load` (CLI)" if args.cli else "run_load in a process"))
     _report(samples, args.rate, seconds)
 
 
