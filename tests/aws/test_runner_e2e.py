@@ -80,6 +80,7 @@ def _loadtrial(args: list[str], client_kwargs: dict[str, Any], cwd: Path) -> Any
     return subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
 
 
+@pytest.mark.slow
 def test_run_applies_snapshots_and_reverts_through_the_cli(
     clients: Clients,
     world: World,
