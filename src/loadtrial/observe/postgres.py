@@ -103,15 +103,18 @@ class PostgresObserver:
     def start(self) -> None:
         """Open the monitoring connection, read the limits, find the local postmaster."""
         self._conn = self._connect("loadtrial-observer")
-        self._conn.execute(f"SET statement_timeout = {int(self._timeout_s * 1000)}")
-        settings = dict(self._conn.execute(_SETTINGS).fetchall())
+        try:
+            self._conn.execute(f"SET statement_timeout = {int(self._timeout_s * 1000)}")
+            settings = dict(self._conn.execute(_SETTINGS).fetchall())
+            self._postmaster = self._find_postmaster() if self._cpu_wanted else None
+        except psycopg.Error as exc:
+            raise ObserverError(f"cannot read the server's settings: {_first_line(exc)}") from None
         self._max = int(settings.get("max_connections", 0))
         self._reserved = int(settings.get("superuser_reserved_connections", 0)) + int(
             settings.get("reserved_connections", 0)
         )
         self._rates.forget()
         self._meter = _proc.CpuMeter()
-        self._postmaster = self._find_postmaster() if self._cpu_wanted else None
 
     def stop(self) -> None:
         conn, self._conn = self._conn, None
@@ -193,25 +196,27 @@ class PostgresObserver:
         ]
 
     def _find_postmaster(self) -> psutil.Process | None:
-        """Find the postmaster here: our backend's parent, confirmed by its start time."""
+        """Find the postmaster on this host: our backend's parent, else the pid in the data
+        directory's postmaster.pid; either must have started when the server says it did
+        (so a same-numbered pid in another pid namespace is not taken for it)."""
         assert self._conn is not None
         row = self._conn.execute(
             "SELECT pg_backend_pid(), extract(epoch FROM pg_postmaster_start_time())"
         ).fetchone()
-        if row is None:
-            return None
-        backend_pid, started = int(row[0]), float(row[1])
-        try:
-            parent = psutil.Process(backend_pid).parent()
-            if parent is not None and abs(parent.create_time() - started) < 2.0:
-                return parent
-        except (psutil.NoSuchProcess, psutil.AccessDenied):
-            pass
-        self._events.append(
-            ObserverEvent(
-                0.0, "observer_note", "server CPU not measured: postmaster not on this host"
-            )
-        )
+        started = float(row[1]) if row else 0.0
+        candidates: list[psutil.Process | None] = []
+        with contextlib.suppress(psutil.Error):
+            candidates.append(psutil.Process(int(row[0])).parent() if row else None)
+        with contextlib.suppress(psycopg.Error):
+            datadir = self._conn.execute("SELECT current_setting('data_directory')").fetchone()
+            if datadir:
+                candidates.append(_proc.process_from_pid_file(f"{datadir[0]}/postmaster.pid"))
+        for proc in candidates:
+            with contextlib.suppress(psutil.Error):
+                if proc is not None and abs(proc.create_time() - started) < 2.0:
+                    return proc
+        note = "server CPU not measured: the postmaster is not a process on this host"
+        self._events.append(ObserverEvent(0.0, "observer_note", note))
         return None
 
 
