@@ -61,6 +61,7 @@ class PageCheck:
     title: str | None = None
     drawn: dict[str, int] = field(default_factory=dict)
     screenshots: dict[str, bytes] = field(default_factory=dict)
+    pdf: bytes = b""
 
 
 def _high(fd: int) -> int:
@@ -166,6 +167,8 @@ def check_page(binary: str, page: Path, profile: Path, timeout_s: float = 90.0) 
         )
         out.drawn = dict(json.loads(drawn or "[]"))
         out.screenshots["light"] = _shot(browser, sid)
+        pdf = browser.send("Page.printToPDF", {"printBackground": True}, session=sid)["data"]
+        out.pdf = base64.b64decode(pdf)
         dark = {"features": [{"name": "prefers-color-scheme", "value": "dark"}]}
         browser.send("Emulation.setEmulatedMedia", dark, session=sid)
         time.sleep(1.0)  # the page redraws its charts on the colour-scheme change

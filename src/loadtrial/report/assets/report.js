@@ -247,6 +247,15 @@
     });
     console.error(err);
   });
+  // Print (and "save as PDF"): redraw the charts at the printed page's width, then back.
+  var PRINT_WIDTH_PX = 680;  // A4/Letter text width at 96 dpi with ~15 mm margins
+  function charts() { return Array.prototype.slice.call(document.querySelectorAll("[data-chart].js-plotly-plot")); }
+  window.addEventListener("beforeprint", function () {
+    charts().forEach(function (el) { Plotly.relayout(el, { width: PRINT_WIDTH_PX }); });
+  });
+  window.addEventListener("afterprint", function () {
+    charts().forEach(function (el) { Plotly.relayout(el, { width: null, autosize: true }); });
+  });
   if (window.matchMedia) {
     window.matchMedia("(prefers-color-scheme: dark)").addEventListener("change", function () {
       if (window.Plotly) draw();
