@@ -10,6 +10,7 @@ import sys
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fileserver import FileServer
@@ -109,7 +110,7 @@ def test_show_gives_each_tiers_peak_utilisation(
     assert not (tmp_path / "none.db").exists()
 
 
-def _wait_for_a_second(db: Path, proc: subprocess.Popen[str], timeout_s: float = 30.0) -> None:
+def _wait_for_a_second(db: Path, proc: subprocess.Popen[Any], timeout_s: float = 30.0) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline and proc.poll() is None:
         if db.exists():
@@ -151,3 +152,28 @@ def test_ctrl_c_keeps_the_data_reverts_and_exits_3(file_server: FileServer, tmp_
     assert first.info.status == "interrupted" and len(first.seconds) >= 1
     assert len(first.seconds) < 15 and first.actions[-1].name.startswith("revert")
     assert first.actions[-1].status == "ok" and second.info.status == "planned"
+
+
+def test_sigkill_mid_run_keeps_the_seconds_and_marks_the_run_incomplete(
+    file_server: FileServer, tmp_path: Path
+) -> None:
+    db = tmp_path / "r.db"
+    text = trial_text(file_server, arms="  good: {status: 200}\n", seconds=20)
+    args = [sys.executable, "-m", "loadtrial.cli", "run", str(_write(tmp_path, text)),
+            "--store", str(db), "--no-live"]  # fmt: skip
+    with subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) as proc:
+        try:
+            _wait_for_a_second(db, proc)
+            time.sleep(1.0)
+            proc.kill()
+            proc.wait(timeout=10)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    with Store(db) as store:  # the next open notices the dead process
+        data = store.load_trial(1)
+    run = data.runs[0]
+    assert data.info.status == "incomplete" and run.info.status == "incomplete"
+    assert len(run.seconds) >= 1 and sum(s.completed for s in run.seconds) >= 15
+    assert run.snapshots["before"]["server.behaviour"] == "200 0"
