@@ -295,3 +295,22 @@ def test_node_count_starts_a_stopped_instance_and_revert_stops_it(
     provider.revert(record)
     assert _registered(c, world.tg_arn) == set(world.instances) - {spare}
     assert provider.snapshot()[f"aws.app.{spare}.state"] == "stopped"
+
+
+def test_route53_zone_must_be_managed_and_missing_address_is_skipped(
+    clients: Clients, world: World
+) -> None:
+    c, first = clients, world.instances[0]
+    r53 = {"zone_id": world.zone_id, "records": {first: "app1.example.com"}, "address": "public"}
+    settings = settings_for(world, app={"instances": [first], "route53": r53})
+    sink = Recorder()
+    provider = create(settings, sink, clients=c, clock=FakeClock())
+    record = provider.apply({"app_instance_type": BIG})  # moto gives no public address here
+    skipped = [a for a in sink.actions if a.status == "skipped"]
+    assert [a.name for a in skipped] == [f"route53 app1.example.com: {first} has no public address"]
+    provider.revert(record)
+    c.route53.change_tags_for_resource(
+        ResourceType="hostedzone", ResourceId=world.zone_id, RemoveTagKeys=["loadtrial"]
+    )
+    with pytest.raises(ProviderError, match=f"hosted zone {world.zone_id}"):
+        provider.apply({"app_instance_type": BIG})

@@ -46,7 +46,11 @@ def make_clients(region: str = "", endpoint_url: str = "", **client_kwargs: Any)
             "no AWS region configured",
             hint="set env.region in the trial file or AWS_REGION / a profile region",
         )
-    kwargs: dict[str, Any] = dict(client_kwargs)
+    from botocore.config import Config
+
+    # standard retries back off on throttling: the waiters poll Describe* calls for minutes
+    config = Config(retries={"mode": "standard", "max_attempts": 8}, user_agent_extra="loadtrial")
+    kwargs: dict[str, Any] = {"config": config, **client_kwargs}
     if endpoint_url:
         kwargs["endpoint_url"] = endpoint_url
     return Clients(
