@@ -120,3 +120,11 @@ def test_stop_event_ends_the_run_and_keeps_the_data(fast_target: RunningTarget) 
     assert time.monotonic() - started < 20
     assert 1.0 <= result.duration_s < 10
     assert sum(iv.completed for iv in result.intervals) >= 100
+
+
+def test_allow_list_is_enforced_before_any_packet() -> None:
+    from loadtrial.errors import TargetError
+
+    plan = open_plan("http://10.255.255.1:9/", 10, 1.0, allow_hosts=("127.0.0.1",))
+    with pytest.raises(TargetError, match="allow list"):
+        run_load(plan)

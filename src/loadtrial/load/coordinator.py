@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from loadtrial.errors import TargetError
 from loadtrial.load import wire
 from loadtrial.load.model import IntervalStats, LoadPlan, LoadResult
 from loadtrial.load.recorder import merge_intervals
@@ -196,7 +197,12 @@ def run_load(
 ) -> LoadResult:
     """Run a plan's load and return what was measured (blocking; Ctrl-C/stop-safe)."""
     check_plan(plan)
-    wire.plan_origin(plan)
+    host = wire.plan_origin(plan).host
+    if plan.allow_hosts and host not in plan.allow_hosts:
+        raise TargetError(
+            f"refusing to send load to {host}: not in the allow list {list(plan.allow_hosts)}",
+            f"add {host} to target.allow if you own it",
+        )
     workers = max(1, plan.workers)
     stop = stop if stop is not None else threading.Event()
     pool = _Workers(plan, workers)

@@ -15,7 +15,7 @@ from loadtrial.load.model import ClosedModel, LoadPlan, OpenModel
 from loadtrial.load.schedule import peak_rate_per_s
 
 # One engine comfortably paces this many arrivals per second on one core (see bench/).
-RATE_PER_WORKER = 10_000
+RATE_PER_WORKER = 20_000
 
 
 def plan_problems(plan: LoadPlan) -> list[str]:
