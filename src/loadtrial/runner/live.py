@@ -105,7 +105,12 @@ class LiveView(View):
         table = Table.grid(padding=(0, 2))
         table.add_row("run", f"{h.index + 1}/{h.total}", "arm", h.arm, "rep", str(h.repetition))
         table.add_row(
-            "second", f"{self._second}/{h.run_s:.0f}", "trial ETA", format_duration(left), "", ""
+            "second",
+            f"{min(self._second, round(h.run_s))}/{h.run_s:.0f}",
+            "trial ETA",
+            format_duration(left),
+            "",
+            "",
         )
         table.add_row("now", self._last, "", "", "", "")
         self._live.update(table, refresh=True)
