@@ -79,7 +79,7 @@ def observe_entries(trial: Trial) -> list[Mapping[str, Any]]:
         from loadtrial.testbed import observe_entries as testbed_entries
 
         return list(testbed_entries())
-    return [e.model_dump(by_alias=True) for e in trial.observe]
+    return [e.model_dump(by_alias=True, exclude_unset=True) for e in trial.observe]
 
 
 def build_observers(trial: Trial, fault: Callable[[str], None]) -> list[Observer]:

@@ -201,7 +201,7 @@ def _observers(trial: Trial) -> tuple[list[Problem], list[str]]:
         try:
             from loadtrial.observe import observer_problems
 
-            out += observer_problems(entry.model_dump(by_alias=True), path)
+            out += observer_problems(entry.model_dump(by_alias=True, exclude_unset=True), path)
         except ImportError as exc:  # the observer's module is not built or installed yet
             notes.append(f"{path}: observer kind {entry.kind!r} not checked ({exc})")
     return out, notes
