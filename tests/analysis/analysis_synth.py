@@ -39,6 +39,7 @@ class RunPlan:
     before: Mapping[str, str] = field(default_factory=dict)
     after: Mapping[str, str] | None = None
     status: str = "complete"
+    send_lag_us: int = 0  # the generator's worst lateness in every second
     events: tuple[Event, ...] = ()
 
 
@@ -53,6 +54,7 @@ def _second(k: int, plan: RunPlan, rng: np.random.Generator, level: float) -> In
     return IntervalStats(
         second=k, offered=n, sent=n, completed=n, ok=n - n_err,
         errors={"http_502": n_err} if n_err else {}, latency_hist=hist, uncorrected_hist=hist,
+        max_send_lag_us=plan.send_lag_us,
     )  # fmt: skip
 
 

@@ -68,7 +68,9 @@ def test_analyze_refuted_claim_exits_1(tmp_path: Path, capsys: pytest.CaptureFix
 
 def test_analyze_invalid_only_run_is_inconclusive(tmp_path: Path) -> None:
     db = tmp_path / "r.db"
-    _store_trial(db, RunPlan("a", events=(Event(1.0, "invalid", "generator limited"),)))
+    _store_trial(
+        db, RunPlan("a", send_lag_us=90_000, events=(Event(0.0, "load_invalid", "fell behind"),))
+    )
     assert analyze_command(None, str(db), as_json=False) == 1
 
 

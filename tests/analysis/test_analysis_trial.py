@@ -138,7 +138,7 @@ def test_invalid_and_aborted_runs() -> None:
 
     trial = trial_from(arms={"a": {}})
     plans = [
-        RunPlan("a", events=(Event(3.0, "invalid", "generator CPU at 100 %"),)),
+        RunPlan("a", send_lag_us=50_000, events=(Event(0.0, "load_invalid", "fell behind"),)),
         RunPlan("a", seconds=8, rate=5),
         RunPlan("a", status="aborted"),
     ]
@@ -146,6 +146,16 @@ def test_invalid_and_aborted_runs() -> None:
     by_run = {f.run_id: f.status for f in _by(found, "validity")}
     assert by_run == {1: "invalid", 2: "invalid", 3: "aborted"}
     assert verdict_exit_code(found) == 3
+
+
+def test_generator_lag_small_against_p99_keeps_the_run() -> None:
+    from loadtrial.store.model import Event
+
+    trial = trial_from(arms={"a": {}})
+    why = (Event(0.0, "load_invalid", "p99 send lag 12 ms > 5 ms"),)
+    plans = [RunPlan("a", latency_ms=800, send_lag_us=20_000, events=why)]
+    v = _by(analyze_trial(make_trial_data(trial, plans), trial), "validity")[0]
+    assert v.status == "degraded" and "small against p99" in v.summary
 
 
 def test_usl_over_arms_that_vary_a_count() -> None:

@@ -4,7 +4,8 @@ In: `RunView`s (steady windows, merged HDR counts), the trial's `SloSpec`, the r
 events, status and observed series names. Out: `slo` findings (status pass | fail |
 no_data) with the measured figures, and `validity` findings for runs that cannot be fully
 trusted: status `invalid` (left out of per-arm SLOs and comparisons) or `degraded` (kept,
-but observers were missing) or `aborted` (kept: what it measured is evidence).
+with reservations: observers missing, or a generator lag too small to matter) or
+`aborted` (kept: what it measured is evidence).
 Per-arm figures merge the runs' histograms; percentiles are never averaged.
 """
 
@@ -25,6 +26,8 @@ from loadtrial.units import format_ms
 MIN_REQUESTS = 100  # fewer completed requests in the window: a p99 means nothing
 INVALID_EVENT_KINDS = ("load_invalid", "invalid", "generator_limit")  # the engine's own verdict
 ABORTED_STATUSES = ("aborted", "interrupted")
+LAG_SHARE_OF_P99 = 0.10  # generator lateness under this share of p99 did not shape it
+MAX_DROPPED_SHARE = 0.01
 
 
 @dataclass(frozen=True)
@@ -106,30 +109,71 @@ def slo_finding(subject: str, fig: SloFigures, slo: SloSpec, **where: object) ->
     return Finding("slo", subject, summary, "fail" if breaches else "pass", ev, arm, rid)
 
 
-def validity_finding(run: RunData, view: RunView, declared_tiers: Sequence[str]) -> Finding | None:
-    """Return why a run cannot be fully trusted, or None when it can."""
-    reasons = [e.message for e in run.events if e.kind in INVALID_EVENT_KINDS]
+def generator_lag_minor(run: RunData, view: RunView) -> tuple[bool, str]:
+    """Whether the generator's lateness is too small to have limited the target.
+
+    Latency is measured from the intended send time, so a late send is inside the measured
+    latency already; when the worst per-second send lag (95th percentile over the steady
+    seconds) stays under LAG_SHARE_OF_P99 of the measured p99 and almost nothing was
+    dropped, the target, not the generator, shaped the figures.
+    """
+    secs = [s for s in run.seconds if view.window.start_s <= s.second < view.window.end_s]
+    if not secs:
+        return False, ""
+    lag_us = float(np.percentile([s.max_send_lag_us for s in secs], 95))
+    p99_us = hist.quantiles(view.window_counts, (99.0,))[99.0]
+    offered = sum(s.offered for s in secs)
+    dropped = sum(s.dropped for s in secs)
+    minor = (
+        bool(p99_us > 0)
+        and lag_us <= LAG_SHARE_OF_P99 * p99_us
+        and dropped <= MAX_DROPPED_SHARE * max(offered, 1)
+    )
+    why = f"send lag {format_ms(lag_us)} is small against p99 {format_ms(p99_us)}"
+    return minor, why
+
+
+def _reasons(run: RunData, view: RunView) -> tuple[list[str], list[str]]:
+    """(reasons the run is invalid, notes that only degrade it)."""
+    invalid: list[str] = []
+    notes: list[str] = []
+    engine = [e.message for e in run.events if e.kind in INVALID_EVENT_KINDS]
+    if engine:
+        minor, why = generator_lag_minor(run, view)
+        if minor:
+            notes += [f"{m} (kept: {why})" for m in engine]
+        else:
+            invalid += engine
     n_req = int(view.in_window(view.completed).sum())
     if n_req < MIN_REQUESTS:
-        reasons.append(f"only {n_req} requests completed in the steady window")
+        invalid.append(f"only {n_req} requests completed in the steady window")
+    return invalid, notes
+
+
+def validity_finding(run: RunData, view: RunView, declared_tiers: Sequence[str]) -> Finding | None:
+    """Return why a run cannot be fully trusted, or None when it can."""
+    invalid, notes = _reasons(run, view)
     seen = {s.tier for s in run.series}
     missing = [t for t in declared_tiers if t not in seen]
-    subject = f"run {run.info.run_id}"
+    if missing:
+        notes.append(f"no samples from: {', '.join(missing)}")
+    subject, arm, rid = f"run {run.info.run_id}", run.info.arm, run.info.run_id
     ev = {
-        "reasons": reasons,
+        "reasons": invalid,
+        "notes": notes,
         "missing_tiers": missing,
-        "requests": n_req,
+        "requests": int(view.in_window(view.completed).sum()),
         "status": run.info.status,
         "abort_reason": run.info.abort_reason,
     }
-    if reasons:
-        text = f"{subject} ({run.info.arm}) is invalid: " + "; ".join(reasons)
-        return Finding("validity", subject, text, "invalid", ev, run.info.arm, run.info.run_id)
+    if invalid:
+        text = f"{subject} ({arm}) is invalid: " + "; ".join(invalid)
+        return Finding("validity", subject, text, "invalid", ev, arm, rid)
     if run.info.status in ABORTED_STATUSES:
         why = run.info.abort_reason or run.info.status
-        text = f"{subject} ({run.info.arm}) was {run.info.status}: {why}; its data is kept"
-        return Finding("validity", subject, text, "aborted", ev, run.info.arm, run.info.run_id)
-    if missing:
-        text = f"{subject} ({run.info.arm}) has no samples from: {', '.join(missing)}"
-        return Finding("validity", subject, text, "degraded", ev, run.info.arm, run.info.run_id)
+        text = f"{subject} ({arm}) was {run.info.status}: {why}; its data is kept"
+        return Finding("validity", subject, text, "aborted", ev, arm, rid)
+    if notes:
+        text = f"{subject} ({arm}) is kept with reservations: " + "; ".join(notes)
+        return Finding("validity", subject, text, "degraded", ev, arm, rid)
     return None
