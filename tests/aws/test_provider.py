@@ -314,3 +314,19 @@ def test_route53_zone_must_be_managed_and_missing_address_is_skipped(
     )
     with pytest.raises(ProviderError, match=f"hosted zone {world.zone_id}"):
         provider.apply({"app_instance_type": BIG})
+
+
+def test_revert_goes_on_past_a_failing_step_and_names_it(clients: Clients, world: World) -> None:
+    c, first = clients, world.instances[0]
+    settings = settings_for(world, app={"instances": [first], "drain_delay": "5s"})
+    provider = create(settings, Recorder(), clients=c, clock=FakeClock())
+    record = provider.apply({"app_instance_type": BIG, "db_instance_class": "db.r5.2xlarge"})
+    c.ec2.modify_instance_attribute(InstanceId=first, DisableApiStop={"Value": True})
+    with pytest.raises(
+        ProviderError, match=r"revert could not restore everything: app: .*OperationNotPermitted"
+    ):
+        provider.revert(record)
+    facts = provider.snapshot()
+    assert facts["aws.rds.shop.shop-1.db_instance_class"] == "db.r5.large"  # before the failure
+    assert facts["aws.elb.app.deregistration_delay_s"] == "300"  # after the failure
+    assert facts[f"aws.app.{first}.instance_type"] == BIG  # the one AWS refused
