@@ -103,3 +103,8 @@ def test_arm_shorthands() -> None:
         "a": {},
         "b": {"n": 1},
     }
+
+
+def test_stored_text_rereads_without_its_secrets() -> None:
+    trial = parse_trial_text(TEXT, env={}, check=False).trial
+    assert trial.target.base_url == "http://127.0.0.1:" and trial.name == "env-test"

@@ -51,9 +51,13 @@ def load_trial_file(path: str | Path, env: Mapping[str, str] | None = None) -> L
 def parse_trial_text(
     text: str, path: str = "<text>", env: Mapping[str, str] | None = None, *, check: bool = True
 ) -> LoadedTrial:
-    """Validate trial text; `check=False` skips the semantic checks (re-reading stored text)."""
+    """Validate trial text.
+
+    `check=False` is for re-reading stored text: the semantic checks are skipped and an
+    unset ${VAR} becomes "" instead of a problem.
+    """
     environ = os.environ if env is None else env
-    parsed = parse_yaml(text, environ, path)
+    parsed = parse_yaml(text, environ, path, unset_ok=not check)
     problems: list[Problem] = list(parsed.problems)
     if parsed.data is None and not problems:
         problems.append(Problem("", "the file is empty", "start from examples/quick-shell.yaml"))

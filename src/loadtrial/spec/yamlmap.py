@@ -38,8 +38,14 @@ def join_path(parent: str, key: str | int) -> str:
     return f"{parent}.{key}" if parent else str(key)
 
 
-def parse_yaml(text: str, env: Mapping[str, str], file: str) -> ParsedYaml:
-    """Parse `text`; on a syntax error return no data and one located problem."""
+def parse_yaml(
+    text: str, env: Mapping[str, str], file: str, *, unset_ok: bool = False
+) -> ParsedYaml:
+    """Parse `text`; on a syntax error return no data and one located problem.
+
+    `unset_ok`: an unset ${VAR} without a default becomes "" silently (re-reading stored
+    text for analysis, where secrets are neither available nor needed).
+    """
     try:
         loader = yaml.SafeLoader(text)
         try:
@@ -60,7 +66,10 @@ def parse_yaml(text: str, env: Mapping[str, str], file: str) -> ParsedYaml:
     if node is not None:
         _walk(node, "", lines, problems, file)
     env_paths: list[str] = []
-    data = _substitute(data, "", env, lines, problems, env_paths, file)
+    env_problems: list[Problem] = []
+    data = _substitute(data, "", env, lines, env_problems, env_paths, file)
+    if not unset_ok:
+        problems += env_problems
     return ParsedYaml(data, lines, tuple(problems), tuple(env_paths))
 
 
