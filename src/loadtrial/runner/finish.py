@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from rich.console import Console
 
+from loadtrial.analysis.model import Finding
 from loadtrial.errors import ExitCode
 from loadtrial.runner.slo import slo_checks
 from loadtrial.spec.model import Trial
@@ -29,7 +29,7 @@ class TrialOutcome:
     trial_id: int | None  # None for a dry run
     exit_code: int
     statuses: tuple[tuple[int, str], ...] = ()  # (run_id, status) in plan order
-    findings: tuple[Any, ...] = ()
+    findings: tuple[Finding, ...] = ()
     message: str = ""
 
 
@@ -81,7 +81,7 @@ def _slo_code(data: TrialData, trial: Trial, status: str) -> tuple[ExitCode, str
 
 def _analyse(
     store: Store, data: TrialData, trial: Trial, console: Console
-) -> tuple[tuple[Any, ...], int | None]:
+) -> tuple[tuple[Finding, ...], int | None]:
     """Findings and the verdict's exit code; ((), None) when analysis is not available."""
     try:
         from loadtrial.analysis import analyze_trial, verdict_exit_code
