@@ -7,6 +7,7 @@ long `up`, each apply and `down` took. Run: .venv/bin/python bench/testbed_calib
 
 from __future__ import annotations
 
+import os
 import sys
 import tempfile
 import time
@@ -27,7 +28,8 @@ def main() -> None:
     print(f"up: {time.monotonic() - t:.1f}s")
     try:
         env = {"TESTBED_URL": state.base_url, "TESTBED_STATE": str(state_path)}
-        example = Path(__file__).resolve().parents[1] / "examples" / "db-bottleneck.yaml"
+        name = os.environ.get("CALIBRATE_FILE", "db-bottleneck.yaml")
+        example = Path(__file__).resolve().parents[1] / "examples" / name
         loaded = load_trial_file(example, env=env)
         plan = to_load_plan(loaded.trial)
         provider = create({"state": str(state_path)}, lambda a: None)
@@ -48,6 +50,8 @@ def main() -> None:
             maxc = provider.snapshot().get("db.max_connections")
             print(f"  completed {done}  error rate {rate:.2%}  p99 {p99[99.0] / 1000:.0f} ms  "
                   f"{errors}  max_connections {maxc}")  # fmt: skip
+            for reason in result.invalid_reasons:
+                print(f"  INVALID: {reason}")
             provider.revert(record)
     finally:
         t = time.monotonic()

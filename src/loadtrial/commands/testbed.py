@@ -79,7 +79,7 @@ def register(app: typer.Typer) -> None:
     @app.command("demo")
     def demo_cmd(
         keep: bool = typer.Option(False, "--keep", help="leave the testbed up afterwards"),
-        quick: bool = typer.Option(False, "--quick", help="half-length runs, one repetition"),
+        quick: bool = typer.Option(False, "--quick", help="3/4-length runs, one repetition (~1 min)"),
     ) -> None:
         """Tell the database-bottleneck story on a testbed started for the purpose."""
         from loadtrial.testbed.demo import run_demo

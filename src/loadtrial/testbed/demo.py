@@ -32,7 +32,7 @@ def example_path(name: str) -> Path:
     raise UserError(f"example {name} not found", hint="run from a loadtrial checkout")
 
 
-def quicken(loaded: Any, factor: float = 0.5) -> Any:
+def quicken(loaded: Any, factor: float = 0.75) -> Any:
     """Return the loaded trial with stage durations scaled by `factor` and one repetition."""
     trial = loaded.trial
     stages = tuple(
@@ -81,13 +81,25 @@ def _run_trial(echo: Echo, base_url: str, state_path: Path, workdir: Path, quick
     store_path = workdir / "results.sqlite"
     store = Store(store_path)
     echo(f"Running {loaded.trial.name}: {len(loaded.trial.arms)} arms x {loaded.trial.repeat} ...")
-    os.environ["LOADTRIAL_TESTBED_STATE"] = str(state_path)  # for `observe: testbed`
-    outcome = run_trial(loaded, store=store, live=True)
+    outcome = _run_with_state_env(lambda: run_trial(loaded, store=store, live=True), state_path)
     if outcome.trial_id is None:
         return int(outcome.exit_code)
     data = store.load_trial(outcome.trial_id)
     summarise(echo, data, loaded.trial, workdir / "report.html")
     return int(outcome.exit_code)
+
+
+def _run_with_state_env(run: Callable[[], Any], state_path: Path) -> Any:
+    """Call `run` with $LOADTRIAL_TESTBED_STATE naming our testbed (for `observe: testbed`)."""
+    before = os.environ.get("LOADTRIAL_TESTBED_STATE")
+    os.environ["LOADTRIAL_TESTBED_STATE"] = str(state_path)
+    try:
+        return run()
+    finally:
+        if before is None:
+            os.environ.pop("LOADTRIAL_TESTBED_STATE", None)
+        else:
+            os.environ["LOADTRIAL_TESTBED_STATE"] = before
 
 
 def _has_runner() -> bool:

@@ -1,0 +1,38 @@
+"""A short demo run (half durations, one repetition) tells the expected story per arm."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from loadtrial.store import Store
+from loadtrial.store.model import RunData
+from loadtrial.testbed.demo import run_demo
+
+
+def _error_rate(run: RunData) -> float:
+    secs = [s for s in run.seconds if s.second >= run.info.warmup_s]
+    done = sum(s.completed for s in secs)
+    return sum(sum(s.errors.values()) for s in secs) / done if done else 1.0
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+def test_quick_demo_reaches_the_expected_outcome_per_arm(tmp_path: Path) -> None:
+    pytest.importorskip("loadtrial.runner.run", reason="the runner is not there yet")
+    lines: list[str] = []
+    run_demo(lines.append, quick=True, workdir=tmp_path)
+    assert not (tmp_path / "state.json").exists()  # torn down
+    store = Store(tmp_path / "results.sqlite")
+    trial_id = store.latest_trial_id()
+    assert trial_id is not None
+    runs = {r.info.arm: r for r in store.load_trial(trial_id).runs}
+    assert set(runs) == {"baseline", "more-app-nodes", "bigger-db"}
+    rates = {arm: _error_rate(run) for arm, run in runs.items()}
+    # baseline: db connections run out -> 5xx; more app nodes: no better; bigger db: clean.
+    assert rates["baseline"] > 0.05, rates
+    assert rates["more-app-nodes"] > 0.05, rates
+    assert rates["bigger-db"] < 0.01, rates
+    assert runs["bigger-db"].snapshots["before"]["db.max_connections"] == "80"
+    assert runs["baseline"].snapshots["before"]["db.max_connections"] == "20"
