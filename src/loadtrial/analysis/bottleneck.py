@@ -11,7 +11,10 @@ Ranking (USE method): saturated resources first; among them the highest score =
 2 × timely (saturation began between 10 s before and 2 s after the onset: one saturated
 long before latency moved did not move it, one saturated long after is a consequence)
 + the rank correlation with per-second p99 or error rate over the whole run
-+ proximity of its saturation to the onset (1 at the onset, 0 at 10 s or more).
++ proximity of its saturation to the onset (1 at the onset, 0 at 10 s or more)
++ the share of the steady window it spent saturated. The arm's bottleneck is the
+resource with the highest score summed over its runs; other resources that saturated
+are listed beside it.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ class Call:
     tier: str
     evidence: dict[str, Any] = field(default_factory=dict)
     not_helping: tuple[str, ...] = ()
+    saturated: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> its figures
 
 
 def _ranks(x: FloatArray) -> FloatArray:
@@ -63,7 +67,8 @@ def co_movement(a: FloatArray, b: FloatArray) -> float:
 
 
 def _key(u: ResourceUse, onset: int | None, corr: float) -> tuple[float, ...]:
-    """Sort key: saturated first, then score = 2·timely + ρ + proximity to the onset.
+    """Sort key: saturated first, then score = 2·timely + ρ + proximity to the onset
+    + the share of the steady window spent saturated.
 
     timely: saturation began at most ONSET_LEAD_S before the onset and at most
     ONSET_SLACK_S after it (a resource saturated long before latency moved did not cause
@@ -72,11 +77,11 @@ def _key(u: ResourceUse, onset: int | None, corr: float) -> tuple[float, ...]:
     if u.saturated_at_s is None:
         return (0.0, corr, u.peak_util)
     if onset is None:
-        return (1.0, 1.0 + corr + 0.5, u.peak_util)
+        return (1.0, 1.0 + corr + 0.5 + u.saturated_share, u.peak_util)
     lead = onset - u.saturated_at_s
     timely = -ONSET_SLACK_S <= lead <= ONSET_LEAD_S
     proximity = 1.0 - min(abs(lead), 10.0) / 10.0
-    return (1.0, 2.0 * timely + corr + proximity, u.peak_util)
+    return (1.0, 2.0 * timely + corr + proximity + u.saturated_share, u.peak_util)
 
 
 def _demand(u: ResourceUse, x_per_s: float) -> dict[str, float] | None:
@@ -132,15 +137,16 @@ def attribute_run(view: RunView, uses: Sequence[ResourceUse]) -> Call:
         tier = tiers_with_errors[0] if len(tiers_with_errors) == 1 else ""
         name = f"{tier} (errors)" if tier else ""
         return Call(view.run_id, view.arm, name, tier, ev, _not_helping(uses, tier))
-    u, corr = top[1], top[2]
-    ev.update(
-        resource=u.name,
-        saturated_at_s=u.saturated_at_s,
-        peak_util=u.peak_util,
-        capacity=u.capacity,
-        correlation=corr,
-    )
-    return Call(view.run_id, view.arm, u.name, u.tier, ev, _not_helping(uses, u.tier))
+    saturated: dict[str, dict[str, Any]] = {
+        v.name: {"resource": v.name, "tier": v.tier, "saturated_at_s": v.saturated_at_s,
+                 "peak_util": v.peak_util, "capacity": v.capacity, "correlation": c,
+                 "score": k[1], "not_helping": _not_helping(uses, v.tier)}
+        for k, v, c in scored
+        if v.saturated_at_s is not None
+    }  # fmt: skip
+    u = top[1]
+    ev.update({k: v for k, v in saturated[u.name].items() if k not in ("not_helping", "tier")})
+    return Call(view.run_id, view.arm, u.name, u.tier, ev, _not_helping(uses, u.tier), saturated)
 
 
 def _sentence(call: Call, runs: int, agree: int) -> str:
@@ -159,16 +165,39 @@ def _sentence(call: Call, runs: int, agree: int) -> str:
             f"(measured {ev['throughput_per_s']:.0f}/s)"
         )
     head = f"bottleneck: tier {call.tier}, resource {call.name.split('.', 1)[-1]} "
-    head += f"({agree} of {runs} runs): "
+    head += f"(saturated in {agree} of {runs} runs): "
+    others = [n for n in ev.get("also_saturated", []) if n != call.name]
+    if others:
+        parts.append("also saturated: " + ", ".join(others))
     tail = ". " + "; ".join(call.not_helping) if call.not_helping else ""
     return head + "; ".join(parts) + tail
 
 
+def _arm_choice(calls: Sequence[Call]) -> tuple[str, int, Call | None]:
+    """The resource with the highest score summed over the arm's runs, how many runs saw it
+    saturated, and the call of the run where it scored best (re-centred on it)."""
+    totals: dict[str, float] = {}
+    for c in calls:
+        for name, fig in c.saturated.items():
+            totals[name] = totals.get(name, 0.0) + float(fig["score"])
+    if not totals:
+        votes = Counter(c.name for c in calls)
+        name, agree = votes.most_common(1)[0] if votes else ("", 0)
+        return name, agree, next((c for c in calls if c.name == name), None)
+    ranked = sorted(totals, key=lambda n: totals[n], reverse=True)
+    name = ranked[0]
+    seen = [c for c in calls if name in c.saturated]
+    best = max(seen, key=lambda c: float(c.saturated[name]["score"]))
+    fig = best.saturated[name]
+    ev = {**best.evidence, **{k: v for k, v in fig.items() if k not in ("not_helping", "tier")}}
+    ev["also_saturated"] = ranked[1:]
+    call = Call(best.run_id, best.arm, name, str(fig["tier"]), ev, tuple(fig["not_helping"]))
+    return name, len(seen), call
+
+
 def arm_bottleneck(arm: str, calls: Sequence[Call], missing_tiers: Sequence[str]) -> Finding:
-    """One `bottleneck` finding for an arm, from its runs' calls (majority vote)."""
-    votes = Counter(c.name for c in calls)
-    name, agree = votes.most_common(1)[0] if votes else ("", 0)
-    chosen = next((c for c in calls if c.name == name), None)
+    """One `bottleneck` finding for an arm: the resource with the highest summed score."""
+    name, agree, chosen = _arm_choice(calls)
     per_run = {str(c.run_id): c.name or "none" for c in calls}
     missing = ", ".join(missing_tiers) or "none"
     if chosen is None or not name:

@@ -28,6 +28,8 @@ SUSTAINED_S = 3.0
 ERROR_WORDS = ("refused", "rejected", "error", "too_many", "timeout", "dropped")
 # a limit, or a health count, is not a use of the resource (100 % healthy is no saturation)
 NOT_USE_SUFFIXES = (".max", ".reserved", ".healthy", ".limit", ".capacity")
+# load averages smooth a whole machine's run queue over minutes: no timing at 1 s, no owner
+SMOOTHED_SUFFIXES = (".load.1m", ".load.5m", ".load.15m")
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,7 @@ class ResourceUse:
     mean_util: float  # over the steady window
     saturated_at_s: float | None  # start of the first sustained saturation
     saturated_s: float  # total seconds at or above the saturation level
+    saturated_share: float  # share of the steady window's samples at or above it
     is_error: bool
     errors_at_s: float | None  # first increase of an error series
     error_total: float
@@ -122,6 +125,7 @@ def resource_use(series: Series, window: Window, n_seconds: int) -> ResourceUse 
             float("nan"),
             None,
             0.0,
+            0.0,
             True,
             began,
             total,
@@ -134,6 +138,7 @@ def resource_use(series: Series, window: Window, n_seconds: int) -> ResourceUse 
     sat_at, sat_s = _first_sustained(t, util >= SATURATED_UTIL)
     in_win = (t >= window.start_s) & (t < window.end_s)
     mean = float(np.mean(util[in_win])) if in_win.any() else float(np.mean(util))
+    share = float(np.mean(util[in_win] >= SATURATED_UTIL)) if in_win.any() else 0.0
     grid = per_second(t, util, n_seconds)
     return ResourceUse(
         series.name,
@@ -143,6 +148,7 @@ def resource_use(series: Series, window: Window, n_seconds: int) -> ResourceUse 
         mean,
         sat_at,
         sat_s,
+        share,
         False,
         None,
         0.0,
@@ -160,7 +166,7 @@ def run_resources(series: Sequence[Series], window: Window, n_seconds: int) -> l
     keep = [
         s
         for s in series
-        if not s.name.endswith(NOT_USE_SUFFIXES)
+        if not s.name.endswith(NOT_USE_SUFFIXES + SMOOTHED_SUFFIXES)
         and not (s.name.endswith(".percent") and s.name[: -len("percent")] + "util" in names)
     ]
     out = [resource_use(s, window, n_seconds) for s in keep]
