@@ -16,10 +16,11 @@ from rich.console import Console
 
 from loadtrial.analysis.model import Finding
 from loadtrial.errors import ExitCode
-from loadtrial.runner.slo import slo_checks
+from loadtrial.runner.slo import run_values, slo_checks
 from loadtrial.spec.model import Trial
 from loadtrial.store.model import TrialData
 from loadtrial.store.store import Store
+from loadtrial.units import format_ms
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,8 @@ def conclude(
     status = trial_status(statuses, interrupted, env_failed)
     store.finish_trial(trial_id, status)
     data = store.load_trial(trial_id)
+    for line in run_lines(data):
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
     findings, analysed_code = _analyse(store, data, trial, console)
     if interrupted:
         code = ExitCode.ABORTED
@@ -68,6 +71,24 @@ def conclude(
     else:
         code, message = _slo_code(data, trial, status)
     return TrialOutcome(trial_id, int(code), tuple(statuses), findings, message)
+
+
+def run_lines(data: TrialData) -> list[str]:
+    """One line per run that ran: status, throughput, p99 and error rate after warmup."""
+    out = []
+    for run in data.runs:
+        i = run.info
+        if i.status == "planned":
+            continue
+        v = run_values(run)
+        p99 = "n/a" if v["p99"] is None else format_ms(v["p99"] * 1e6)
+        err = "n/a" if v["error_rate"] is None else f"{v['error_rate']:.2%}"
+        rate = v["min_throughput"] or 0.0
+        out.append(
+            f"run {i.run_id:<3} {i.arm:<16} rep {i.repetition}  {i.status:<11} "
+            f"{rate:7.1f}/s  p99 {p99:>8}  errors {err}"
+        )
+    return out
 
 
 def _slo_code(data: TrialData, trial: Trial, status: str) -> tuple[ExitCode, str]:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from loadtrial.load import histogram
 from loadtrial.spec.model import SloSpec
+from loadtrial.store.export import loaded_seconds
 from loadtrial.store.model import RunData, TrialData
 from loadtrial.units import format_ms
 
@@ -60,7 +61,7 @@ def run_values(run: RunData) -> dict[str, float | None]:
     done = sum(s.completed for s in seconds)
     errors = sum(sum(s.errors.values()) for s in seconds)
     out["error_rate"] = errors / done if done else None
-    out["min_throughput"] = done / len(seconds) if seconds else None
+    out["min_throughput"] = done / max(1, loaded_seconds(seconds)) if seconds else None
     return out
 
 

@@ -41,6 +41,14 @@ def peak_utilisation(run: RunData) -> dict[str, dict[str, Any]]:
     return peaks
 
 
+def loaded_seconds(seconds: list[IntervalStats] | tuple[IntervalStats, ...]) -> int:
+    """Seconds up to the last one that offered load (the drain seconds after it are not)."""
+    for i in range(len(seconds) - 1, -1, -1):
+        if seconds[i].offered > 0:
+            return i + 1
+    return len(seconds)
+
+
 def _load_figures(seconds: tuple[IntervalStats, ...], warmup_s: float) -> dict[str, Any]:
     """Totals and latency quantiles (µs) over the seconds after the warmup."""
     kept = [s for s in seconds if s.second >= warmup_s]
@@ -52,14 +60,14 @@ def _load_figures(seconds: tuple[IntervalStats, ...], warmup_s: float) -> dict[s
         for kind, n in s.errors.items():
             errors[kind] = errors.get(kind, 0) + n
     return {
-        "seconds": len(kept),
+        "seconds": loaded_seconds(kept),
         "offered": sum(s.offered for s in kept),
         "completed": done,
         "ok": sum(s.ok for s in kept),
         "dropped": sum(s.dropped for s in kept),
         "errors": errors,
         "error_rate": sum(errors.values()) / done if done else None,
-        "throughput_per_s": done / len(kept) if kept else 0.0,
+        "throughput_per_s": done / max(1, loaded_seconds(kept)) if kept else 0.0,
         "latency_us": {_pname(p): v for p, v in qs.items()},
     }
 
