@@ -4,6 +4,8 @@ connection limit by the test itself."""
 from __future__ import annotations
 
 import contextlib
+import shutil
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -24,9 +26,11 @@ MAX_CONNECTIONS, RESERVED = 12, 2
 
 
 @pytest.fixture(scope="module")
-def dsn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A PostgreSQL with max_connections = 12 (restarted once to apply it)."""
-    pgdata: Path = tmp_path_factory.mktemp("pg") / "data"
+def dsn() -> Iterator[str]:
+    """A PostgreSQL with max_connections = 12 (restarted once to apply it). Its directory
+    is not under pytest's basetemp: concurrent pytest sessions prune old basetemps."""
+    root = Path(tempfile.mkdtemp(prefix="lt-observe-pg-"))
+    pgdata = root / "data"
     server = pgserver.get_server(pgdata, cleanup_mode="stop")
     server.psql(
         f"ALTER SYSTEM SET max_connections = {MAX_CONNECTIONS};"
@@ -38,6 +42,7 @@ def dsn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield str(server.get_uri())
     finally:
         server.cleanup()
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def _by_name(samples: list[Sample]) -> dict[str, Sample]:

@@ -4,6 +4,8 @@ the database is back, sampling recovers with an event."""
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -27,8 +29,10 @@ def _wait_for(condition: Callable[[], bool], timeout_s: float = 20.0) -> None:
     assert condition(), "condition not met in time"
 
 
-def test_database_stopped_mid_sampling(tmp_path: Path) -> None:
-    pgdata = tmp_path / "data"
+def test_database_stopped_mid_sampling() -> None:
+    # not under pytest's basetemp: concurrent pytest sessions prune old basetemps
+    root = Path(tempfile.mkdtemp(prefix="lt-observe-pgfault-"))
+    pgdata = root / "data"
     server = pgserver.get_server(pgdata, cleanup_mode="stop")
     dsn = str(server.get_uri())
     lock = threading.Lock()
@@ -72,6 +76,7 @@ def test_database_stopped_mid_sampling(tmp_path: Path) -> None:
     finally:
         sampler.stop()
         server.cleanup()
+        shutil.rmtree(root, ignore_errors=True)
 
     fault = next(e for e in events if e[1] == "observer_fault")
     back = next(e for e in events if e[1] == "observer_recovered")
