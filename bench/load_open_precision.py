@@ -21,10 +21,13 @@ from loadtrial.load import histogram as hdr
 from loadtrial.load import run_load, summarize
 from loadtrial.load.model import LoadPlan, OpenModel, RequestSpec, Stage
 
+CONNECTIONS = 200  # enough that a busy target core does not exhaust the pool
+
 
 def measure(url: str, rate: float, seconds: float) -> dict[str, float]:
     """Run one constant-rate load; return the precision figures."""
-    plan = LoadPlan((RequestSpec("r", "GET", url),), OpenModel((Stage(seconds, rate),)))
+    model = OpenModel((Stage(seconds, rate),))
+    plan = LoadPlan((RequestSpec("r", "GET", url),), model, connections=CONNECTIONS)
     result = run_load(plan)
     s = summarize(result)
     steady = result.intervals[1 : int(seconds)]  # skip the first second (connections open)

@@ -179,6 +179,7 @@ class Engine:
         """Sweep timeouts, notice a stop, and end the run once drained."""
         if self.done.done():
             return
+        self.client.cur.fold()
         self.client.sweep()
         if self.running and self.should_stop():
             self.running = False

@@ -25,6 +25,7 @@ class Interval:
     """Mutable accumulator of one second of one engine; touched only by its event loop."""
 
     __slots__ = (
+        "binned",
         "completed",
         "dropped",
         "errors",
@@ -48,6 +49,21 @@ class Interval:
         self.lat = array("d")  # corrected latency (from intended send time), seconds
         self.unc = array("d")  # uncorrected latency (from actual send), seconds
         self.lag = array("d")  # dispatch lag of the generator behind its schedule, seconds
+        # bucket counts of values already folded out of the arrays: lat, unc, lag
+        self.binned: list[hdr.Binned | None] = [None, None, None]
+
+    def fold(self) -> None:
+        """Bin the values appended so far and start fresh arrays.
+
+        Called every few tens of milliseconds, so the once-a-second histogram build is
+        short and never stalls the event loop for long.
+        """
+        arrays = (self.lat, self.unc, self.lag)
+        self.lat, self.unc, self.lag = array("d"), array("d"), array("d")
+        for i, values in enumerate(arrays):
+            if len(values):
+                us = np.frombuffer(values, dtype=np.float64) * 1e6
+                self.binned[i] = hdr.add_binned(self.binned[i], hdr.bin_values_us(us))
 
     def error(self, kind: str) -> None:
         """Count one finished request that failed with `kind`."""
@@ -55,19 +71,19 @@ class Interval:
         self.errors[kind] = self.errors.get(kind, 0) + 1
 
 
-def _encoded_us(values_s: array[float]) -> tuple[bytes, int]:
-    """Return (encoded histogram in µs, max in µs) of an array of seconds."""
-    if len(values_s) == 0:
+def _encoded(binned: hdr.Binned | None) -> tuple[bytes, int]:
+    """Return (encoded histogram, max in µs) of bucket counts."""
+    if binned is None:
         return b"", 0
-    us = np.frombuffer(values_s, dtype=np.float64) * 1e6
-    return hdr.encode(hdr.from_values_us(us)), int(max(0.0, float(us.max())))
+    return hdr.encode(hdr.from_binned(binned)), binned.max_us
 
 
 def finish(iv: Interval, second: int, cpu_percent: float) -> IntervalStats:
     """Return the IntervalStats of a closed accumulator."""
-    lat, _ = _encoded_us(iv.lat)
-    unc, _ = _encoded_us(iv.unc)
-    lag, max_lag = _encoded_us(iv.lag)
+    iv.fold()
+    lat, _ = _encoded(iv.binned[0])
+    unc, _ = _encoded(iv.binned[1])
+    lag, max_lag = _encoded(iv.binned[2])
     return IntervalStats(
         second=second,
         offered=iv.offered,

@@ -58,9 +58,10 @@ class LiveView:
         q = hdr.quantiles_us(hdr.decode(iv.latency_hist), [50.0, 99.0])
         elapsed = iv.second + 1
         remaining = max(0.0, self.total_s - elapsed)
+        left = format_duration(remaining) if remaining > 0 else "0s"
         return Text.assemble(
             (f"{format_duration(elapsed)} ", "bold"),
-            f"({format_duration(remaining)} left)  ",
+            f"({left} left)  ",
             (f"{iv.completed}/s", "cyan"),
             f" of {iv.offered} offered  p50 {format_ms(q[50.0])}  p99 {format_ms(q[99.0])}  ",
             (f"errors {self.errors}", "red" if self.errors else "green"),
