@@ -136,3 +136,21 @@ def test_down_cleans_up_after_sigkill_of_up(tmp_path: Path) -> None:
     down(state_path)
     assert _leftovers(state) == []
     assert not state_path.exists()
+
+
+def test_cli_status_prints_facts_and_fails_when_down(
+    testbed: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from loadtrial.cli import main
+
+    assert main(["testbed", "status", "--state", str(testbed)]) == 0
+    assert '"db.writer": "db-1"' in capsys.readouterr().out
+    assert main(["testbed", "status", "--state", str(tmp_path / "none.json")]) == 1
+    assert "testbed is down" in capsys.readouterr().err
+
+
+def test_second_up_on_the_same_state_is_refused(testbed: Path) -> None:
+    from loadtrial.errors import ProviderError
+
+    with pytest.raises(ProviderError, match="already up"):
+        up(TestbedConfig(), testbed)

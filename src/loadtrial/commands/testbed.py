@@ -12,7 +12,18 @@ from typing import Annotated
 
 import typer
 
+from loadtrial.errors import ExitCode, LoadtrialError
 from loadtrial.testbed.model import DEFAULT_STATE_PATH, TestbedConfig
+
+
+class CommandExit(LoadtrialError):
+    """A command outcome with a non-zero exit code (cli.main maps LoadtrialError to codes;
+    a typer.Exit code would be lost under standalone_mode=False)."""
+
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.exit_code = ExitCode(code)
+
 
 STATE_HELP = "state file naming the testbed's processes, ports and data dirs"
 StateOpt = Annotated[Path, typer.Option(help=STATE_HELP)]
@@ -70,8 +81,7 @@ def register(app: typer.Typer) -> None:
 
         st = load_state(state)
         if st is None:
-            typer.echo("testbed is down")
-            raise typer.Exit(1)
+            raise CommandExit(f"testbed is down (no state file {state})", ExitCode.FAILED)
         typer.echo(f"testbed: {st.base_url}  root {st.root}")
         body = observe_entries(st) if observe else snapshot(st)
         typer.echo(json.dumps(body, indent=2))
@@ -79,10 +89,13 @@ def register(app: typer.Typer) -> None:
     @app.command("demo")
     def demo_cmd(
         keep: bool = typer.Option(False, "--keep", help="leave the testbed up afterwards"),
-        quick: bool = typer.Option(False, "--quick", help="3/4-length runs, one repetition (~1 min)"),
+        quick: bool = typer.Option(
+            False, "--quick", help="3/4-length runs, one repetition (~1 min)"
+        ),
     ) -> None:
         """Tell the database-bottleneck story on a testbed started for the purpose."""
         from loadtrial.testbed.demo import run_demo
 
         code = run_demo(typer.echo, keep=keep, quick=quick)
-        raise typer.Exit(code)
+        if code != ExitCode.OK:
+            raise CommandExit(f"the demo trial ended with exit code {code}", code)
