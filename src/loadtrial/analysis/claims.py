@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from loadtrial.analysis.compare import Comparison, comparison_evidence
+from loadtrial.analysis.compare import Comparison, comparison_evidence, describe
 from loadtrial.analysis.confounders import Confounder
 from loadtrial.analysis.model import Finding
 from loadtrial.spec.model import Claim
@@ -70,10 +70,7 @@ def judge_comparison(
 ) -> Finding:
     """The verdict of a `vs` claim from its comparison."""
     status, reason = _status(claim, c)
-    numbers = (
-        f"{c.metric} {c.level_arm:.4g} vs {c.level_vs:.4g} ({c.relative:+.0%}, "
-        f"95% CI {c.relative_ci[0]:+.0%}..{c.relative_ci[1]:+.0%}, p={c.p_value:.2g})"
-    )
+    numbers = describe(c)
     return _verdict(index, claim, status, reason, numbers, confounders, comparison_evidence(c))
 
 

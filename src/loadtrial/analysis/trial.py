@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from loadtrial.analysis import bottleneck, claims, confounders, saturation, slo
-from loadtrial.analysis.compare import Comparison, compare_runs, comparison_evidence
+from loadtrial.analysis.compare import Comparison, compare_runs, comparison_evidence, describe
 from loadtrial.analysis.model import Finding
 from loadtrial.analysis.runview import RunView, build_run_view, metric_per_second
 from loadtrial.analysis.usl_points import scalability_findings
@@ -99,18 +99,11 @@ def _compare(
 
 
 def _comparison_finding(c: Comparison) -> Finding:
-    text = (
-        f"{c.arm} vs {c.vs}, {c.metric}: {c.result} ({c.level_arm:.4g} vs {c.level_vs:.4g},"
-        f" {c.relative:+.0%}, 95% CI {c.relative_ci[0]:+.0%}..{c.relative_ci[1]:+.0%})"
-    )
+    text = f"{c.arm} vs {c.vs}: {c.result} — {describe(c)}"
     return Finding(
-        "comparison",
-        f"{c.arm} vs {c.vs}: {c.metric}",
-        text,
-        c.result,
-        comparison_evidence(c),
-        c.arm,
-    )
+        "comparison", f"{c.arm} vs {c.vs}: {c.metric}", text, c.result,
+        comparison_evidence(c), c.arm,
+    )  # fmt: skip
 
 
 def _claims_and_comparisons(

@@ -17,7 +17,7 @@ from typing import Annotated, Any
 import typer
 import yaml
 from rich.console import Console
-from rich.table import Table
+from rich.markup import escape
 
 from loadtrial.analysis import analyze_trial, verdict_exit_code
 from loadtrial.analysis.model import Finding
@@ -76,13 +76,25 @@ def _trial_id(store: Any, which: str | None) -> int:
     return int(max(named, key=lambda t: t.created_at).trial_id)
 
 
+STATUS_STYLE = {
+    "pass": "green", "supported": "green", "no_difference": "cyan",
+    "fail": "red", "refuted": "red", "invalid": "red", "aborted": "yellow",
+    "inconclusive": "yellow", "degraded": "yellow", "confounded": "yellow",
+}  # fmt: skip
+KIND_ORDER = ("verdict", "bottleneck", "confounder", "slo", "validity", "saturation",
+              "comparison", "scalability")  # fmt: skip
+
+
 def _print(findings: tuple[Finding, ...], console: Console) -> None:
-    table = Table(title="findings", show_lines=False)
-    for col in ("kind", "subject", "status", "summary"):
-        table.add_column(col, overflow="fold")
-    for f in findings:
-        table.add_row(f.kind, f.subject, f.status, f.summary)
-    console.print(table)
+    """Findings grouped by kind, verdicts first; one wrapped line each."""
+    for kind in KIND_ORDER:
+        mine = [f for f in findings if f.kind == kind]
+        if not mine:
+            continue
+        console.print(f"[bold]{kind}[/bold]")
+        for f in mine:
+            style = STATUS_STYLE.get(f.status, "bold")
+            console.print(f"  [{style}]{escape(f.status or '-')}[/{style}]  {escape(f.summary)}")
 
 
 def analyze_command(trial: str | None, store_path: str, as_json: bool) -> int:
