@@ -19,6 +19,7 @@ import pytest
 from loadtrial.observe import make_observer, observer_problems
 from loadtrial.observe.model import Sample, SampleFault
 from loadtrial.observe.postgres import is_local, is_refusal
+from loadtrial.observe.sampler import Sampler
 
 pgserver = pytest.importorskip("pgserver")
 
@@ -159,3 +160,45 @@ def test_remote_dsn_is_not_local_and_problems_are_located() -> None:
     assert {p.field for p in found} == {"observe[0].dsn", "observe[0].dns", "observe[0].cpu"}
     bad = observer_problems({"kind": "postgres", "dsn": "host=a port"}, "observe[0]")
     assert [p.field for p in bad] == ["observe[0].dsn"]
+
+
+def test_sampler_records_a_full_database_as_samples_and_events(dsn: str) -> None:
+    obs = make_observer({"kind": "postgres", "dsn": dsn, "as": "db", "probe_connect": True})
+    lock = threading.Lock()
+    samples: list[Sample] = []
+    events: list[tuple[float, str, str]] = []
+
+    def on_samples(batch: list[Sample]) -> None:
+        with lock:
+            samples.extend(batch)
+
+    def on_event(t_s: float, kind: str, message: str) -> None:
+        with lock:
+            events.append((t_s, kind, message))
+
+    held: list[psycopg.Connection[Any]] = []
+    sampler = Sampler(
+        [obs], t0=time.monotonic(), interval_s=0.2, on_samples=on_samples, on_event=on_event
+    )
+    try:
+        assert sampler.start() == []  # the monitoring connection is open before the "load"
+        for _ in range(MAX_CONNECTIONS + 5):
+            try:
+                held.append(psycopg.connect(dsn, autocommit=True))
+            except psycopg.OperationalError:
+                break
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            with lock:
+                if any(k == "connect_refused" for _, k, _ in events):
+                    break
+            time.sleep(0.05)
+    finally:
+        for conn in held:
+            conn.close()
+        sampler.stop()
+    refused = next(e for e in events if e[1] == "connect_refused")
+    assert refused[2].startswith("db (postgres): connection refused: ")
+    used = [s.value for s in samples if s.name == "db.connections.used"]
+    assert max(used) == MAX_CONNECTIONS
+    assert not any(k == "observer_fault" for _, k, _ in events)  # the monitor kept its slot
