@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
+import numpy as np
 from analysis_synth import RunPlan, const, make_trial_data, step, trial_from
 
-from loadtrial.analysis import analyze_trial, verdict_exit_code
+from loadtrial.analysis import analyze_trial, bottlenecks, verdict_exit_code
 from loadtrial.analysis.model import Finding
 
 ARMS = {
@@ -177,3 +179,40 @@ def test_nine_runs_of_sixty_seconds_with_thirty_series_complete() -> None:
     t = time.perf_counter()
     found = analyze_trial(data, trial)
     assert len(_by(found, "slo")) == 12 and time.perf_counter() - t < 60
+
+
+def test_closed_model_user_steps_get_a_usl_fit() -> None:
+    from loadtrial.analysis.scalability import usl
+
+    users = [1, 2, 4, 8, 16]
+    stages = [{"users": u, "duration": "10s"} for u in users]
+    trial = trial_from(arms={"a": {}}, load={"model": "closed", "stages": stages})
+    x = usl(np.array(users, dtype=float), 0.05, 0.01, 40.0)
+    plan = RunPlan("a", seconds=50, warmup_s=0, rate=0.0)
+    data = make_trial_data(trial, [plan])
+    # the synthetic run's ok/s follows the USL step by step
+    secs = tuple(
+        replace(s, completed=int(x[s.second // 10] + 0.5), ok=int(x[s.second // 10] + 0.5))
+        for s in data.runs[0].seconds
+    )
+    data = replace(data, runs=(replace(data.runs[0], seconds=secs),))
+    fits = _by(analyze_trial(data, trial), "scalability")
+    assert len(fits) == 1 and fits[0].evidence["over"] == "users (load stages)"
+    assert fits[0].evidence["kappa"] > 0 and fits[0].evidence["r2"] > 0.95
+
+
+def test_a_trial_without_runs_and_a_run_without_seconds() -> None:
+    trial = trial_from(expect=[{"arm": "a", "meets_slo": True}])
+    empty = make_trial_data(trial, [])
+    found = analyze_trial(empty, trial)
+    assert [f.status for f in _by(found, "verdict")] == ["inconclusive"]
+    nothing = make_trial_data(trial, [RunPlan("a", seconds=0, status="failed")])
+    found = analyze_trial(nothing, trial)
+    assert _by(found, "validity")[0].status == "invalid"
+    assert verdict_exit_code(found) == 1
+
+
+def test_bottlenecks_helper_for_the_testbed() -> None:
+    trial = trial_from(arms=ARMS, observe=OBSERVE)
+    data = make_trial_data(trial, [_db_limited("baseline", {})])
+    assert bottlenecks(data, trial)["baseline"].status == "db.connections.used"

@@ -19,8 +19,10 @@ from collections.abc import Iterable
 from loadtrial.analysis.model import Finding, FindingKind
 from loadtrial.analysis.trial import analyze_trial
 from loadtrial.errors import ExitCode
+from loadtrial.spec.model import Trial
+from loadtrial.store.model import TrialData
 
-__all__ = ["Finding", "FindingKind", "analyze_trial", "verdict_exit_code"]
+__all__ = ["Finding", "FindingKind", "analyze_trial", "bottlenecks", "verdict_exit_code"]
 
 
 def verdict_exit_code(findings: Iterable[Finding]) -> int:
@@ -35,3 +37,9 @@ def verdict_exit_code(findings: Iterable[Finding]) -> int:
         arm_slos = [f for f in items if f.kind == "slo" and f.run_id is None]
         ok = all(f.status != "fail" for f in arm_slos)
     return int(ExitCode.OK if ok else ExitCode.FAILED)
+
+
+def bottlenecks(data: TrialData, trial: Trial) -> dict[str, Finding]:
+    """arm -> its `bottleneck` finding (status: the series name, e.g. "db.connections.used",
+    or "none"; evidence["tier"]). For callers that only need the attribution (testbed tests)."""
+    return {f.arm: f for f in analyze_trial(data, trial) if f.kind == "bottleneck"}
