@@ -13,8 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fileserver import FileServer
-from test_run import trial_text
+from fileserver import FileServer, trial_text
 
 from loadtrial.cli import main
 from loadtrial.observe.model import Sample
