@@ -216,3 +216,35 @@ def test_bottlenecks_helper_for_the_testbed() -> None:
     trial = trial_from(arms=ARMS, observe=OBSERVE)
     data = make_trial_data(trial, [_db_limited("baseline", {})])
     assert bottlenecks(data, trial)["baseline"].status == "db.connections.used"
+
+
+def test_a_resource_saturating_long_after_the_onset_is_a_consequence() -> None:
+    plan = RunPlan(
+        "a", seconds=45, step_at_s=21, step_latency_ms=600,
+        series={
+            "app.cpu.util": ("ratio", 1.0, step(0.3, 0.97, 36)),  # consequence, 15 s late
+            "db.connections.used": ("count", 20.0, step(8, 20, 20)),  # cause
+        },
+    )  # fmt: skip
+    trial = trial_from(arms={"a": {}}, observe=OBSERVE)
+    b = _by(analyze_trial(make_trial_data(trial, [plan] * 2), trial), "bottleneck")[0]
+    assert b.status == "db.connections.used"
+    assert b.evidence["also_saturated"] == ["app.cpu.util"]
+
+
+def test_errors_without_a_saturated_resource_point_at_their_tier() -> None:
+    plan = RunPlan(
+        "a", seconds=40, step_at_s=20, step_error_rate=0.2,
+        series={"db.connect.refused": ("count", None, step(0, 1, 20)),
+                "app.cpu.util": ("ratio", 1.0, const(0.2))},
+    )  # fmt: skip
+    trial = trial_from(arms={"a": {}}, observe=OBSERVE)
+    b = _by(analyze_trial(make_trial_data(trial, [plan]), trial), "bottleneck")[0]
+    assert b.status == "db (errors)" and "db.connect.refused" in b.summary
+
+
+def test_without_claims_the_exit_code_follows_the_arm_slos() -> None:
+    trial = trial_from(arms={"a": {}})
+    ok = analyze_trial(make_trial_data(trial, [RunPlan("a", latency_ms=20)]), trial)
+    slow = analyze_trial(make_trial_data(trial, [RunPlan("a", latency_ms=400)]), trial)
+    assert (verdict_exit_code(ok), verdict_exit_code(slow)) == (0, 1)
