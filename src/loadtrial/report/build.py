@@ -8,7 +8,7 @@ run, environment, scalability, provenance. Nothing here reads files or the netwo
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from loadtrial.analysis.model import Finding
 from loadtrial.report import evidence as ev
@@ -27,6 +27,8 @@ from loadtrial.report.model import (
 from loadtrial.report.verdict import claim_views, overall_status, slo_text
 from loadtrial.spec.model import Trial
 from loadtrial.store.model import RunData, Series, TrialData
+
+KEPT = frozenset({"ok", "pass", "valid", "degraded"})  # validity statuses that keep a run
 
 
 def build_report(
@@ -104,6 +106,7 @@ def arm_row(arm: str, data: TrialData, trial: Trial, views: Sequence[FindingView
         slo=slo,
         slo_detail=detail,
         validity=tuple(reason for _, reason in invalid),
+        notes=tuple(reservations(runs, views)),
     )
 
 
@@ -129,9 +132,19 @@ def validity_reasons(
             why = f": {r.info.abort_reason}" if r.info.abort_reason else ""
             out.append((rid, f"run {rid} {r.info.status}{why}"))
         for f in views:
-            if f.kind == "validity" and f.run_id == rid and f.status not in ("ok", "pass", "valid"):
+            if f.kind == "validity" and f.run_id == rid and f.status not in KEPT:
                 out.append((rid, f"run {rid}: {f.summary}"))
     return out
+
+
+def reservations(runs: Sequence[RunData], views: Sequence[FindingView]) -> list[str]:
+    """Notes on runs that were kept with reservations (validity status "degraded")."""
+    ids = {r.info.run_id for r in runs}
+    return [
+        f.summary
+        for f in views
+        if f.kind == "validity" and f.run_id in ids and f.status in KEPT - {"ok", "pass", "valid"}
+    ]
 
 
 def arm_slo(
@@ -171,7 +184,12 @@ def timeline(run: RunData, views: Sequence[FindingView]) -> RunTimeline:
     kinds = sorted({k for s in secs for k in s.errors})
     rid, arm = run.info.run_id, run.info.arm
     mine = [f for f in views if f.run_id == rid or (f.run_id is None and f.arm == arm)]
-    bands = [ev.band_of(f, f.subject) for f in mine if f.kind == "saturation"]
+    focus = bottleneck_series(f for f in mine if f.kind == "bottleneck")
+    # only the bottleneck's own saturation is shaded: shading every busy resource would
+    # paint the whole run red (utilisation lines show the rest)
+    bands = [
+        ev.band_of(f, f.subject) for f in mine if f.kind == "saturation" and f.subject in focus
+    ]
     onsets = [
         Band(t, t, f"onset: {f.subject}")
         for f in mine
@@ -194,10 +212,33 @@ def timeline(run: RunData, views: Sequence[FindingView]) -> RunTimeline:
         uncorrected_ms=q.uncorrected,
         errors={k: tuple(int(s.errors.get(k, 0)) for s in secs) for k in kinds},
         tiers=tuple(tier_series(s) for s in run.series),
-        bands=tuple(b for b in bands if b is not None),
+        bands=merge_bands(b for b in bands if b is not None),
         onsets=tuple(onsets),
         events=tuple(Band(e.t_s, e.t_s, f"{e.kind}: {e.message}") for e in run.events),
     )
+
+
+def bottleneck_series(found: Iterable[FindingView]) -> set[str]:
+    """Series names the bottleneck findings point at (their status names the resource)."""
+    names: set[str] = set()
+    for f in found:
+        names.update(ev.series_names(f.evidence))
+        if f.status not in ("", "none"):
+            names.add(f.status)
+    return names
+
+
+def merge_bands(bands: Iterable[Band]) -> tuple[Band, ...]:
+    """Union of overlapping time ranges (labels joined), sorted by start."""
+    out: list[Band] = []
+    for b in sorted(bands, key=lambda b: b.start_s):
+        if out and b.start_s <= out[-1].end_s:
+            last = out[-1]
+            label = last.label if b.label in last.label else f"{last.label}, {b.label}"
+            out[-1] = Band(last.start_s, max(last.end_s, b.end_s), label)
+        else:
+            out.append(b)
+    return tuple(out)
 
 
 def tier_series(s: Series) -> TierSeries:

@@ -72,7 +72,8 @@ class ArmRow:
     errors_by_kind: Mapping[str, int]
     slo: str  # pass | fail | n/a
     slo_detail: str
-    validity: tuple[str, ...]  # reasons a run of this arm cannot be fully trusted
+    validity: tuple[str, ...]  # reasons a run of this arm cannot be trusted (not counted valid)
+    notes: tuple[str, ...] = ()  # runs kept with reservations, and why
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from loadtrial.report import sections as sec
+from loadtrial.report import tables
 from loadtrial.report.model import Report, RunTimeline, TierSeries
 from loadtrial.report.sections import esc, pill, when
 
@@ -208,11 +209,11 @@ def render(r: Report, *, compress_js: bool = True) -> str:
             '<main class="wrap">',
             sec.verdict(r),
             sec.bottleneck(r),
-            sec.arms_table(r),
+            tables.arms_table(r),
             sec.timelines(r),
             environment(r),
             sec.scalability(r),
-            sec.findings_list(r.findings),
+            tables.findings_list(r.findings),
             provenance(r),
             "</main>",
         )

@@ -74,6 +74,19 @@
     return shapes;
   }
 
+  function peak(arr) {
+    return arr.reduce(function (m, v) { return v === null || v < m ? m : v; }, 0);
+  }
+  function logAxis(t, series, extra) {  // decades only when the data spans them
+    var all = [].concat.apply([], series).filter(function (v) { return v !== null && v > 0; });
+    var lo = Math.min.apply(null, all.concat([1])), hi = Math.max.apply(null, all.concat([1]));
+    return axis(t, Object.assign({ type: "log", tickformat: "~g" }, hi / lo > 30 ? { dtick: 1 } : {}, extra));
+  }
+  function panelLegend(top) {  // one legend beside each panel of a timeline
+    return { orientation: "v", x: 1.01, y: top, yanchor: "top", font: { size: 10.5 },
+      traceorder: "normal", tracegroupgap: 2 };
+  }
+
   function runFigure(run, t) {
     var x = axisOf(run.t_s), p = t.pal, traces = [];
     traces.push(line(x, run.offered, "offered/s", t.muted, { line: { color: t.muted, width: 1.5, dash: "dot" } }));
@@ -81,39 +94,45 @@
     if (run.dropped.some(function (v) { return v > 0; })) traces.push(line(x, run.dropped, "dropped/s", t.warn));
     var lat = [["p50", p[4]], ["p90", p[2]], ["p99", p[3]]];
     lat.forEach(function (k) {
-      traces.push(line(x, run.latency_ms[k[0]], k[0] + " ms", k[1], { yaxis: "y2" }));
+      traces.push(line(x, run.latency_ms[k[0]], k[0] + " ms", k[1], { yaxis: "y2", legend: "legend2" }));
     });
-    lat.forEach(function (k) {
-      traces.push(line(x, run.uncorrected_ms[k[0]], k[0] + " uncorrected", k[1],
-        { yaxis: "y2", visible: "legendonly", line: { color: k[1], width: 1.2, dash: "dot" } }));
+    lat.forEach(function (k, i) {  // one legend entry toggles the three uncorrected series
+      traces.push(line(x, run.uncorrected_ms[k[0]], i ? k[0] + " uncorrected" : "uncorrected", k[1], {
+        yaxis: "y2", legend: "legend2", legendgroup: "uncorrected", showlegend: i === 0,
+        hovertemplate: "%{y:.1f} ms<extra>" + k[0] + " uncorrected</extra>",
+        visible: "legendonly", line: { color: k[1], width: 1.2, dash: "dot" } }));
     });
     var reds = [t.bad, t.warn, p[3], p[5], t.muted, p[1]];
     Object.keys(run.errors).forEach(function (kind, i) {
       traces.push({ type: "bar", x: x, y: run.errors[kind], name: h(kind), yaxis: "y3",
-        marker: { color: reds[i % reds.length] } });
-    });
-    var tiers = run.tiers.filter(function (s) { return s.scale !== null; });
-    tiers.forEach(function (s, i) {
-      traces.push(line(axisOf(s.t_s), util(s), s.name + " %", p[(i + 1) % p.length], {
-        yaxis: "y4", customdata: s.values,
-        hovertemplate: "%{y:.0f}% (%{customdata} " + h(s.unit) + ")<extra>" + h(s.name) + "</extra>" }));
+        legend: "legend3", marker: { color: reds[i % reds.length] } });
     });
     if (run.events.length) {
       traces.push({ type: "scatter", mode: "markers", x: run.events.map(function (e) { return e.start_s; }),
-        y: run.events.map(function () { return 0; }), yaxis: "y3", name: "events",
+        y: run.events.map(function () { return 0; }), yaxis: "y3", name: "events", legend: "legend3",
         text: run.events.map(function (e) { return h(e.label); }), hoverinfo: "text+x",
         marker: { symbol: "triangle-up", size: 10, color: t.warn } });
     }
+    // every tier's utilisation; the busy ones (peak >= 50 %) shown, the rest one click away
+    run.tiers.filter(function (s) { return s.scale !== null; }).forEach(function (s, i) {
+      var u = util(s);
+      traces.push(line(axisOf(s.t_s), u, s.name + " %", p[(i + 1) % p.length], {
+        yaxis: "y4", legend: "legend4", customdata: s.values,
+        visible: peak(u) >= 50 ? true : "legendonly",
+        hovertemplate: "%{y:.0f}% (%{customdata} " + h(s.unit) + ")<extra>" + h(s.name) + "</extra>" }));
+    });
     var shapes = markers(run, t);
     shapes.push({ type: "line", xref: "paper", yref: "y4", x0: 0, x1: 1, y0: 100, y1: 100,
       line: { color: t.bad, width: 1, dash: "dot" } });
+    var lats = ["p50", "p90", "p99"].map(function (k) { return run.latency_ms[k]; });
     return { data: traces, layout: layout(t, {
-      height: 560, barmode: "stack", bargap: 0.15, shapes: shapes, showlegend: true,
-      legend: { orientation: "v", x: 1.01, y: 1, font: { size: 11 }, traceorder: "normal" },
+      height: 600, barmode: "stack", bargap: 0.15, shapes: shapes, showlegend: true,
+      legend: panelLegend(1), legend2: panelLegend(0.74), legend3: panelLegend(0.47),
+      legend4: panelLegend(0.23),
       margin: { l: 64, r: 10, t: 10, b: 40 },
       xaxis: axis(t, { anchor: "y4", range: [0, Math.max(1, data.duration_s)], title: { text: "seconds" } }),
       yaxis: axis(t, { domain: [0.79, 1], title: { text: "req/s" }, rangemode: "tozero" }),
-      yaxis2: axis(t, { domain: [0.52, 0.74], title: { text: "latency ms" }, type: "log", dtick: 1, tickformat: "~g" }),
+      yaxis2: logAxis(t, lats, { domain: [0.52, 0.74], title: { text: "latency ms" } }),
       yaxis3: axis(t, { domain: [0.28, 0.47], title: { text: "errors/s" }, rangemode: "tozero" }),
       yaxis4: axis(t, { domain: [0, 0.23], title: { text: "utilisation %" }, range: [0, 110] })
     }) };
@@ -127,11 +146,13 @@
   function bottleneckFigure(t) {
     var b = data.bottleneck, run = findRun(b), ev = b.evidence || {};
     if (!run) return null;
-    var want = [ev.series, ev.metric, ev.resource, ev.tier].filter(function (v) { return typeof v === "string"; });
-    var picked = run.tiers.filter(function (s) {
-      return s.scale !== null && want.some(function (w) { return s.name === w || s.name.indexOf(w) >= 0; });
-    });
-    if (!picked.length) picked = run.tiers.filter(function (s) { return s.scale !== null; });
+    var withUtil = run.tiers.filter(function (s) { return s.scale !== null; });
+    var named = [ev.resource, ev.series, ev.metric, b.status].filter(function (v) { return typeof v === "string" && v; });
+    var picked = withUtil.filter(function (s) { return named.indexOf(s.name) >= 0; });
+    if (!picked.length && typeof ev.tier === "string") {
+      picked = withUtil.filter(function (s) { return s.name.indexOf(ev.tier + ".") === 0 && peak(util(s)) >= 50; });
+    }
+    if (!picked.length) picked = withUtil.filter(function (s) { return peak(util(s)) >= 50; }).slice(0, 4);
     var x = axisOf(run.t_s);
     var traces = picked.map(function (s, i) {
       return line(axisOf(s.t_s), util(s), s.name + " %", t.pal[(i + 3) % t.pal.length], { line: { width: 2.2, color: t.pal[(i + 3) % t.pal.length] } });
@@ -145,7 +166,7 @@
       height: 300, shapes: markers(run, t),
       xaxis: axis(t, { range: [0, Math.max(1, data.duration_s)], title: { text: "seconds (run " + run.run_id + ", " + h(run.arm) + ")" } }),
       yaxis: axis(t, { title: { text: "utilisation %" }, range: [0, 110] }),
-      yaxis2: axis(t, { title: { text: "p99 ms" }, overlaying: "y", side: "right", type: "log", dtick: 1, tickformat: "~g", showgrid: false }),
+      yaxis2: logAxis(t, [run.latency_ms.p99], { title: { text: "p99 ms" }, overlaying: "y", side: "right", showgrid: false }),
       yaxis3: axis(t, { overlaying: "y", visible: false, rangemode: "tozero" }),
       margin: { l: 64, r: 64, t: 10, b: 60 }
     }) };
@@ -170,7 +191,7 @@
       height: 280, showlegend: false, hovermode: "closest", shapes: shapes,
       xaxis: axis(t, { domain: [0, 0.3] }), xaxis2: axis(t, { domain: [0.36, 0.64] }),
       xaxis3: axis(t, { domain: [0.7, 1] }),
-      yaxis: axis(t, { title: { text: "p99 ms (95% CI)" }, type: "log", dtick: 1, tickformat: "~g" }),
+      yaxis: axis(t, { title: { text: "p99 ms (95% CI)" }, rangemode: "tozero" }),
       yaxis2: axis(t, { anchor: "x2", title: { text: "error rate %" }, rangemode: "tozero" }),
       yaxis3: axis(t, { anchor: "x3", title: { text: "ok/s (95% CI)" }, rangemode: "tozero" })
     }) };

@@ -1,0 +1,96 @@
+"""HTML of the report's tables: arms pooled over repetitions, and every finding.
+
+In: a `Report`. Out: HTML fragments (str); every user or server string goes through `esc`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from loadtrial.report.model import ArmRow, Estimate, FindingView, Report
+from loadtrial.report.sections import esc, est_ms, evidence_list, pill
+
+
+def arms_table(r: Report) -> str:
+    """Per arm, pooled over repetitions."""
+    rows = "".join(_arm_row(a) for a in r.arms)
+    return (
+        '<section id="arms" class="card"><h2>Arms</h2>'
+        f'<p class="muted">Pooled over repetitions, {esc(_window_note(r))}. Percentiles of the '
+        "merged HDR histograms (latency from the intended send time); 95 % intervals from the "
+        "spread between repetitions.</p>"
+        '<div class="table-wrap"><table class="arms"><thead><tr><th>arm</th><th>parameters</th>'
+        "<th>runs</th><th>ok/s</th><th>p50</th><th>p90</th><th>p99</th>"
+        "<th>errors</th><th>SLO</th><th>validity</th></tr></thead>"
+        f"<tbody>{rows}</tbody></table></div>{_validity_notes(r)}"
+        '<div class="chart" id="chart-arms" data-chart="arms"></div></section>'
+    )
+
+
+def _validity_notes(r: Report) -> str:
+    """The runs excluded or kept with reservations, with the analysis' reasons."""
+    items = [f'<li class="doubt">{esc(v)}</li>' for a in r.arms for v in a.validity]
+    items += [f"<li>{esc(n)}</li>" for a in r.arms for n in a.notes]
+    if not items:
+        return ""
+    return f'<div class="validity-notes"><h3>* Validity</h3><ul>{"".join(items)}</ul></div>'
+
+
+def _window_note(r: Report) -> str:
+    """Which seconds the arm figures cover."""
+    if any(run.window_s for run in r.runs):
+        return "over each run's steady window as chosen by the analysis (greyed outside it below)"
+    return "warm-up excluded"
+
+
+def _arm_row(a: ArmRow) -> str:
+    """One arm's row."""
+    params = ", ".join(f"{k}={v}" for k, v in a.params.items()) or "—"
+    t = a.throughput_per_s
+    tput = "—" if t.value is None else f'<span class="num">{t.value:.1f}/s</span>'
+    if t.low is not None and t.high is not None:
+        tput += f'<span class="ci">{t.low:.1f} – {t.high:.1f}</span>'
+    lat = "".join(
+        f"<td>{est_ms(a.latency_ms.get(k, Estimate(None)))}</td>" for k in ("p50", "p90", "p99")
+    )
+    rate = "—" if a.error_rate is None else f"{a.error_rate:.2%}"
+    kinds = "".join(f'<span class="kind">{esc(k)} {n}</span>' for k, n in a.errors_by_kind.items())
+    valid = f"{a.valid_runs}/{a.runs} valid"
+    slo_detail = a.slo_detail.removeprefix(f"arm {a.arm} ")
+    doubts = f'<div class="doubt">{len(a.validity)} excluded*</div>' if a.validity else ""
+    doubts += f'<div class="detail">{len(a.notes)} with reservations*</div>' if a.notes else ""
+    return (
+        f'<tr><th scope="row">{esc(a.arm)}</th><td class="params">{esc(params)}</td>'
+        f"<td>{a.runs}</td><td>{tput}</td>{lat}"
+        f'<td><span class="num">{esc(rate)}</span>{kinds}</td>'
+        f'<td class="slo">{pill(a.slo)}<div class="detail">{esc(slo_detail)}</div></td>'
+        f"<td>{esc(valid)}{doubts}</td></tr>"
+    )
+
+
+def _where(f: FindingView) -> str:
+    """The arm and run a finding is about, as a small second line."""
+    bits = ([f"arm {f.arm}"] if f.arm else []) + ([f"run {f.run_id}"] if f.run_id else [])
+    return f'<div class="detail">{esc(" · ".join(bits))}</div>' if bits else ""
+
+
+def findings_list(findings: Iterable[FindingView]) -> str:
+    """Every finding, generically (the report never drops a finding it does not know).
+
+    Folded by default: an appendix for the curious, left out of print.
+    """
+    items = list(findings)
+    rows = "".join(
+        f"<tr><td>{esc(f.kind)}</td><td>{esc(f.subject)}{_where(f)}</td>"
+        f"<td>{pill(f.status) if f.status else ''}</td>"
+        f"<td>{esc(f.summary)}{evidence_list(f.evidence)}</td></tr>"
+        for f in items
+    )
+    if not rows:
+        return ""
+    return (
+        '<section id="findings" class="card"><details class="all-findings"><summary>'
+        f'<h2>All findings ({len(items)})</h2></summary><div class="table-wrap">'
+        '<table class="findings"><thead><tr><th>kind</th><th>subject</th><th>status</th>'
+        f"<th>finding</th></tr></thead><tbody>{rows}</tbody></table></div></details></section>"
+    )
