@@ -73,3 +73,13 @@ def test_within_arm_changes_and_repetition_disagreement() -> None:
     whys = [c.why for c in within_arms(runs)]
     assert any("changed during run 1" in w for w in whys)
     assert any("differs between repetitions of a" in w for w in whys)
+
+
+def test_a_parameter_not_in_force_is_a_confounder_of_its_arm() -> None:
+    from loadtrial.analysis.confounders import not_in_force
+
+    facts = {"db.max_connections": "20", "db.db-2.max_connections": "80", "app.nodes": "4"}
+    runs = [RunFacts(1, "bigger-db", {"db_max_connections": 80, "app_nodes": 4}, {"before": facts})]
+    found = not_in_force(runs)
+    assert [(c.fact, c.arms) for c in found] == [("db.max_connections", ("bigger-db",))]
+    assert "declares db_max_connections=80 but db.max_connections read 20" in found[0].why

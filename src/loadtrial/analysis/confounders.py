@@ -17,7 +17,9 @@ Rules (kept simple on purpose, documented in docs/analysis.md):
 - Volatile facts never count: keys under `volatile.` and keys whose last word is a
   timestamp, pid, uptime or similar (see VOLATILE_WORDS).
 - A fact that differs between the before and after snapshots of one run (changed during
-  the run), or between repetitions of one arm, is a confounder of that arm.
+  the run), or between repetitions of one arm, is a confounder of that arm; so is a
+  parameter not in force: the fact whose key has exactly the parameter's words
+  (`db.max_connections` for `db_max_connections`) reads another value than declared.
 """
 
 from __future__ import annotations
@@ -180,6 +182,24 @@ def within_arms(runs: Sequence[RunFacts]) -> list[Confounder]:
                 why = f"{fact} differs between repetitions of {arm}: {', '.join(sorted(seen))}"
                 out.append(Confounder(fact, (arm,), {arm: tuple(sorted(seen))}, why))
     return out
+
+
+def not_in_force(runs: Sequence[RunFacts]) -> list[Confounder]:
+    """Parameters the environment did not take: an arm declares `db_max_connections: 80`
+    but the fact with exactly those words (`db.max_connections`) reads 20."""
+    out: dict[tuple[str, str], Confounder] = {}
+    for r in runs:
+        facts = r.snapshots.get("before") or {}
+        for param, value in r.params.items():
+            if isinstance(value, Mapping | list | tuple) or value is None:
+                continue
+            for fact, seen in facts.items():
+                if _words(fact) != _words(param) or _same(value, {str(seen)}):
+                    continue
+                why = f"{r.arm} declares {param}={value} but {fact} read {seen} (run {r.run_id})"
+                vals = {r.arm: (str(seen),), "declared": (str(value),)}
+                out.setdefault((r.arm, fact), Confounder(fact, (r.arm,), vals, why))
+    return list(out.values())
 
 
 def confounders_between(found: Sequence[Confounder], a: str, b: str | None) -> list[Confounder]:

@@ -155,7 +155,7 @@ def analyze_trial(data: TrialData, trial: Trial) -> tuple[Finding, ...]:
         for r in data.runs
     ]
     found = confounders.between_arms(facts, trial.arms, trial.expected_to_vary)
-    found += confounders.within_arms(facts)
+    found += confounders.within_arms(facts) + confounders.not_in_force(facts)
     return tuple(
         validity
         + slo_out
