@@ -97,10 +97,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=30.0)
     args = parser.parse_args()
-    import pgserver  # type: ignore[import-untyped]
+    from pgserver.postgres_server import get_server
 
     with tempfile.TemporaryDirectory() as tmp:
-        server = pgserver.get_server(Path(tmp) / "pg", cleanup_mode="stop")
+        server = get_server(Path(tmp) / "pg", cleanup_mode="stop")
         exporter, base = _exporter(Path(tmp))
         counts = {"samples": 0, "ticks": 0, "events": 0}
 

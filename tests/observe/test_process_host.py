@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 
 from loadtrial.observe import make_observer, observer_problems
@@ -102,3 +103,42 @@ def test_process_problems() -> None:
     bad = observer_problems({"kind": "process", "match": "([", "pids": [0]}, "observe[1]")
     assert {p.field for p in bad} == {"observe[1].match", "observe[1].pids"}
     assert observer_problems({"kind": "host", "as": "bad alias"}, "o")[0].field == "o.as"
+
+
+FORK_THEN_EXEC = """
+import os, sys, time
+token = sys.argv[1]  # passed on to the exec'd child only
+pid = os.fork()
+if pid == 0:
+    time.sleep(0.6)  # a forked child shows its parent's command line until it execs
+    os.execv(sys.executable, [sys.executable, "-c", "import time; time.sleep(30)", token])
+print("forked", flush=True)
+os.waitpid(pid, 0)
+"""
+
+
+def test_a_process_is_matched_once_it_has_execd() -> None:
+    token = f"lt-exec-{uuid.uuid4().hex[:8]}"
+    launcher = subprocess.Popen(
+        [sys.executable, "-c", FORK_THEN_EXEC, token], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert launcher.stdout is not None and launcher.stdout.readline().strip() == "forked"
+        # `-c <sleep> token` is only in the exec'd command line; before the exec the
+        # child shows the launcher's, which ends in the token too, so match the sleep
+        obs = make_observer({"kind": "process", "cmdline": "time.sleep\\(30\\) " + token})
+        obs.start()
+        early = {s.name: s.value for s in obs.sample(0.0)}
+        deadline = time.monotonic() + 10
+        late = early
+        while time.monotonic() < deadline and late["process.processes.count"] < 1:
+            time.sleep(0.1)
+            late = {s.name: s.value for s in obs.sample(1.0)}
+        assert late["process.processes.count"] == 1.0
+    finally:
+        for child in psutil.Process(launcher.pid).children(recursive=True):
+            child.kill()
+        launcher.kill()
+        launcher.wait(timeout=5)
+        if launcher.stdout is not None:
+            launcher.stdout.close()

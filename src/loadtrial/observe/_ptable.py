@@ -12,19 +12,23 @@ matched process and `net_connections()` per process cost ~50 ms a tick (5 % of a
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 import psutil
 
 _PROC = "/proc"
+_TICKS = float(os.sysconf("SC_CLK_TCK")) if hasattr(os, "sysconf") else 100.0
+_BOOT_TIME = psutil.boot_time()
+SETTLED_S = 2.0  # a process older than this has exec'd: its command line is final
 
 
 @dataclass(frozen=True)
 class ProcInfo:
     pid: int
     ppid: int
-    start: float  # start time (clock ticks on Linux, create_time elsewhere): pid-reuse key
+    start: float  # Unix time the process started: with pid, the key that survives pid reuse
     name: str
 
 
@@ -42,11 +46,18 @@ class ProcTable:
         return table
 
     def cmdline(self, info: ProcInfo) -> str:
-        """Return the process's command line joined by spaces ("" when unreadable)."""
+        """Return the process's command line joined by spaces ("" when unreadable).
+
+        Only settled processes are cached: a just-forked child shows its parent's command
+        line until it execs, and exec keeps the pid and start time."""
         key = (info.pid, info.start)
-        if key not in self._cmdlines:
-            self._cmdlines[key] = _read_cmdline(info.pid)
-        return self._cmdlines[key]
+        cached = self._cmdlines.get(key)
+        if cached is not None:
+            return cached
+        cmdline = _read_cmdline(info.pid)
+        if time.time() - info.start > SETTLED_S:
+            self._cmdlines[key] = cmdline
+        return cmdline
 
 
 def descendants(table: dict[int, ProcInfo], roots: Iterable[int]) -> set[int]:
@@ -120,7 +131,7 @@ def _scan_linux() -> dict[int, ProcInfo]:
             continue
         pid = int(entry)
         name = stat[open_paren + 1 : close_paren]
-        table[pid] = ProcInfo(pid, int(fields[1]), float(fields[19]), name)
+        table[pid] = ProcInfo(pid, int(fields[1]), _BOOT_TIME + int(fields[19]) / _TICKS, name)
     return table
 
 
