@@ -120,3 +120,17 @@ def test_real_analysis_findings_render(small: synthetic.Scenario) -> None:
     assert len(r.claims) == len(trial.expect)
     assert all(c.status != "not analysed" for c in r.claims)
     json.dumps(to_json(data, trial, findings), allow_nan=False)
+
+
+def test_without_findings_unexplained_differences_are_suspects(
+    small: synthetic.Scenario,
+) -> None:
+    data, trial, _ = synthetic.scenario(small)
+    rows = {row.key: row for row in build_report(data, trial, ()).env_rows}
+    assert rows["db.instance_type"].confounder  # differs, and no parameter explains it
+    assert rows["db.max_connections"].differs and not rows["db.max_connections"].confounder
+    assert not rows["app.version"].differs and not rows["app.version"].confounder
+    # with findings, only the facts the analysis named are confounders
+    _, _, findings = synthetic.scenario(small)
+    named = {row.key: row for row in build_report(data, trial, findings).env_rows}
+    assert named["db.writer"].confounder and not named["db.instance_type"].confounder

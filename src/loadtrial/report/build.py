@@ -44,7 +44,7 @@ def build_report(
     confounders = tuple(f for f in views if f.kind == "confounder")
     claims: tuple[ClaimView, ...] = claim_views(trial, views, confounders)
     arms = arm_names(data, trial)
-    keys, env_arm_names = env_rows(data, trial, arms, confounders)
+    keys, env_arm_names = env_rows(data, trial, arms, confounders, guess=not findings)
     runs = tuple(timeline(r, views) for r in data.runs)
     return Report(
         title=trial.name or data.info.name,

@@ -41,20 +41,46 @@ def env_rows(
     trial: Trial,
     arms: Sequence[str],
     confounders: Sequence[FindingView],
+    *,
+    guess: bool = False,
 ) -> tuple[tuple[EnvRow, ...], tuple[str, ...]]:
-    """Return (rows, arms shown): every snapshot key with its value per arm."""
+    """Return (rows, arms shown): every snapshot key with its value per arm.
+
+    Confounders are the facts the analysis named. With `guess` (no findings at all) a fact
+    that differs between arms is marked when no parameter explains it: not declared, and
+    not varying exactly as some parameter's values do.
+    """
     keys = sorted({k for r in data.runs for snap in r.snapshots.values() for k in snap})
     shown = tuple(a for a in arms if any(r.info.arm == a for r in data.runs))
     declared = {_norm(p) for params in trial.arms.values() for p in params}
     declared |= {_norm(k) for k in trial.expected_to_vary}
     named = {_norm(k) for c in confounders for k in ev.confounder_keys(c)}
-    rows = [_row(key, data.runs, shown, declared, named) for key in keys]
+    governing = _parameter_values(trial, shown)
+    rows = [
+        _row(key, data.runs, shown, declared, named, governing if guess else None) for key in keys
+    ]
     rows.sort(key=lambda r: (not r.confounder, not r.differs, not r.changed_during_run, r.key))
     return tuple(rows), shown
 
 
+def _parameter_values(trial: Trial, arms: Sequence[str]) -> set[tuple[str, ...]]:
+    """Each parameter's values across `arms`, as text, when they differ between arms."""
+    names = {p for params in trial.arms.values() for p in params}
+    out: set[tuple[str, ...]] = set()
+    for name in names:
+        values = tuple(str(trial.arms.get(a, {}).get(name, "—")) for a in arms)
+        if len(set(values)) > 1:
+            out.add(values)
+    return out
+
+
 def _row(
-    key: str, runs: Sequence[RunData], arms: Sequence[str], declared: set[str], named: set[str]
+    key: str,
+    runs: Sequence[RunData],
+    arms: Sequence[str],
+    declared: set[str],
+    named: set[str],
+    governing: set[tuple[str, ...]] | None,
 ) -> EnvRow:
     """Return one fact across arms (distinct values of repetitions joined by " | ")."""
     values: dict[str, str] = {}
@@ -69,7 +95,10 @@ def _row(
         values[arm] = " | ".join(seen)
     differs = len(set(values.values())) > 1
     is_declared = _norm(key) in declared or any(_norm(key).endswith("_" + d) for d in declared)
-    confounder = _norm(key) in named or (differs and not is_declared)
+    unexplained = differs and not is_declared
+    if governing is not None and unexplained:
+        unexplained = tuple(values[a] for a in arms) not in governing
+    confounder = _norm(key) in named or (governing is not None and unexplained)
     return EnvRow(key, values, differs, is_declared, confounder, changed)
 
 
