@@ -80,10 +80,20 @@ class MysqlObserver:
         self._max, pid_file = int(rows[0][0]), str(rows[0][1] or "")
         self._rates.forget()
         self._meter = _proc.CpuMeter()
-        self._mysqld = _proc.process_from_pid_file(pid_file) if self._cpu_wanted else None
-        if self._cpu_wanted and self._mysqld is None:
-            note = f"server CPU not measured: no local process in pid file {pid_file!r}"
-            self._events.append(ObserverEvent(0.0, "observer_note", note))
+        self._mysqld = self._find_mysqld(pid_file) if self._cpu_wanted else None
+
+    def _find_mysqld(self, pid_file: str) -> psutil.Process | None:
+        """The server's process here, from its pid file, if it started when the server
+        says it did (a pid file of another local server, e.g. beside a container, is not
+        taken for it)."""
+        proc = _proc.process_from_pid_file(pid_file)
+        uptime = dict(self._query("SHOW GLOBAL STATUS LIKE 'Uptime'")).get("Uptime", "")
+        with contextlib.suppress(psutil.Error, ValueError, TypeError):
+            if proc is not None and abs(time.time() - float(uptime) - proc.create_time()) < 3:
+                return proc
+        note = f"server CPU not measured: no process on this host matches {pid_file!r}"
+        self._events.append(ObserverEvent(0.0, "observer_note", note))
+        return None
 
     def stop(self) -> None:
         conn, self._conn = self._conn, None
