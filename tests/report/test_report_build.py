@@ -134,3 +134,22 @@ def test_without_findings_unexplained_differences_are_suspects(
     _, _, findings = synthetic.scenario(small)
     named = {row.key: row for row in build_report(data, trial, findings).env_rows}
     assert named["db.writer"].confounder and not named["db.instance_type"].confounder
+
+
+def test_runs_without_measurements_render_as_no_data(small: synthetic.Scenario) -> None:
+    from dataclasses import replace
+
+    from loadtrial.report.page import render
+    from loadtrial.store.model import RunData, TrialData
+
+    data, trial, _ = synthetic.scenario(small)
+    failed = tuple(
+        RunData(info=replace(r.info, status="failed", abort_reason="apply failed"), seconds=())
+        for r in data.runs
+    )
+    r = build_report(TrialData(info=data.info, runs=failed), trial, ())
+    assert {a.slo for a in r.arms} == {"no data"} and r.overall == "not analysed"
+    assert all(a.valid_runs == 0 and a.validity for a in r.arms)
+    page = render(r)
+    assert 'data-chart="run"' not in page and 'data-chart="arms"' not in page
+    assert "No per-second measurements" in page

@@ -174,6 +174,8 @@ def arm_slo(
             misses.append(f"error rate {rate:.2%} > {slo.error_rate:.2%}")
     if not slo_text(trial):
         return "n/a", "no SLO declared"
+    if not completed:
+        return "no data", "no requests measured"
     return ("fail", "; ".join(misses)) if misses else ("pass", "all SLO limits met")
 
 

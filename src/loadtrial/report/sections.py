@@ -220,8 +220,7 @@ def timelines(r: Report) -> str:
         blocks.append(
             f'<div class="run"><h3>run {run.run_id} · <span class="arm">{esc(run.arm)}</span> · '
             f"repetition {run.repetition}{status}{reason}</h3>"
-            f'<div class="chart tall" id="chart-run-{i}" data-chart="run" data-index="{i}">'
-            f"</div>{_events(run.events)}</div>"
+            f"{_run_chart(i, bool(run.t_s))}{_events(run.events)}</div>"
         )
     return (
         '<section id="timelines" class="card"><h2>Timelines</h2><p class="muted">All runs on one '
@@ -231,6 +230,14 @@ def timelines(r: Report) -> str:
         "bottleneck onset; triangles: events.</p>"
         f"{''.join(blocks)}</section>"
     )
+
+
+def _run_chart(index: int, measured: bool) -> str:
+    """A run's chart container, or a note when the run recorded no second of load."""
+    if not measured:
+        return '<p class="muted">No per-second measurements were recorded for this run.</p>'
+    attrs = f'id="chart-run-{index}" data-chart="run" data-index="{index}"'
+    return f'<div class="chart tall" {attrs}></div>'
 
 
 def _events(events: Iterable[Band]) -> str:

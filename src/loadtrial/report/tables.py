@@ -14,6 +14,8 @@ from loadtrial.report.sections import esc, est_ms, evidence_list, pill
 def arms_table(r: Report) -> str:
     """Per arm, pooled over repetitions."""
     rows = "".join(_arm_row(a) for a in r.arms)
+    measured = any(a.requests for a in r.arms)
+    chart = '<div class="chart" id="chart-arms" data-chart="arms"></div>' if measured else ""
     return (
         '<section id="arms" class="card"><h2>Arms</h2>'
         f'<p class="muted">Pooled over repetitions, {esc(_window_note(r))}. Percentiles of the '
@@ -23,7 +25,7 @@ def arms_table(r: Report) -> str:
         "<th>runs</th><th>ok/s</th><th>p50</th><th>p90</th><th>p99</th>"
         "<th>errors</th><th>SLO</th><th>validity</th></tr></thead>"
         f"<tbody>{rows}</tbody></table></div>{_validity_notes(r)}"
-        '<div class="chart" id="chart-arms" data-chart="arms"></div></section>'
+        f"{chart}</section>"
     )
 
 

@@ -117,10 +117,12 @@ def _touches(confounder: FindingView, arms: set[str]) -> bool:
 
 
 def overall_status(claims: Sequence[ClaimView]) -> str:
-    """Return supported | refuted | inconclusive | mixed | no claims."""
+    """Return supported | refuted | inconclusive | mixed | no claims | not analysed."""
     statuses = {c.status for c in claims}
     if not statuses:
         return "no claims"
+    if statuses == {"not analysed"}:
+        return "not analysed"
     if statuses == {"supported"}:
         return "supported"
     if "refuted" in statuses and "supported" not in statuses:
