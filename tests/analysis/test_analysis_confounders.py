@@ -83,3 +83,15 @@ def test_a_parameter_not_in_force_is_a_confounder_of_its_arm() -> None:
     found = not_in_force(runs)
     assert [(c.fact, c.arms) for c in found] == [("db.max_connections", ("bigger-db",))]
     assert "declares db_max_connections=80 but db.max_connections read 20" in found[0].why
+
+
+def test_runs_without_snapshots_compare_nothing_and_absent_facts_differ() -> None:
+    params = {"a": {"n": 1}, "b": {"n": 2}}
+    runs = [
+        RunFacts(1, "a", {}, {"before": {"db.writer": "db-1", "db.db-2.role": "reader"}}),
+        RunFacts(2, "b", {}, {}),  # failed before its snapshot
+    ]
+    assert between_arms(runs, params) == []
+    runs.append(RunFacts(3, "b", {}, {"before": {"db.writer": "db-1"}}))
+    found = between_arms(runs, params)
+    assert [(c.fact, c.values["b"]) for c in found] == [("db.db-2.role", ("(absent)",))]

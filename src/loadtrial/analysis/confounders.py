@@ -53,6 +53,7 @@ VOLATILE_WORDS = frozenset(
     }
 )
 PHASES = ("before", "after")
+ABSENT = "(absent)"
 
 
 @dataclass(frozen=True)
@@ -108,6 +109,8 @@ def _arm_values(runs: Sequence[RunFacts]) -> dict[str, dict[str, set[str]]]:
     out: dict[str, dict[str, set[str]]] = {}
     for r in runs:
         facts = r.snapshots.get("before") or r.snapshots.get("after") or {}
+        if not facts:
+            continue  # no snapshot (the run failed before it): nothing to compare
         arm = out.setdefault(r.arm, {})
         for key, value in facts.items():
             if not is_volatile(key):
@@ -151,7 +154,8 @@ def between_arms(
     for i, a in enumerate(arms):
         for b in arms[i + 1 :]:
             for fact in sorted(set(values[a]) | set(values[b])):
-                va, vb = values[a].get(fact, set()), values[b].get(fact, set())
+                va = values[a].get(fact, {ABSENT})
+                vb = values[b].get(fact, {ABSENT})
                 if va == vb or expected(fact, expected_to_vary):
                     continue
                 if _excused(fact, arm_params.get(a, {}), arm_params.get(b, {}), va, vb):

@@ -150,9 +150,11 @@ def analyze_trial(data: TrialData, trial: Trial) -> tuple[Finding, ...]:
     invalid = {f.run_id for f in validity if f.status == "invalid"}
     valid = [v for v in views.values() if v.run_id not in invalid]
     slo_out, pooled, per_run = _slo_findings(trial, arms, views, valid)
+    kept = {v.run_id for v in valid}  # an invalid run's environment decides nothing
     facts = [
         confounders.RunFacts(r.info.run_id, r.info.arm, r.info.params, r.snapshots)
         for r in data.runs
+        if r.info.run_id in kept
     ]
     found = confounders.between_arms(facts, trial.arms, trial.expected_to_vary)
     found += confounders.within_arms(facts) + confounders.not_in_force(facts)
