@@ -24,7 +24,7 @@ from loadtrial.report.model import (
     RunTimeline,
     TierSeries,
 )
-from loadtrial.report.verdict import claim_views, overall_status, slo_text
+from loadtrial.report.verdict import claim_views, load_text, overall_status, slo_text
 from loadtrial.spec.model import Trial
 from loadtrial.store.model import RunData, Series, TrialData
 
@@ -63,6 +63,8 @@ def build_report(
         findings=views,
         provenance=provenance(data, store_path, generated_at),
         slo_text=slo_text(trial),
+        load_text=load_text(trial),
+        repeat=trial.repeat,
         duration_s=float(max((len(r.t_s) for r in runs), default=0)),
         slo_p99_ms=None if trial.slo.p99 is None else trial.slo.p99 * 1000.0,
         notes=() if findings else ("No findings were stored or computed for this trial.",),

@@ -187,3 +187,5 @@ class Report:
     notes: tuple[str, ...] = field(default_factory=tuple)
     slo_p99_ms: float | None = None
     bottlenecks: tuple[FindingView, ...] = ()  # every arm's bottleneck finding
+    load_text: str = ""  # the load in words
+    repeat: int = 1

@@ -88,9 +88,10 @@ def header(r: Report) -> str:
     bits = [
         f"trial #{p.trial_id}",
         when(p.created_at),
-        f"{len(r.runs)} runs",
-        f"{len(r.arms)} arms",
+        f"{len(r.arms)} arms × {r.repeat} repetitions = {len(r.runs)} runs",
     ]
+    if r.load_text:
+        bits.append(f"load {r.load_text}")
     if r.slo_text:
         bits.append(f"SLO {r.slo_text}")
     meta = " · ".join(esc(b) for b in bits)
@@ -156,9 +157,11 @@ def _glance(arms: Iterable[ArmRow]) -> str:
         p99 = a.latency_ms.get("p99", Estimate(None)).value
         err = "—" if a.error_rate is None else f"{a.error_rate:.2%}"
         tput = a.throughput_per_s.value
+        params = " · ".join(f"{k}={v}" for k, v in a.params.items())
         tiles.append(
             f'<div class="tile {STATUS_CLASS.get(a.slo, "muted")}"><div class="tile-head">'
             f'<span class="arm">{esc(a.arm)}</span>{pill(a.slo, "SLO " + a.slo)}</div>'
+            f'<div class="tile-params">{esc(params)}</div>'
             '<div class="kpis"><div><span class="k">p99</span>'
             f'<span class="v">{ms(p99)}</span></div>'
             f'<div><span class="k">errors</span><span class="v">{esc(err)}</span></div>'

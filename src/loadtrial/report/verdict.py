@@ -145,3 +145,21 @@ def slo_text(trial: Trial) -> str:
     if s.min_throughput is not None:
         parts.append(f"throughput ≥ {s.min_throughput:g}/s")
     return ", ".join(parts)
+
+
+def load_text(trial: Trial) -> str:
+    """The load in words: "open: ramp to 600/s over 1m00s, 600/s for 30s; warm-up 5s"."""
+    ld = trial.load
+    if ld.model == "closed" and ld.users is not None:
+        shape = f"closed: {ld.users} users for {format_duration(ld.duration or 0.0)}"
+    else:
+        parts = []
+        for st in ld.stages:
+            if st.ramp_to is not None:
+                parts.append(f"ramp to {st.ramp_to:g}/s over {format_duration(st.duration)}")
+            elif st.users is not None:
+                parts.append(f"{st.users} users for {format_duration(st.duration)}")
+            else:
+                parts.append(f"{st.rate or 0:g}/s for {format_duration(st.duration)}")
+        shape = f"{ld.model}: " + ", ".join(parts)
+    return shape + (f"; warm-up {format_duration(ld.warmup)}" if ld.warmup else "")
