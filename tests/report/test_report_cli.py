@@ -78,9 +78,13 @@ def store_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def test_report_of_the_latest_trial(store_path: Path, tmp_path: Path) -> None:
+def test_report_of_the_latest_trial(
+    store_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "r.html"
     assert main(["report", "--store", str(store_path), "-o", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "verdict:" in printed and f"Report: {out}" in printed  # the terminal summary too
     page = out.read_text(encoding="utf-8")
     assert 'id="verdict"' in page and "db-vs-app-scale" in page
     assert page.count('data-chart="run"') == 3

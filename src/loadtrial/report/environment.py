@@ -142,7 +142,7 @@ def _host(data: TrialData) -> str:
     """Return the generator host a snapshot recorded, else this machine's name."""
     for r in data.runs:
         for snap in r.snapshots.values():
-            found = _first(snap, ("loadtrial.host", "generator.host", "host"))
+            found = _first(snap, ("loadtrial.host", "generator.host", "host.name", "host"))
             if found:
                 return found
     return platform.node()
