@@ -62,6 +62,7 @@ class PageCheck:
     drawn: dict[str, int] = field(default_factory=dict)
     screenshots: dict[str, bytes] = field(default_factory=dict)
     pdf: bytes = b""
+    synced_range: list[float] | None = None  # run 2's x range after zooming run 1 to 10-20 s
 
 
 def _high(fd: int) -> int:
@@ -173,10 +174,27 @@ def check_page(binary: str, page: Path, profile: Path, timeout_s: float = 90.0) 
         browser.send("Emulation.setEmulatedMedia", dark, session=sid)
         time.sleep(1.0)  # the page redraws its charts on the colour-scheme change
         out.screenshots["dark"] = _shot(browser, sid)
+        out.synced_range = _zoom_probe(browser, sid)
         _collect(browser.events, out)
         return out
     finally:
         browser.close()
+
+
+def _zoom_probe(browser: Chromium, sid: str) -> list[float] | None:
+    """Zoom the first run's timeline to 10-20 s; return the second run's x range after."""
+    expression = """
+      (() => {
+        const a = document.getElementById('chart-run-0');
+        const b = document.getElementById('chart-run-1');
+        if (!a || !b) return Promise.resolve(null);
+        return Plotly.relayout(a, {'xaxis.range': [10, 20]})
+          .then(() => new Promise(r => setTimeout(r, 500)))
+          .then(() => JSON.stringify(b.layout.xaxis.range));
+      })()"""
+    params = {"expression": expression, "returnByValue": True, "awaitPromise": True}
+    value = browser.send("Runtime.evaluate", params, session=sid).get("result", {}).get("value")
+    return json.loads(value) if value else None
 
 
 def _eval(browser: Chromium, sid: str, expression: str) -> Any:

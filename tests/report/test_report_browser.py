@@ -40,6 +40,7 @@ def test_report_renders_in_chromium(chromium: str, tmp_path: Path) -> None:
     assert seen.rendered == f"{charts}/{charts}"
     assert len(seen.drawn) == charts and all(n > 0 for n in seen.drawn.values()), seen.drawn
     assert all(len(png) > 10_000 for png in seen.screenshots.values())
+    assert seen.synced_range == [10, 20]  # one time axis: zooming one run zooms them all
     assert seen.pdf.startswith(b"%PDF") and len(seen.pdf) > 50_000  # print keeps the charts
     (ARTIFACTS / "report.pdf").write_bytes(seen.pdf)
 

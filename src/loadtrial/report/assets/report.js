@@ -259,7 +259,32 @@
       root.setAttribute("data-rendered", drawn + "/" + els.length);
     });
   }
-  loadPlotly().then(draw).catch(function (err) {
+  // One time axis for every run: zooming or panning one timeline moves them all.
+  var syncing = false;
+  function syncTimelines() {
+    var runs = Array.prototype.slice.call(document.querySelectorAll('[data-chart="run"]'));
+    runs.forEach(function (el) {
+      if (el.getAttribute("data-synced")) return;
+      el.setAttribute("data-synced", "1");
+      el.on("plotly_relayout", function (ev) {
+        if (syncing) return;
+        var update = null;
+        if (ev["xaxis.range[0]"] !== undefined) {
+          update = { "xaxis.range": [ev["xaxis.range[0]"], ev["xaxis.range[1]"]] };
+        } else if (ev["xaxis.range"]) {
+          update = { "xaxis.range": ev["xaxis.range"] };
+        } else if (ev["xaxis.autorange"]) {
+          update = { "xaxis.range": [0, Math.max(1, data.duration_s)] };
+        }
+        if (!update) return;
+        syncing = true;
+        Promise.all(runs.filter(function (o) { return o !== el; }).map(function (o) {
+          return Plotly.relayout(o, update);
+        })).then(function () { syncing = false; }, function () { syncing = false; });
+      });
+    });
+  }
+  loadPlotly().then(draw).then(syncTimelines).catch(function (err) {
     var text = String(err && err.message || err);
     root.setAttribute("data-render-error", text);
     document.querySelectorAll("[data-chart]").forEach(function (el) {
