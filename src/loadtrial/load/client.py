@@ -48,7 +48,16 @@ def classify(exc: BaseException | None) -> str:
 class Conn(asyncio.Protocol):
     """One keep-alive connection carrying one request at a time."""
 
-    __slots__ = ("busy", "client", "intended", "parser", "req", "sent_at", "transport")
+    __slots__ = (
+        "busy",
+        "client",
+        "intended",
+        "lost_kind",
+        "parser",
+        "req",
+        "sent_at",
+        "transport",
+    )
 
     def __init__(self, client: Client) -> None:
         self.client = client
@@ -58,6 +67,7 @@ class Conn(asyncio.Protocol):
         self.intended = 0.0
         self.sent_at = 0.0
         self.req = 0
+        self.lost_kind = ""  # set when the connection closed before it was put to use
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -141,15 +151,22 @@ class Client:
                 timeout=self.timeout_s,
             )
         except (OSError, TimeoutError, ssl.SSLError, ValueError) as exc:
-            self.opening -= 1
-            self.cur.sent += 1  # it was attempted: count it so sent - completed = in flight
-            self.cur.error(classify(exc))
-            self._user_done()
-            self._after_loss()
+            self._open_failed(classify(exc))
+            return
+        if conn.lost_kind:  # closed by the peer before we could send (e.g. reset at once)
+            self._open_failed(conn.lost_kind)
             return
         self.opening -= 1
         self.conns.add(conn)
         self._send(conn, intended, req)
+
+    def _open_failed(self, kind: str) -> None:
+        """Count a request whose connection could not be opened as failed with `kind`."""
+        self.opening -= 1
+        self.cur.sent += 1  # it was attempted: count it so sent - completed = in flight
+        self.cur.error(kind)
+        self._user_done()
+        self._after_loss()
 
     # -- completions ------------------------------------------------------------------
     def on_response(self, conn: Conn, status: int, keep_alive: bool) -> None:
@@ -197,6 +214,8 @@ class Client:
         """The connection closed: a request on it failed (reset, TLS, ...)."""
         if conn in self.conns:
             self.fail(conn, classify(exc))
+        else:  # still opening: `_open` counts it against its request
+            conn.lost_kind = classify(exc)
 
     def _release(self, conn: Conn) -> None:
         """Give a free connection to the oldest queued request, or make it idle."""

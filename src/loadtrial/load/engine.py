@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import asyncio
 import math
+import ssl
 import time
 from collections.abc import Callable
+from typing import Any
 
 from loadtrial.clock import SystemClock
 from loadtrial.load import wire
@@ -62,6 +64,8 @@ class Engine:
         self.origin = origin
         self.second = 0
         self.running = True  # still sending new requests
+        self.coordinator_lost = False
+        self.bugs: list[str] = []
         self.stopped_at_s: float | None = None
         self.cpu_mark = (time.thread_time(), _mono())
         self.loop = asyncio.get_running_loop()
@@ -157,10 +161,29 @@ class Engine:
     def _swap(self) -> None:
         """Close second k: swap in a fresh accumulator and emit the old one's stats."""
         old, self.client.cur = self.client.cur, Interval()
-        self.emit(finish(old, self.second, self._cpu_percent()))
+        self._emit(finish(old, self.second, self._cpu_percent()))
         self.second += 1
         if not self.done.done():
             self._at(self.second + 1.0, self._swap)
+
+    def _emit(self, stats: IntervalStats) -> None:
+        """Hand a second to the coordinator; if it is gone, end the run (nobody listens)."""
+        try:
+            self.emit(stats)
+        except OSError:
+            self.coordinator_lost = True
+
+    def on_loop_error(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        """Event loop error handler: transport failures are data (already counted); an
+        exception from one of our callbacks is a bug that ends the run, reported as such.
+        """
+        exc = context.get("exception")
+        if exc is None or isinstance(exc, OSError | ssl.SSLError | asyncio.CancelledError):
+            return
+        self.bugs.append(f"{type(exc).__name__}: {exc} ({context.get('message', '')})")
+        if not self.done.done():
+            self.running = False
+            self._finish()
 
     def _cpu_percent(self) -> float:
         cpu, wall = time.thread_time(), _mono()
@@ -181,7 +204,7 @@ class Engine:
             return
         self.client.cur.fold()
         self.client.sweep()
-        if self.running and self.should_stop():
+        if self.running and (self.coordinator_lost or self.should_stop()):
             self.running = False
             self.stopped_at_s = _mono() - self.t0
             self.drain_deadline = _mono() + min(self.plan.timeout_s, STOP_GRACE_S)
@@ -192,11 +215,13 @@ class Engine:
         self.loop.call_later(HOUSEKEEPING_S, self._housekeeping)
 
     def _finish(self) -> None:
-        self.client.drop_queue()
-        self.client.close()
-        old, self.client.cur = self.client.cur, Interval()
-        self.emit(finish(old, self.second, self._cpu_percent()))
-        self.done.set_result(None)
+        try:
+            self.client.drop_queue()
+            self.client.close()
+            old, self.client.cur = self.client.cur, Interval()
+            self._emit(finish(old, self.second, self._cpu_percent()))
+        finally:
+            self.done.set_result(None)
 
     def ran_s(self) -> float:
         """Seconds of schedule this engine ran."""
@@ -214,8 +239,11 @@ async def _run(
     should_stop: Callable[[], bool],
 ) -> float:
     engine = Engine(plan, worker, workers, t0, emit, should_stop)
+    asyncio.get_running_loop().set_exception_handler(engine.on_loop_error)
     engine.start()
     await engine.done
+    if engine.bugs:
+        raise RuntimeError(engine.bugs[0])
     return engine.ran_s()
 
 

@@ -8,8 +8,10 @@ Done(error=...), so the coordinator always learns how the worker ended.
 
 from __future__ import annotations
 
+import os
 import signal
 import traceback
+from collections.abc import Callable
 from multiprocessing.connection import Connection
 
 from loadtrial.load.engine import run_engine
@@ -19,8 +21,14 @@ from loadtrial.load.transport import Done, Go, PipeTransport, Ready, Stop, Tick,
 GO_TIMEOUT_S = 120.0  # a worker gives up when no Go arrives in this long
 
 
-def serve(plan: LoadPlan, worker: int, workers: int, transport: Transport) -> None:
-    """Run one worker to completion over `transport`."""
+def serve(
+    plan: LoadPlan,
+    worker: int,
+    workers: int,
+    transport: Transport,
+    orphaned: Callable[[], bool] = lambda: False,
+) -> None:
+    """Run one worker to completion over `transport`; `orphaned()` true ends it early."""
     transport.send(Ready(worker))
     try:
         msg = transport.recv(GO_TIMEOUT_S)
@@ -36,9 +44,9 @@ def serve(plan: LoadPlan, worker: int, workers: int, transport: Transport) -> No
         try:
             while not stopped and (m := transport.recv(0)) is not None:
                 stopped = isinstance(m, Stop)
-        except EOFError:
+        except (EOFError, OSError):
             stopped = True
-        return stopped
+        return stopped or orphaned()
 
     def emit(stats: IntervalStats) -> None:
         transport.send(Tick(worker, stats))
@@ -58,9 +66,10 @@ def child_main(plan: LoadPlan, worker: int, workers: int, conn: Connection) -> N
     """Entry point of a worker process: Ctrl-C is the coordinator's to handle."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     transport = PipeTransport(conn)
+    parent = os.getppid()
     try:
-        serve(plan, worker, workers, transport)
-    except (BrokenPipeError, EOFError):  # the coordinator is gone: nothing to report to
+        serve(plan, worker, workers, transport, orphaned=lambda: os.getppid() != parent)
+    except OSError:  # the coordinator is gone (broken pipe, reset): nothing to report to
         pass
     finally:
         transport.close()
