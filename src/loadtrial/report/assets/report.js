@@ -214,7 +214,7 @@
       traces.push(line(xs, ys, "USL fit", t.pal[2], { line: { color: t.pal[2], width: 2, dash: "dash" } }));
     }
     return { data: traces, layout: layout(t, { height: 300, hovermode: "closest",
-      xaxis: axis(t, { title: { text: h(f.subject) }, rangemode: "tozero" }),
+      xaxis: axis(t, { title: { text: h(typeof ev.over === "string" ? ev.over : f.subject) }, rangemode: "tozero" }),
       yaxis: axis(t, { title: { text: "throughput/s" }, rangemode: "tozero" }) }) };
   }
 
@@ -262,7 +262,7 @@
   // One time axis for every run: zooming or panning one timeline moves them all.
   var syncing = false;
   function syncTimelines() {
-    var runs = Array.prototype.slice.call(document.querySelectorAll('[data-chart="run"]'));
+    var runs = Array.prototype.slice.call(document.querySelectorAll("[data-chart=run]"));
     runs.forEach(function (el) {
       if (el.getAttribute("data-synced")) return;
       el.setAttribute("data-synced", "1");
