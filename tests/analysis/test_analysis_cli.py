@@ -61,9 +61,10 @@ def test_analyze_latest_trial_as_json_stores_findings(
 def test_analyze_refuted_claim_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     db = tmp_path / "r.db"
     _store_trial(db, RunPlan("a", latency_ms=400))
-    # the command's code (cli.main drops typer.Exit codes under standalone_mode=False: reported)
+    assert main(["analyze", "cli-trial", "--store", str(db)]) == 1
+    out = capsys.readouterr()
+    assert "REFUTED" in out.out and "not supported: claim 1" in out.err
     assert analyze_command("cli-trial", str(db), as_json=False) == 1
-    assert "REFUTED" in capsys.readouterr().out
 
 
 def test_analyze_invalid_only_run_is_inconclusive(tmp_path: Path) -> None:

@@ -22,8 +22,27 @@ from rich.markup import escape
 from loadtrial.analysis import analyze_trial, verdict_exit_code
 from loadtrial.analysis.model import Finding
 from loadtrial.analysis.scalability import fit_usl
-from loadtrial.errors import LoadtrialError, UserError
+from loadtrial.errors import ExitCode, LoadtrialError, UserError
 from loadtrial.spec.model import Trial
+
+
+class VerdictExit(LoadtrialError):
+    """An analysis whose exit code is not 0 (cli.main turns LoadtrialError into its code;
+    a typer.Exit code would be lost under standalone_mode=False)."""
+
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.exit_code = ExitCode(code)
+
+
+def exit_message(findings: tuple[Finding, ...], code: int) -> str:
+    """One line saying why the exit code is not 0."""
+    if code == ExitCode.ABORTED:
+        return "a run was aborted or interrupted (its data was analysed)"
+    open_claims = [f.subject for f in findings if f.kind == "verdict" and f.status != "supported"]
+    if open_claims:
+        return f"not supported: {', '.join(open_claims)}"
+    return "an arm misses its SLO"
 
 
 def plain(value: Any) -> Any:
@@ -97,8 +116,11 @@ def _print(findings: tuple[Finding, ...], console: Console) -> None:
             console.print(f"  [{style}]{escape(f.status or '-')}[/{style}]  {escape(f.summary)}")
 
 
-def analyze_command(trial: str | None, store_path: str, as_json: bool) -> int:
-    """Analyse a stored trial, save and print its findings; return the exit code."""
+def analyze_command(
+    trial: str | None, store_path: str, as_json: bool, *, raise_on_failure: bool = False
+) -> int:
+    """Analyse a stored trial, save and print its findings; return the exit code (or, with
+    `raise_on_failure`, raise VerdictExit carrying it when it is not 0)."""
     from loadtrial.store import Store
 
     with Store(store_path) as store:
@@ -114,6 +136,8 @@ def analyze_command(trial: str | None, store_path: str, as_json: bool) -> int:
         typer.echo(json.dumps(doc, indent=2))
     else:
         _print(findings, Console())
+    if code and raise_on_failure:
+        raise VerdictExit(exit_message(findings, code), code)
     return code
 
 
@@ -152,9 +176,7 @@ def register(app: typer.Typer) -> None:
         as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
     ) -> None:
         """Analyse a stored trial: bottleneck, verdicts, confounders; store the findings."""
-        code = analyze_command(trial, store, as_json)
-        if code:
-            raise typer.Exit(code)
+        analyze_command(trial, store, as_json, raise_on_failure=True)
 
     fit = typer.Typer(help="Fit models to measured data.", no_args_is_help=True)
 
