@@ -190,6 +190,8 @@ def compare_runs(
     rel = REL_TOLERANCE.get(metric, 0.10) if rel_tolerance is None else rel_tolerance
     tol = max(rel * abs(level_b), ABS_FLOOR.get(metric, 0.0))
     result, reason = _decide(level_a - level_b, ci, p, tol)
+    if min(len(a_runs), len(b_runs)) < 2:
+        reason += "; one run in an arm: run-to-run variation is not measured (use repeat ≥ 2)"
     return Comparison(
         metric,
         arm,
