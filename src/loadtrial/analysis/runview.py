@@ -25,7 +25,7 @@ LATENCY_MIN_SHIFT = 0.25  # log units: p99 up by ~30 % or more
 ERROR_MIN_SHIFT = 0.01  # one percentage point
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # arrays inside: identity, not element-wise equality
 class RunView:
     """Per-second arrays of one run (index = run second) and its derived windows."""
 

@@ -18,7 +18,7 @@ from loadtrial.analysis.model import Finding
 from loadtrial.analysis.runview import RunView, build_run_view, metric_per_second
 from loadtrial.analysis.usl_points import scalability_findings
 from loadtrial.spec.model import Trial
-from loadtrial.store.model import RunData, TrialData
+from loadtrial.store.model import TrialData
 
 REPORTED_METRICS = ("p50", "p99", "error_rate", "throughput")
 
@@ -41,6 +41,7 @@ def _slo_findings(
     """Run and arm SLO findings; also per arm: its pooled finding and its run findings."""
     out: list[Finding] = []
     per_run: dict[str, list[Finding]] = {a: [] for a in arms}
+    valid_ids = {v.run_id for v in valid}
     for v in views.values():
         f = slo.slo_finding(
             f"run {v.run_id}", slo.pooled_figures([v]), trial.slo, arm=v.arm, run_id=v.run_id
@@ -49,7 +50,7 @@ def _slo_findings(
             f.kind, f.subject, f.summary, f.status, {**f.evidence, **_window_ev(v)}, f.arm, f.run_id
         )
         out.append(f)
-        if v in valid:
+        if v.run_id in valid_ids:
             per_run.setdefault(v.arm, []).append(f)
     pooled: dict[str, Finding] = {}
     for arm in arms:
@@ -70,9 +71,13 @@ def _window_ev(v: RunView) -> dict[str, Any]:
 
 
 def _use_findings(
-    data: TrialData, views: Mapping[int, RunView], arms: Sequence[str], tiers: Sequence[str]
+    data: TrialData,
+    views: Mapping[int, RunView],
+    arms: Sequence[str],
+    tiers: Sequence[str],
+    valid_ids: set[int],
 ) -> list[Finding]:
-    """Saturation findings per run, then one bottleneck finding per arm."""
+    """Saturation findings per run, then one bottleneck finding per arm (valid runs vote)."""
     out: list[Finding] = []
     calls: dict[str, list[bottleneck.Call]] = {a: [] for a in arms}
     missing: dict[str, set[str]] = {a: set() for a in arms}
@@ -80,6 +85,8 @@ def _use_findings(
         v = views[run.info.run_id]
         uses = saturation.run_resources(run.series, v.window, v.n_seconds)
         out += saturation.saturation_findings(uses, v.arm, v.run_id)
+        if v.run_id not in valid_ids:
+            continue
         calls.setdefault(v.arm, []).append(bottleneck.attribute_run(v, uses))
         seen = {s.tier for s in run.series}
         missing.setdefault(v.arm, set()).update(t for t in tiers if t not in seen)
@@ -161,16 +168,8 @@ def analyze_trial(data: TrialData, trial: Trial) -> tuple[Finding, ...]:
     return tuple(
         validity
         + slo_out
-        + _use_findings(data, views, arms, tiers)
+        + _use_findings(data, views, arms, tiers, kept)
         + confounders.confounder_findings(found)
         + _claims_and_comparisons(trial, arms, valid, found, pooled, per_run)
         + scalability_findings(trial, data, views, valid)
     )
-
-
-def runs_by_arm(data: TrialData) -> dict[str, list[RunData]]:
-    """The trial's runs grouped by arm, in plan order."""
-    out: dict[str, list[RunData]] = {}
-    for r in data.runs:
-        out.setdefault(r.info.arm, []).append(r)
-    return out
