@@ -153,3 +153,14 @@ def test_runs_without_measurements_render_as_no_data(small: synthetic.Scenario) 
     page = render(r)
     assert 'data-chart="run"' not in page and 'data-chart="arms"' not in page
     assert "No per-second measurements" in page
+
+
+def test_a_run_judged_invalid_is_left_out_of_the_arm(small: synthetic.Scenario) -> None:
+    data, trial, findings = synthetic.scenario(small)
+    first = data.runs[0].info
+    bad = Finding("validity", "run", "dropped load", "invalid", {}, first.arm, first.run_id)
+    before = {a.arm: a for a in build_report(data, trial, findings).arms}[first.arm]
+    after = {a.arm: a for a in build_report(data, trial, (*findings, bad)).arms}[first.arm]
+    assert (before.valid_runs, after.valid_runs) == (2, 1)
+    assert after.requests * 2 == before.requests  # the two synthetic repetitions are alike
+    assert any("dropped load" in v for v in after.validity)

@@ -88,7 +88,12 @@ def arm_names(data: TrialData, trial: Trial) -> tuple[str, ...]:
 def arm_row(arm: str, data: TrialData, trial: Trial, views: Sequence[FindingView]) -> ArmRow:
     """Return one arm pooled over its repetitions (warm-up excluded)."""
     runs = [r for r in data.runs if r.info.arm == arm]
-    totals = [stats.run_totals(r.seconds, r.info.warmup_s, window_of(r, views)) for r in runs]
+    excluded = excluded_runs(runs, views)
+    totals = [
+        stats.run_totals(r.seconds, r.info.warmup_s, window_of(r, views))
+        for r in runs
+        if r.info.run_id not in excluded
+    ]
     totals = [t for t in totals if t.seconds > 0]
     completed = sum(t.completed for t in totals)
     errors = stats.merge_counts(t.errors for t in totals)
@@ -99,7 +104,7 @@ def arm_row(arm: str, data: TrialData, trial: Trial, views: Sequence[FindingView
         arm=arm,
         params=ev.jsonable(trial.arms.get(arm, runs[0].info.params if runs else {})),
         runs=len(runs),
-        valid_runs=len(runs) - len({rid for rid, _ in invalid}),
+        valid_runs=len(runs) - len(excluded),
         throughput_per_s=stats.pooled_throughput(totals),
         latency_ms=latency,
         requests=completed,
@@ -123,10 +128,23 @@ def window_of(run: RunData, views: Sequence[FindingView]) -> tuple[float, float]
     return None
 
 
+def excluded_runs(runs: Sequence[RunData], views: Sequence[FindingView]) -> set[int]:
+    """Runs left out of the arm's pooled figures: judged invalid by the analysis (as it
+    does itself), failed, or without a single measured second."""
+    ids = {r.info.run_id for r in runs}
+    judged = {
+        f.run_id
+        for f in views
+        if f.kind == "validity" and f.status == "invalid" and f.run_id in ids
+    }
+    empty = {r.info.run_id for r in runs if r.info.status == "failed" or not r.seconds}
+    return {rid for rid in judged | empty if rid is not None}
+
+
 def validity_reasons(
     runs: Sequence[RunData], views: Sequence[FindingView]
 ) -> list[tuple[int, str]]:
-    """Return (run_id, reason) for each doubt about a run of the arm."""
+    """Return (run_id, reason) for each doubt about a run of the arm (flagged, not dropped)."""
     out: list[tuple[int, str]] = []
     for r in runs:
         rid = r.info.run_id

@@ -30,7 +30,8 @@ def arms_table(r: Report) -> str:
 
 
 def _validity_notes(r: Report) -> str:
-    """The runs excluded or kept with reservations, with the analysis' reasons."""
+    """Runs flagged (invalid: left out of the figures; aborted; failed) or kept with
+    reservations, with the analysis' reasons."""
     items = [f'<li class="doubt">{esc(v)}</li>' for a in r.arms for v in a.validity]
     items += [f"<li>{esc(n)}</li>" for a in r.arms for n in a.notes]
     if not items:
@@ -59,7 +60,7 @@ def _arm_row(a: ArmRow) -> str:
     kinds = "".join(f'<span class="kind">{esc(k)} {n}</span>' for k, n in a.errors_by_kind.items())
     valid = f"{a.valid_runs}/{a.runs} valid"
     slo_detail = a.slo_detail.removeprefix(f"arm {a.arm} ")
-    doubts = f'<div class="doubt">{len(a.validity)} excluded*</div>' if a.validity else ""
+    doubts = f'<div class="doubt">{len(a.validity)} flagged*</div>' if a.validity else ""
     doubts += f'<div class="detail">{len(a.notes)} with reservations*</div>' if a.notes else ""
     return (
         f'<tr><th scope="row">{esc(a.arm)}</th><td class="params">{esc(params)}</td>'
