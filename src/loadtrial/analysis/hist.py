@@ -37,7 +37,9 @@ def _highest_values(counts_len: int, unit_mag: int, half_mag: int) -> IntArray:
     return highest
 
 
+@cache
 def _layout() -> tuple[int, int, int]:
+    """(counts length, unit magnitude, sub-bucket half-count magnitude) of our histograms."""
     h = histogram.new_histogram()
     return int(h.counts_len), int(h.unit_magnitude), int(h.sub_bucket_half_count_magnitude)
 
