@@ -182,6 +182,9 @@ def bottleneck(r: Report) -> str:
             f'<p class="sentence">{esc(b.summary)}</p>{evidence_list(b.evidence)}'
             f'<div class="chart" id="chart-bottleneck" data-chart="bottleneck" '
             f'aria-label="evidence for {esc(where)}"></div>'
+            '<p class="muted caption">Utilisation of the resource (left axis) against p99 '
+            "(right, log) and errors per second (bars) on the run's clock; dashed: onset; "
+            "red: saturated; grey: outside the analysed window.</p>"
         )
         others = [f for f in r.bottlenecks if f is not b]
         if others:
