@@ -32,3 +32,16 @@ def test_merge_of_encoded_intervals_is_exact() -> None:
 def test_empty_histogram() -> None:
     assert hdr.encode(hdr.from_values_us([])) == b""
     assert hdr.quantiles_us(hdr.decode(b""), [50, 99]) == {50: 0, 99: 0}
+
+
+def test_binning_in_pieces_equals_one_build() -> None:
+    values = np.random.default_rng(3).lognormal(6, 2, 9_000)
+    folded = None
+    for part in np.array_split(values, 7):
+        folded = hdr.add_binned(folded, hdr.bin_values_us(part))
+    whole = hdr.from_values_us(values)
+    pieces = hdr.from_binned(folded)
+    assert list(pieces.counts) == list(whole.counts)
+    assert pieces.get_total_count() == 9_000
+    assert (pieces.min_value, pieces.max_value) == (whole.min_value, whole.max_value)
+    assert hdr.encode(pieces) == hdr.encode(whole)
