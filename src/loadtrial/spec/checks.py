@@ -32,7 +32,8 @@ def check_trial(trial: Trial, lines: Mapping[str, int], file: str) -> Checked:
     """Return every semantic problem of `trial`, each with its file and line."""
     found: list[Problem] = []
     found += _target(trial)
-    found += _load(trial.load)
+    load_found = _load(trial.load)
+    found += load_found or _engine(trial)
     found += _arms_and_claims(trial)
     found += _abort(trial)
     observer_found, notes = _observers(trial)
@@ -104,6 +105,17 @@ def _load(load: LoadSpec) -> list[Problem]:
         if req.body is not None and req.json_body is not None:
             out.append(Problem(path, "both body and json are given", "keep one of them"))
     return out
+
+
+def _engine(trial: Trial) -> list[Problem]:
+    """What the load engine itself would refuse in this trial's plan (once it is built)."""
+    try:
+        from loadtrial.load.validate import plan_problems
+        from loadtrial.spec.convert import to_load_plan
+    except ImportError:
+        return []
+    hint = "fix the load settings"
+    return [Problem("load", text, hint) for text in plan_problems(to_load_plan(trial))]
 
 
 def _load_shape(load: LoadSpec) -> Iterator[Problem]:
