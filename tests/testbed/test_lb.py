@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from loadtrial.testbed import lb_haproxy
 from loadtrial.testbed.facts import http_get, prometheus_values
 from loadtrial.testbed.procs import (
     free_port,
@@ -83,3 +84,34 @@ def test_lb_passes_200_and_answers_502_and_504(tmp_path: Path, backend: int) -> 
         assert values["testbed_lb_5xx_total"] == 2
     finally:
         stop_proc(proc)  # type: ignore[arg-type]
+
+
+@pytest.mark.skipif(not lb_haproxy.available(), reason="haproxy is not installed")
+def test_haproxy_passes_200_and_answers_504(tmp_path: Path, backend: int) -> None:
+    port, stats_port = free_port(), free_port()
+    config = lb_haproxy.write_config(tmp_path, port, stats_port, [backend], 0.5)
+    proc = lb_haproxy.start(tmp_path, config, port)
+    try:
+        wait_port(stats_port, proc)
+        assert http_get(f"http://127.0.0.1:{port}/", 5) == (200, "hello\n")
+        assert http_get(f"http://127.0.0.1:{port}/slow", 5)[0] == 504
+        path = lb_haproxy.METRICS_PATH
+        text = http_get(f"http://127.0.0.1:{stats_port}{path}", 5)[1]
+        values = lb_haproxy.normalized(prometheus_values(text))
+        assert values["testbed_lb_backends"] == 1
+        assert values["testbed_lb_5xx_total"] == 1
+    finally:
+        stop_proc(proc)
+
+
+def test_haproxy_refused_backend_answers_503(tmp_path: Path) -> None:
+    if not lb_haproxy.available():
+        pytest.skip("haproxy is not installed")
+    port, stats_port = free_port(), free_port()
+    config = lb_haproxy.write_config(tmp_path, port, stats_port, [free_port()], 0.5)
+    proc = lb_haproxy.start(tmp_path, config, port)
+    try:
+        wait_port(port, proc)
+        assert http_get(f"http://127.0.0.1:{port}/", 5)[0] == 503
+    finally:
+        stop_proc(proc)

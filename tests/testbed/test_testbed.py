@@ -15,7 +15,7 @@ import pytest
 
 from loadtrial.env.model import Action
 from loadtrial.env.testbed import TestbedProvider, create, problems
-from loadtrial.testbed import TestbedConfig, down, load_state, observe_entries, up
+from loadtrial.testbed import TestbedConfig, down, lb_haproxy, load_state, observe_entries, up
 from loadtrial.testbed.facts import http_get
 from loadtrial.testbed.model import TestbedState
 from loadtrial.testbed.procs import alive
@@ -69,7 +69,7 @@ def test_each_parameter_changes_the_running_system(testbed: Path) -> None:
     assert facts["app.pool_max"] == "7"
     assert facts["db.max_connections"] == "33"
     assert facts["db.cpus"] == str(min(2, os.cpu_count() or 1))
-    assert facts["lb.kind"] == "builtin"
+    assert facts["lb.kind"] == lb_haproxy.resolve("auto")
     assert all(a.status == "ok" for a in actions) and len(actions) >= 3
     provider.revert(record)
     after = provider.snapshot()
@@ -154,3 +154,17 @@ def test_second_up_on_the_same_state_is_refused(testbed: Path) -> None:
 
     with pytest.raises(ProviderError, match="already up"):
         up(TestbedConfig(), testbed)
+
+
+@pytest.mark.skipif(not lb_haproxy.available(), reason="haproxy is not installed: one lb kind")
+def test_lb_parameter_swaps_the_balancer_on_the_same_port(testbed: Path) -> None:
+    provider = create({"state": str(testbed)}, lambda a: None)
+    before = load_state(testbed)
+    record = provider.apply({"lb": "builtin"})
+    assert provider.snapshot()["lb.kind"] == "builtin"
+    after = load_state(testbed)
+    assert before is not None and after is not None
+    assert after.base_url == before.base_url
+    assert http_get(after.base_url + "/items/5")[0] == 200
+    provider.revert(record)
+    assert provider.snapshot()["lb.kind"] == "haproxy"

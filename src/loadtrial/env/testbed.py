@@ -120,11 +120,21 @@ def _param_problems(arm: str, params: Mapping[str, Any]) -> list[Problem]:
                 high = os.cpu_count() or 1
             if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
                 problems.append(Problem(path, f"must be a whole number from {low} to {high}"))
-        elif key == "lb" and value != "builtin":
-            problems.append(Problem(path, f"lb {value!r} is not available", "use lb: builtin"))
+        elif key == "lb":
+            problems += _lb_problems(path, value)
         elif key == "failover_on_resize" and not isinstance(value, bool):
             problems.append(Problem(path, "must be true or false"))
     return problems
+
+
+def _lb_problems(path: str, value: Any) -> list[Problem]:
+    from loadtrial.testbed.lb_haproxy import available
+
+    if value not in ("auto", "builtin", "haproxy"):
+        return [Problem(path, f"unknown balancer {value!r}", "use auto, builtin or haproxy")]
+    if value == "haproxy" and not available():
+        return [Problem(path, "haproxy is not installed here", "use lb: builtin or auto")]
+    return []
 
 
 def problems(settings: Mapping[str, Any], arms: Mapping[str, Mapping[str, Any]]) -> list[Problem]:

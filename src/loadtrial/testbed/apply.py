@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from loadtrial.errors import ProviderError
-from loadtrial.testbed import control, db
+from loadtrial.testbed import control, db, lb_haproxy
 from loadtrial.testbed.model import DbInstance, TestbedConfig, TestbedState, load_state
 from loadtrial.testbed.procs import stop_proc
 
@@ -33,8 +33,9 @@ def apply_config(state_path: Path, wanted: TestbedConfig, step: Step = run_step)
     state = load_state(state_path)
     if state is None:
         raise ProviderError("the testbed is not up", hint="run `loadtrial testbed up` first")
-    if wanted.lb != "builtin":
-        raise ProviderError(f"lb: {wanted.lb!r} is not available here", hint="use lb: builtin")
+    lb_kind = lb_haproxy.resolve(wanted.lb)
+    if lb_kind == "haproxy" and not lb_haproxy.available():
+        raise ProviderError("lb: haproxy is not installed", hint="use lb: builtin or auto")
     book = control.Book(state, state_path)
     endpoint_before = book.state.writer_port
     _apply_instances(book, wanted, step)
@@ -48,6 +49,8 @@ def apply_config(state_path: Path, wanted: TestbedConfig, step: Step = run_step)
     )
     book.update(config=wanted)  # add_app reads pool_max from here
     _apply_apps(book, wanted, apps_need_restart, step)
+    if lb_kind != book.state.lb_kind:
+        step(f"replace the {book.state.lb_kind} balancer by {lb_kind}", lambda: _swap_lb(book))
     book.update(config=wanted)
     return book.state
 
@@ -137,6 +140,17 @@ def _apply_apps(book: control.Book, wanted: TestbedConfig, restart: bool, step: 
     for app in book.state.apps[wanted.app_nodes :]:
         step(f"stop app node {app.name}", lambda app=app: _stop_app(book, app.name))  # type: ignore[misc]
     step("update the balancer's backends", lambda: _sync_lb(book, wanted.app_nodes))
+
+
+def _swap_lb(book: control.Book) -> None:
+    """Stop the balancer and start the configured kind on the same ports."""
+    old = book.state.lb
+    port, stats_port = (old.port, book.state.lb_stats_port) if old else (0, 0)
+    if old is not None:
+        stop_proc(old)
+    book.update(lb=None)
+    control.start_lb(book, port, stats_port)
+    control.wait_healthy(book.state, len(book.state.apps))
 
 
 def _add_app(book: control.Book, name: str) -> None:

@@ -22,7 +22,7 @@ import psutil
 import psycopg
 
 from loadtrial.errors import ProviderError
-from loadtrial.testbed import db
+from loadtrial.testbed import db, lb_haproxy
 from loadtrial.testbed.facts import lb_metrics
 from loadtrial.testbed.model import (
     DbInstance,
@@ -35,6 +35,7 @@ from loadtrial.testbed.model import (
 )
 from loadtrial.testbed.procs import (
     alive,
+    free_port,
     listening_socket,
     python_module,
     spawn,
@@ -71,8 +72,8 @@ def up(
             f"a testbed is already up (state file {state_path})",
             hint="use it, or run `loadtrial testbed down` first",
         )
-    if config.lb == "haproxy" and shutil.which("haproxy") is None:
-        raise ProviderError("lb: haproxy is not installed", hint="use lb: builtin")
+    if config.lb == "haproxy" and not lb_haproxy.available():
+        raise ProviderError("lb: haproxy is not installed", hint="use lb: builtin or auto")
     root = Path(tempfile.mkdtemp(prefix="loadtrial-testbed-"))
     root.chmod(0o755)  # PostgreSQL runs as another user when we are root
     book = Book(TestbedState(root=str(root), config=config), state_path)
@@ -190,12 +191,60 @@ def write_backends(book: Book) -> None:
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps([f"127.0.0.1:{a.port}" for a in book.state.apps]))
     os.replace(tmp, path)
-    if book.state.lb is not None:
+    lb = book.state.lb
+    if lb is not None and book.state.lb_kind == "haproxy":
+        app_ports = [a.port for a in book.state.apps]
+        lb_haproxy.write_config(
+            Path(book.state.root), lb.port, book.state.lb_stats_port, app_ports, LB_TIMEOUT_S
+        )
+        reload_haproxy(book.state, lb, len(app_ports))
+    elif lb is not None:
         with contextlib.suppress(OSError):
-            os.kill(book.state.lb.pid, signal.SIGHUP)
+            os.kill(lb.pid, signal.SIGHUP)
+
+
+def reload_haproxy(state: TestbedState, lb: Proc, servers: int, timeout_s: float = 15.0) -> None:
+    """Reload HAProxy (SIGUSR2 to the master) until it serves `servers` servers.
+
+    A reload signal that arrives while the master is still re-executing itself is lost, so
+    we check the outcome and signal again every 2 s.
+    """
+    deadline = time.monotonic() + timeout_s
+    next_signal = 0.0
+    while time.monotonic() < deadline:
+        if time.monotonic() >= next_signal:
+            with contextlib.suppress(OSError):
+                os.kill(lb.pid, signal.SIGUSR2)
+            next_signal = time.monotonic() + 2.0
+            time.sleep(0.2)
+        if lb_metrics(state).get("testbed_lb_backends") == servers:
+            return
+        time.sleep(0.1)
+    raise ProviderError(f"HAProxy did not reload to {servers} servers", hint=f"see {lb.log}")
 
 
 def start_lb(book: Book, port: int = 0, stats_port: int = 0) -> None:
+    """Start the balancer the config asks for (HAProxy or the built-in one)."""
+    if lb_haproxy.resolve(book.state.config.lb) == "haproxy":
+        start_haproxy(book, port, stats_port)
+    else:
+        start_builtin_lb(book, port, stats_port)
+
+
+def start_haproxy(book: Book, port: int = 0, stats_port: int = 0) -> None:
+    """Start HAProxy in front of the app nodes (ports chosen free when 0)."""
+    root = Path(book.state.root)
+    port, stats_port = port or free_port(), stats_port or free_port()
+    app_ports = [a.port for a in book.state.apps]
+    write_backends(book)
+    config = lb_haproxy.write_config(root, port, stats_port, app_ports, LB_TIMEOUT_S)
+    proc = lb_haproxy.start(root, config, port)
+    book.update(lb=proc, lb_kind="haproxy", lb_stats_port=stats_port)
+    wait_port(port, proc)
+    wait_port(stats_port, proc)
+
+
+def start_builtin_lb(book: Book, port: int = 0, stats_port: int = 0) -> None:
     """Start the built-in balancer in front of the app nodes."""
     root = Path(book.state.root)
     write_backends(book)

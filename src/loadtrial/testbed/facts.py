@@ -18,7 +18,7 @@ from typing import Any
 import psutil
 import psycopg
 
-from loadtrial.testbed import db
+from loadtrial.testbed import db, lb_haproxy
 from loadtrial.testbed.model import TestbedState, dsn
 from loadtrial.testbed.procs import alive
 
@@ -51,8 +51,12 @@ def lb_metrics(state: TestbedState) -> dict[str, float]:
     """The balancer's own counters (empty when it does not answer)."""
     if not state.lb_stats_port:
         return {}
-    status, text = http_get(f"http://127.0.0.1:{state.lb_stats_port}/metrics", 1.0)
-    return prometheus_values(text) if status == 200 else {}
+    path = lb_haproxy.METRICS_PATH if state.lb_kind == "haproxy" else "/metrics"
+    status, text = http_get(f"http://127.0.0.1:{state.lb_stats_port}{path}", 1.0)
+    if status != 200:
+        return {}
+    values = prometheus_values(text)
+    return lb_haproxy.normalized(values) if state.lb_kind == "haproxy" else values
 
 
 def _writer_facts(state: TestbedState) -> dict[str, str]:
@@ -125,7 +129,10 @@ def observe_entries_for(state: TestbedState) -> list[dict[str, Any]]:
         {"kind": "host", "as": "host"},
     ]
     if state.lb_stats_port:
-        url = f"http://127.0.0.1:{state.lb_stats_port}/metrics"
+        haproxy = state.lb_kind == "haproxy"
+        path = lb_haproxy.METRICS_PATH if haproxy else "/metrics"
+        url = f"http://127.0.0.1:{state.lb_stats_port}{path}"
+        metrics = lb_haproxy.METRICS if haproxy else LB_METRICS
         entries.insert(2, {"kind": "prometheus", "as": "lb", "url": url,
-                           "metrics": [dict(m) for m in LB_METRICS]})  # fmt: skip
+                           "metrics": [dict(m) for m in metrics]})  # fmt: skip
     return entries

@@ -29,7 +29,7 @@ class TestbedConfig:
     pool_max: int = 25
     db_max_connections: int = 20
     db_cpus: int = 1
-    lb: str = "builtin"  # "builtin" | "haproxy"
+    lb: str = "auto"  # "auto" (haproxy when installed, else builtin) | "builtin" | "haproxy"
     db_instances: int = 1
     failover_on_resize: bool = False
 
