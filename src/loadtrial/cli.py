@@ -43,7 +43,8 @@ def main(argv: list[str] | None = None) -> int:
     """Run the CLI; return the process exit code."""
     app = build_app()
     try:
-        app(args=argv, standalone_mode=False)
+        # without standalone mode, click returns a typer.Exit's code instead of exiting
+        rc = app(args=argv, standalone_mode=False)
     except LoadtrialError as exc:
         typer.echo(f"loadtrial: {exc.render()}", err=True)
         return int(exc.exit_code)
@@ -62,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             typer.echo(f"loadtrial: {exc}", err=True)
         return int(ExitCode.INVALID_INPUT)
-    return int(ExitCode.OK)
+    return rc if isinstance(rc, int) else int(ExitCode.OK)
 
 
 def entry() -> None:
