@@ -21,7 +21,7 @@ def arms_table(r: Report) -> str:
         f'<p class="muted">Pooled over repetitions, {esc(_window_note(r))}. Percentiles of the '
         "merged HDR histograms (latency from the intended send time); 95 % intervals from the "
         "spread between repetitions.</p>"
-        '<div class="table-wrap"><table class="arms"><thead><tr><th>arm</th><th>parameters</th>'
+        '<div class="table-wrap"><table class="arms"><thead><tr><th>arm · parameters</th>'
         "<th>runs</th><th>ok/s</th><th>p50</th><th>p90</th><th>p99</th>"
         "<th>errors</th><th>SLO</th><th>validity</th></tr></thead>"
         f"<tbody>{rows}</tbody></table></div>{_validity_notes(r)}"
@@ -48,7 +48,7 @@ def _window_note(r: Report) -> str:
 
 def _arm_row(a: ArmRow) -> str:
     """One arm's row."""
-    params = ", ".join(f"{k}={v}" for k, v in a.params.items()) or "—"
+    params = " ".join(f"{k}={v}" for k, v in a.params.items())
     t = a.throughput_per_s
     tput = "—" if t.value is None else f'<span class="num">{t.value:.1f}/s</span>'
     if t.low is not None and t.high is not None:
@@ -57,13 +57,15 @@ def _arm_row(a: ArmRow) -> str:
         f"<td>{est_ms(a.latency_ms.get(k, Estimate(None)))}</td>" for k in ("p50", "p90", "p99")
     )
     rate = "—" if a.error_rate is None else f"{a.error_rate:.2%}"
-    kinds = "".join(f'<span class="kind">{esc(k)} {n}</span>' for k, n in a.errors_by_kind.items())
+    kinds = "".join(
+        f'<span class="kind">{esc(k)}&nbsp;{n}</span>' for k, n in a.errors_by_kind.items()
+    )
     valid = f"{a.valid_runs}/{a.runs} valid"
     slo_detail = a.slo_detail.removeprefix(f"arm {a.arm} ")
     doubts = f'<div class="doubt">{len(a.validity)} flagged*</div>' if a.validity else ""
     doubts += f'<div class="detail">{len(a.notes)} with reservations*</div>' if a.notes else ""
     return (
-        f'<tr><th scope="row">{esc(a.arm)}</th><td class="params">{esc(params)}</td>'
+        f'<tr><th scope="row">{esc(a.arm)}<div class="params">{esc(params)}</div></th>'
         f"<td>{a.runs}</td><td>{tput}</td>{lat}"
         f'<td><span class="num">{esc(rate)}</span>{kinds}</td>'
         f'<td class="slo">{pill(a.slo)}<div class="detail">{esc(slo_detail)}</div></td>'
