@@ -14,6 +14,7 @@ from loadtrial.load.model import IntervalStats
 from loadtrial.report import build_report, synthetic, to_json
 from loadtrial.report import stats as st
 from loadtrial.report.evidence import effect, time_range
+from loadtrial.report.model import ClaimView
 
 
 @pytest.fixture(scope="module")
@@ -164,3 +165,26 @@ def test_a_run_judged_invalid_is_left_out_of_the_arm(small: synthetic.Scenario) 
     assert (before.valid_runs, after.valid_runs) == (2, 1)
     assert after.requests * 2 == before.requests  # the two synthetic repetitions are alike
     assert any("dropped load" in v for v in after.validity)
+
+
+def test_claims_and_load_in_words() -> None:
+    from loadtrial.report.verdict import claim_text, load_text, overall_status
+    from loadtrial.spec.model import Claim
+
+    assert claim_text(Claim(arm="a", meets_slo=False)) == "a does not meet the SLO"
+    by = Claim(arm="a", vs="b", metric="p99", expect="lower", by_at_least="20%")
+    assert claim_text(by) == "a: p99 lower than b by at least 20%"
+    trial = synthetic.make_trial(synthetic.Scenario(seconds=30))
+    assert load_text(trial) == "open: ramp to 600/s over 30s; warm-up 5s"
+
+    def views(*statuses: str) -> list[ClaimView]:
+        return [
+            ClaimView(i, "", st, "", None, None, None, "", False, {})
+            for i, st in enumerate(statuses)
+        ]
+
+    assert overall_status(views("supported", "supported")) == "supported"
+    assert overall_status(views("supported", "refuted")) == "mixed"
+    assert overall_status(views("refuted", "inconclusive")) == "refuted"
+    assert overall_status(views("supported", "inconclusive")) == "inconclusive"
+    assert overall_status([]) == "no claims"

@@ -130,3 +130,23 @@ def test_json_has_the_same_content() -> None:
     assert [c["status"] for c in doc["claims"]] == ["supported", "supported"]
     assert {a["arm"] for a in doc["arms"]} == set(sc.arms)
     assert doc["provenance"]["trial_name"] == sc.name
+
+
+def test_hostile_strings_through_the_real_analysis_stay_escaped(tmp_path: Path) -> None:
+    analysis = pytest.importorskip("loadtrial.analysis")
+    sc = synthetic.Scenario(
+        arms=(f"x{EVIL}", "y</script>", "z"),
+        repeat=2,
+        seconds=15,
+        hypothesis=EVIL,
+        fact_suffix=EVIL,
+        event_message=EVIL,
+        values_per_second=30,
+    )
+    data, trial, _ = synthetic.scenario(sc)
+    findings = analysis.analyze_trial(data, trial)
+    page = write_html(data, trial, findings, tmp_path / "r.html").read_text("utf-8")
+    ours = _without_plotly(page)
+    assert len(re.findall(r"<script", ours, re.IGNORECASE)) == 3
+    assert len(re.findall(r"</script", ours, re.IGNORECASE)) == 3
+    assert "<!--" not in ours
