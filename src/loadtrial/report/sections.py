@@ -65,7 +65,7 @@ def est_ms(e: Estimate) -> str:
 
 
 def effect_text(c: ClaimView) -> str:
-    """The effect of a claim and its interval, in the effect's unit."""
+    """The effect of a claim and its interval, in the effect's unit (plain text)."""
     if c.effect is None:
         return ""
     relative = c.effect_unit in ("%", "fraction") or "relative" in c.effect_unit
@@ -79,7 +79,7 @@ def effect_text(c: ClaimView) -> str:
         text += f" (95% CI {fmt(c.ci_low)} … {fmt(c.ci_high)})"
     if relative and "relative" in c.effect_unit:
         text += f" {c.effect_unit.replace('relative', '').strip()}"
-    return esc(text.strip())
+    return text.strip()
 
 
 def header(r: Report) -> str:
@@ -142,7 +142,7 @@ def _claim(c: ClaimView) -> str:
     """One claim line."""
     warn = ' <span class="pill bad">rests on a confounder</span>' if c.rests_on_confounder else ""
     eff = effect_text(c)
-    eff_html = f'<div class="effect">{eff}</div>' if eff else ""
+    eff_html = f'<div class="effect">{esc(eff)}</div>' if eff else ""
     summary = f'<div class="summary">{esc(c.summary)}</div>' if c.summary else ""
     return (
         f'<li class="claim">{pill(c.status)}<div><div class="claim-text">{esc(c.text)}{warn}</div>'

@@ -43,18 +43,11 @@ def _claims(r: Report) -> Table:
             body.append("\n" + c.summary)
         eff = effect_text(c)
         if eff:
-            body.append("\n" + _unescape(eff), style="dim")
+            body.append("\n" + eff, style="dim")
         table.add_row(_status(c.status), body)
     if not r.claims:
         table.add_row(Text("—", style="dim"), Text("no claims declared"))
     return table
-
-
-def _unescape(text: str) -> str:
-    """Undo HTML escaping of a short, already-safe text (effect strings)."""
-    import html
-
-    return html.unescape(text)
 
 
 def _arms(r: Report) -> Table:
