@@ -14,6 +14,7 @@ enforces the per-request timeout.
 from __future__ import annotations
 
 import asyncio
+import math
 import socket
 import ssl
 import time
@@ -28,6 +29,10 @@ from loadtrial.load.wire import Origin
 _mono = time.monotonic
 _HTTP_KINDS = {code: f"http_{code}" for code in range(400, 600)}
 _QUEUE_CAP = 200_000  # arrivals waiting for a connection beyond this are dropped at once
+
+
+def _nothing() -> None:
+    """The default `on_due`: nothing to send."""
 
 
 def classify(exc: BaseException | None) -> str:
@@ -105,6 +110,10 @@ class Client:
         # closed model without think time: the user's next request index (-1: stop); its
         # request then goes out on the same connection at once (the hot path of the bench)
         self.keep_busy: Callable[[], int] | None = None
+        # open model: when the next arrival falls due (monotonic) and who sends it; checked
+        # on every response so dispatch need not wait for the next timer tick
+        self.next_due_at = math.inf
+        self.on_due: Callable[[], None] = _nothing
         self.cur = Interval()
         self.idle: list[Conn] = []
         self.conns: set[Conn] = set()
@@ -197,6 +206,8 @@ class Client:
             self._drop_conn(conn)
             self._after_loss()
         self._user_done(now)
+        if now >= self.next_due_at:
+            self.on_due()
 
     def fail(self, conn: Conn, kind: str) -> None:
         """Record a failed request on `conn` and close it."""
