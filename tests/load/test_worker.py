@@ -1,0 +1,58 @@
+"""A worker over any Transport: it reports Ready/Tick/Done and ends when nobody listens."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from loadtrial.load.model import LoadPlan, OpenModel, RequestSpec, Stage
+from loadtrial.load.transport import Done, Go, Message, Ready, Tick, queue_pair
+from loadtrial.load.worker import serve
+from loadtrial.targets import RunningTarget
+
+
+class _VanishingCoordinator:
+    """A transport end whose peer disappears after Go: every send then fails."""
+
+    def __init__(self, t0: float) -> None:
+        self.sent: list[Message] = []
+        self._inbox: list[Message] = [Go(t0)]
+
+    def send(self, msg: Message) -> None:
+        if isinstance(msg, Tick):
+            raise BrokenPipeError("coordinator gone")
+        self.sent.append(msg)
+
+    def recv(self, timeout_s: float) -> Message | None:
+        return self._inbox.pop(0) if self._inbox else None
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+def _plan(url: str, seconds: float) -> LoadPlan:
+    return LoadPlan((RequestSpec("r", "GET", url),), OpenModel((Stage(seconds, 50.0),)))
+
+
+@pytest.mark.timeout(60)
+def test_worker_over_a_queue_pair(fast_target: RunningTarget) -> None:
+    mine, theirs = queue_pair()
+    mine.send(Go(time.monotonic() + 0.05))
+    serve(_plan(fast_target.url, 1.0), 0, 1, theirs)
+    got: list[Message] = []
+    while (msg := mine.recv(0)) is not None:
+        got.append(msg)
+    assert isinstance(got[0], Ready) and isinstance(got[-1], Done)
+    ticks = [m.stats for m in got if isinstance(m, Tick)]
+    assert sum(t.completed for t in ticks) == 50
+    assert [t.second for t in ticks] == list(range(len(ticks)))
+
+
+@pytest.mark.timeout(60)
+def test_worker_ends_when_the_coordinator_is_gone(fast_target: RunningTarget) -> None:
+    transport = _VanishingCoordinator(time.monotonic() + 0.05)
+    started = time.monotonic()
+    serve(_plan(fast_target.url, 60.0), 0, 1, transport)
+    assert time.monotonic() - started < 15  # not the 60 s of the plan
+    assert isinstance(transport.sent[-1], Done)
