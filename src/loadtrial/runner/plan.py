@@ -86,3 +86,21 @@ def describe(trial: Trial, plan: Sequence[PlannedRun]) -> list[str]:
     total = format_duration(estimate_s(trial, plan))
     lines.append(f"estimated duration: {total} (load and pauses; arm changes not included)")
     return lines
+
+
+def provider_calls(trial: Trial, plan: Sequence[PlannedRun]) -> list[str]:
+    """Lines for `run --dry-run`: what the provider would do for each arm, without doing it."""
+    from loadtrial.env import plan_calls
+
+    settings = trial.env.model_dump(exclude={"provider"})
+    lines: list[str] = []
+    seen: set[str] = set()
+    for p in plan:
+        if p.arm in seen:
+            continue
+        seen.add(p.arm)
+        calls = plan_calls(trial.env.provider, settings, p.params)
+        if calls:
+            lines.append(f"arm {p.arm}: {trial.env.provider} provider would:")
+            lines += [f"    {c}" for c in calls]
+    return lines

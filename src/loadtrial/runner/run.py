@@ -22,11 +22,12 @@ from loadtrial.env import make_provider
 from loadtrial.env.model import ApplyRecord, Provider
 from loadtrial.errors import ExitCode, LoadtrialError, ProviderError
 from loadtrial.load.model import IntervalStats, LoadPlan, LoadResult
-from loadtrial.observe.model import Observer, Sample
+from loadtrial.observe.model import CollectsWindow, Observer, Sample
 from loadtrial.runner.abort import AbortDecision, AbortWatch
 from loadtrial.runner.finish import TrialOutcome, conclude
+from loadtrial.runner.late import LateWindow, collect_late
 from loadtrial.runner.live import RunHeader, View, make_view
-from loadtrial.runner.plan import PlannedRun, describe, make_plan, run_duration_s
+from loadtrial.runner.plan import PlannedRun, describe, make_plan, provider_calls, run_duration_s
 from loadtrial.runner.snapshot import changed, take_snapshot
 from loadtrial.runner.support import Interrupts, Journal, build_observers
 from loadtrial.spec.convert import to_load_plan
@@ -54,6 +55,7 @@ class _Trial:
     lead_s: float
     env_failed: bool = False
     statuses: list[tuple[int, str]] = field(default_factory=list)
+    late: list[LateWindow] = field(default_factory=list)  # windows of late observers
 
 
 def _default_load_fn() -> LoadFn:
@@ -79,7 +81,7 @@ def run_trial(
     console = console or Console(stderr=True)
     plan = make_plan(trial, only_arms)
     if dry_run:
-        for line in describe(trial, plan):
+        for line in describe(trial, plan) + provider_calls(trial, plan):
             console.print(line, markup=False, highlight=False)
         return TrialOutcome(None, int(ExitCode.OK), message="dry run: nothing was sent")
     load_plan = to_load_plan(trial, workers)
@@ -109,6 +111,8 @@ def run_trial(
     try:
         with ctx.interrupts.installed():
             _run_all(ctx, plan, run_ids)
+            if not ctx.interrupts.requested.is_set():
+                collect_late(store, ctx.late, ctx.view.note)
     except BaseException:
         store.finish_trial(trial_id, "failed")  # the runs keep their own status and data
         raise
@@ -188,14 +192,21 @@ def _measure(ctx: _Trial, run_id: int) -> tuple[str, str]:
             stop.set()
 
     t0 = ctx.clock.now() + ctx.lead_s
-    ctx.store.start_run(run_id, started_at=ctx.clock.wall() + ctx.lead_s, t0=t0)
-    sampler = _start_sampler(ctx, run_id, t0, watch)
+    t0_unix = ctx.clock.wall() + ctx.lead_s
+    ctx.store.start_run(run_id, started_at=t0_unix, t0=t0)
+    sampler, observers = _start_sampler(ctx, run_id, t0, watch)
     try:
         result = ctx.load_fn(ctx.load_plan, start_at=t0, on_interval=on_interval, stop=stop)
     finally:
         ctx.interrupts.stop = None
         if sampler is not None:
             sampler.stop()
+    end_unix = ctx.clock.wall()
+    ctx.late.extend(
+        LateWindow(run_id, o, t0_unix, end_unix, t0_unix)
+        for o in observers
+        if isinstance(o, CollectsWindow)
+    )
     if not result.valid:
         why = "; ".join(result.invalid_reasons)
         ctx.store.add_event(run_id, Event(0.0, "load_invalid", why, {}))
@@ -206,8 +217,11 @@ def _measure(ctx: _Trial, run_id: int) -> tuple[str, str]:
     return "complete", ""
 
 
-def _start_sampler(ctx: _Trial, run_id: int, t0: float, watch: AbortWatch) -> Any:
-    """Start sampling the trial's observers on t0; None when there is nothing to sample."""
+def _start_sampler(
+    ctx: _Trial, run_id: int, t0: float, watch: AbortWatch
+) -> tuple[Any, list[Observer]]:
+    """Start sampling the trial's observers on t0; (None, []) when there is nothing to
+    sample; else the started sampler and its observers."""
 
     def fault(message: str) -> None:
         ctx.store.add_event(run_id, Event(0.0, "observer_fault", message, {}))
@@ -215,12 +229,12 @@ def _start_sampler(ctx: _Trial, run_id: int, t0: float, watch: AbortWatch) -> An
 
     observers: list[Observer] = build_observers(ctx.loaded.trial, fault)
     if not observers:
-        return None
+        return None, []
     try:
         from loadtrial.observe.sampler import Sampler
     except ImportError as exc:
         fault(f"the sampler is not available: {exc}")
-        return None
+        return None, []
 
     def on_samples(samples: list[Sample]) -> None:
         ctx.store.add_samples(run_id, samples)
@@ -230,8 +244,9 @@ def _start_sampler(ctx: _Trial, run_id: int, t0: float, watch: AbortWatch) -> An
         ctx.store.add_event(run_id, Event(t_s, kind, message, {}))
 
     sampler = Sampler(observers, t0=t0, on_samples=on_samples, on_event=on_event)
-    sampler.start()
-    return sampler
+    for problem in sampler.start():  # observers that did not start: say so before the load
+        ctx.view.note(problem)
+    return sampler, observers
 
 
 def _flag_changes(ctx: _Trial, run_id: int, before: dict[str, str], after: dict[str, str]) -> None:
