@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from loadtrial.errors import ProviderError
-from loadtrial.testbed import control, db, lb_haproxy
+from loadtrial.testbed import balancer, control, db, lb_haproxy
 from loadtrial.testbed.model import DbInstance, TestbedConfig, TestbedState, load_state
 from loadtrial.testbed.procs import stop_proc
 
@@ -149,8 +149,8 @@ def _swap_lb(book: control.Book) -> None:
     if old is not None:
         stop_proc(old)
     book.update(lb=None)
-    control.start_lb(book, port, stats_port)
-    control.wait_healthy(book.state, len(book.state.apps))
+    balancer.start_lb(book, port, stats_port)
+    balancer.wait_healthy(book.state, len(book.state.apps))
 
 
 def _add_app(book: control.Book, name: str) -> None:
@@ -162,16 +162,16 @@ def _stop_app(book: control.Book, name: str) -> None:
         if app.name == name:
             stop_proc(app)
     book.update(apps=tuple(a for a in book.state.apps if a.name != name))
-    control.write_backends(book)
+    balancer.write_backends(book)
 
 
 def _stop_apps(book: control.Book) -> None:
     for app in book.state.apps:
         stop_proc(app)
     book.update(apps=())
-    control.write_backends(book)
+    balancer.write_backends(book)
 
 
 def _sync_lb(book: control.Book, nodes: int) -> None:
-    control.write_backends(book)
-    control.wait_healthy(book.state, nodes)
+    balancer.write_backends(book)
+    balancer.wait_healthy(book.state, nodes)
