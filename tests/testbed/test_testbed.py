@@ -18,7 +18,7 @@ from loadtrial.env.testbed import TestbedProvider, create, problems
 from loadtrial.testbed import TestbedConfig, down, lb_haproxy, load_state, observe_entries, up
 from loadtrial.testbed.facts import http_get
 from loadtrial.testbed.model import TestbedState
-from loadtrial.testbed.procs import alive
+from loadtrial.testbed.procs import alive, port_in_use
 
 
 def _leftovers(state: TestbedState) -> list[int]:
@@ -40,6 +40,8 @@ def testbed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         down(state_path)
     assert _leftovers(state) == []
     assert not Path(state.root).exists()
+    ports = [p.port for p in state.all_procs()] + [state.lb_stats_port]
+    assert [p for p in ports if port_in_use(p)] == []
 
 
 def test_up_serves_every_endpoint(testbed: Path) -> None:

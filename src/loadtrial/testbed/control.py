@@ -65,7 +65,7 @@ def up(
     if old is not None and any(alive(p.pid) for p in old.all_procs()):
         raise ProviderError(
             f"a testbed is already up (state file {state_path})",
-            hint="use it, or run `loadtrial testbed down` first",
+            hint=f"use it, or run `loadtrial testbed down --state {state_path}` first",
         )
     if config.lb == "haproxy" and not lb_haproxy.available():
         raise ProviderError("lb: haproxy is not installed", hint="use lb: builtin or auto")
