@@ -36,6 +36,7 @@ from loadtrial.testbed.procs import (
     python_module,
     spawn,
     stop_proc,
+    tree,
     wait_port,
 )
 
@@ -200,13 +201,18 @@ def down(state_path: Path) -> list[str]:
 
 
 def sweep(root: str) -> list[str]:
-    """Kill any process whose command line mentions `root` (left by a killed `up`)."""
+    """Kill any process whose command line mentions `root`, with its descendants (an
+    initdb or a seeding server left by a killed `up`, whose pids never reached the file)."""
     killed: list[str] = []
     for candidate in psutil.process_iter(["pid", "cmdline"]):
         cmdline = candidate.info.get("cmdline") or []
         mine = any(part == root or part.startswith(root + "/") for part in cmdline)
-        if mine and candidate.pid != os.getpid():
+        if not mine or candidate.pid == os.getpid():
+            continue
+        members = tree(candidate.pid)
+        for member in reversed(members):  # children first, so none is re-parented and missed
             with contextlib.suppress(psutil.Error):
-                candidate.kill()
-                killed.append(f"stray pid {candidate.pid}")
+                member.kill()
+        psutil.wait_procs(members, timeout=3.0)
+        killed.append(f"stray pid {candidate.pid}")
     return killed
