@@ -22,7 +22,7 @@ def _error_rate(run: RunData) -> float:
 def test_quick_demo_reaches_the_expected_outcome_per_arm(tmp_path: Path) -> None:
     pytest.importorskip("loadtrial.runner.run", reason="the runner is not there yet")
     lines: list[str] = []
-    run_demo(lines.append, quick=True, workdir=tmp_path)
+    run_demo(lines.append, quick=True, workdir=tmp_path, quick_factor=0.5)
     assert not (tmp_path / "state.json").exists()  # torn down
     store = Store(tmp_path / "results.sqlite")
     trial_id = store.latest_trial_id()

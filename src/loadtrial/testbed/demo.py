@@ -44,7 +44,12 @@ def quicken(loaded: Any, factor: float = 0.75) -> Any:
 
 
 def run_demo(
-    echo: Echo, *, keep: bool = False, quick: bool = False, workdir: Path = DEMO_DIR
+    echo: Echo,
+    *,
+    keep: bool = False,
+    quick: bool = False,
+    workdir: Path = DEMO_DIR,
+    quick_factor: float = 0.75,
 ) -> int:
     """Up, run the demo trial, summarise, report, down (unless `keep`); return the exit code."""
     from loadtrial import testbed
@@ -54,7 +59,8 @@ def run_demo(
     state = testbed.up(TestbedConfig(), state_path)
     try:
         echo(f"Testbed up: {state.base_url}  (stats {state.lb_stats_port}, state {state_path})")
-        return _run_trial(echo, state.base_url, state_path, workdir, quick)
+        factor = quick_factor if quick else 1.0
+        return _run_trial(echo, state.base_url, state_path, workdir, factor)
     finally:
         if keep:
             echo(f"Testbed left up (--keep): {state.base_url}; `loadtrial testbed down "
@@ -64,15 +70,15 @@ def run_demo(
             echo("Testbed down.")
 
 
-def _run_trial(echo: Echo, base_url: str, state_path: Path, workdir: Path, quick: bool) -> int:
+def _run_trial(echo: Echo, base_url: str, state_path: Path, workdir: Path, factor: float) -> int:
     """Load the demo trial for this testbed, run it, and summarise it."""
     from loadtrial.spec import load_trial_file
     from loadtrial.store import Store
 
     env = {"TESTBED_URL": base_url, "TESTBED_STATE": str(state_path)}
     loaded = load_trial_file(example_path(DEMO_FILE), env=env)
-    if quick:
-        loaded = quicken(loaded)
+    if factor != 1.0:
+        loaded = quicken(loaded, factor)
     if importlib.util.find_spec("loadtrial.runner.run") is None and not _has_runner():
         echo("The runner (loadtrial.runner.run_trial) is not available yet; testbed checked only.")
         return int(ExitCode.INTERNAL)
