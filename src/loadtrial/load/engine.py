@@ -26,12 +26,15 @@ from loadtrial.load.client import Client
 from loadtrial.load.model import ClosedModel, IntervalStats, LoadPlan, OpenModel
 from loadtrial.load.recorder import Interval, finish
 from loadtrial.load.schedule import Pacer, total_duration_s, user_starts
+from loadtrial.load.ticker import Ticker
 
 HOUSEKEEPING_S = 0.05  # timeout sweep and stop polling period
-# The event loop's timers tick in whole milliseconds (libuv); a shorter wait would spin.
-# So arrivals closer than this are sent in batches once per tick, each keeping its
-# intended time: the send lag stays within about one tick, the CPU cost stays low.
-MIN_WAKE_S = 0.001
+# The event loop's timers tick in whole milliseconds (libuv rounds each delay to the
+# nearest ms, so a plain call_later may fire up to 0.5 ms early and then wait a tick
+# more). The dispatcher instead wakes at the first whole millisecond at or after the next
+# arrival: never early, at most one tick late; arrivals closer than a tick go out in one
+# batch, each keeping its intended time.
+TICK_S = 0.001
 # Between ticks a response sends arrivals once they are this overdue: small batches keep
 # the lag well under a tick without paying the dispatch overhead for every arrival.
 PIGGYBACK_SLACK_S = 0.0002
@@ -72,6 +75,8 @@ class Engine:
         self.stopped_at_s: float | None = None
         self.cpu_mark = (time.thread_time(), _mono())
         self.loop = asyncio.get_running_loop()
+        # uvloop's (and asyncio's) loop.time() is CLOCK_MONOTONIC, like time.monotonic()
+        self.loop_is_monotonic = abs(self.loop.time() - _mono()) < 0.01
         self.done: asyncio.Future[None] = self.loop.create_future()
         self.drain_deadline = math.inf
         self.client = Client(
@@ -83,6 +88,7 @@ class Engine:
             on_done=self._user_done if isinstance(plan.model, ClosedModel) else None,
         )
         self.pacer: Pacer | None = None
+        self.ticker: Ticker | None = None
         model = plan.model
         self.think_s = model.think_time_s if isinstance(model, ClosedModel) else 0.0
         if isinstance(model, ClosedModel) and self.think_s == 0:
@@ -111,8 +117,10 @@ class Engine:
         if isinstance(model, OpenModel):
             self.pacer = Pacer(model, SystemClock(), self.t0, self.worker, self.workers)
             self.client.on_due = self._on_due
+            self.ticker = Ticker(self.loop, self._on_due)
+            self.ticker.start()
             first = self.pacer.next_due_s()
-            self._at(first if first is not None else self.end_s, self._dispatch)
+            self._wake_at(self.t0 + (first if first is not None else self.end_s), self._dispatch)
         else:
             for start_s in user_starts(model, self.worker, self.workers):
                 self._at(start_s, self._user_start)
@@ -136,6 +144,8 @@ class Engine:
         nxt = pacer.next_due_s()
         late_by = PIGGYBACK_SLACK_S
         client.next_due_at = t0 + nxt + late_by if nxt is not None and self.running else math.inf
+        if nxt is not None and self.ticker is not None:
+            self.ticker.wake_at(t0 + nxt)
         return nxt
 
     def _dispatch(self) -> None:
@@ -148,9 +158,14 @@ class Engine:
             return
         nxt = self._send_due()
         if nxt is not None:
-            wait = self.t0 + nxt - _mono()
-            delay = 0.0 if wait <= 0 else max(wait, MIN_WAKE_S)
-            self.loop.call_later(delay, self._dispatch)
+            self._wake_at(self.t0 + nxt, self._dispatch)
+
+    def _wake_at(self, at: float, callback: Callable[[], None]) -> None:
+        """Call back at the first loop tick at or after monotonic time `at`."""
+        if self.loop_is_monotonic:
+            self.loop.call_at(math.ceil(at / TICK_S - 1e-6) * TICK_S, callback)
+        else:
+            self.loop.call_later(max(0.0, at - _mono()), callback)
 
     def _on_due(self) -> None:
         """A response came in after the next arrival fell due: send it now."""
@@ -208,7 +223,9 @@ class Engine:
             self._finish()
 
     def _cpu_percent(self) -> float:
-        cpu, wall = time.thread_time(), _mono()
+        """CPU of this engine (its loop thread and its ticker) since the last call, in %."""
+        cpu = time.thread_time() + (self.ticker.cpu_s if self.ticker is not None else 0.0)
+        wall = _mono()
         (cpu0, wall0), self.cpu_mark = self.cpu_mark, (cpu, wall)
         return 100.0 * (cpu - cpu0) / (wall - wall0) if wall > wall0 else 0.0
 
@@ -239,6 +256,8 @@ class Engine:
         self.loop.call_later(HOUSEKEEPING_S, self._housekeeping)
 
     def _finish(self) -> None:
+        if self.ticker is not None:
+            self.ticker.stop()
         try:
             self.client.drop_queue()
             self.client.close()
