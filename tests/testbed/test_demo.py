@@ -30,9 +30,18 @@ def test_quick_demo_reaches_the_expected_outcome_per_arm(tmp_path: Path) -> None
     runs = {r.info.arm: r for r in store.load_trial(trial_id).runs}
     assert set(runs) == {"baseline", "more-app-nodes", "bigger-db"}
     rates = {arm: _error_rate(run) for arm, run in runs.items()}
+    why = "\n".join(  # shown if an assertion fails: what each run went through
+        [*lines]
+        + [
+            f"{r.info.arm}: {r.info.status} {r.info.abort_reason} seconds={len(r.seconds)} "
+            f"events={[e.message[:120] for e in r.events]} "
+            f"actions={[(a.name, a.status, a.error[:80]) for a in r.actions]}"
+            for r in runs.values()
+        ]
+    )
     # baseline: db connections run out -> 5xx; more app nodes: no better; bigger db: clean.
-    assert rates["baseline"] > 0.05, rates
-    assert rates["more-app-nodes"] > 0.05, rates
-    assert rates["bigger-db"] < 0.01, rates
+    assert rates["baseline"] > 0.05, f"{rates}\n{why}"
+    assert rates["more-app-nodes"] > 0.05, f"{rates}\n{why}"
+    assert rates["bigger-db"] < 0.01, f"{rates}\n{why}"
     assert runs["bigger-db"].snapshots["before"]["db.max_connections"] == "80"
     assert runs["baseline"].snapshots["before"]["db.max_connections"] == "20"
