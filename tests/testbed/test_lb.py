@@ -15,6 +15,7 @@ from loadtrial.testbed import lb_haproxy
 from loadtrial.testbed.facts import http_get, prometheus_values
 from loadtrial.testbed.procs import (
     free_port,
+    free_ports,
     listening_socket,
     python_module,
     spawn,
@@ -88,7 +89,7 @@ def test_lb_passes_200_and_answers_502_and_504(tmp_path: Path, backend: int) -> 
 
 @pytest.mark.skipif(not lb_haproxy.available(), reason="haproxy is not installed")
 def test_haproxy_passes_200_and_answers_504(tmp_path: Path, backend: int) -> None:
-    port, stats_port = free_port(), free_port()
+    port, stats_port = free_ports(2)
     config = lb_haproxy.write_config(tmp_path, port, stats_port, [backend], 0.5)
     proc = lb_haproxy.start(tmp_path, config, port)
     try:
@@ -107,8 +108,8 @@ def test_haproxy_passes_200_and_answers_504(tmp_path: Path, backend: int) -> Non
 def test_haproxy_refused_backend_answers_503(tmp_path: Path) -> None:
     if not lb_haproxy.available():
         pytest.skip("haproxy is not installed")
-    port, stats_port = free_port(), free_port()
-    config = lb_haproxy.write_config(tmp_path, port, stats_port, [free_port()], 0.5)
+    port, stats_port, refused = free_ports(3)
+    config = lb_haproxy.write_config(tmp_path, port, stats_port, [refused], 0.5)
     proc = lb_haproxy.start(tmp_path, config, port)
     try:
         wait_port(port, proc)

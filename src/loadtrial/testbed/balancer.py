@@ -19,7 +19,7 @@ from loadtrial.errors import ProviderError
 from loadtrial.testbed import lb_haproxy
 from loadtrial.testbed.facts import lb_metrics
 from loadtrial.testbed.model import Proc, TestbedState
-from loadtrial.testbed.procs import free_port, listening_socket, python_module, spawn, wait_port
+from loadtrial.testbed.procs import free_ports, listening_socket, python_module, spawn, wait_port
 
 if TYPE_CHECKING:
     from loadtrial.testbed.control import Book
@@ -76,7 +76,8 @@ def start_lb(book: Book, port: int = 0, stats_port: int = 0) -> None:
 def start_haproxy(book: Book, port: int = 0, stats_port: int = 0) -> None:
     """Start HAProxy in front of the app nodes (ports chosen free when 0)."""
     root = Path(book.state.root)
-    port, stats_port = port or free_port(), stats_port or free_port()
+    chosen = iter(free_ports(2))
+    port, stats_port = port or next(chosen), stats_port or next(chosen)
     app_ports = [a.port for a in book.state.apps]
     write_backends(book)
     config = lb_haproxy.write_config(root, port, stats_port, app_ports, LB_TIMEOUT_S)

@@ -124,9 +124,9 @@ def start_db(
     port: int = 0,
 ) -> DbInstance:
     """Start PostgreSQL on `datadir` at 127.0.0.1:`port` (0: a free one), on `cpus` CPUs."""
-    last = ""
+    last, wanted = "", port
     for _ in range(3):  # a free port can be taken between choosing and binding it
-        port = port or free_port()
+        port = wanted or free_port()
         argv = [
             str(pg_bin() / "postgres"), "-D", str(datadir), "-p", str(port),
             "-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=",

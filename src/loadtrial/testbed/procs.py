@@ -50,6 +50,19 @@ def free_port() -> int:
         return port
 
 
+def free_ports(count: int) -> list[int]:
+    """Return `count` distinct ports that were free a moment ago (all held while choosing,
+    so the OS cannot hand out the same one twice)."""
+    socks = [socket.socket(socket.AF_INET, socket.SOCK_STREAM) for _ in range(count)]
+    try:
+        for sock in socks:
+            sock.bind(("127.0.0.1", 0))
+        return [int(sock.getsockname()[1]) for sock in socks]
+    finally:
+        for sock in socks:
+            sock.close()
+
+
 def service_user() -> str | None:
     """Return the user PostgreSQL must run as: None normally, "pgserver" when we are root."""
     if os.geteuid() != 0:
