@@ -180,3 +180,28 @@ def test_lb_parameter_swaps_the_balancer_on_the_same_port(testbed: Path) -> None
     assert http_get(after.base_url + "/items/5")[0] == 200
     provider.revert(record)
     assert provider.snapshot()["lb.kind"] == "haproxy"
+
+
+def test_taken_port_is_a_clear_error_and_leaves_nothing(tmp_path: Path) -> None:
+    from loadtrial.errors import UserError
+    from loadtrial.testbed.procs import listening_socket
+
+    taken = listening_socket()
+    state_path = tmp_path / "state.json"
+    before = _testbed_pids()
+    try:
+        with pytest.raises(UserError, match="cannot listen"):
+            up(TestbedConfig(), state_path, lb_port=taken.getsockname()[1])
+    finally:
+        taken.close()
+    assert not state_path.exists()
+    assert _testbed_pids() - before == set()
+
+
+def _testbed_pids() -> set[int]:
+    """Pids of any testbed's processes on this machine (their command lines name the root)."""
+    found = set()
+    for proc in psutil.process_iter(["cmdline"]):
+        if "/loadtrial-testbed-" in " ".join(proc.info.get("cmdline") or []):
+            found.add(proc.pid)
+    return found

@@ -78,6 +78,8 @@ def start_haproxy(book: Book, port: int = 0, stats_port: int = 0) -> None:
     root = Path(book.state.root)
     chosen = iter(free_ports(2))
     port, stats_port = port or next(chosen), stats_port or next(chosen)
+    for wanted in (port, stats_port):  # a taken port: a clear error, not someone else's server
+        listening_socket(wanted).close()
     app_ports = [a.port for a in book.state.apps]
     write_backends(book)
     config = lb_haproxy.write_config(root, port, stats_port, app_ports, LB_TIMEOUT_S)

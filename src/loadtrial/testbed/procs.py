@@ -21,7 +21,7 @@ from pathlib import Path
 
 import psutil
 
-from loadtrial.errors import ProviderError
+from loadtrial.errors import ProviderError, UserError
 from loadtrial.testbed.model import Proc
 
 
@@ -33,9 +33,10 @@ def listening_socket(port: int = 0) -> socket.socket:
         sock.bind(("127.0.0.1", port))
     except OSError as exc:
         sock.close()
-        raise ProviderError(
+        error = UserError if port else ProviderError  # a port the user chose is a bad flag
+        raise error(
             f"cannot listen on 127.0.0.1:{port}: {exc.strerror}",
-            hint="choose another port, or stop what uses it",
+            hint="choose another port (--port, --stats-port), or stop what uses it",
         ) from None
     sock.listen(1024)
     sock.set_inheritable(True)
