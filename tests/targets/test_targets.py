@@ -84,3 +84,10 @@ def test_target_in_a_child_process() -> None:
         target.stop()
     with pytest.raises(ConnectionRefusedError):
         _get(target.port)
+
+
+def test_cli_help_names_every_kind() -> None:
+    from loadtrial.commands.load import TARGET_KINDS
+    from loadtrial.targets import KINDS
+
+    assert ", ".join(KINDS) == TARGET_KINDS

@@ -17,21 +17,12 @@ import typer
 from rich.console import Console
 
 from loadtrial.errors import ExitCode, LoadtrialError, TargetError, UserError
-from loadtrial.load import (
-    ClosedModel,
-    LoadPlan,
-    OpenModel,
-    RequestSpec,
-    Stage,
-    check_plan,
-    default_workers,
-    run_load,
-    summarize,
-)
-from loadtrial.load.view import LiveView, summary_table
-from loadtrial.load.wire import parse_origin
-from loadtrial.targets import KINDS, TargetConfig, serve_blocking
+from loadtrial.load.model import ClosedModel, LoadPlan, OpenModel, RequestSpec, Stage
 from loadtrial.units import parse_duration_s
+
+# The engine, the targets and the view are imported inside the commands: every
+# `loadtrial` command imports this module, and most never send load.
+TARGET_KINDS = "fast, delay, freeze, status, reset"
 
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 
@@ -155,6 +146,10 @@ def load_command(
     live: Annotated[bool, typer.Option(help="Live view (default: on a terminal).")] = True,
 ) -> None:
     """Send load to one URL at a fixed rate (open model) or with fixed users (closed)."""
+    from loadtrial.load import check_plan, default_workers, run_load, summarize
+    from loadtrial.load.view import LiveView, summary_table
+    from loadtrial.load.wire import parse_origin
+
     origin, _ = parse_origin(url)
     check_host(origin.host, allow or [])
     headers = tuple(parse_header(h) for h in header or [])
@@ -194,7 +189,7 @@ def load_command(
 
 
 def target_command(
-    kind: Annotated[str, typer.Argument(help=f"One of: {', '.join(KINDS)}.")] = "fast",
+    kind: Annotated[str, typer.Argument(help=f"One of: {TARGET_KINDS}.")] = "fast",
     host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port (0: any free one).")] = 8080,
     delay: Annotated[str, typer.Option(help="delay/freeze: answer time.")] = "0s",
@@ -203,6 +198,8 @@ def target_command(
     freeze: Annotated[str, typer.Option(help="freeze: length of each freeze.")] = "2s",
 ) -> None:
     """Serve a tiny local HTTP target until Ctrl-C (for demos and quick tries)."""
+    from loadtrial.targets import KINDS, TargetConfig, serve_blocking
+
     if kind not in KINDS:
         raise UserError(f"unknown target kind {kind!r}", f"choose one of {', '.join(KINDS)}")
     cfg = TargetConfig(
