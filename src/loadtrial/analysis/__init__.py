@@ -15,12 +15,27 @@ Exit code (`verdict_exit_code`), in order of precedence:
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 from loadtrial.analysis.model import Finding, FindingKind
-from loadtrial.analysis.trial import analyze_trial
 from loadtrial.errors import ExitCode
 from loadtrial.spec.model import Trial
 from loadtrial.store.model import TrialData
+
+if TYPE_CHECKING:
+    from loadtrial.analysis.trial import analyze_trial
+
+
+def __getattr__(name: str) -> Any:
+    """Import `analyze_trial` on first use (PEP 562): it pulls in scipy (~1 s), which the
+    CLI's start-up and the areas that only need `analysis.model` should not pay for."""
+    if name != "analyze_trial":
+        raise AttributeError(f"module 'loadtrial.analysis' has no attribute {name!r}")
+    from loadtrial.analysis.trial import analyze_trial
+
+    globals()[name] = analyze_trial
+    return analyze_trial
+
 
 __all__ = ["Finding", "FindingKind", "analyze_trial", "bottlenecks", "verdict_exit_code"]
 
@@ -42,4 +57,6 @@ def verdict_exit_code(findings: Iterable[Finding]) -> int:
 def bottlenecks(data: TrialData, trial: Trial) -> dict[str, Finding]:
     """arm -> its `bottleneck` finding (status: the series name, e.g. "db.connections.used",
     or "none"; evidence["tier"]). For callers that only need the attribution (testbed tests)."""
+    from loadtrial.analysis.trial import analyze_trial
+
     return {f.arm: f for f in analyze_trial(data, trial) if f.kind == "bottleneck"}

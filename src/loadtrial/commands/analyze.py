@@ -19,9 +19,8 @@ import yaml
 from rich.console import Console
 from rich.markup import escape
 
-from loadtrial.analysis import analyze_trial, verdict_exit_code
+from loadtrial.analysis import verdict_exit_code
 from loadtrial.analysis.model import Finding
-from loadtrial.analysis.scalability import fit_usl
 from loadtrial.errors import ExitCode, LoadtrialError, UserError
 from loadtrial.spec.model import Trial
 
@@ -127,6 +126,8 @@ def analyze_command(
         trial_id = _trial_id(store, trial)
         data = store.load_trial(trial_id)
         spec = trial_of_text(data.info.file_text, data.info.file_path)
+        from loadtrial.analysis.trial import analyze_trial  # scipy: only when analysing
+
         findings = analyze_trial(data, spec)
         store.save_findings(trial_id, findings)
     code = verdict_exit_code(findings)
@@ -153,6 +154,8 @@ def fit_usl_command(path: Path, as_json: bool) -> None:
     except (KeyError, ValueError, TypeError) as exc:
         raise UserError(f"{path}: expected numeric columns n,throughput ({exc})",
                         hint="first line: n,throughput") from None  # fmt: skip
+    from loadtrial.analysis.scalability import fit_usl  # scipy: only when fitting
+
     fit = fit_usl(n, x).as_dict()
     if as_json:
         typer.echo(json.dumps(plain(fit), indent=2))
