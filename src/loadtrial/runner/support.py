@@ -78,7 +78,12 @@ def observe_entries(trial: Trial) -> list[Mapping[str, Any]]:
     if trial.observe == "testbed":
         from loadtrial.testbed import observe_entries as testbed_entries
 
-        return list(testbed_entries())
+        # the testbed the provider drives, when the trial names its state file
+        state = (trial.env.model_extra or {}).get("state")
+        entries: list[Mapping[str, Any]] = list(testbed_entries(state))
+        if not entries:
+            raise LoadtrialError("no testbed is up", hint="start one with `loadtrial testbed up`")
+        return entries
     return [e.model_dump(by_alias=True, exclude_unset=True) for e in trial.observe]
 
 
