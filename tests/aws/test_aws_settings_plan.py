@@ -59,6 +59,52 @@ def test_every_problem_is_reported_with_its_field() -> None:
     } <= fields
 
 
+
+def test_wrongly_typed_settings_are_problems_not_crashes() -> None:
+    # each of these used to raise (int("soon"), "x".get, iterating a string as ids ...)
+    settings = {
+        "managed_tag": "loadtrial",
+        "app": {
+            "target_group_arn": TG,
+            "instances": "i-abc",
+            "rolling": "no",
+            "route53": {"zone_id": "Z1", "records": {"i-abc": "a.example.com"}, "ttl": "soon"},
+        },
+        "db": {"cluster": "shop", "keep_writer": "false"},
+        "waits": "5s",
+    }
+    arms = {"a": {"app_instance_type": 5}}
+    found = {p.field: p.message for p in problems(settings, arms)}
+    assert {
+        "env.managed_tag",
+        "env.app.instances",
+        "env.app.rolling",
+        "env.app.route53.ttl",
+        "env.db.keep_writer",
+        "env.waits",
+        "arms.a.app_instance_type",
+    } <= set(found)
+    assert "soon" in found["env.app.route53.ttl"]
+
+
+def test_unknown_nested_keys_and_zero_waits_are_problems() -> None:
+    settings = {
+        "app": {
+            "target_group_arn": TG,
+            "instances": ["i-1"],
+            "route53": {"zone_id": "Z1", "records": {"i-1": "a.example.com"}, "adress": "x"},
+        },
+        "managed_tag": {"key": "team", "valeu": "perf"},
+        "waits": {"poll": "0s", "timout": "5m"},
+    }
+    fields = {p.field for p in problems(settings, {})}
+    assert {
+        "env.app.route53.adress",
+        "env.managed_tag.valeu",
+        "env.waits.poll",
+        "env.waits.timout",
+    } <= fields
+
 def test_plan_lists_the_calls_in_order_without_making_any() -> None:
     # no clients, no credentials, no network: plan_calls only reads the settings
     lines = plan_calls(

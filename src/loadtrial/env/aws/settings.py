@@ -44,6 +44,7 @@ _APP_KEYS = {
     "route53",
 }
 _DB_KEYS = {"cluster", "instance", "keep_writer", "endpoint_command"}
+_ROUTE53_KEYS = {"zone_id", "records", "address", "ttl"}
 
 
 @dataclass(frozen=True)
@@ -117,23 +118,65 @@ def _unknown(keys: Mapping[str, Any], allowed: set[str], path: str) -> list[Prob
     ]
 
 
+def _mapping(raw: Any, path: str, problems: list[Problem]) -> Mapping[str, Any]:
+    """Return `raw` when it is a mapping (None = empty); otherwise record a problem."""
+    if raw is None:
+        return {}
+    if isinstance(raw, Mapping):
+        return raw
+    problems.append(Problem(path, "must be a mapping", "see docs/aws.md"))
+    return {}
+
+
+def _bool(raw: Mapping[str, Any], key: str, default: bool, path: str, p: list[Problem]) -> bool:
+    value = raw.get(key, default)
+    if isinstance(value, bool):
+        return value
+    p.append(Problem(f"{path}.{key}", f"must be true or false, not {value!r}"))
+    return default
+
+
+def _text(raw: Mapping[str, Any], key: str, path: str, p: list[Problem], default: str = "") -> str:
+    value = raw.get(key, default)
+    if value is None or isinstance(value, str):
+        return value or default
+    p.append(Problem(f"{path}.{key}", f"must be text, not {value!r}"))
+    return default
+
+
+def _texts(raw: Mapping[str, Any], key: str, path: str, p: list[Problem]) -> tuple[str, ...]:
+    value = raw.get(key) or ()
+    if isinstance(value, list | tuple) and all(isinstance(v, str) and v for v in value):
+        return tuple(value)
+    p.append(Problem(f"{path}.{key}", "must be a list of text", f'e.g. {key}: ["..."]'))
+    return ()
+
+
+def _text_map(raw: Any, path: str, p: list[Problem]) -> dict[str, str]:
+    found = _mapping(raw, path, p)
+    if any(not isinstance(v, str | int) or isinstance(v, bool) for v in found.values()):
+        p.append(Problem(path, "values must be text"))
+    return {str(k): str(v) for k, v in found.items()}
+
+
 def _route53(raw: Any, path: str, problems: list[Problem]) -> Route53Settings | None:
     if not isinstance(raw, Mapping) or not raw.get("zone_id"):
         problems.append(Problem(path, "needs zone_id and records", "see docs/aws.md"))
         return None
+    problems.extend(_unknown(raw, _ROUTE53_KEYS, path))
     address = str(raw.get("address", "private"))
     if address not in ("private", "public"):
         problems.append(
             Problem(f"{path}.address", f"unknown address {address!r}", "private|public")
         )
-    records = raw.get("records", {})
-    if not isinstance(records, Mapping) or not records:
+    records = _text_map(raw.get("records"), f"{path}.records", problems)
+    if not records:
         problems.append(Problem(f"{path}.records", "needs {instance-id: record name}"))
-        records = {}
-    ttl = int(raw.get("ttl", 60))
-    return Route53Settings(
-        str(raw["zone_id"]), {str(k): str(v) for k, v in records.items()}, address, ttl
-    )
+    ttl = raw.get("ttl", 60)
+    if isinstance(ttl, bool) or not isinstance(ttl, int) or ttl < 1:
+        problems.append(Problem(f"{path}.ttl", f"must be a whole number of seconds, not {ttl!r}"))
+        ttl = 60
+    return Route53Settings(str(raw["zone_id"]), records, address, ttl)
 
 
 def _app(raw: Any, problems: list[Problem]) -> AppSettings | None:
@@ -141,18 +184,19 @@ def _app(raw: Any, problems: list[Problem]) -> AppSettings | None:
         problems.append(Problem("env.app", "must be a mapping", "see docs/aws.md"))
         return None
     problems.extend(_unknown(raw, _APP_KEYS, "env.app"))
-    arn = str(raw.get("target_group_arn", ""))
+    arn = _text(raw, "target_group_arn", "env.app", problems)
     if not arn.startswith("arn:"):
         problems.append(Problem("env.app.target_group_arn", "needs the target group's ARN"))
-    instances = tuple(str(i) for i in raw.get("instances", ()) or ())
-    tags = {str(k): str(v) for k, v in (raw.get("instance_tags") or {}).items()}
+    instances = _texts(raw, "instances", "env.app", problems)
+    tags = _text_map(raw.get("instance_tags"), "env.app.instance_tags", problems)
     if bool(instances) == bool(tags):
         problems.append(Problem("env.app", "give exactly one of instances or instance_tags"))
     drain = raw.get("drain_delay")
     drain_s = _duration(drain, "env.app.drain_delay", problems) if drain is not None else None
     r53 = _route53(raw["route53"], "env.app.route53", problems) if "route53" in raw else None
-    commands = tuple(str(c) for c in raw.get("config_commands", ()) or ())
-    return AppSettings(arn, instances, tags, bool(raw.get("rolling", True)), drain_s, commands, r53)
+    commands = _texts(raw, "config_commands", "env.app", problems)
+    rolling = _bool(raw, "rolling", True, "env.app", problems)
+    return AppSettings(arn, instances, tags, rolling, drain_s, commands, r53)
 
 
 def _db(raw: Any, problems: list[Problem]) -> DbSettings | None:
@@ -161,40 +205,48 @@ def _db(raw: Any, problems: list[Problem]) -> DbSettings | None:
         return None
     problems.extend(_unknown(raw, _DB_KEYS, "env.db"))
     return DbSettings(
-        str(raw["cluster"]),
-        str(raw.get("instance", "")),
-        bool(raw.get("keep_writer", False)),
-        str(raw.get("endpoint_command", "")),
+        _text(raw, "cluster", "env.db", problems),
+        _text(raw, "instance", "env.db", problems),
+        _bool(raw, "keep_writer", False, "env.db", problems),
+        _text(raw, "endpoint_command", "env.db", problems),
     )
 
 
 def _duration(raw: Any, path: str, problems: list[Problem]) -> float:
     try:
-        return parse_duration_s(raw)
-    except ValueError as exc:
+        seconds = parse_duration_s(raw)
+    except (TypeError, ValueError) as exc:
         problems.append(Problem(path, str(exc)))
         return 0.0
+    if seconds <= 0 and not path.endswith("drain_delay"):
+        problems.append(Problem(path, "must be more than 0s"))
+    return seconds
+
+
+def _waits(raw: Any, problems: list[Problem]) -> Waits:
+    found = _mapping(raw, "env.waits", problems)
+    problems.extend(_unknown(found, {"poll", "timeout"}, "env.waits"))
+    return Waits(
+        _duration(found.get("poll", 5.0), "env.waits.poll", problems),
+        _duration(found.get("timeout", 1200.0), "env.waits.timeout", problems),
+    )
 
 
 def parse_settings(settings: Mapping[str, Any]) -> tuple[AwsSettings, list[Problem]]:
     """Return the settings and every problem found (settings are usable only if none)."""
     problems = _unknown({k: v for k, v in settings.items() if k != "provider"}, _TOP_KEYS, "env")
-    tag = settings.get("managed_tag") or {}
+    tag = _mapping(settings.get("managed_tag"), "env.managed_tag", problems)
+    problems.extend(_unknown(tag, {"key", "value"}, "env.managed_tag"))
     app = _app(settings["app"], problems) if "app" in settings else None
     db = _db(settings["db"], problems) if "db" in settings else None
-    raw_waits = settings.get("waits") or {}
-    waits = Waits(
-        _duration(raw_waits.get("poll", 5.0), "env.waits.poll", problems),
-        _duration(raw_waits.get("timeout", 1200.0), "env.waits.timeout", problems),
-    )
     parsed = AwsSettings(
-        region=str(settings.get("region", "")),
-        endpoint_url=str(settings.get("endpoint_url", "")),
-        tag_key=str(tag.get("key", "loadtrial")),
-        tag_value=str(tag.get("value", "managed")),
+        region=_text(settings, "region", "env", problems),
+        endpoint_url=_text(settings, "endpoint_url", "env", problems),
+        tag_key=_text(tag, "key", "env.managed_tag", problems, "loadtrial"),
+        tag_value=_text(tag, "value", "env.managed_tag", problems, "managed"),
         app=app,
         db=db,
-        waits=waits,
+        waits=_waits(settings.get("waits"), problems),
     )
     return parsed, problems
 
@@ -211,8 +263,10 @@ def parse_params(params: Mapping[str, Any], path: str) -> tuple[ArmParams, list[
         problems.append(Problem(f"{path}.app_node_count", "must be a whole number >= 1"))
         count = None
     itype = params.get("app_instance_type")
+    if itype is not None and (not isinstance(itype, str) or "." not in itype):
+        problems.append(Problem(f"{path}.app_instance_type", "must look like c5.xlarge"))
     dbc = params.get("db_instance_class")
-    if dbc is not None and not str(dbc).startswith("db."):
+    if dbc is not None and (not isinstance(dbc, str) or not dbc.startswith("db.")):
         problems.append(Problem(f"{path}.db_instance_class", "must look like db.r5.large"))
     return ArmParams(
         None if itype is None else str(itype), count, None if dbc is None else str(dbc)
