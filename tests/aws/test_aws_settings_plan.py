@@ -59,7 +59,6 @@ def test_every_problem_is_reported_with_its_field() -> None:
     } <= fields
 
 
-
 def test_wrongly_typed_settings_are_problems_not_crashes() -> None:
     # each of these used to raise (int("soon"), "x".get, iterating a string as ids ...)
     settings = {
@@ -104,6 +103,7 @@ def test_unknown_nested_keys_and_zero_waits_are_problems() -> None:
         "env.waits.poll",
         "env.waits.timout",
     } <= fields
+
 
 def test_plan_lists_the_calls_in_order_without_making_any() -> None:
     # no clients, no credentials, no network: plan_calls only reads the settings
