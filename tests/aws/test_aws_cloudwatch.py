@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -126,6 +127,49 @@ def test_cloudwatch_failure_is_an_observer_error(client_kwargs: dict[str, Any]) 
     )
     with pytest.raises(ObserverError, match="GetMetricData failed"):
         obs.collect_window(1000.0, 1060.0, 1000.0)
+
+
+def _no_aws_chain(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for var in ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+
+
+def test_no_region_says_where_to_set_it(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # the trial's env.region is not inherited: the message used to be boto3's
+    # "You must specify a region." with a hint whose [aws] the terminal swallowed
+    _no_aws_chain(monkeypatch, tmp_path)
+    obs = CloudWatchObserver({"kind": "cloudwatch", "ec2_instances": ["i-1"]})
+    with pytest.raises(ObserverError, match="no AWS region for the cloudwatch observer") as err:
+        obs.start()
+    assert "region: in its observe entry" in (err.value.hint or "")
+
+
+def test_region_and_endpoint_from_the_entry_reach_cloudwatch(
+    cw: Any, client_kwargs: dict[str, Any], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    _no_aws_chain(monkeypatch, tmp_path)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", client_kwargs["aws_access_key_id"])
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", client_kwargs["aws_secret_access_key"])
+    t0 = _t0()
+    _put(cw, "AWS/EC2", "CPUUtilization", {"InstanceId": "i-1"}, t0, 42.0)
+    entry = {
+        "kind": "cloudwatch",
+        "ec2_instances": ["i-1"],
+        "delay": 0,
+        "region": client_kwargs["region_name"],
+        "endpoint_url": client_kwargs["endpoint_url"],
+    }
+    obs = CloudWatchObserver(entry, clock=FakeClock())
+    assert [(s.t_s, s.value) for s in obs.collect_window(t0, t0 + 60, t0)] == [(0.0, 42.0)]
+
+
+def test_a_period_cloudwatch_refuses_is_a_problem() -> None:
+    entry = {"kind": "cloudwatch", "rds_instances": ["a"]}
+    assert problems({**entry, "period": "45s"}, "observe[0]")[0].field == "observe[0].period"
+    for ok in ("1s", "30s", "60s", "5m"):
+        assert problems({**entry, "period": ok}, "observe[0]") == []
 
 
 def test_problems_name_fields() -> None:

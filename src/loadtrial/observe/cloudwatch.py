@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
 _BATCH = 500  # GetMetricData accepts at most 500 queries per call
 _MAX_PAGES = 1000  # bound on NextToken pages per batch
+_PERIODS_S = (1.0, 5.0, 10.0, 30.0)  # GetMetricData: these, or a multiple of 60 s
 _CHECKS: Mapping[str, _config.Check] = {
     "region": _config.is_str,
     "endpoint_url": _config.is_str,
@@ -144,22 +145,28 @@ class CloudWatchObserver:
         self.resolutions: dict[str, float] = {}
 
     def start(self) -> None:
-        """Build the client from the standard credential chain (never from the file)."""
+        """Build the client from the standard credential chain (never from the file).
+
+        The region is this entry's `region`, else the chain's (AWS_REGION, the profile);
+        the trial's `env.region` is not inherited, so say so when neither is set."""
         if self._client is not None:
             return
         try:
             import boto3
-
-            kwargs: dict[str, Any] = {}
-            if self._entry.get("endpoint_url"):
-                kwargs["endpoint_url"] = str(self._entry["endpoint_url"])
-            session = boto3.session.Session(region_name=self._entry.get("region") or None)
-            self._client = session.client("cloudwatch", **kwargs)
-        except Exception as exc:
+        except ImportError as exc:  # pragma: no cover - boto3 is an optional dependency
             raise ObserverError(
-                f"cannot create a CloudWatch client: {exc}",
-                hint="pip install loadtrial[aws]; set a region",
+                "the cloudwatch observer needs boto3", hint="pip install 'loadtrial[aws]'"
             ) from exc
+        session = boto3.session.Session(region_name=self._entry.get("region") or None)
+        if not session.region_name:
+            raise ObserverError(
+                "no AWS region for the cloudwatch observer",
+                hint="set region: in its observe entry, or AWS_REGION / a profile region",
+            )
+        kwargs: dict[str, Any] = {}
+        if self._entry.get("endpoint_url"):
+            kwargs["endpoint_url"] = str(self._entry["endpoint_url"])
+        self._client = session.client("cloudwatch", **kwargs)
 
     def sample(self, t_s: float) -> list[Sample]:
         """Nothing live: CloudWatch data arrives minutes late; see collect_window."""
@@ -253,6 +260,19 @@ def create(entry: Mapping[str, Any]) -> CloudWatchObserver:
 def problems(entry: Mapping[str, Any], path: str) -> list[Problem]:
     """Return every problem with one cloudwatch entry."""
     found = _config.check_entry(entry, path, _CHECKS)
+    period = entry.get("period", 60)
+    try:
+        period_s = parse_duration_s(period)
+    except (TypeError, ValueError):
+        period_s = 60.0  # check_entry reported it
+    if period_s not in _PERIODS_S and (period_s <= 0 or period_s % 60):
+        found.append(
+            Problem(
+                f"{path}.period",
+                f"CloudWatch refuses a period of {period!r}",
+                "1s, 5s, 10s, 30s or a multiple of 60s (1m for most AWS metrics)",
+            )
+        )
     if not any(entry.get(k) for k in ("load_balancer", "rds_instances", "ec2_instances")):
         found.append(
             Problem(
