@@ -60,6 +60,12 @@ def test_users_run_with_header_and_post(
         (["load", "http://127.0.0.1:9/", "--rate", "5", "--users", "2"], "exclude each other"),
         (["load", "http://127.0.0.1:9/", "--stages", "100:10s,oops"], "bad stage"),
         (["load", "http://127.0.0.1:9/"], "no load given"),
+        (["load", "http://127.0.0.1:9/", "--rate", "nan"], "finite number"),
+        (["load", "http://127.0.0.1:9/", "--rate", "inf"], "finite number"),
+        (["load", "http://127.0.0.1:9/", "--rate", "5", "--method", "HEAD"], "not supported"),
+        (["load", "http://127.0.0.1:9/", "--rate", "5", "--method", "GE T"], "valid HTTP method"),
+        (["load", "http://127.0.0.1:9/", "--rate", "5", "-H", "A B: 1"], "header name"),
+        (["load", "http://127.0.0.1:9/", "--rate", "5", "--json", "/nonexistent/s.json"], "folder"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(

@@ -14,6 +14,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from loadtrial.cli import main
 from loadtrial.load import run_load, summarize
 from loadtrial.load.model import LoadPlan, OpenModel, RequestSpec, Stage
 from loadtrial.targets import RunningTarget, TargetConfig, start_target_thread
@@ -80,3 +81,45 @@ def test_https_untrusted_cert_is_a_tls_error(tls_target: tuple[RunningTarget, Pa
     assert s["ok"] == 0 and s["errors"] == {"tls": 100}
     insecure = summarize(run_load(_plan(target.url, tls_verify=False)))
     assert insecure["ok"] == 100
+
+
+@pytest.mark.timeout(60)
+def test_cli_insecure_and_cacert_pass_untrusted_is_one_line(
+    tls_target: tuple[RunningTarget, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    target, cert = tls_target
+    argv = ["load", target.url, "--rate", "20", "--duration", "1s", "--no-live"]
+    assert main([*argv, "--insecure"]) == 0
+    assert main([*argv, "--cacert", str(cert)]) == 0
+    capsys.readouterr()
+    # Without trust, the handshake is checked before any load: one line, exit 2.
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert "certificate" in err and "--insecure" in err and "\n" not in err
+
+
+@pytest.mark.timeout(60)
+def test_cli_https_to_plain_http_server_is_one_line(
+    fast_target: RunningTarget, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = fast_target.url.replace("http://", "https://")
+    assert main(["load", url, "--rate", "5", "--duration", "1s", "--no-live"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "TLS handshake" in err and "http://" in err and "\n" not in err
+
+
+@pytest.mark.parametrize("content", [None, "not a certificate\n"])
+def test_cli_unreadable_cacert_is_one_line(
+    tls_target: tuple[RunningTarget, Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    content: str | None,
+) -> None:
+    target, _ = tls_target
+    pem = tmp_path / "ca.pem"
+    if content is not None:
+        pem.write_text(content)
+    argv = ["load", target.url, "--rate", "5", "--duration", "1s", "--cacert", str(pem)]
+    assert main([*argv, "--no-live"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "CA file" in err and "\n" not in err

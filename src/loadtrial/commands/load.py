@@ -9,9 +9,11 @@ negative rate, header without a colon, unreachable or non-loopback target withou
 from __future__ import annotations
 
 import json
+import math
 import socket
+import ssl
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -75,10 +77,25 @@ def check_host(host: str, allow: list[str]) -> None:
     )
 
 
-def check_reachable(host: str, port: int, timeout_s: float) -> None:
-    """Open and close one TCP connection; TargetError with the reason if that fails."""
+def check_reachable(
+    host: str, port: int, timeout_s: float, tls: ssl.SSLContext | None = None
+) -> None:
+    """Open and close one TCP connection (with a TLS handshake when `tls` is given);
+    TargetError with the reason if that fails."""
     try:
-        socket.create_connection((host, port), timeout=min(timeout_s, 3.0)).close()
+        with socket.create_connection((host, port), timeout=min(timeout_s, 3.0)) as sock:
+            if tls is not None:
+                tls.wrap_socket(sock, server_hostname=host).close()
+    except ssl.SSLCertVerificationError as exc:
+        raise TargetError(
+            f"TLS handshake with {host}:{port} failed: {exc.verify_message}",
+            "pass --cacert PEM with the issuing CA, or --insecure to skip the check",
+        ) from None
+    except ssl.SSLError as exc:
+        raise TargetError(
+            f"TLS handshake with {host}:{port} failed: {exc.reason or exc}",
+            "is it an https server? use http:// for plain HTTP",
+        ) from None
     except socket.gaierror as exc:
         raise TargetError(f"cannot resolve {host}: {exc.strerror}", "check the URL") from None
     except OSError as exc:
@@ -102,6 +119,8 @@ def _model(
         raise UserError(f"{' and '.join(given)} exclude each other", "choose one load shape")
     if rate is not None and rate < 0:
         raise UserError(f"--rate cannot be negative, got {rate:g}", "e.g. --rate 100")
+    if rate is not None and not math.isfinite(rate):
+        raise UserError(f"--rate must be a finite number, got {rate:g}", "e.g. --rate 100")
     if users is not None and users < 1:
         raise UserError(f"--users must be at least 1, got {users}", "e.g. --users 50")
     if users:
@@ -111,6 +130,25 @@ def _model(
     if rate is None or rate == 0:
         raise UserError("no load given", "pass --rate R, --users N or --stages ...")
     return OpenModel((Stage(duration_s, rate, None),), poisson=poisson)
+
+
+def check_json_path(path: Path | None) -> None:
+    """Refuse a --json path that cannot be written, before any load is sent."""
+    if path is None:
+        return
+    if path.is_dir():
+        raise UserError(f"--json: {path} is a directory", "name a file, e.g. --json out.json")
+    folder = path.parent
+    if not folder.is_dir():
+        raise UserError(f"--json: folder {folder} does not exist", "create it or name another")
+
+
+def write_json(path: Path, summary: dict[str, Any]) -> None:
+    """Write the summary; an unwritable path is one line, not a traceback."""
+    try:
+        path.write_text(json.dumps(summary, indent=2) + "\n")
+    except OSError as exc:
+        raise UserError(f"cannot write --json {path}: {exc.strerror or exc}") from None
 
 
 def _duration(text: str, flag: str) -> float:
@@ -148,10 +186,11 @@ def load_command(
     """Send load to one URL at a fixed rate (open model) or with fixed users (closed)."""
     from loadtrial.load import check_plan, default_workers, run_load, summarize
     from loadtrial.load.view import LiveView, summary_table
-    from loadtrial.load.wire import parse_origin
+    from loadtrial.load.wire import parse_origin, ssl_context
 
     origin, _ = parse_origin(url)
     check_host(origin.host, allow or [])
+    check_json_path(json_path)
     headers = tuple(parse_header(h) for h in header or [])
     timeout_s = _duration(timeout, "--timeout")
     if timeout_s <= 0:
@@ -174,7 +213,7 @@ def load_command(
         ca_file=str(cacert) if cacert else "",
     )
     check_plan(plan)
-    check_reachable(origin.host, origin.port, timeout_s)
+    check_reachable(origin.host, origin.port, timeout_s, ssl_context(plan, origin))
     console = Console()
     view = LiveView(plan, Console(stderr=True), enabled=live)
     with view:
@@ -182,7 +221,7 @@ def load_command(
     summary = summarize(result)
     console.print(summary_table(summary, result.interrupted))
     if json_path is not None:
-        json_path.write_text(json.dumps(summary, indent=2) + "\n")
+        write_json(json_path, summary)
     if result.interrupted:
         where = f"; summary written to {json_path}" if json_path is not None else ""
         raise LoadInterrupted(f"load interrupted after {summary['duration_s']:g} s{where}")
