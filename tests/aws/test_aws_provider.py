@@ -137,7 +137,11 @@ def test_mid_swap_failure_reverts_the_swapped_instance(clients: Clients, world: 
     assert f"ec2 modify {first} type {BIG} -> {BASE}" in sink.names()
 
 
-def test_capacity_error_restores_old_type_and_fails_clearly(clients: Clients, world: World) -> None:
+def test_type_not_offered_stops_no_instance_and_fails_clearly(
+    clients: Clients, world: World
+) -> None:
+    # the zone check runs before anything is drained or stopped (it used to run at start,
+    # after the first instance had been taken out, stopped and resized)
     c, ids = clients, (world.instances[0], world.instances[2])
     offered = c.ec2.describe_instance_type_offerings(
         LocationType="availability-zone",
@@ -157,6 +161,9 @@ def test_capacity_error_restores_old_type_and_fails_clearly(clients: Clients, wo
     assert _registered(c, world.tg_arn) >= set(ids)
     state = c.ec2.describe_instances(InstanceIds=[ids[1]])["Reservations"][0]["Instances"][0]
     assert state["State"]["Name"] == "running"
+    failed = [a.name for a in sink.actions if a.status == "failed"]
+    assert failed == [f"ec2 check {BIG} offered in the pool's zones"]
+    assert not [n for n in sink.names() if n.startswith(("elb deregister", "ec2 stop"))]
 
 
 def test_ctrl_c_during_apply_reverts_then_reraises(clients: Clients, world: World) -> None:

@@ -8,7 +8,7 @@ from StartInstances, raises `CapacityError` so the caller can restore the old ty
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from loadtrial.env.aws.context import Ctx, error_code
@@ -134,6 +134,19 @@ def _check_offered(ctx: Ctx, inst: Instance) -> None:
             f"(instance {inst.instance_id})",
             hint="choose a type offered in every zone of the pool",
         )
+
+
+def check_offered(ctx: Ctx, wanted: Mapping[str, str]) -> None:
+    """Raise CapacityError, before anything is stopped, when an instance's zone does not
+    offer the type it is to get (`wanted`: instance id -> type; unchanged ones skipped)."""
+    found = describe(ctx, list(wanted))
+    changing = [i for i in found.values() if i.instance_type != wanted[i.instance_id]]
+    if not changing:
+        return
+    kinds = sorted({wanted[i.instance_id] for i in changing})
+    with ctx.journal.step(f"ec2 check {', '.join(kinds)} offered in the pool's zones"):
+        for inst in changing:
+            _check_offered(ctx, replace(inst, instance_type=wanted[inst.instance_id]))
 
 
 def start(ctx: Ctx, ids: Sequence[str]) -> None:

@@ -104,6 +104,7 @@ class AwsProvider:
                 f"app_node_count {arm.app_node_count} exceeds the pool of {len(ids)} instances"
             )
         want = pool.target_state(ctx, ids, now, arm.app_instance_type, arm.app_node_count)
+        ec2.check_offered(ctx, want.types)  # a typo or missing type stops no instance
         if ctx.app.drain_delay_s is not None:
             undo.append({"kind": "drain_delay", "value": elb.drain_delay(ctx)})
             elb.set_drain_delay(ctx, str(round(ctx.app.drain_delay_s)))
