@@ -337,3 +337,29 @@ def test_revert_goes_on_past_a_failing_step_and_names_it(clients: Clients, world
     assert facts["aws.rds.shop.shop-1.db_instance_class"] == "db.r5.large"  # before the failure
     assert facts["aws.elb.app.deregistration_delay_s"] == "300"  # after the failure
     assert facts[f"aws.app.{first}.instance_type"] == BIG  # the one AWS refused
+
+
+def test_missing_resources_name_the_setting_to_check(clients: Clients, world: World) -> None:
+    # a wrong target group ARN used to be refused as "not tagged loadtrial=managed"
+    wrong_tg = world.tg_arn.rsplit("/", 1)[0] + "/0000000000000000"
+    cases = [
+        (
+            {"app": {"target_group_arn": wrong_tg}},
+            {"app_node_count": 1},
+            "env.app.target_group_arn",
+        ),
+        ({"db": {"cluster": "shopx"}}, {"db_instance_class": "db.r5.xlarge"}, "env.db.cluster"),
+        (
+            {"app": {"instances": ["i-0000000000000000a"]}},
+            {"app_node_count": 1},
+            "env.app.instances",
+        ),
+    ]
+    for extra, params, setting in cases:
+        sink = Recorder()
+        provider = create(settings_for(world, **extra), sink, clients=clients, clock=FakeClock())
+        with pytest.raises(ProviderError) as err:
+            provider.apply(params)
+        assert f"(check {setting} and env.region)" in err.value.message
+        assert "not tagged" not in err.value.message
+        assert not [a for a in sink.actions if a.name.startswith(("elb ", "ec2 ", "rds "))]

@@ -45,3 +45,29 @@ def error_code(exc: BaseException) -> str:
     if isinstance(response, dict):
         return str(response.get("Error", {}).get("Code", ""))
     return ""
+
+
+# AWS "not found" codes -> the setting that names the missing resource
+_NOT_FOUND = {
+    "DBClusterNotFoundFault": "env.db.cluster",
+    "DBInstanceNotFound": "env.db.instance",
+    "DBInstanceNotFoundFault": "env.db.instance",
+    "InvalidInstanceID.NotFound": "env.app.instances",
+    "InvalidInstanceID.Malformed": "env.app.instances",
+    "TargetGroupNotFound": "env.app.target_group_arn",
+    "NoSuchHostedZone": "env.app.route53.zone_id",
+}
+
+
+def explain(exc: BaseException) -> str:
+    """Return one line for an AWS error: its message, and for a missing resource the
+    setting to check (and the region, the usual culprit); else "<type>: <text>"."""
+    code = error_code(exc)
+    if not code:
+        return f"{type(exc).__name__}: {exc}"
+    response: Any = getattr(exc, "response", {})
+    message = str(response.get("Error", {}).get("Message", "")) or str(exc)
+    setting = _NOT_FOUND.get(code)
+    if setting is None:
+        return f"{code}: {message}"
+    return f"{code}: {message} (check {setting} and env.region)"

@@ -14,7 +14,7 @@ from typing import Any
 from loadtrial.clock import Clock
 from loadtrial.env.aws import aurora, ec2, elb, facts, pool, safety
 from loadtrial.env.aws.clients import Clients
-from loadtrial.env.aws.context import Ctx
+from loadtrial.env.aws.context import Ctx, explain
 from loadtrial.env.aws.settings import ArmParams, AwsSettings, parse_params
 from loadtrial.env.aws.waiting import Journal, Waiter
 from loadtrial.env.model import ActionSink, ApplyRecord, Facts
@@ -79,7 +79,7 @@ class AwsProvider:
             raise
         except Exception as exc:
             raise ProviderError(
-                f"reading the AWS facts failed: {type(exc).__name__}: {exc}",
+                f"reading the AWS facts failed: {explain(exc)}",
                 hint="check credentials, region and IAM permissions (docs/aws.md)",
             ) from exc
 
@@ -150,7 +150,7 @@ def _apply_failed(exc: BaseException, undo_failures: list[str]) -> BaseException
     """Return the exception to raise for a failed apply, saying what the undo did."""
     if not isinstance(exc, Exception):  # Ctrl-C / SystemExit: re-raise as is, undo done
         return exc
-    reason = exc.message if isinstance(exc, LoadtrialError) else f"{type(exc).__name__}: {exc}"
+    reason = exc.message if isinstance(exc, LoadtrialError) else explain(exc)
     hint = exc.hint if isinstance(exc, LoadtrialError) else ""
     if undo_failures:
         return ProviderError(

@@ -35,6 +35,9 @@ def unmanaged_instances(ctx: Ctx, ids: Sequence[str]) -> list[str]:
 
 def unmanaged_target_group(ctx: Ctx, arn: str) -> list[str]:
     """Return the target group if it lacks the managed tag."""
+    # DescribeTags answers for any well-formed ARN (moto: no tags), so ask for the group
+    # first: a missing one raises TargetGroupNotFound instead of "not tagged"
+    ctx.clients.elbv2.describe_target_groups(TargetGroupArns=[arn])
     descs = ctx.clients.elbv2.describe_tags(ResourceArns=[arn])["TagDescriptions"]
     tags = descs[0].get("Tags", []) if descs else []
     return [] if _is_managed(ctx, tags) else [f"target group {arn}"]  # type: ignore[arg-type]
