@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import replace
 
@@ -57,12 +58,31 @@ def test_planted_db_connection_bottleneck_is_named_with_evidence() -> None:
     assert b.status == "db.connections.used"
     assert b.evidence["tier"] == "db" and b.evidence["saturated_at_s"] < 21
     assert 19 <= b.evidence["onset_s"] <= 23
-    assert "app capacity will not raise throughput: app.cpu.util peaked at 3" in b.summary
+    assert "app capacity will not raise throughput: app.cpu.util peaked at 3" in " ".join(
+        b.evidence["not_helping"]
+    )
+    assert b.evidence["not_limits"]["app"]["series"] == "app.cpu.util"
     assert b.evidence["demand"]["db.connections.used"]["bound_per_s"] > 0
     sats = {f.subject for f in _by(found, "saturation")}
     assert {"db.connections.used", "db.connect.refused"} <= sats and "app.cpu.util" not in sats
     arm_slo = next(f for f in _by(found, "slo") if f.subject == "arm baseline")
     assert arm_slo.status == "fail"
+
+
+def test_the_bottleneck_sentence_is_short_and_says_it_once() -> None:
+    trial = trial_from(arms=ARMS, observe=OBSERVE)
+    data = make_trial_data(trial, [_db_limited("baseline", {})] * 2)
+    b = next(f for f in _by(analyze_trial(data, trial), "bottleneck") if f.arm == "baseline")
+    ev = b.evidence
+    bound = ev["demand"]["db.connections.used"]["bound_per_s"]
+    assert b.summary.startswith(
+        "db connections limited throughput in arm baseline: db.connections.used at 100% of 20 "
+        f"from t={ev['saturated_at_s']:.0f}s, when latency and errors rose; "
+        f"X ≤ 1/D = {bound:.0f}/s (measured {ev['throughput_per_s']:.0f}/s)."
+    ), b.summary
+    assert re.search(r"\. Not the limit: app CPU \(peak 3\d%\)\.$", b.summary), b.summary
+    assert b.summary.count("db.connections.used") == 1 and "bottleneck:" not in b.summary
+    assert (ev["runs_saturated"], ev["runs"]) == (2, 2)
 
 
 def test_nothing_saturated_says_so_and_names_missing_observers() -> None:

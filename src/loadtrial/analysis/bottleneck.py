@@ -35,6 +35,8 @@ FloatArray = npt.NDArray[np.float64]
 ONSET_SLACK_S = 2.0
 ONSET_LEAD_S = 10.0
 NOT_HELP_BELOW = 0.70  # a tier whose busiest resource peaked below this is not the limit
+PER_RESOURCE_ONLY = ("not_helping", "tier", "quiet")  # figures not copied into evidence
+ACRONYMS = {"cpu": "CPU", "io": "I/O", "rss": "RSS"}
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,7 @@ class Call:
     evidence: dict[str, Any] = field(default_factory=dict)
     not_helping: tuple[str, ...] = ()
     saturated: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> its figures
+    quiet: dict[str, tuple[str, float]] = field(default_factory=dict)  # see _quiet_tiers
 
 
 def _ranks(x: FloatArray) -> FloatArray:
@@ -92,17 +95,24 @@ def _demand(u: ResourceUse, x_per_s: float) -> dict[str, float] | None:
     return {"demand_ms": d * 1000.0, "bound_per_s": 1.0 / d, "mean_util": u.mean_util}
 
 
-def _not_helping(uses: Sequence[ResourceUse], tier: str) -> tuple[str, ...]:
+def _quiet_tiers(uses: Sequence[ResourceUse], tier: str) -> dict[str, tuple[str, float]]:
+    """tier -> (its busiest series, peak utilisation) for every other tier that stayed
+    below NOT_HELP_BELOW: capacity added there will not raise throughput."""
     peaks: dict[str, ResourceUse] = {}
     for u in uses:
-        if not u.is_error and u.tier != tier:
+        if not u.is_error and u.tier != tier and np.isfinite(u.peak_util):
             best = peaks.get(u.tier)
             if best is None or u.peak_util > best.peak_util:
                 peaks[u.tier] = u
+    return {
+        t: (u.name, u.peak_util) for t, u in sorted(peaks.items()) if u.peak_util < NOT_HELP_BELOW
+    }
+
+
+def _not_helping(uses: Sequence[ResourceUse], tier: str) -> tuple[str, ...]:
     return tuple(
-        f"more {t} capacity will not raise throughput: {u.name} peaked at {u.peak_util:.0%}"
-        for t, u in sorted(peaks.items())
-        if u.peak_util < NOT_HELP_BELOW
+        f"more {t} capacity will not raise throughput: {name} peaked at {peak:.0%}"
+        for t, (name, peak) in _quiet_tiers(uses, tier).items()
     )
 
 
@@ -136,41 +146,69 @@ def attribute_run(view: RunView, uses: Sequence[ResourceUse]) -> Call:
         tiers_with_errors = sorted({n.split(".", 1)[0] for n in errs})
         tier = tiers_with_errors[0] if len(tiers_with_errors) == 1 else ""
         name = f"{tier} (errors)" if tier else ""
-        return Call(view.run_id, view.arm, name, tier, ev, _not_helping(uses, tier))
+        quiet = _quiet_tiers(uses, tier)
+        return Call(view.run_id, view.arm, name, tier, ev, _not_helping(uses, tier), quiet=quiet)
     saturated: dict[str, dict[str, Any]] = {
         v.name: {"resource": v.name, "tier": v.tier, "saturated_at_s": v.saturated_at_s,
                  "peak_util": v.peak_util, "capacity": v.capacity, "correlation": c,
-                 "score": k[1], "not_helping": _not_helping(uses, v.tier)}
+                 "score": k[1], "not_helping": _not_helping(uses, v.tier),
+                 "quiet": _quiet_tiers(uses, v.tier)}
         for k, v, c in scored
         if v.saturated_at_s is not None
     }  # fmt: skip
     u = top[1]
-    ev.update({k: v for k, v in saturated[u.name].items() if k not in ("not_helping", "tier")})
-    return Call(view.run_id, view.arm, u.name, u.tier, ev, _not_helping(uses, u.tier), saturated)
+    ev.update({k: v for k, v in saturated[u.name].items() if k not in PER_RESOURCE_ONLY})
+    return Call(
+        view.run_id, view.arm, u.name, u.tier, ev, _not_helping(uses, u.tier), saturated,
+        _quiet_tiers(uses, u.tier),
+    )  # fmt: skip
+
+
+def label(name: str) -> str:
+    """A resource as a person says it: "db.connections.active" -> "db connections",
+    "app.cpu.util" -> "app CPU" (tier and resource, without the statistic)."""
+    parts = name.split(".")
+    words = parts[:2] if len(parts) > 2 else parts
+    return " ".join(ACRONYMS.get(w.lower(), w) for w in words)
+
+
+def _when(ev: dict[str, Any]) -> str:
+    """How the saturation lines up with the rise of latency and errors."""
+    onset, sat = ev.get("onset_s"), float(ev["saturated_at_s"])
+    if onset is None:
+        return ""
+    if not -ONSET_SLACK_S <= onset - sat <= ONSET_LEAD_S:
+        return f"; latency/errors rose at t={onset:.0f}s"
+    rose = {w: t for w, t in (("latency", ev.get("latency_onset_s")),
+                              ("errors", ev.get("error_onset_s"))) if t is not None}  # fmt: skip
+    if len(rose) == 2 and abs(rose["latency"] - rose["errors"]) > ONSET_SLACK_S:
+        first, second = sorted(rose, key=lambda w: rose[w])
+        return f", when {first} rose ({second} from t={rose[second]:.0f}s)"
+    return f", when {' and '.join(rose) or 'latency/errors'} rose"
 
 
 def _sentence(call: Call, runs: int, agree: int) -> str:
+    """One sentence: what limited the arm, the evidence in numbers, what did not."""
     ev = call.evidence
-    parts = [
-        f"{call.name} saturated at t={ev['saturated_at_s']:.0f}s "
-        f"(peak {ev['peak_util']:.0%} of {ev['capacity']:g})"
-    ]
-    if ev.get("onset_s") is not None:
-        parts.append(f"latency/errors departed at t={ev['onset_s']}s")
-    parts.append(f"co-movement with p99/errors ρ={ev['correlation']:.2f}")
+    head = f"{label(call.name)} limited throughput in arm {call.arm}"
+    if agree < runs:
+        head += f" (saturated in {agree} of {runs} runs)"
+    text = (
+        f"{head}: {call.name} at {ev['peak_util']:.0%} of {ev['capacity']:g} "
+        f"from t={ev['saturated_at_s']:.0f}s{_when(ev)}"
+    )
     d = ev["demand"].get(call.name)
     if d:
-        parts.append(
-            f"D={d['demand_ms']:.2f}ms/request bounds throughput at ≤{d['bound_per_s']:.0f}/s "
-            f"(measured {ev['throughput_per_s']:.0f}/s)"
-        )
-    head = f"bottleneck: tier {call.tier}, resource {call.name.split('.', 1)[-1]} "
-    head += f"(saturated in {agree} of {runs} runs): "
-    others = [n for n in ev.get("also_saturated", []) if n != call.name]
+        text += f"; X ≤ 1/D = {d['bound_per_s']:.0f}/s (measured {ev['throughput_per_s']:.0f}/s)"
+    mine = label(call.name)
+    others = sorted({label(n) for n in ev.get("also_saturated", [])} - {mine})
     if others:
-        parts.append("also saturated: " + ", ".join(others))
-    tail = ". " + "; ".join(call.not_helping) if call.not_helping else ""
-    return head + "; ".join(parts) + tail
+        text += ". Also saturated: " + ", ".join(others)
+    if call.quiet:
+        text += ". Not the limit: " + ", ".join(
+            f"{label(n)} (peak {p:.0%})" for n, p in call.quiet.values()
+        )
+    return text + "."
 
 
 def _arm_choice(calls: Sequence[Call]) -> tuple[str, int, Call | None]:
@@ -189,35 +227,53 @@ def _arm_choice(calls: Sequence[Call]) -> tuple[str, int, Call | None]:
     seen = [c for c in calls if name in c.saturated]
     best = max(seen, key=lambda c: float(c.saturated[name]["score"]))
     fig = best.saturated[name]
-    ev = {**best.evidence, **{k: v for k, v in fig.items() if k not in ("not_helping", "tier")}}
+    ev = {**best.evidence, **{k: v for k, v in fig.items() if k not in PER_RESOURCE_ONLY}}
     ev["also_saturated"] = ranked[1:]
-    call = Call(best.run_id, best.arm, name, str(fig["tier"]), ev, tuple(fig["not_helping"]))
+    call = Call(
+        best.run_id, best.arm, name, str(fig["tier"]), ev, tuple(fig["not_helping"]),
+        quiet=dict(fig["quiet"]),
+    )  # fmt: skip
     return name, len(seen), call
+
+
+def _unobserved(missing_tiers: Sequence[str]) -> str:
+    return f"; no samples from tier {', '.join(missing_tiers)}" if missing_tiers else ""
+
+
+def _busiest(peaks: dict[str, float]) -> str:
+    finite = {n: p for n, p in peaks.items() if np.isfinite(p)}
+    if not finite:
+        return ""
+    name = max(finite, key=lambda n: finite[n])
+    return f" (busiest: {name} at {finite[name]:.0%})"
 
 
 def arm_bottleneck(arm: str, calls: Sequence[Call], missing_tiers: Sequence[str]) -> Finding:
     """One `bottleneck` finding for an arm: the resource with the highest summed score."""
     name, agree, chosen = _arm_choice(calls)
     per_run = {str(c.run_id): c.name or "none" for c in calls}
-    missing = ", ".join(missing_tiers) or "none"
     if chosen is None or not name:
-        text = f"arm {arm}: no observed resource saturated; unobserved or silent tiers: {missing}"
-        peaks = chosen.evidence.get("peaks", {}) if chosen else {}
+        peaks = dict(chosen.evidence.get("peaks", {})) if chosen else {}
+        text = f"no observed resource saturated in arm {arm}{_busiest(peaks)}"
+        text += _unobserved(missing_tiers)
         ev = {"per_run": per_run, "missing_tiers": list(missing_tiers), "peaks": peaks}
         return Finding("bottleneck", f"arm {arm}", text, "none", ev, arm)
     if chosen.evidence.get("resource") is None:
         errs = ", ".join(chosen.evidence["error_series"])
         text = (
-            f"arm {arm}: tier {chosen.tier} reported errors ({errs})"
-            f" but no observed resource saturated; unobserved or silent tiers: {missing}"
+            f"{chosen.tier} reported errors in arm {arm} ({errs}) but no observed resource "
+            f"saturated{_unobserved(missing_tiers)}"
         )
     else:
-        text = f"arm {arm}: " + _sentence(chosen, len(calls), agree)
-    ev = {
+        text = _sentence(chosen, len(calls), agree)
+    out: dict[str, Any] = {
         **chosen.evidence,
         "per_run": per_run,
+        "runs_saturated": agree,
+        "runs": len(calls),
         "not_helping": list(chosen.not_helping),
+        "not_limits": {t: {"series": n, "peak_util": p} for t, (n, p) in chosen.quiet.items()},
         "missing_tiers": list(missing_tiers),
         "tier": chosen.tier,
     }
-    return Finding("bottleneck", f"arm {arm}", text, name, ev, arm)
+    return Finding("bottleneck", f"arm {arm}", text, name, out, arm)
