@@ -93,3 +93,24 @@ def test_usl_kappa_zero_on_its_bound() -> None:
 def test_usl_needs_three_levels() -> None:
     with pytest.raises(UserError):
         fit_usl([1, 1, 2, 2], [10, 10, 19, 19])
+
+
+def test_error_total_of_a_rate_gives_back_the_counter_and_reads_as_a_count() -> None:
+    from loadtrial.analysis.saturation import count_text, error_total, resource_use
+    from loadtrial.analysis.saturation import saturation_findings as sat_findings
+    from loadtrial.analysis.windows import Window
+    from loadtrial.store.model import Series
+
+    rng = np.random.default_rng(3)
+    t = np.arange(1, 23) + rng.uniform(0.0, 0.003, 22)  # sampling ticks jitter by ms
+    counter = np.concatenate([[0], np.cumsum(rng.integers(0, 25, 21))]).astype(float)
+    rate = np.diff(counter, prepend=0.0) / np.diff(t, prepend=t[0] - 1.0)  # as observers do
+    assert error_total(t, rate, "per_s") == pytest.approx(counter[-1], abs=1e-6)
+    assert float(np.sum(rate)) != pytest.approx(counter[-1], abs=1e-3)  # the old, off total
+    assert error_total(t, counter, "count") == counter[-1]
+    assert (count_text(241.995), count_text(1234.4), count_text(2.5)) == ("242", "1,234", "2.5")
+    s = Series("lb.errors_5xx", "per_s", None, t, rate)
+    use = resource_use(s, Window(0, 22, "steady"), 23)
+    assert use is not None
+    (f,) = sat_findings([use], "a", 1)
+    assert f.summary.endswith(f"(total {counter[-1]:,.0f})"), f.summary

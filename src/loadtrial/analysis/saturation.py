@@ -108,14 +108,32 @@ def _error_began(t: FloatArray, v: FloatArray) -> float | None:
     return float(t[hits[0]]) if hits.size else None
 
 
+def error_total(t: FloatArray, v: FloatArray, unit: str) -> float:
+    """How many errors a series counted: a counter's increase; a rate (unit `per_s`)
+    integrated over each sample's interval (rate × seconds since the previous sample,
+    which gives back the counter's increments exactly); else the sum of the samples."""
+    if v.size == 0:
+        return 0.0
+    if unit == "per_s":
+        dt = np.diff(t, prepend=t[0] - (float(np.median(np.diff(t))) if t.size > 1 else 1.0))
+        return float(np.nansum(v * dt))
+    if v.size > 1 and bool(np.all(np.diff(v) >= 0)):
+        return float(v[-1] - v[0])
+    return float(np.nansum(v))
+
+
+def count_text(total: float) -> str:
+    """An error total as a person reads it: whole numbers from 10 up, 3 digits below."""
+    return f"{total:,.0f}" if abs(total) >= 10 else f"{total:.3g}"
+
+
 def resource_use(series: Series, window: Window, n_seconds: int) -> ResourceUse | None:
     """USE figures of one series, or None when it has neither a capacity nor errors."""
     t = np.asarray(series.t_s, dtype=np.float64)
     v = np.asarray(series.values, dtype=np.float64)
     if is_error_series(series.name):
         began = _error_began(t, v)
-        monotonic = v.size > 1 and bool(np.all(np.diff(v) >= 0))
-        total = float(v[-1] - v[0]) if monotonic else float(np.nansum(v))
+        total = error_total(t, v, series.unit)
         grid = per_second(t, v, n_seconds)
         return ResourceUse(
             series.name,
@@ -178,10 +196,12 @@ def saturation_findings(uses: Sequence[ResourceUse], arm: str, run_id: int) -> l
     out: list[Finding] = []
     for u in uses:
         if u.is_error and u.errors_at_s is not None:
-            text = f"{u.name}: errors from t={u.errors_at_s:.0f}s (total {u.error_total:g})"
+            text = (
+                f"{u.name}: errors from t={u.errors_at_s:.0f}s (total {count_text(u.error_total)})"
+            )
             ev = {
                 "errors_at_s": u.errors_at_s,
-                "error_total": u.error_total,
+                "error_total": round(u.error_total, 3),
                 "kind": "errors",
                 "series": u.name,
                 "tier": u.tier,
