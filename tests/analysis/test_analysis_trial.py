@@ -252,6 +252,19 @@ def test_a_resource_saturating_long_after_the_onset_is_a_consequence() -> None:
     assert b.evidence["also_saturated"] == ["app.cpu.util"]
 
 
+def test_idle_connections_kept_by_a_pool_are_not_a_saturated_resource() -> None:
+    plan = RunPlan(
+        "a", seconds=40,
+        series={"db.connections.idle": ("count", 17.0, const(17)),
+                "db.connections.active": ("count", 17.0, const(2)),
+                "app.cpu.util": ("ratio", 1.0, const(0.2))},
+    )  # fmt: skip
+    trial = trial_from(arms={"a": {}}, observe=OBSERVE)
+    found = analyze_trial(make_trial_data(trial, [plan]), trial)
+    assert _by(found, "bottleneck")[0].status == "none"
+    assert not [f for f in _by(found, "saturation") if f.subject == "db.connections.idle"]
+
+
 def test_errors_without_a_saturated_resource_point_at_their_tier() -> None:
     plan = RunPlan(
         "a", seconds=40, step_at_s=20, step_error_rate=0.2,

@@ -26,8 +26,10 @@ FloatArray = npt.NDArray[np.float64]
 SATURATED_UTIL = 0.90
 SUSTAINED_S = 3.0
 ERROR_WORDS = ("refused", "rejected", "error", "too_many", "timeout", "dropped")
-# a limit, or a health count, is not a use of the resource (100 % healthy is no saturation)
-NOT_USE_SUFFIXES = (".max", ".reserved", ".healthy", ".limit", ".capacity")
+# a limit, or a health count, is not a use of the resource (100 % healthy is no saturation);
+# nor are idle connections (a pool keeping its 17 connections idle has not saturated the db:
+# `connections.used` counts the slots, `.active` the work)
+NOT_USE_SUFFIXES = (".max", ".reserved", ".healthy", ".limit", ".capacity", ".idle")
 # load averages smooth a whole machine's run queue over minutes: no timing at 1 s, no owner
 SMOOTHED_SUFFIXES = (".load.1m", ".load.5m", ".load.15m")
 
