@@ -61,61 +61,40 @@ class MetricSpec:
     capacity: float | None = None
 
 
+# name, metric, stat, unit, scale, per_period, capacity of each metric per source
+_RDS = (
+    ("cpu", "CPUUtilization", "Average", "percent", 1.0, False, 100.0),
+    ("connections", "DatabaseConnections", "Maximum", "count", 1.0, False, None),
+)
+_ALB = (
+    ("elb_5xx", "HTTPCode_ELB_5XX_Count", "Sum", "per_s", 1.0, True, None),
+    ("target_5xx", "HTTPCode_Target_5XX_Count", "Sum", "per_s", 1.0, True, None),
+    ("requests", "RequestCount", "Sum", "per_s", 1.0, True, None),
+    ("response_time", "TargetResponseTime", "Average", "ms", 1000.0, False, None),
+)
+_EC2 = (("cpu", "CPUUtilization", "Average", "percent", 1.0, False, 100.0),)
+_Row = tuple[str, str, str, str, float, bool, float | None]
+
+
+def _specs(
+    prefix: str, namespace: str, dim: tuple[str, str], rows: Sequence[_Row]
+) -> list[MetricSpec]:
+    return [
+        MetricSpec(f"{prefix}.{name}", namespace, metric, (dim,), stat, unit, scale, per, cap)
+        for name, metric, stat, unit, scale, per, cap in rows
+    ]
+
+
 def metric_specs(entry: Mapping[str, Any]) -> list[MetricSpec]:
     """Return the metrics an entry asks for."""
     specs: list[MetricSpec] = []
     for db in entry.get("rds_instances", ()) or ():
-        dims = (("DBInstanceIdentifier", str(db)),)
-        specs.append(
-            MetricSpec(
-                f"rds.{db}.cpu",
-                "AWS/RDS",
-                "CPUUtilization",
-                dims,
-                "Average",
-                "percent",
-                capacity=100.0,
-            )
-        )
-        specs.append(
-            MetricSpec(
-                f"rds.{db}.connections", "AWS/RDS", "DatabaseConnections", dims, "Maximum", "count"
-            )
-        )
+        specs += _specs(f"rds.{db}", "AWS/RDS", ("DBInstanceIdentifier", str(db)), _RDS)
     if entry.get("load_balancer"):
-        dims = (("LoadBalancer", str(entry["load_balancer"])),)
-        alb = "AWS/ApplicationELB"
-        specs += [
-            MetricSpec(
-                "alb.elb_5xx", alb, "HTTPCode_ELB_5XX_Count", dims, "Sum", "per_s", per_period=True
-            ),
-            MetricSpec(
-                "alb.target_5xx",
-                alb,
-                "HTTPCode_Target_5XX_Count",
-                dims,
-                "Sum",
-                "per_s",
-                per_period=True,
-            ),
-            MetricSpec("alb.requests", alb, "RequestCount", dims, "Sum", "per_s", per_period=True),
-            MetricSpec(
-                "alb.response_time", alb, "TargetResponseTime", dims, "Average", "ms", scale=1000.0
-            ),
-        ]
+        dim = ("LoadBalancer", str(entry["load_balancer"]))
+        specs += _specs("alb", "AWS/ApplicationELB", dim, _ALB)
     for iid in entry.get("ec2_instances", ()) or ():
-        dims = (("InstanceId", str(iid)),)
-        specs.append(
-            MetricSpec(
-                f"ec2.{iid}.cpu",
-                "AWS/EC2",
-                "CPUUtilization",
-                dims,
-                "Average",
-                "percent",
-                capacity=100.0,
-            )
-        )
+        specs += _specs(f"ec2.{iid}", "AWS/EC2", ("InstanceId", str(iid)), _EC2)
     return specs
 
 
