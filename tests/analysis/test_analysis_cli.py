@@ -106,3 +106,34 @@ def test_fit_usl_bad_csv_is_one_clear_line(
     csv.write_text("x,y\n1,2\n")
     assert main(["fit", "usl", str(csv)]) == 2
     assert "n,throughput" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        ("n,throughput\n1,100\n2,abc\n", ":3: throughput 'abc' is not a number"),
+        ("n;throughput\n1;100\n", ":1: expected the columns n,throughput, found 'n;throughput'"),
+        ("n,throughput\n1,100\n4,\n", ":3: throughput '' is not a number"),
+        ("", ":1: expected the columns n,throughput, found 'an empty file'"),
+    ],
+)
+def test_fit_usl_bad_cell_names_the_line_and_column(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, where: str
+) -> None:
+    csv = tmp_path / "points.csv"
+    csv.write_text(text)
+    assert main(["fit", "usl", str(csv)]) == 2
+    err = capsys.readouterr().err
+    assert f"{csv}{where}" in err and "Traceback" not in err
+
+
+def test_fit_usl_header_case_spaces_and_blank_lines_are_accepted(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    n = np.array([1.0, 2, 4, 8, 16])
+    rows = "".join(f"{a:g}, {b:.4f}\n\n" for a, b in zip(n, usl(n, 0.05, 0.002, 100), strict=True))
+    csv = tmp_path / "points.csv"
+    csv.write_text("\ufeffN, Throughput\n" + rows)
+    assert main(["fit", "usl", str(csv), "--json"]) == 0
+    fit = json.loads(capsys.readouterr().out)
+    assert fit["n_points"] == 5 and fit["sigma"] == pytest.approx(0.05, abs=1e-3)

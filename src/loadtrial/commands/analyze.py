@@ -142,18 +142,43 @@ def analyze_command(
     return code
 
 
-def fit_usl_command(path: Path, as_json: bool) -> None:
-    """Fit the USL to a CSV with columns n,throughput and print the figures."""
+def read_usl_csv(path: Path) -> tuple[list[float], list[float]]:
+    """The n and throughput columns of a CSV; a bad file, header or cell is a UserError
+    naming the file, the line and the column."""
     try:
-        with path.open(newline="", encoding="utf-8") as fh:
-            rows = list(csv.DictReader(fh))
-        n = [float(r["n"]) for r in rows]
-        x = [float(r["throughput"]) for r in rows]
+        with path.open(newline="", encoding="utf-8-sig") as fh:
+            rows = list(csv.reader(fh))
     except FileNotFoundError:
         raise UserError(f"no file at {path}", hint="check the path") from None
-    except (KeyError, ValueError, TypeError) as exc:
-        raise UserError(f"{path}: expected numeric columns n,throughput ({exc})",
-                        hint="first line: n,throughput") from None  # fmt: skip
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"{path}: cannot read it as a CSV text file ({exc})") from None
+    header = [h.strip().lower() for h in rows[0]] if rows else []
+    if "n" not in header or "throughput" not in header:
+        found = ",".join(rows[0]) if rows else "an empty file"
+        raise UserError(f"{path}:1: expected the columns n,throughput, found {found!r}",
+                        hint="first line: n,throughput (comma-separated)")  # fmt: skip
+    cols = {"n": header.index("n"), "throughput": header.index("throughput")}
+    n: list[float] = []
+    x: list[float] = []
+    for line, row in enumerate(rows[1:], start=2):
+        if not any(cell.strip() for cell in row):
+            continue
+        values = []
+        for name, col in cols.items():
+            cell = row[col].strip() if col < len(row) else ""
+            try:
+                values.append(float(cell))
+            except ValueError:
+                raise UserError(f"{path}:{line}: {name} {cell!r} is not a number",
+                                hint="each line: n,throughput, e.g. 4,1830") from None  # fmt: skip
+        n.append(values[0])
+        x.append(values[1])
+    return n, x
+
+
+def fit_usl_command(path: Path, as_json: bool) -> None:
+    """Fit the USL to a CSV with columns n,throughput and print the figures."""
+    n, x = read_usl_csv(path)
     from loadtrial.analysis.scalability import fit_usl  # scipy: only when fitting
 
     fit = fit_usl(n, x).as_dict()
