@@ -7,11 +7,14 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 import yaml
 from aws_world import World
@@ -65,6 +68,16 @@ def _trial(world: World, target: str, moto_url: str) -> dict[str, Any]:
             "big": {"app_instance_type": "c5.xlarge", "db_instance_class": "db.r5.2xlarge"},
         },
         "order": "sequential",
+        "observe": [
+            {
+                "kind": "cloudwatch",
+                "as": "cloud",
+                "region": "us-east-1",
+                "endpoint_url": moto_url,
+                "rds_instances": [world.writer],
+                "delay": 0,
+            }
+        ],
     }
 
 
@@ -93,6 +106,24 @@ def test_run_applies_snapshots_and_reverts_through_the_cli(
     trial_file.write_text(yaml.safe_dump(_trial(world, target, moto_url)))
     dry = _loadtrial(["run", str(trial_file), "--dry-run"], client_kwargs, tmp_path)
     assert dry.returncode == 0, dry.stderr
+    planned = dry.stdout + dry.stderr
+    assert "arm big: aws provider would:" in planned
+    assert "InstanceType=c5.xlarge" in planned and "rds.FailoverDBCluster" in planned
+    # CloudWatch data for the runs' minutes, put as AWS would publish it
+    cw = boto3.client("cloudwatch", **client_kwargs)
+    minute = int(time.time()) // 60 * 60
+    cw.put_metric_data(
+        Namespace="AWS/RDS",
+        MetricData=[
+            {
+                "MetricName": "CPUUtilization",
+                "Dimensions": [{"Name": "DBInstanceIdentifier", "Value": world.writer}],
+                "Timestamp": datetime.fromtimestamp(minute + 60 * k, UTC),
+                "Value": 50.0 + k,
+            }
+            for k in range(-1, 4)
+        ],
+    )
     store_path = tmp_path / "results.db"
     done = _loadtrial(
         ["run", str(trial_file), "--store", str(store_path), "--no-live"], client_kwargs, tmp_path
@@ -107,6 +138,9 @@ def test_run_applies_snapshots_and_reverts_through_the_cli(
     assert big.snapshots["before"][f"aws.app.{world.instances[0]}.instance_type"] == "c5.xlarge"
     assert big.snapshots["before"]["aws.rds.shop.shop-1.db_instance_class"] == "db.r5.2xlarge"
     assert big.snapshots["before"]["aws.rds.shop.writer"] == "shop-1"
+    cpu = [x for x in big.series if x.name == f"cloud.rds.{world.writer}.cpu"]
+    assert cpu and cpu[0].unit == "percent" and cpu[0].capacity == 100.0
+    assert set(cpu[0].values) <= {49.0, 50.0, 51.0, 52.0, 53.0}
     names = [a.name for a in big.actions]
     assert any(n.startswith("rds modify shop-1") for n in names)
     assert any(n == "revert app" for n in names)
