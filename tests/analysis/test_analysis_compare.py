@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 
 import numpy as np
@@ -62,3 +63,18 @@ def test_error_rates_all_zero_are_no_difference() -> None:
 def test_no_data_is_inconclusive() -> None:
     c = compare_runs("p99", "a", [], "b", [np.ones(10)])
     assert c.result == "inconclusive" and "no measured seconds" in c.reason
+
+
+def test_the_reason_states_the_tolerance_in_the_metric_unit() -> None:
+    rng = np.random.default_rng(5)
+    high = [np.clip(rng.normal(0.40, 0.03, 20), 0, 1) for _ in range(2)]
+    low = [np.clip(rng.normal(0.25, 0.03, 20), 0, 1) for _ in range(2)]
+    c = compare_runs("error_rate", "more", high, "base", low)
+    assert c.result == "higher"
+    pp = f"{c.tolerance * 100:.2f} pp"
+    assert c.reason == f"significantly higher, by more than the tolerance of {pp}", c.reason
+    slow = compare_runs("p99", "big", _arm(rng, 30_000), "small", _arm(rng, 20_000))
+    assert slow.result == "higher", slow.reason
+    assert re.fullmatch(
+        r"significantly higher, by more than the tolerance of \d\.\d\dms", slow.reason
+    )

@@ -59,9 +59,9 @@ def _status(claim: Claim, c: Comparison) -> tuple[str, str]:
     if claim.by_at_least:
         return _by_at_least(claim, c)
     if c.result in good:
-        return "supported", f"result {c.result}: {c.reason}"
+        return "supported", c.reason
     if c.result in bad:
-        return "refuted", f"result {c.result}: {c.reason}"
+        return "refuted", c.reason
     return "inconclusive", c.reason
 
 

@@ -133,17 +133,21 @@ def _mann_whitney(a: FloatArray, b: FloatArray) -> float:
     return float(stats.mannwhitneyu(a, b, alternative="two-sided").pvalue)
 
 
-def _decide(diff: float, ci: tuple[float, float], p: float, tol: float) -> tuple[Result, str]:
+def _decide(
+    metric: str, diff: float, ci: tuple[float, float], p: float, tol: float
+) -> tuple[Result, str]:
+    """The result and its reason in words (the p value and interval are in `describe`)."""
     both_agree = p < ALPHA and (ci[0] > 0 or ci[1] < 0)
+    t = format_change(metric, tol)
     if both_agree and diff >= tol:
-        return "higher", f"significant (p={p:.3g}) and above the tolerance {tol:.3g}"
+        return "higher", f"significantly higher, by more than the tolerance of {t}"
     if both_agree and diff <= -tol:
-        return "lower", f"significant (p={p:.3g}) and beyond the tolerance {tol:.3g}"
+        return "lower", f"significantly lower, by more than the tolerance of {t}"
     if -tol <= ci[0] and ci[1] <= tol:
-        return "no_difference", f"the 95% interval lies within ±{tol:.3g}"
+        return "no_difference", f"the 95% interval of the difference lies within ±{t}"
     if not both_agree:
-        return "inconclusive", f"not significant (p={p:.3g}) but the interval exceeds ±{tol:.3g}"
-    return "inconclusive", f"significant but smaller than the tolerance {tol:.3g} only in part"
+        return "inconclusive", f"not significant, yet the interval reaches beyond ±{t}"
+    return "inconclusive", f"significant, but the change may be smaller than the tolerance of {t}"
 
 
 def compare_runs(
@@ -189,7 +193,7 @@ def compare_runs(
     p = _mann_whitney(a, b)
     rel = REL_TOLERANCE.get(metric, 0.10) if rel_tolerance is None else rel_tolerance
     tol = max(rel * abs(level_b), ABS_FLOOR.get(metric, 0.0))
-    result, reason = _decide(level_a - level_b, ci, p, tol)
+    result, reason = _decide(metric, level_a - level_b, ci, p, tol)
     if min(len(a_runs), len(b_runs)) < 2:
         reason += "; one run in an arm: run-to-run variation is not measured (use repeat ≥ 2)"
     return Comparison(
@@ -220,6 +224,13 @@ def format_level(metric: str, value: float) -> str:
     if metric == "throughput":
         return f"{value:.1f}/s"
     return format_ms(value)
+
+
+def format_change(metric: str, value: float) -> str:
+    """A difference in a metric's unit: 0.6s, 4.99 pp (error rate), 2.1/s."""
+    if metric == "error_rate" and math.isfinite(value):
+        return f"{value * 100:.2f} pp"
+    return format_level(metric, value)
 
 
 def describe(c: Comparison) -> str:
