@@ -45,3 +45,18 @@ def test_quick_demo_reaches_the_expected_outcome_per_arm(tmp_path: Path) -> None
     assert rates["bigger-db"] < 0.01, f"{rates}\n{why}"
     assert runs["bigger-db"].snapshots["before"]["db.max_connections"] == "80"
     assert runs["baseline"].snapshots["before"]["db.max_connections"] == "20"
+
+
+def test_demo_summary_prints_the_verdict_and_writes_a_report_naming_its_store(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from loadtrial.report.synthetic import Scenario, scenario
+    from loadtrial.testbed.demo import summarise
+
+    data, trial, findings = scenario(Scenario(repeat=1, seconds=20))
+    lines: list[str] = []
+    store = tmp_path / "results.sqlite"
+    summarise(lines.append, data, trial, tmp_path / "report.html", store, findings)
+    page = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert str(store.resolve()) in page and lines == [f"Report: {tmp_path / 'report.html'}"]
+    assert "verdict" in capsys.readouterr().out.lower()

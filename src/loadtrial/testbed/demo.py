@@ -91,7 +91,8 @@ def _run_trial(echo: Echo, base_url: str, state_path: Path, workdir: Path, facto
     if outcome.trial_id is None:
         return int(outcome.exit_code)
     data = store.load_trial(outcome.trial_id)
-    summarise(echo, data, loaded.trial, workdir / "report.html")
+    found = tuple(getattr(outcome, "findings", ()) or ())
+    summarise(echo, data, loaded.trial, workdir / "report.html", store_path, found)
     return int(outcome.exit_code)
 
 
@@ -114,8 +115,16 @@ def _has_runner() -> bool:
     return hasattr(runner, "run_trial")
 
 
-def summarise(echo: Echo, data: Any, trial: Any, html: Path) -> None:
-    """Print the verdict (analysis + report when present, else per-arm SLO); write HTML."""
+def summarise(
+    echo: Echo,
+    data: Any,
+    trial: Any,
+    html: Path,
+    store_path: Path | None = None,
+    findings: tuple[Any, ...] = (),
+) -> None:
+    """Print the verdict (analysis + report when present, else per-arm SLO); write HTML
+    naming the store it came from. `findings`: the runner's (else analysed here)."""
     try:
         from rich.console import Console
 
@@ -125,9 +134,10 @@ def summarise(echo: Echo, data: Any, trial: Any, html: Path) -> None:
         for line in arm_lines(data, trial):
             echo(line)
         return
-    findings = analyze_trial(data, trial)
+    findings = findings or tuple(analyze_trial(data, trial))
     print_summary(data, trial, findings, Console())
-    path = write_html(data, trial, findings, html)
+    store = str(store_path.resolve()) if store_path is not None else ""
+    path = write_html(data, trial, findings, html, store_path=store)
     echo(f"Report: {path}")
 
 
