@@ -104,9 +104,31 @@ def test_show_gives_each_tiers_peak_utilisation(
     assert (
         "peak db: 97% of capacity (db.connections.used 97/100 at t=1s)" in capsys.readouterr().out
     )
-    assert main(["show", "99", "--store", str(db)]) == 4
+    assert main(["show", "99", "--store", str(db)]) == 2  # a bad run id is the user's mistake
     assert main(["ls", "--store", str(tmp_path / "none.db")]) == 2
     assert not (tmp_path / "none.db").exists()
+
+
+def test_show_of_a_run_without_load_and_unwritable_outputs(
+    file_server: FileServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = tmp_path / "r.db"
+    with Store(db) as store:
+        tid = store.create_trial(name="empty")
+        rid = store.create_run(tid, arm="a", repetition=1, order_index=0, params={"x": 1})
+    assert main(["show", str(rid), "--store", str(db)]) == 0
+    out = capsys.readouterr().out
+    assert "load: none measured" in out and "p99 0.00ms" not in out
+    missing = tmp_path / "no-such-folder"
+    assert main(["export", str(rid), "--store", str(db), "-o", str(missing / "x.csv")]) == 2
+    err = capsys.readouterr().err
+    assert "--output: folder" in err and "Traceback" not in err
+    # --junit is checked before the trial starts: nothing applied, nothing sent, no store.
+    trial = _write(tmp_path, trial_text(file_server))
+    db2 = tmp_path / "r2.db"
+    assert main(["run", str(trial), "--store", str(db2), "--junit", str(missing / "j.xml")]) == 2
+    assert "--junit: folder" in capsys.readouterr().err
+    assert file_server.hits == [] and not db2.exists()
 
 
 def _wait_for_a_second(db: Path, proc: subprocess.Popen[Any], timeout_s: float = 30.0) -> None:

@@ -15,7 +15,7 @@ import pytest
 
 from loadtrial.analysis.model import Finding
 from loadtrial.env.model import Action
-from loadtrial.errors import StoreError
+from loadtrial.errors import ExitCode, StoreError
 from loadtrial.load import histogram
 from loadtrial.load.model import IntervalStats
 from loadtrial.observe.model import Sample
@@ -74,8 +74,9 @@ def test_round_trip_of_every_record(tmp_path: Path) -> None:
 def test_unknown_ids_raise_store_error(tmp_path: Path) -> None:
     with Store(tmp_path / "r.db") as store:
         assert store.latest_trial_id() is None
-        with pytest.raises(StoreError, match="no run 7"):
+        with pytest.raises(StoreError, match="no run 7") as info:
             store.load_run(7)
+        assert info.value.exit_code == ExitCode.INVALID_INPUT  # the user's mistake: exit 2
         with pytest.raises(StoreError, match="no trial 7"):
             store.load_trial(7)
 

@@ -108,6 +108,7 @@ def run_cmd(
     from loadtrial.spec import load_trial_file
 
     loaded = load_trial_file(file)
+    _check_writable(junit, "--junit")
     console = Console(stderr=True)
     with Store(store) as st:
         outcome = run_trial(
@@ -116,7 +117,7 @@ def run_cmd(
         )  # fmt: skip
         if junit is not None and outcome.trial_id is not None:
             checks = slo_checks(st.load_trial(outcome.trial_id), loaded.trial.slo)
-            junit.write_text(junit_xml(loaded.trial.name, checks), encoding="utf-8")
+            _write(junit, junit_xml(loaded.trial.name, checks), "--junit")
     if outcome.trial_id is not None:
         console.print(f"trial {outcome.trial_id} stored in {store}", markup=False)
     if outcome.exit_code != ExitCode.OK:
@@ -187,12 +188,17 @@ def _summary_lines(s: dict[str, Any]) -> list[str]:
         f"run {s['run_id']} (trial {s['trial_id']}): arm {s['arm']} rep {s['repetition']}"
         f"  [{s['status']}]" + (f" {s['reason']}" if s["reason"] else ""),
         f"  params: {params}",
-        f"  load ({load['seconds']}s after warmup): {load['completed']} done, "
-        f"{load['throughput_per_s']:.1f}/s, errors "
-        + ("n/a" if rate is None else f"{rate:.2%}")
-        + (f" {load['errors']}" if load["errors"] else ""),
-        "  latency: " + "  ".join(f"{k} {format_ms(v)}" for k, v in lat.items()),
     ]
+    if load["seconds"] == 0:
+        lines.append("  load: none measured after warmup")
+    else:
+        lines += [
+            f"  load ({load['seconds']}s after warmup): {load['completed']} done, "
+            f"{load['throughput_per_s']:.1f}/s, errors "
+            + ("n/a" if rate is None else f"{rate:.2%}")
+            + (f" {load['errors']}" if load["errors"] else ""),
+            "  latency: " + "  ".join(f"{k} {format_ms(v)}" for k, v in lat.items()),
+        ]
     for tier, peak in s["peak_utilisation"].items():
         lines.append(
             f"  peak {tier}: {peak['utilisation']:.0%} of capacity ({peak['series']} "
@@ -216,13 +222,32 @@ def export_cmd(
 
     if fmt not in ("json", "csv"):
         raise UserError(f"unknown format {fmt!r}", hint="use --format json or --format csv")
+    _check_writable(output, "--output")
     with Store(_existing(store)) as st:
         data = st.load_run(_run_id(st, run))
     text = _json_text(run_to_json(data)) + "\n" if fmt == "json" else run_to_csv(data)
     if output is None:
         typer.echo(text, nl=False)
     else:
-        output.write_text(text, encoding="utf-8")
+        _write(output, text, "--output")
+
+
+def _check_writable(path: Path | None, flag: str) -> None:
+    """Refuse an output path whose folder does not exist, before any work is done."""
+    if path is None:
+        return
+    if path.is_dir():
+        raise UserError(f"{flag}: {path} is a directory", hint="name a file")
+    if not path.parent.is_dir():
+        raise UserError(f"{flag}: folder {path.parent} does not exist", hint="create it first")
+
+
+def _write(path: Path, text: str, flag: str) -> None:
+    """Write an output file; a failure is one line (exit 2), not a traceback."""
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise UserError(f"{flag}: cannot write {path}: {exc.strerror or exc}") from None
 
 
 def register(app: typer.Typer) -> None:

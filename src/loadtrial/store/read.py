@@ -17,7 +17,7 @@ import numpy as np
 
 from loadtrial.analysis.model import Finding
 from loadtrial.env.model import Action
-from loadtrial.errors import StoreError
+from loadtrial.errors import StoreError, UserError
 from loadtrial.load.model import IntervalStats
 from loadtrial.store.model import Event, RunData, RunInfo, Series, TrialData, TrialInfo
 
@@ -28,6 +28,10 @@ _RUN_COLS = (
     "id, trial_id, arm, repetition, order_index, status, params, started_at, ended_at, "
     "warmup_s, abort_reason"
 )
+
+
+class NotInStore(UserError, StoreError):
+    """A trial or run id the store does not hold: the user's mistake (exit 2), not the store's."""
 
 
 def trial_info(row: tuple[Any, ...]) -> TrialInfo:
@@ -68,7 +72,7 @@ def load_trial(conn: sqlite3.Connection, trial_id: int) -> TrialData:
     """A trial and all its runs' data."""
     row = conn.execute(f"SELECT {_TRIAL_COLS} FROM trials WHERE id=?", (trial_id,)).fetchone()
     if row is None:
-        raise StoreError(f"no trial {trial_id} in the store", "see `loadtrial ls`")
+        raise NotInStore(f"no trial {trial_id} in the store", "see `loadtrial ls`")
     runs = list_runs(conn, trial_id)
     return TrialData(trial_info(row), _run_data(conn, runs))
 
@@ -77,7 +81,7 @@ def load_run(conn: sqlite3.Connection, run_id: int) -> RunData:
     """Everything recorded for one run."""
     row = conn.execute(f"SELECT {_RUN_COLS} FROM runs WHERE id=?", (run_id,)).fetchone()
     if row is None:
-        raise StoreError(f"no run {run_id} in the store", "see `loadtrial ls`")
+        raise NotInStore(f"no run {run_id} in the store", "see `loadtrial ls`")
     return _run_data(conn, (run_info(row),))[0]
 
 
