@@ -35,7 +35,7 @@ CASES = [
     ("", None, "", "the file is empty"),
     ("- a\n- b\n", 1, "", "a trial file is a mapping"),
     (GOOD + "name: u\n", 10, "name", "duplicate key 'name'"),
-    (GOOD.replace("name: t\n", ""), None, "name", "name: is required but missing (add it)"),
+    (GOOD.replace("name: t\n", ""), 1, "name", "name: is required but missing (add it)"),
     (GOOD + "repat: 2\n", 10, "repat", "unknown field 'repat' (did you mean 'repeat'?)"),
     (GOOD.replace("base_url:", "base_ulr:"), 3, "target.base_ulr", "did you mean 'base_url'?"),
     (GOOD.replace("rate: 10", "rate: lots"), 6, "load.stages[0].rate", "valid number"),
@@ -132,6 +132,44 @@ def test_all_problems_are_reported_at_once() -> None:
         "expect[0].arm",
         "expect[0].meets_slo",  # meets_slo without an slo: to meet
     ]
+
+
+TEN_MISTAKES = """\
+hypothesis: a missing name must not hide the other nine mistakes
+target: {base_url: "http://10.1.2.3:8080", alow: [127.0.0.1]}
+load:
+  warmup: 1x
+  stages: [{rate: 40, users: 5, duration: 4s}]
+env: {provider: shel}
+observe: [{kind: postgress, as: db}]
+arms: {fast: {}, slow: {}}
+repeat: -2
+slo: {p99: 10ms, error_rate: 1%%}
+expect:
+  - {arm: slwo, vs: fast, metric: p99, expect: higher}
+"""
+
+
+def test_a_missing_required_field_does_not_hide_the_semantic_checks() -> None:
+    found = {(line, field) for line, field, _ in _problems(TEN_MISTAKES)}
+    assert found == {
+        (1, "name"),
+        (2, "target.alow"),
+        (2, "target.base_url"),  # not on the allow-list
+        (4, "load.warmup"),
+        (5, "load.stages[0]"),
+        (6, "env.provider"),
+        (7, "observe[0].kind"),
+        (9, "repeat"),
+        (10, "slo.error_rate"),
+        (12, "expect[0].arm"),
+    }
+
+
+def test_a_missing_target_or_load_still_checks_the_rest() -> None:
+    text = "name: t\nexpect:\n  - {arm: ghost, meets_slo: false}\norder: nope\n"
+    found = {(line, field) for line, field, _ in _problems(text)}
+    assert {(1, "target"), (1, "load"), (4, "order"), (3, "expect[0].arm")} <= found
 
 
 def test_rendered_form_is_file_line_field_message_hint(tmp_path: Path) -> None:

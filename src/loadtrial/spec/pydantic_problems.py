@@ -58,7 +58,10 @@ def problems_from_validation(
         if (path, message) in seen:
             continue
         seen.add((path, message))
-        out.append(Problem(path, message, hint, file, line_of(lines, path)))
+        line = line_of(lines, path)
+        if line is None and err["type"] == "missing":
+            line = 1  # a missing top-level field: the file as a whole, from its first line
+        out.append(Problem(path, message, hint, file, line))
     return out
 
 
