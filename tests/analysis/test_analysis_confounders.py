@@ -95,3 +95,26 @@ def test_runs_without_snapshots_compare_nothing_and_absent_facts_differ() -> Non
     runs.append(RunFacts(3, "b", {}, {"before": {"db.writer": "db-1"}}))
     found = between_arms(runs, params)
     assert [(c.fact, c.values["b"]) for c in found] == [("db.db-2.role", ("(absent)",))]
+
+
+def test_confounder_sentences_quote_the_values_and_every_run() -> None:
+    from loadtrial.analysis.confounders import not_in_force
+
+    small = {"db_max_connections": 20, "failover_on_resize": True}
+    big = {"db_max_connections": 80, "failover_on_resize": True}
+    snap = {"db.writer": "db-2", "db.max_connections": "20"}
+    runs = [
+        RunFacts(1, "small", small, {"before": {"db.writer": "db-1", "db.max_connections": "20"}}),
+        RunFacts(2, "big", big, {"before": snap}),
+        RunFacts(4, "big", big, {"before": snap}),
+    ]
+    (writer,) = between_arms(runs, {"small": small, "big": big})
+    assert (
+        writer.why
+        == "db.writer was db-2 in big but db-1 in small, and no parameter of theirs sets it"
+    )
+    (resize,) = not_in_force(runs)
+    assert (
+        resize.why
+        == "big declares db_max_connections=80 but db.max_connections read 20 (runs 2, 4)"
+    )

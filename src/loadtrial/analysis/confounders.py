@@ -160,11 +160,18 @@ def between_arms(
                     continue
                 if _excused(fact, arm_params.get(a, {}), arm_params.get(b, {}), va, vb):
                     continue
-                why = f"{fact} differs between {a} and {b} but no parameter of theirs sets it"
+                why = (
+                    f"{fact} was {_either(va)} in {a} but {_either(vb)} in {b}, "
+                    "and no parameter of theirs sets it"
+                )
                 out.append(
                     Confounder(fact, (a, b), {a: tuple(sorted(va)), b: tuple(sorted(vb))}, why)
                 )
     return out
+
+
+def _either(values: set[str]) -> str:
+    return " or ".join(sorted(values))
 
 
 def within_arms(runs: Sequence[RunFacts]) -> list[Confounder]:
@@ -191,7 +198,8 @@ def within_arms(runs: Sequence[RunFacts]) -> list[Confounder]:
 def not_in_force(runs: Sequence[RunFacts]) -> list[Confounder]:
     """Parameters the environment did not take: an arm declares `db_max_connections: 80`
     but the fact with exactly those words (`db.max_connections`) reads 20."""
-    out: dict[tuple[str, str], Confounder] = {}
+    seen_in: dict[tuple[str, str, str, str], list[int]] = {}  # (arm, param=value, fact) -> runs
+    read: dict[tuple[str, str, str, str], set[str]] = {}
     for r in runs:
         facts = r.snapshots.get("before") or {}
         for param, value in r.params.items():
@@ -200,10 +208,21 @@ def not_in_force(runs: Sequence[RunFacts]) -> list[Confounder]:
             for fact, seen in facts.items():
                 if _words(fact) != _words(param) or _same(value, {str(seen)}):
                     continue
-                why = f"{r.arm} declares {param}={value} but {fact} read {seen} (run {r.run_id})"
-                vals = {r.arm: (str(seen),), "declared": (str(value),)}
-                out.setdefault((r.arm, fact), Confounder(fact, (r.arm,), vals, why))
-    return list(out.values())
+                key = (r.arm, f"{param}={value}", fact, str(value))
+                seen_in.setdefault(key, []).append(r.run_id)
+                read.setdefault(key, set()).add(str(seen))
+    out = []
+    for key, run_ids in seen_in.items():
+        arm, declared, fact, value = key
+        which = "run" if len(run_ids) == 1 else "runs"
+        got = _either(read[key])
+        why = (
+            f"{arm} declares {declared} but {fact} read {got} "
+            f"({which} {', '.join(map(str, sorted(run_ids)))})"
+        )
+        vals = {arm: tuple(sorted(read[key])), "declared": (value,)}
+        out.append(Confounder(fact, (arm,), vals, why))
+    return out
 
 
 def confounders_between(found: Sequence[Confounder], a: str, b: str | None) -> list[Confounder]:

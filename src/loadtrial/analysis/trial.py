@@ -163,8 +163,10 @@ def analyze_trial(data: TrialData, trial: Trial) -> tuple[Finding, ...]:
         for r in data.runs
         if r.info.run_id in kept
     ]
-    found = confounders.between_arms(facts, trial.arms, trial.expected_to_vary)
-    found += confounders.within_arms(facts) + confounders.not_in_force(facts)
+    # a parameter not in force says most plainly what went wrong: it comes first
+    found = confounders.not_in_force(facts)
+    found += confounders.between_arms(facts, trial.arms, trial.expected_to_vary)
+    found += confounders.within_arms(facts)
     return tuple(
         validity
         + slo_out
