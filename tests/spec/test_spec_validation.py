@@ -47,6 +47,18 @@ CASES = [
     (GOOD + "expect:\n  - {arm: a}\n", 11, "expect[0]", "a claim needs meets_slo"),
     (GOOD + "expect:\n  - {arm: c, meets_slo: false}\n", 11, "expect[0].arm", "unknown arm 'c'"),
     (
+        GOOD + "expect:\n  - {arm: a, vs: a, metric: p99, expect: lower}\n",
+        11,
+        "expect[0].vs",
+        "compares arm 'a' with itself",
+    ),
+    (
+        GOOD.replace("load:\n", "load:\n  requests: [{path: /, method: head}]\n"),
+        5,
+        "load.requests[0].method",
+        "HEAD is not supported",
+    ),
+    (
         GOOD + "slo: {p99: 1s}\nexpect:\n  - {arm: a, vs: z, metric: p99, expect: lower}\n",
         12,
         "expect[0].vs",

@@ -16,7 +16,7 @@ from loadtrial.errors import Problem
 from loadtrial.spec.model import LoadSpec, Trial
 from loadtrial.spec.yamlmap import line_of
 
-METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")  # HEAD: the engine cannot
 LOAD_METRICS = ("error_rate", "p50", "p99")
 
 
@@ -92,13 +92,12 @@ def _load(load: LoadSpec) -> list[Problem]:
     for i, req in enumerate(load.requests):
         path = f"load.requests[{i}]"
         if req.method.upper() not in METHODS:
-            out.append(
-                Problem(
-                    f"{path}.method",
-                    f"unknown method {req.method!r}",
-                    "use one of: " + ", ".join(METHODS),
-                )
+            what = (
+                "HEAD is not supported by the load engine"
+                if req.method.upper() == "HEAD"
+                else f"unknown method {req.method!r}"
             )
+            out.append(Problem(f"{path}.method", what, "use one of: " + ", ".join(METHODS)))
         if not req.path.startswith("/"):
             hint = "paths start with / and are joined to target.base_url"
             out.append(Problem(f"{path}.path", f"path {req.path!r} does not start with /", hint))
@@ -168,6 +167,9 @@ def _arms_and_claims(trial: Trial) -> list[Problem]:
             out.append(
                 Problem(f"expect[{i}].vs", f"unknown arm {claim.vs!r}", f"arms are: {known}")
             )
+        elif claim.vs is not None and claim.vs == claim.arm:
+            hint = "compare with another arm"
+            out.append(Problem(f"expect[{i}].vs", f"compares arm {claim.arm!r} with itself", hint))
         if claim.meets_slo is not None and not slo_given:
             hint = "add slo: {p99: 500ms, error_rate: 0.1%}"
             out.append(Problem(f"expect[{i}].meets_slo", "there is no slo to meet", hint))
