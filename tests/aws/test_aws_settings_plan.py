@@ -126,6 +126,7 @@ def test_plan_lists_the_calls_in_order_without_making_any() -> None:
     positions = [text.index(word) for word in order]
     assert positions == sorted(positions)
     assert "instances tagged role=app" in text and "one at a time" in text
+    assert "target group app, hosted zone Z1 are tagged loadtrial=managed" in text
     assert lines[-1].startswith("revert:")
 
 

@@ -25,7 +25,13 @@ def _app_lines(app: AppSettings, params: ArmParams, tag: str) -> list[str]:
     pool = ", ".join(app.instances) or "instances tagged " + ", ".join(
         f"{k}={v}" for k, v in app.instance_tags.items()
     )
-    lines = [f"ec2.DescribeInstances / elbv2.DescribeTags  check {pool} and {tg} are tagged {tag}"]
+    zone = (
+        f", hosted zone {app.route53.zone_id}" if app.route53 and params.app_instance_type else ""
+    )
+    lines = [
+        f"ec2.DescribeInstances / elbv2.DescribeTags  check {pool}, target group {tg}{zone}"
+        f" are tagged {tag}"
+    ]
     if app.drain_delay_s is not None:
         lines.append(
             f"elbv2.ModifyTargetGroupAttributes  {tg} deregistration delay "
