@@ -188,3 +188,37 @@ def test_claims_and_load_in_words() -> None:
     assert overall_status(views("refuted", "inconclusive")) == "refuted"
     assert overall_status(views("supported", "inconclusive")) == "inconclusive"
     assert overall_status([]) == "no claims"
+
+
+def test_the_story_says_what_broke_and_what_met_the_slo(small: synthetic.Scenario) -> None:
+    from loadtrial.report.verdict import resource_label, story
+
+    data, trial, findings = synthetic.scenario(small)
+    r = build_report(data, trial, findings)
+    assert dict(story(r)) == {
+        "What broke": "db connections in baseline",
+        "Missed the SLO": "more-app-nodes (no bottleneck named)",
+        # what the passing arm changed against the first arm, and that it is confounded
+        "Met the SLO": "bigger-db (db_max_connections 20 → 60) — but it rests on a confounder",
+    }
+    assert to_json(data, trial, findings)["story"]["What broke"] == "db connections in baseline"
+    assert (resource_label("app.cpu.util"), resource_label("db (errors)")) == (
+        "app CPU",
+        "db errors",
+    )
+
+
+def test_the_story_quotes_the_analysis_bottleneck_with_its_peak(small: synthetic.Scenario) -> None:
+    from loadtrial.report.verdict import story
+
+    data, trial, findings = synthetic.scenario(small)
+    ev = {"tier": "db", "resource": "db.connections.active", "peak_util": 1.0, "capacity": 17.0}
+    real = [f for f in findings if f.kind != "bottleneck"] + [
+        Finding("bottleneck", f"arm {a}", "…", "db.connections.active", ev, a)
+        for a in ("baseline", "more-app-nodes")
+    ]
+    told = dict(story(build_report(data, trial, real)))
+    assert told["What broke"] == (
+        "db connections (db.connections.active at 100% of 17) in baseline, more-app-nodes"
+    )
+    assert "Missed the SLO" not in told

@@ -150,3 +150,29 @@ def test_hostile_strings_through_the_real_analysis_stay_escaped(tmp_path: Path) 
     assert len(re.findall(r"<script", ours, re.IGNORECASE)) == 3
     assert len(re.findall(r"</script", ours, re.IGNORECASE)) == 3
     assert "<!--" not in ours
+
+
+def test_first_screen_tells_what_broke_and_quotes_an_effect_once() -> None:
+    from dataclasses import replace
+
+    from loadtrial.report import build_report
+    from loadtrial.report.model import ClaimView
+    from loadtrial.report.sections import evidence_list, verdict
+
+    sc = synthetic.Scenario(repeat=1, seconds=12, values_per_second=20)
+    r = build_report(*synthetic.scenario(sc))
+    head = verdict(r)
+    assert '<dl class="story"><div><dt>What broke</dt><dd>db connections in baseline</dd>' in head
+    assert head.index('class="story"') < head.index('class="claims"')
+    quoted = "error_rate 40% vs 25% (+62%, 95% CI +32%..+76%, p=4.6e-08); significantly higher"
+    claim = ClaimView(
+        3, "c", "supported", quoted, 0.62, 0.32, 0.76, "relative error_rate", False, {}
+    )
+    r2 = replace(r, claims=(claim,))
+    assert 'class="effect"' not in verdict(r2) and quoted in verdict(r2)
+    bare = replace(claim, summary="supported")
+    assert 'class="effect"' in verdict(replace(r, claims=(bare,)))
+    assert "<dd>100%</dd>" in evidence_list({"peak_util": 1.0})
+    out = io.StringIO()
+    print_summary(*synthetic.scenario(sc), Console(file=out, width=120, color_system=None))
+    assert "What broke: db connections in baseline" in out.getvalue()

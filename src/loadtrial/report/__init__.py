@@ -25,6 +25,7 @@ from loadtrial.report.build import build_report
 from loadtrial.report.model import Report
 from loadtrial.report.page import write
 from loadtrial.report.terminal import print_report_summary
+from loadtrial.report.verdict import story
 from loadtrial.spec.model import Trial
 from loadtrial.store.model import TrialData
 
@@ -60,6 +61,8 @@ def to_json(
     data: TrialData, trial: Trial, findings: Sequence[Finding], *, store_path: str = ""
 ) -> dict[str, Any]:
     """Return the report's content as JSON-able data (same content as the page)."""
-    doc = dataclasses.asdict(build_report(data, trial, findings, store_path=store_path))
+    report = build_report(data, trial, findings, store_path=store_path)
+    doc = dataclasses.asdict(report)
+    doc["story"] = {key: text for key, text in story(report)}  # "What broke", "Met the SLO"
     doc["format"] = "loadtrial.report/1"
     return doc

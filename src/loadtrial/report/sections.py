@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from loadtrial.report.model import ArmRow, Band, ClaimView, Estimate, FindingView, Report
+from loadtrial.report.verdict import story
 from loadtrial.units import format_duration
 
 STATUS_CLASS = {
@@ -123,9 +124,15 @@ def verdict(r: Report) -> str:
         f'<section id="verdict" class="card verdict {cls}">'
         f'<div class="verdict-head"><span class="verdict-label">Verdict</span>'
         f'<span class="verdict-word {cls}">{esc(r.overall)}</span>{caveat}</div>'
-        f'<blockquote class="hypothesis">{esc(hypothesis)}</blockquote>'
+        f'<blockquote class="hypothesis">{esc(hypothesis)}</blockquote>{_story(r)}'
         f'<ol class="claims">{claims}</ol>{conf}{_glance(r.arms)}</section>'
     )
+
+
+def _story(r: Report) -> str:
+    """What broke and what met the SLO, under the hypothesis (see verdict.story)."""
+    lines = "".join(f"<div><dt>{esc(k)}</dt><dd>{esc(v)}</dd></div>" for k, v in story(r))
+    return f'<dl class="story">{lines}</dl>' if lines else ""
 
 
 def grouped_confounders(found: Iterable[FindingView]) -> dict[str, list[str]]:
@@ -141,7 +148,7 @@ def grouped_confounders(found: Iterable[FindingView]) -> dict[str, list[str]]:
 def _claim(c: ClaimView) -> str:
     """One claim line."""
     warn = ' <span class="pill bad">rests on a confounder</span>' if c.rests_on_confounder else ""
-    eff = effect_text(c)
+    eff = "" if "95% CI" in c.summary else effect_text(c)  # the sentence quotes it already
     eff_html = f'<div class="effect">{esc(eff)}</div>' if eff else ""
     summary = f'<div class="summary">{esc(c.summary)}</div>' if c.summary else ""
     return (
@@ -200,7 +207,7 @@ def evidence_list(ev: Mapping[str, Any]) -> str:
     flat = {k: v for k, v in ev.items() if v is None or isinstance(v, str | int | float)}
     nested = {k: v for k, v in ev.items() if k not in flat}
     items = "".join(
-        f"<div><dt>{esc(k)}</dt><dd>{esc(_short(v))}</dd></div>" for k, v in flat.items()
+        f"<div><dt>{esc(k)}</dt><dd>{esc(_short(v, k))}</dd></div>" for k, v in flat.items()
     )
     out = f'<dl class="evidence">{items}</dl>' if items else ""
     if nested:
@@ -209,8 +216,11 @@ def evidence_list(ev: Mapping[str, Any]) -> str:
     return out
 
 
-def _short(value: Any) -> str:
-    """A value in at most ~120 characters (floats to 4 significant digits)."""
+def _short(value: Any, key: str = "") -> str:
+    """A value in at most ~120 characters (floats to 4 significant digits; a utilisation
+    or share as a percentage: peak_util 1.0 reads "100%")."""
+    if isinstance(value, int | float) and key.endswith(("_util", "_share")):
+        return f"{value:.0%}"
     if isinstance(value, float):
         return f"{value:,.0f}" if abs(value) >= 1e4 else f"{value:.4g}"
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)

@@ -14,6 +14,7 @@ from rich.text import Text
 
 from loadtrial.report.model import Estimate, Report
 from loadtrial.report.sections import effect_text, grouped_confounders, ms
+from loadtrial.report.verdict import story
 
 STYLE = {
     "supported": "bold green",
@@ -41,7 +42,7 @@ def _claims(r: Report) -> Table:
             body.append("  rests on a confounder", style="bold red")
         if c.summary:
             body.append("\n" + c.summary)
-        eff = effect_text(c)
+        eff = "" if "95% CI" in c.summary else effect_text(c)  # quoted by the sentence
         if eff:
             body.append("\n" + eff, style="dim")
         table.add_row(_status(c.status), body)
@@ -73,8 +74,11 @@ def print_report_summary(r: Report, console: Console) -> None:
     parts: list[Table | Text] = [
         Text(r.hypothesis or "(no hypothesis stated)", style="italic"),
         Text(""),
-        _claims(r),
     ]
+    told = story(r)
+    for key, value in told:
+        parts.append(Text(f"{key}: ", style="bold").append(Text(value)))
+    parts += [Text(""), _claims(r)] if told else [_claims(r)]
     for fact, why in grouped_confounders(r.confounders).items():
         parts.append(Text(f"⚠ confounder {fact}: {'; '.join(why)}", style="bold red"))
     if r.bottleneck is not None:

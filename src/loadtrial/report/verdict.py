@@ -2,7 +2,8 @@
 
 In: the Trial's `expect:` claims and the findings (as views). Out: ClaimViews in file order
 (a claim the analysis did not judge says "not analysed"; a verdict finding that matches no
-claim is still shown), the overall status, and the SLO in words.
+claim is still shown), the overall status, the SLO in words, and the story in two lines
+(what broke, what met the SLO and how it differs from the first arm).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from loadtrial.report import evidence as ev
-from loadtrial.report.model import ClaimView, FindingView
+from loadtrial.report.model import ArmRow, ClaimView, FindingView, Report
 from loadtrial.spec.model import Claim, Trial
 from loadtrial.units import format_duration
 
@@ -163,3 +164,59 @@ def load_text(trial: Trial) -> str:
                 parts.append(f"{st.rate or 0:g}/s for {format_duration(st.duration)}")
         shape = f"{ld.model}: " + ", ".join(parts)
     return shape + (f"; warm-up {format_duration(ld.warmup)}" if ld.warmup else "")
+
+
+def resource_label(status: str) -> str:
+    """A bottleneck's resource as a person says it: "db.connections.active" -> "db
+    connections", "app.cpu.util" -> "app CPU", "db (errors)" -> "db errors"."""
+    if status.endswith(" (errors)"):
+        return status.removesuffix(" (errors)") + " errors"
+    parts = status.split(".")
+    words = parts[:2] if len(parts) > 2 else parts
+    return " ".join("CPU" if w.lower() == "cpu" else w for w in words)
+
+
+def _changed(arm: ArmRow, first: ArmRow) -> str:
+    """How `arm`'s parameters differ from the first arm's: "db_cpus 1 → 2"."""
+    keys = [k for k in arm.params if k not in first.params or first.params[k] != arm.params[k]]
+    return ", ".join(f"{k} {first.params.get(k, '—')} → {arm.params[k]}" for k in keys)
+
+
+def story(r: Report) -> tuple[tuple[str, str], ...]:
+    """The first screen in two lines: what limited which arms (with the peak), and which
+    arms met the SLO and how they differ from the first arm."""
+    limited: dict[str, list[str]] = {}
+    detail: dict[str, str] = {}
+    for b in r.bottlenecks:
+        tier, resource = b.evidence.get("tier"), b.evidence.get("resource")
+        name = b.status or (f"{tier}.{resource}" if tier and resource else "")
+        if not name or name == "none" or not b.arm:
+            continue
+        label = resource_label(name)
+        limited.setdefault(label, []).append(b.arm)
+        peak, cap = b.evidence.get("peak_util"), b.evidence.get("capacity")
+        if label not in detail and isinstance(peak, float | int) and isinstance(cap, float | int):
+            detail[label] = f" ({name} at {peak:.0%} of {cap:g})"
+    out: list[tuple[str, str]] = []
+    if limited:
+        text = "; ".join(f"{lbl}{detail.get(lbl, '')} in {', '.join(arms)}"
+                         for lbl, arms in limited.items())  # fmt: skip
+        out.append(("What broke", text))
+    named = {a for arms in limited.values() for a in arms}
+    missed = [a.arm for a in r.arms if a.slo == "fail" and a.arm not in named]
+    if missed:
+        out.append(("Missed the SLO", ", ".join(missed) + " (no bottleneck named)"))
+    passed = [a for a in r.arms if a.slo == "pass"]
+    if passed or missed or limited:
+        out.append(("Met the SLO", "; ".join(_passed(a, r) for a in passed) or "no arm"))
+    return tuple(out)
+
+
+def _passed(a: ArmRow, r: Report) -> str:
+    text = a.arm
+    change = _changed(a, r.arms[0]) if a is not r.arms[0] else ""
+    if change:
+        text += f" ({change})"
+    if any(_touches(c, {a.arm}) for c in r.confounders):
+        text += " — but it rests on a confounder"
+    return text

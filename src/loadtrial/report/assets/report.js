@@ -155,7 +155,8 @@
     if (!picked.length) picked = withUtil.filter(function (s) { return peak(util(s)) >= 50; }).slice(0, 4);
     var x = axisOf(run.t_s);
     var traces = picked.map(function (s, i) {
-      return line(axisOf(s.t_s), util(s), s.name + " %", t.pal[(i + 3) % t.pal.length], { line: { width: 2.2, color: t.pal[(i + 3) % t.pal.length] } });
+      // indigo/sky/...: never the red of the p99 line drawn over it
+      return line(axisOf(s.t_s), util(s), s.name + " %", t.pal[i % t.pal.length], { line: { width: 2.2, color: t.pal[i % t.pal.length] } });
     });
     traces.push(line(x, run.latency_ms.p99, "p99 ms (run " + run.run_id + ")", t.bad, { yaxis: "y2" }));
     var errs = x.map(function (_, i) {
