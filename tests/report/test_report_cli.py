@@ -118,3 +118,23 @@ def test_user_mistakes_exit_2(
     assert "no results store" in capsys.readouterr().err
     assert main(["report", "--store", str(store_path), "--format", "pdf"]) == 2
     assert main(["report", "no-such-trial", "--store", str(store_path)]) == 2
+
+
+def test_plain_js_flag_reaches_the_page(store_path: Path, tmp_path: Path) -> None:
+    packed, plain = tmp_path / "packed.html", tmp_path / "plain.html"
+    assert main(["report", "--store", str(store_path), "-o", str(packed)]) == 0
+    assert main(["report", "--store", str(store_path), "-o", str(plain), "--plain-js"]) == 0
+    assert 'id="plotly-gz"' in packed.read_text(encoding="utf-8")
+    assert 'id="plotly-gz"' not in plain.read_text(encoding="utf-8")
+    assert plain.stat().st_size > packed.stat().st_size + 1_000_000
+
+
+def test_a_run_report_shows_only_its_arm_and_its_claims(store_path: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run.json"
+    args = ["report", "run:1", "--store", str(store_path), "--format", "json", "-o", str(out)]
+    assert main(args) == 0
+    doc = json.loads(out.read_text(encoding="utf-8"))
+    (arm,) = {r["arm"] for r in doc["runs"]}
+    assert [a["arm"] for a in doc["arms"]] == [arm]  # no "no data" rows for the other arms
+    assert doc["claims"] == []  # the trial's claim is about another arm
+    assert Path(doc["provenance"]["store_path"]) == store_path.resolve()

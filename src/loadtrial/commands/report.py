@@ -49,6 +49,14 @@ def trial_from_text(text: str, path: str) -> Trial:
         ) from None
 
 
+def only_arm(trial: Trial, arm: str) -> Trial:
+    """The trial narrowed to one arm (a one-run report): the other arms and the claims
+    that need them are left out, so they do not show as "no data" or "inconclusive"."""
+    arms = {arm: trial.arms.get(arm, {})}
+    claims = tuple(c for c in trial.expect if c.arm == arm and not c.vs)
+    return trial.model_copy(update={"arms": arms, "expect": claims})
+
+
 def _analyse(data: TrialData, trial: Trial) -> tuple[Finding, ...]:
     """Findings computed now, or () when the analysis is not installed."""
     try:
@@ -86,7 +94,9 @@ def load_for_report(store_path: Path, which: str) -> tuple[TrialData, Trial, tup
             whole = store.load_trial(one.info.trial_id)
             info = replace(whole.info, name=f"{whole.info.name} — run {one.info.run_id}")
             data = TrialData(info=info, runs=(one,))
-            trial = trial_from_text(data.info.file_text, data.info.file_path)
+            trial = only_arm(
+                trial_from_text(data.info.file_text, data.info.file_path), one.info.arm
+            )
             stored = store.load_findings(one.info.trial_id)
             found = _analyse(data, trial) or tuple(f for f in stored if f.run_id == one.info.run_id)
             return data, trial, found
@@ -111,7 +121,8 @@ def report_command(
 
     data, trial, findings = load_for_report(store_path, which)
     if fmt == "json":
-        text = json.dumps(to_json(data, trial, findings, store_path=str(store_path)), indent=2)
+        where = str(store_path.resolve())
+        text = json.dumps(to_json(data, trial, findings, store_path=where), indent=2)
         if output is None:
             typer.echo(text)
             return None
@@ -123,7 +134,7 @@ def report_command(
         trial,
         findings,
         output or Path("report.html"),
-        store_path=str(store_path),
+        store_path=str(store_path.resolve()),
         compress_js=not plain_js,
     )
     print_summary(data, trial, findings, console)
@@ -163,7 +174,7 @@ def register(app: typer.Typer) -> None:
         if fmt not in ("html", "json"):
             raise UserError(f"--format must be html or json, not {fmt!r}", hint="--format html")
         written = report_command(
-            which, store, output, "json" if fmt == "json" else "html", Console()
+            which, store, output, "json" if fmt == "json" else "html", Console(), plain_js=plain_js
         )
         if written is not None:
             typer.echo(f"Report: {written}", err=fmt == "json")
