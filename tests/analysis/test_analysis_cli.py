@@ -64,6 +64,7 @@ def test_analyze_refuted_claim_exits_1(tmp_path: Path, capsys: pytest.CaptureFix
     assert main(["analyze", "cli-trial", "--store", str(db)]) == 1
     out = capsys.readouterr()
     assert "REFUTED" in out.out and "not supported: claim 1" in out.err
+    assert "verdict: REFUTED  cli-trial" in out.out  # the report's verdict panel closes it
     assert analyze_command("cli-trial", str(db), as_json=False) == 1
 
 

@@ -115,6 +115,16 @@ def _print(findings: tuple[Finding, ...], console: Console) -> None:
             console.print(f"  [{style}]{escape(f.status or '-')}[/{style}]  {escape(f.summary)}")
 
 
+def _print_verdict(data: Any, spec: Trial, findings: tuple[Finding, ...], console: Console) -> None:
+    """The report's verdict section (hypothesis, what broke, claims, arms) after the list."""
+    try:
+        from loadtrial.report import print_summary
+    except ImportError:  # the report is optional for the analysis
+        return
+    console.print()
+    print_summary(data, spec, findings, console)
+
+
 def analyze_command(
     trial: str | None, store_path: str, as_json: bool, *, raise_on_failure: bool = False
 ) -> int:
@@ -136,7 +146,9 @@ def analyze_command(
                "findings": [finding_json(f) for f in findings]}  # fmt: skip
         typer.echo(json.dumps(doc, indent=2))
     else:
-        _print(findings, Console())
+        console = Console()
+        _print(findings, console)
+        _print_verdict(data, spec, findings, console)
     if code and raise_on_failure:
         raise VerdictExit(exit_message(findings, code), code)
     return code
