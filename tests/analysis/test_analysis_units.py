@@ -114,3 +114,30 @@ def test_error_total_of_a_rate_gives_back_the_counter_and_reads_as_a_count() -> 
     assert use is not None
     (f,) = sat_findings([use], "a", 1)
     assert f.summary.endswith(f"(total {counter[-1]:,.0f})"), f.summary
+
+
+def _call_with(**ev: object) -> object:
+    from loadtrial.analysis.bottleneck import Call
+
+    base = {"saturated_at_s": 20.0, "peak_util": 1.0, "capacity": 17.0, "demand": {},
+            "onset_s": 20, "latency_onset_s": 20, "error_onset_s": 36,
+            "offered_per_s": 32.4, "steady_offered_per_s": 90.0}  # fmt: skip
+    return Call(1, "baseline", "db.connections.active", "db", {**base, **ev})
+
+
+def test_a_ramp_names_the_rate_where_the_resource_saturated() -> None:
+    from loadtrial.analysis.bottleneck import _sentence
+
+    text = _sentence(_call_with(), 1, 1)  # type: ignore[arg-type]
+    assert text == (
+        "db connections limited throughput in arm baseline: db.connections.active at 100% "
+        "of 17 from t=20s at 32/s offered, when latency rose (errors from t=36s)."
+    )
+    full_from_the_start = _sentence(_call_with(saturated_at_s=0.0, onset_s=None), 2, 1)  # type: ignore[arg-type]
+    assert (
+        "offered" not in full_from_the_start and "(saturated in 1 of 2 runs)" in full_from_the_start
+    )
+    at_steady_level = _sentence(_call_with(offered_per_s=88.0), 1, 1)  # type: ignore[arg-type]
+    assert "offered" not in at_steady_level
+    late = _sentence(_call_with(onset_s=4, latency_onset_s=4, error_onset_s=4), 1, 1)  # type: ignore[arg-type]
+    assert "offered" not in late and late.endswith("from t=20s; latency/errors rose at t=4s.")

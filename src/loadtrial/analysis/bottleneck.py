@@ -116,6 +116,14 @@ def _not_helping(uses: Sequence[ResourceUse], tier: str) -> tuple[str, ...]:
     )
 
 
+def _offered_at(view: RunView, t_s: float | None) -> float | None:
+    """The offered rate around second `t_s` (mean of the 3 seconds centred on it)."""
+    if t_s is None or view.offered.size == 0:
+        return None
+    i = int(min(max(round(t_s), 0), view.offered.size - 1))
+    return float(np.mean(view.offered[max(i - 1, 0) : i + 2]))
+
+
 def attribute_run(view: RunView, uses: Sequence[ResourceUse]) -> Call:
     """Return the bottleneck of one run (name "" when no observed resource saturated)."""
     lat, err = view.latency_us[99.0], view.error_rate
@@ -136,6 +144,9 @@ def attribute_run(view: RunView, uses: Sequence[ResourceUse]) -> Call:
         "latency_onset_s": view.latency_onset_s,
         "error_onset_s": view.error_onset_s,
         "throughput_per_s": x,
+        "steady_offered_per_s": (
+            float(np.median(view.in_window(view.offered))) if view.window.length_s else None
+        ),
         "peaks": {u.name: u.peak_util for _, u, _ in scored},
         "demand": demands,
         "d_max": d_max,
@@ -152,7 +163,8 @@ def attribute_run(view: RunView, uses: Sequence[ResourceUse]) -> Call:
         v.name: {"resource": v.name, "tier": v.tier, "saturated_at_s": v.saturated_at_s,
                  "peak_util": v.peak_util, "capacity": v.capacity, "correlation": c,
                  "score": k[1], "not_helping": _not_helping(uses, v.tier),
-                 "quiet": _quiet_tiers(uses, v.tier)}
+                 "quiet": _quiet_tiers(uses, v.tier),
+                 "offered_per_s": _offered_at(view, v.saturated_at_s)}
         for k, v, c in scored
         if v.saturated_at_s is not None
     }  # fmt: skip
@@ -187,6 +199,18 @@ def _when(ev: dict[str, Any]) -> str:
     return f", when {' and '.join(rose) or 'latency/errors'} rose"
 
 
+def _knee(ev: dict[str, Any]) -> str:
+    """ " at 32/s offered" when it saturated while the load was still ramping up (below 90 %
+    of the steady level): that rate is the capacity the ramp found."""
+    at, steady = ev.get("offered_per_s"), ev.get("steady_offered_per_s")
+    if at is None or not steady or at >= 0.9 * steady:
+        return ""
+    onset, sat = ev.get("onset_s"), float(ev["saturated_at_s"])
+    if sat < 1 or onset is None or not -ONSET_SLACK_S <= onset - sat <= ONSET_LEAD_S:
+        return ""  # full from the start, or latency did not move with it: no knee
+    return f" at {at:.0f}/s offered"
+
+
 def _sentence(call: Call, runs: int, agree: int) -> str:
     """One sentence: what limited the arm, the evidence in numbers, what did not."""
     ev = call.evidence
@@ -195,7 +219,7 @@ def _sentence(call: Call, runs: int, agree: int) -> str:
         head += f" (saturated in {agree} of {runs} runs)"
     text = (
         f"{head}: {call.name} at {ev['peak_util']:.0%} of {ev['capacity']:g} "
-        f"from t={ev['saturated_at_s']:.0f}s{_when(ev)}"
+        f"from t={ev['saturated_at_s']:.0f}s{_knee(ev)}{_when(ev)}"
     )
     d = ev["demand"].get(call.name)
     if d:
