@@ -222,3 +222,20 @@ def test_the_story_quotes_the_analysis_bottleneck_with_its_peak(small: synthetic
         "db connections (db.connections.active at 100% of 17) in baseline, more-app-nodes"
     )
     assert "Missed the SLO" not in told
+
+
+def test_a_parameter_not_in_force_shows_what_was_declared(small: synthetic.Scenario) -> None:
+    data, trial, findings = synthetic.scenario(small)
+    not_in_force = Finding(
+        "confounder", "db.max_connections",
+        "confounder: bigger-db declares db_max_connections=60 but db.max_connections read 20",
+        "confounded",
+        {"fact": "db.max_connections", "arms": ["bigger-db"],
+         "values": {"bigger-db": ["20"], "declared": ["60"]}},
+        "bigger-db",
+    )  # fmt: skip
+    r = build_report(data, trial, (*findings, not_in_force))
+    row = next(x for x in r.env_rows if x.key == "db.max_connections")
+    assert row.confounder
+    assert row.values["bigger-db"].endswith(" (declared 60)")
+    assert "declared" not in row.values["baseline"]

@@ -56,11 +56,28 @@ def env_rows(
     declared |= {_norm(k) for k in trial.expected_to_vary}
     named = {_norm(k) for c in confounders for k in ev.confounder_keys(c)}
     governing = _parameter_values(trial, shown)
+    asked = _asked_for(confounders)
     rows = [
-        _row(key, data.runs, shown, declared, named, governing if guess else None) for key in keys
+        _row(key, data.runs, shown, declared, named, governing if guess else None, asked)
+        for key in keys
     ]
     rows.sort(key=lambda r: (not r.confounder, not r.differs, not r.changed_during_run, r.key))
     return tuple(rows), shown
+
+
+def _asked_for(confounders: Sequence[FindingView]) -> dict[tuple[str, str], str]:
+    """(fact, arm) -> the value the arm declared, for parameters not in force (the analysis'
+    confounders whose values carry "declared"), so the cell can say "20 (declared 80)"."""
+    out: dict[tuple[str, str], str] = {}
+    for c in confounders:
+        values, fact = c.evidence.get("values"), c.evidence.get("fact", c.subject)
+        if not isinstance(values, Mapping) or "declared" not in values:
+            continue
+        asked = values["declared"]
+        text = ", ".join(map(str, asked)) if isinstance(asked, list | tuple) else str(asked)
+        for arm in (a for a in values if a != "declared"):
+            out[(_norm(str(fact)), str(arm))] = text
+    return out
 
 
 def _parameter_values(trial: Trial, arms: Sequence[str]) -> set[tuple[str, ...]]:
@@ -81,6 +98,7 @@ def _row(
     declared: set[str],
     named: set[str],
     governing: set[tuple[str, ...]] | None,
+    asked: Mapping[tuple[str, str], str] | None = None,
 ) -> EnvRow:
     """Return one fact across arms (distinct values of repetitions joined by " | ")."""
     values: dict[str, str] = {}
@@ -93,7 +111,10 @@ def _row(
             if value not in seen:
                 seen.append(value)
         values[arm] = " | ".join(seen)
-    differs = len(set(values.values())) > 1
+    differs = len(set(values.values())) > 1  # before the notes below: they are no values
+    for arm in arms:
+        if (wanted := (asked or {}).get((_norm(key), arm))) is not None:
+            values[arm] += f" (declared {wanted})"
     is_declared = _norm(key) in declared or any(_norm(key).endswith("_" + d) for d in declared)
     unexplained = differs and not is_declared
     if governing is not None and unexplained:
