@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import threading
 import time
 
@@ -105,6 +106,18 @@ def test_two_worker_processes_merge_exactly(fast_target: RunningTarget) -> None:
     assert s["offered_rate_per_s"] == 400
     assert hdr.merge(iv.latency_hist for iv in result.intervals).get_total_count() == 800
     assert all(iv.cpu_percent >= 0 for iv in result.intervals)
+
+
+def test_one_worker_in_its_own_process_when_asked(fast_target: RunningTarget) -> None:
+    seen: list[tuple[bool, int]] = []
+
+    def on_interval(iv: IntervalStats) -> None:
+        engine_thread = any(t.name == "loadtrial-engine" for t in threading.enumerate())
+        seen.append((engine_thread, len(multiprocessing.active_children())))
+
+    result = run_load(open_plan(fast_target.url, 200, 2.0), on_interval=on_interval, processes=True)
+    assert summarize(result)["ok"] == 400
+    assert seen and all(not thread and children == 1 for thread, children in seen[:2])
 
 
 def test_stop_event_ends_the_run_and_keeps_the_data(fast_target: RunningTarget) -> None:

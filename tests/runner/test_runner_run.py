@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import itertools
+import multiprocessing
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -49,6 +51,31 @@ def test_two_arms_change_the_server_and_everything_is_journalled(
     ]
     assert not file_server.behaviour.exists()  # the last revert ran
     assert not any(e.kind == "env_changed" for r in data.runs for e in r.events)
+
+
+def test_the_load_runs_in_a_worker_process_not_beside_the_observers(
+    file_server: FileServer, tmp_path: Path
+) -> None:
+    """An engine thread in the runner's process waits for the GIL behind the observers'
+    threads and falls behind its schedule; the default load runs in its own process."""
+    seen: set[str] = set()
+    children: list[int] = []
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.wait(0.02):
+            seen.update(t.name for t in threading.enumerate())
+            children.append(len(multiprocessing.active_children()))
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        outcome, _ = _run(trial_text(file_server), tmp_path)
+    finally:
+        done.set()
+        watcher.join(timeout=5)
+    assert [s for _, s in outcome.statuses] == ["complete", "complete"]
+    assert "loadtrial-engine" not in seen and max(children) >= 1
 
 
 def test_interleaved_order_is_what_the_server_sees(file_server: FileServer, tmp_path: Path) -> None:

@@ -4,8 +4,11 @@ In: a LoadPlan, optionally `start_at` (monotonic t0), an `on_interval` callback 
 the caller's thread once per merged second) and a `stop` event. Out: a LoadResult with
 one merged IntervalStats per second and the self-watch verdict (watch.py).
 
-workers == 1 runs the engine in a thread of this process; more run as spawned child
-processes (spawn, not fork: the caller may have threads). Either way the coordinator only
+workers == 1 runs the engine in a thread of this process unless `processes=True`; more
+run as spawned child processes (spawn, not fork: the caller may have threads). A caller
+that keeps other Python threads busy during the load (the trial runner's observers) passes
+`processes=True`: an engine thread would wait for the GIL behind them and fall behind its
+schedule by tens of milliseconds. Either way the coordinator only
 sees Transport messages. Ctrl-C or `stop` sends Stop to every worker; what they measured
 until then is still merged and returned (`interrupted=True`).
 """
@@ -76,11 +79,11 @@ class _Merger:
 class _Workers:
     """The running workers and the coordinator's ends of their transports."""
 
-    def __init__(self, plan: LoadPlan, workers: int) -> None:
+    def __init__(self, plan: LoadPlan, workers: int, processes: bool = False) -> None:
         self.transports: list[Transport] = []
         self.threads: list[threading.Thread] = []
         self.procs: list[multiprocessing.process.BaseProcess] = []
-        if workers == 1:
+        if workers == 1 and not processes:
             mine, theirs = queue_pair()
             thread = threading.Thread(
                 target=serve, args=(plan, 0, 1, theirs), name="loadtrial-engine", daemon=True
@@ -194,8 +197,12 @@ def run_load(
     start_at: float | None = None,
     on_interval: Callable[[IntervalStats], None] | None = None,
     stop: threading.Event | None = None,
+    processes: bool = False,
 ) -> LoadResult:
-    """Run a plan's load and return what was measured (blocking; Ctrl-C/stop-safe)."""
+    """Run a plan's load and return what was measured (blocking; Ctrl-C/stop-safe).
+
+    `processes=True` runs even a single worker in its own process (see the module doc).
+    """
     check_plan(plan)
     host = wire.plan_origin(plan).host
     if plan.allow_hosts and host not in plan.allow_hosts:
@@ -205,7 +212,7 @@ def run_load(
         )
     workers = max(1, plan.workers)
     stop = stop if stop is not None else threading.Event()
-    pool = _Workers(plan, workers)
+    pool = _Workers(plan, workers, processes)
     try:
         _await_ready(pool)
         t0 = start_at if start_at is not None else time.monotonic() + START_MARGIN_S

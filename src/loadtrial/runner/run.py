@@ -10,6 +10,7 @@ else the SLOs (0 met, 1 failed, 3 aborted or interrupted, 4 environment failure)
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -59,9 +60,17 @@ class _Trial:
 
 
 def _default_load_fn() -> LoadFn:
+    """run_load with its workers in processes, also a single one: the runner's own threads
+    (observers, store, live view) would otherwise delay the engine's sends (GIL)."""
     from loadtrial.load import run_load
 
-    return run_load
+    return functools.partial(run_load, processes=True)
+
+
+def _lead_s(load_fn: LoadFn | None, workers: int) -> float:
+    """How long before t0 the load is started: spawned workers need about a second to be
+    ready (the default load_fn always spawns); a given single-worker load_fn much less."""
+    return 0.5 if load_fn is not None and workers <= 1 else 2.0
 
 
 def run_trial(
@@ -94,7 +103,7 @@ def run_trial(
     ctx = _Trial(
         loaded, store, trial_id, make_provider(trial.env.provider, settings, journal), journal,
         load_plan, load_fn or _default_load_fn(), make_view(console, live), clock or SystemClock(),
-        Interrupts(), 0.5 if load_plan.workers <= 1 else 2.0,
+        Interrupts(), _lead_s(load_fn, load_plan.workers),
     )  # fmt: skip
     ctx.interrupts.on_first = lambda: ctx.view.note("Ctrl-C: stopping this run, then reverting")
     run_ids = [
