@@ -12,13 +12,13 @@ over every second, never from averaging per-second percentiles.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
 from hdrh.histogram import HdrHistogram
 
 from loadtrial.load import histogram as hdr
 from loadtrial.load.model import IntervalStats, LoadResult
+from loadtrial.load.pooled import pool
 
 _PERCENTS = {"p50": 50.0, "p90": 90.0, "p99": 99.0, "p999": 99.9, "max": 100.0}
 
@@ -27,15 +27,6 @@ def latency_ms(hist: HdrHistogram) -> dict[str, float]:
     """Return {p50, p90, p99, p999, max} in milliseconds of a µs histogram."""
     q = hdr.quantiles_us(hist, list(_PERCENTS.values()))
     return {name: round(q[p] / 1000.0, 3) for name, p in _PERCENTS.items()}
-
-
-def error_counts(intervals: Iterable[IntervalStats]) -> dict[str, int]:
-    """Return the total count per error kind, sorted by kind."""
-    total: dict[str, int] = {}
-    for iv in intervals:
-        for kind, n in iv.errors.items():
-            total[kind] = total.get(kind, 0) + n
-    return dict(sorted(total.items()))
 
 
 def second_entry(iv: IntervalStats) -> dict[str, Any]:
@@ -65,22 +56,22 @@ def summarize(result: LoadResult) -> dict[str, Any]:
     """Return the JSON-ready summary of a run."""
     ivs = result.intervals
     secs = _run_seconds(result)
-    offered = sum(i.offered for i in ivs)
+    window = pool(ivs)
     sent = sum(i.sent for i in ivs)
     lag = hdr.merge(i.send_lag_hist for i in ivs)
     return {
         "target": result.plan.requests[0].url if result.plan.requests else "",
         "model": result.plan.kind,
         "duration_s": round(secs, 3),
-        "requests": sum(i.completed for i in ivs),
-        "ok": sum(i.ok for i in ivs),
-        "offered_rate_per_s": round(offered / secs, 2) if secs else 0.0,
+        "requests": window.completed,
+        "ok": window.ok,
+        "offered_rate_per_s": round(window.offered / secs, 2) if secs else 0.0,
         "achieved_rate_per_s": round(sent / secs, 2) if secs else 0.0,
-        "latency_ms": latency_ms(hdr.merge(i.latency_hist for i in ivs)),
+        "latency_ms": latency_ms(window.latency),
         "uncorrected_latency_ms": latency_ms(hdr.merge(i.uncorrected_hist for i in ivs)),
-        "errors": error_counts(ivs),
+        "errors": window.errors,
         "late": sum(i.late for i in ivs),
-        "dropped": sum(i.dropped for i in ivs),
+        "dropped": window.dropped,
         "generator": {
             "cpu_percent": round(sum(i.cpu_percent for i in ivs) / len(ivs), 1) if ivs else 0.0,
             "max_send_lag_ms": round(int(lag.get_max_value()) / 1000.0, 3)

@@ -15,8 +15,8 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from loadtrial.load import histogram
 from loadtrial.load.model import IntervalStats
+from loadtrial.load.pooled import pool
 from loadtrial.observe.model import Sample
 from loadtrial.spec.model import AbortRule
 
@@ -96,15 +96,10 @@ class AbortWatch:
 
 def _load_value(metric: str, window: list[IntervalStats]) -> float | None:
     """error_rate as a fraction, or p50/p99 in seconds, over the window; None: no data."""
+    pooled = pool(window)
     if metric == "error_rate":
-        done = sum(s.completed for s in window)
-        errors = sum(sum(s.errors.values()) for s in window)
-        return errors / done if done else None
-    merged = histogram.merge(s.latency_hist for s in window)
-    if merged.get_total_count() == 0:
-        return None
-    pct = 50.0 if metric == "p50" else 99.0
-    return histogram.quantiles_us(merged, [pct])[pct] / 1e6
+        return pooled.error_rate
+    return pooled.quantile_s(50.0 if metric == "p50" else 99.0)
 
 
 def _fmt(metric: str, value: float) -> str:

@@ -12,9 +12,8 @@ import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from loadtrial.load import histogram
+from loadtrial.load.pooled import after_warmup, pool
 from loadtrial.spec.model import SloSpec
-from loadtrial.store.export import loaded_seconds
 from loadtrial.store.model import RunData, TrialData
 from loadtrial.units import format_ms
 
@@ -51,17 +50,13 @@ def _fmt(objective: str, value: float | None) -> str:
 
 def run_values(run: RunData) -> dict[str, float | None]:
     """Measured p50..p999 (s), error_rate and throughput (req/s) after the warmup."""
-    seconds = [s for s in run.seconds if s.second >= run.info.warmup_s]
-    merged = histogram.merge(s.latency_hist for s in seconds)
-    count = merged.get_total_count()
-    qs = histogram.quantiles_us(merged, list(PERCENTILES.values()))
+    seconds = after_warmup(run.seconds, run.info.warmup_s)
+    window = pool(seconds)
     out: dict[str, float | None] = {
-        name: (qs[pct] / 1e6 if count else None) for name, pct in PERCENTILES.items()
+        name: window.quantile_s(pct) for name, pct in PERCENTILES.items()
     }
-    done = sum(s.completed for s in seconds)
-    errors = sum(sum(s.errors.values()) for s in seconds)
-    out["error_rate"] = errors / done if done else None
-    out["min_throughput"] = done / max(1, loaded_seconds(seconds)) if seconds else None
+    out["error_rate"] = window.error_rate
+    out["min_throughput"] = window.throughput_per_s if seconds else None
     return out
 
 

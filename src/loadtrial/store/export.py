@@ -16,6 +16,7 @@ import numpy as np
 
 from loadtrial.load import histogram
 from loadtrial.load.model import IntervalStats
+from loadtrial.load.pooled import after_warmup, pool
 from loadtrial.store.model import RunData, Series
 
 QUANTILES = (50.0, 90.0, 99.0, 99.9, 100.0)
@@ -41,34 +42,19 @@ def peak_utilisation(run: RunData) -> dict[str, dict[str, Any]]:
     return peaks
 
 
-def loaded_seconds(seconds: list[IntervalStats] | tuple[IntervalStats, ...]) -> int:
-    """Seconds up to the last one that offered load (the drain seconds after it are not)."""
-    for i in range(len(seconds) - 1, -1, -1):
-        if seconds[i].offered > 0:
-            return i + 1
-    return len(seconds)
-
-
 def _load_figures(seconds: tuple[IntervalStats, ...], warmup_s: float) -> dict[str, Any]:
     """Totals and latency quantiles (µs) over the seconds after the warmup."""
-    kept = [s for s in seconds if s.second >= warmup_s]
-    merged = histogram.merge(s.latency_hist for s in kept)
-    qs = histogram.quantiles_us(merged, list(QUANTILES))
-    done = sum(s.completed for s in kept)
-    errors: dict[str, int] = {}
-    for s in kept:
-        for kind, n in s.errors.items():
-            errors[kind] = errors.get(kind, 0) + n
+    window = pool(after_warmup(seconds, warmup_s))
     return {
-        "seconds": loaded_seconds(kept),
-        "offered": sum(s.offered for s in kept),
-        "completed": done,
-        "ok": sum(s.ok for s in kept),
-        "dropped": sum(s.dropped for s in kept),
-        "errors": errors,
-        "error_rate": sum(errors.values()) / done if done else None,
-        "throughput_per_s": done / max(1, loaded_seconds(kept)) if kept else 0.0,
-        "latency_us": {_pname(p): v for p, v in qs.items()},
+        "seconds": window.seconds,
+        "offered": window.offered,
+        "completed": window.completed,
+        "ok": window.ok,
+        "dropped": window.dropped,
+        "errors": window.errors,
+        "error_rate": window.error_rate,
+        "throughput_per_s": window.throughput_per_s,
+        "latency_us": {_pname(p): v for p, v in window.quantiles_us(QUANTILES).items()},
     }
 
 
