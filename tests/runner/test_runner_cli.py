@@ -176,7 +176,7 @@ def test_ctrl_c_keeps_the_data_reverts_and_exits_3(file_server: FileServer, tmp_
 
 
 def test_sigkill_mid_run_keeps_the_seconds_and_marks_the_run_incomplete(
-    file_server: FileServer, tmp_path: Path
+    file_server: FileServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     db = tmp_path / "r.db"
     text = trial_text(file_server, arms="  good: {status: 200}\n", seconds=20)
@@ -198,3 +198,5 @@ def test_sigkill_mid_run_keeps_the_seconds_and_marks_the_run_incomplete(
     assert data.info.status == "incomplete" and run.info.status == "incomplete"
     assert len(run.seconds) >= 1 and sum(s.completed for s in run.seconds) >= 15
     assert run.snapshots["before"]["server.behaviour"] == "200 0"
+    assert main(["show", "1", "--store", str(db)]) == 0
+    assert "revert may not have run" in capsys.readouterr().out

@@ -206,6 +206,11 @@ def _summary_lines(s: dict[str, Any]) -> list[str]:
         )
     lines += [f"  event t={e['t_s']:.0f}s {e['kind']}: {e['message']}" for e in s["events"]]
     lines += [f"  action {a['status']:<6} {a['name']}" for a in s["actions"]]
+    if s["status"] == "incomplete":
+        lines.append(
+            "  note: loadtrial ended during this run, so the arm's revert may not have run: "
+            "check the system under test before the next trial"
+        )
     return lines
 
 
