@@ -37,6 +37,7 @@ from loadtrial.testbed.procs import (
     spawn,
     stop_proc,
     tree,
+    wait_gone,
     wait_port,
 )
 
@@ -213,6 +214,6 @@ def sweep(root: str) -> list[str]:
         for member in reversed(members):  # children first, so none is re-parented and missed
             with contextlib.suppress(psutil.Error):
                 member.kill()
-        psutil.wait_procs(members, timeout=3.0)
+        wait_gone(members, 3.0)
         killed.append(f"stray pid {candidate.pid}")
     return killed
