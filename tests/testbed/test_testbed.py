@@ -161,11 +161,17 @@ def test_cli_status_prints_facts_and_fails_when_down(
     assert "testbed is down" in capsys.readouterr().err
 
 
-def test_second_up_on_the_same_state_is_refused(testbed: Path) -> None:
-    from loadtrial.errors import ProviderError
+def test_second_up_on_the_same_state_is_refused(
+    testbed: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from loadtrial.cli import main
+    from loadtrial.errors import ExitCode, UserError
 
-    with pytest.raises(ProviderError, match="already up"):
+    with pytest.raises(UserError, match="already up"):
         up(TestbedConfig(), testbed)
+    capsys.readouterr()
+    assert main(["testbed", "up", "--state", str(testbed)]) == ExitCode.INVALID_INPUT
+    assert "already up" in capsys.readouterr().err
 
 
 @pytest.mark.skipif(not lb_haproxy.available(), reason="haproxy is not installed: one lb kind")

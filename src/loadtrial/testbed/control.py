@@ -19,7 +19,7 @@ from pathlib import Path
 import psutil
 import psycopg
 
-from loadtrial.errors import ProviderError
+from loadtrial.errors import ProviderError, UserError
 from loadtrial.testbed import balancer, db, lb_haproxy
 from loadtrial.testbed.model import (
     DbInstance,
@@ -65,7 +65,7 @@ def up(
     """Start the whole testbed; on any failure, stop what started and raise ProviderError."""
     old = load_state(state_path)
     if old is not None and any(alive(p.pid) for p in old.all_procs()):
-        raise ProviderError(
+        raise UserError(  # the user's to resolve, like a taken --port: exit 2, not 4
             f"a testbed is already up (state file {state_path})",
             hint=f"use it, or run `loadtrial testbed down --state {state_path}` first",
         )
