@@ -91,7 +91,9 @@ def test_abort_rule_stops_the_run_early_and_reverts(
 ) -> None:
     extra = "abort:\n  - {metric: error_rate, above: 50%, for: 1s}\n"
     text = trial_text(file_server, extra=extra, arms="  broken: {status: 503}\n", seconds=8)
-    _, data = _run(text, tmp_path)
+    outcome, data = _run(text, tmp_path)
+    assert outcome.exit_code == ExitCode.ABORTED
+    assert outcome.message == "a run was stopped by an abort rule; its data is kept"
     run = data.runs[0]
     assert run.info.status == "aborted" and "error_rate 100.0% > 50.0%" in run.info.abort_reason
     assert [e.kind for e in run.events if e.kind == "abort"] == ["abort"]

@@ -67,10 +67,18 @@ def conclude(
     elif env_failed or status == "failed":
         code, message = ExitCode.INTERNAL, "a provider step failed (see `loadtrial show`)"
     elif analysed_code is not None:
-        code, message = ExitCode(analysed_code), "exit code from the analysis verdict"
+        code = ExitCode(analysed_code)
+        message = VERDICT_MESSAGES.get(code, f"the analysis ended with exit code {int(code)}")
     else:
         code, message = _slo_code(data, trial, status)
     return TrialOutcome(trial_id, int(code), tuple(statuses), findings, message)
+
+
+VERDICT_MESSAGES = {
+    ExitCode.OK: "every claim supported",
+    ExitCode.FAILED: "a claim was refuted or inconclusive, or an SLO was missed (see above)",
+    ExitCode.ABORTED: "a run was stopped by an abort rule; its data is kept",
+}
 
 
 def run_lines(data: TrialData) -> list[str]:
