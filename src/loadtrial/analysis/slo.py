@@ -129,7 +129,10 @@ def generator_lag_minor(run: RunData, view: RunView) -> tuple[bool, str]:
         and lag_us <= LAG_SHARE_OF_P99 * p99_us
         and dropped <= MAX_DROPPED_SHARE * max(offered, 1)
     )
-    why = f"send lag {format_ms(lag_us)} is small against p99 {format_ms(p99_us)}"
+    why = (
+        f"the worst send lag of most seconds, {format_ms(lag_us)}, is small against "
+        f"the p99 latency of {format_ms(p99_us)}, which includes it"
+    )
     return minor, why
 
 
