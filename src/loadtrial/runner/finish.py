@@ -4,7 +4,7 @@ In: the store, the trial, each run's status, whether the user interrupted and wh
 the environment was left in doubt. Out: a TrialOutcome. With `loadtrial.analysis`
 importable, its findings are saved and printed and `verdict_exit_code` decides; otherwise
 the runner's own SLO checks do (0 all met, 1 an SLO failed, 3 a run aborted). A Ctrl-C
-gives 3 and an environment failure 4 in either case.
+gives 3, a run stopped by an abort rule 3 and an environment failure 4 in either case.
 """
 
 from __future__ import annotations
@@ -66,6 +66,8 @@ def conclude(
         message = "interrupted: the data measured so far is kept"
     elif env_failed or status == "failed":
         code, message = ExitCode.INTERNAL, "a provider step failed (see `loadtrial show`)"
+    elif status == "aborted":  # whatever the analysis made of the shortened run
+        code, message = ExitCode.ABORTED, VERDICT_MESSAGES[ExitCode.ABORTED]
     elif analysed_code is not None:
         code = ExitCode(analysed_code)
         message = VERDICT_MESSAGES.get(code, f"the analysis ended with exit code {int(code)}")
