@@ -211,3 +211,16 @@ def _testbed_pids() -> set[int]:
         if "/loadtrial-testbed-" in " ".join(proc.info.get("cmdline") or []):
             found.add(proc.pid)
     return found
+
+
+def test_up_says_what_to_do_next() -> None:
+    from loadtrial.commands.testbed import next_steps
+    from loadtrial.testbed.model import DEFAULT_STATE_PATH
+
+    plain = next_steps("http://127.0.0.1:8080", Path(DEFAULT_STATE_PATH))
+    assert 'loadtrial load "http://127.0.0.1:8080/report?hold_ms=1000" --rate 30' in plain
+    assert "TESTBED_URL=http://127.0.0.1:8080 loadtrial run examples/db-bottleneck.yaml" in plain
+    assert "--state" not in plain and "loadtrial testbed down" in plain
+    other = next_steps("http://127.0.0.1:41234", Path("/tmp/tb/state.json"))
+    assert "TESTBED_STATE=/tmp/tb/state.json loadtrial run" in other
+    assert other.endswith("loadtrial testbed down --state /tmp/tb/state.json")

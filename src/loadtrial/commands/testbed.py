@@ -29,6 +29,20 @@ STATE_HELP = "state file naming the testbed's processes, ports and data dirs"
 StateOpt = Annotated[Path, typer.Option(help=STATE_HELP)]
 
 
+def next_steps(base_url: str, state: Path) -> str:
+    """What to do with a testbed just started: break it, run a trial on it, stop it."""
+    default = state == Path(DEFAULT_STATE_PATH)
+    env = f"TESTBED_URL={base_url}" + ("" if default else f" TESTBED_STATE={state}")
+    flag = "" if default else f" --state {state}"
+    return (
+        "next:\n"
+        f'  loadtrial load "{base_url}/report?hold_ms=1000" --rate 30 --duration 10s'
+        "   # each holds a db connection 1 s: watch it break (503s)\n"
+        f"  {env} loadtrial run examples/db-bottleneck.yaml   # the demo's trial\n"
+        f"  loadtrial testbed status{flag}  |  loadtrial testbed down{flag}"
+    )
+
+
 def register(app: typer.Typer) -> None:
     """Add the `testbed` group and the `demo` command to `app`."""
     group = typer.Typer(help="The built-in testbed: db, app nodes, balancer on loopback.")
@@ -61,6 +75,7 @@ def register(app: typer.Typer) -> None:
             f"testbed up: {st.base_url}  (stats http://127.0.0.1:{st.lb_stats_port}/metrics)"
         )
         typer.echo(json.dumps(snapshot(st), indent=2))
+        typer.echo(next_steps(st.base_url, state), err=True)
 
     @group.command("down")
     def down_cmd(state: StateOpt = DEFAULT_STATE_PATH) -> None:
