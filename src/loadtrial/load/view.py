@@ -59,9 +59,14 @@ class LiveView:
         elapsed = iv.second + 1
         remaining = max(0.0, self.total_s - elapsed)
         left = format_duration(remaining) if remaining > 0 else "0s"
+        when = (
+            f"({left} left)  "
+            if elapsed <= self.total_s + 1e-9
+            else "(schedule done, last answers)  "  # a drain second after the schedule
+        )
         return Text.assemble(
-            (f"{format_duration(elapsed)} ", "bold"),
-            f"({left} left)  ",
+            (f"{format_duration(min(elapsed, self.total_s))} ", "bold"),
+            when,
             (f"{iv.completed}/s", "cyan"),
             f" of {iv.offered} offered  p50 {format_ms(q[50.0])}  p99 {format_ms(q[99.0])}  ",
             (f"errors {self.errors}", "red" if self.errors else "green"),
