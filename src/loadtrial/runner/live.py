@@ -7,7 +7,6 @@ event otherwise (CI logs, `live=False`). Refreshes happen in the caller's thread
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 from rich.console import Console
@@ -77,13 +76,11 @@ class LiveView(View):
         super().__init__(console)
         self._live = Live(console=console, auto_refresh=False, transient=False)
         self._live.start()
-        self._started = time.monotonic()
         self._last = "waiting for the first second"
         self._second = 0
 
     def start_run(self, header: RunHeader) -> None:
         self._header = header
-        self._started = time.monotonic()
         self._last, self._second = "starting", 0
         self._refresh()
 
@@ -101,7 +98,9 @@ class LiveView(View):
         h = self._header
         if h is None:
             return
-        left = max(0.0, h.eta_s - (time.monotonic() - self._started))
+        # Counted in measured seconds of load, not wall time: applying the arm and the
+        # workers' start take time the estimate leaves out, and would make it run ahead.
+        left = max(0.0, h.eta_s - min(self._second, h.run_s))
         table = Table.grid(padding=(0, 2))
         table.add_row("run", f"{h.index + 1}/{h.total}", "arm", h.arm, "rep", str(h.repetition))
         table.add_row(
