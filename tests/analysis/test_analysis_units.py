@@ -141,3 +141,23 @@ def test_a_ramp_names_the_rate_where_the_resource_saturated() -> None:
     assert "offered" not in at_steady_level
     late = _sentence(_call_with(onset_s=4, latency_onset_s=4, error_onset_s=4), 1, 1)  # type: ignore[arg-type]
     assert "offered" not in late and late.endswith("from t=20s; latency/errors rose at t=4s.")
+
+
+def test_a_ratio_or_percentage_is_not_quoted_against_its_scale() -> None:
+    from loadtrial.analysis.bottleneck import _sentence
+    from loadtrial.analysis.saturation import resource_use, saturation_findings
+    from loadtrial.analysis.windows import Window
+    from loadtrial.store.model import Series
+
+    t = np.arange(20, dtype=float)
+    cpu = Series("app.cpu.util", "ratio", 1.0, t, np.full(20, 0.97))
+    conns = Series("db.connections.used", "count", 17.0, t, np.full(20, 17.0))
+    texts = {}
+    for s in (cpu, conns):
+        use = resource_use(s, Window(0, 20, "steady"), 20)
+        assert use is not None
+        texts[s.name] = saturation_findings([use], "a", 1)[0].summary
+    assert texts["app.cpu.util"].startswith("app.cpu.util saturated from t=0s: peak 97%, ")
+    assert "peak 100% of 17, " in texts["db.connections.used"]
+    ratio = _sentence(_call_with(unit="ratio", capacity=1.0), 1, 1)  # type: ignore[arg-type]
+    assert "db.connections.active at 100% from t=20s" in ratio

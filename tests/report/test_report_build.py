@@ -222,6 +222,13 @@ def test_the_story_quotes_the_analysis_bottleneck_with_its_peak(small: synthetic
         "db connections (db.connections.active at 100% of 17) in baseline, more-app-nodes"
     )
     assert "Missed the SLO" not in told
+    cpu = {"tier": "app", "resource": "app.cpu.util", "peak_util": 0.97, "capacity": 1.0,
+           "unit": "ratio"}  # fmt: skip
+    busy = [f for f in findings if f.kind != "bottleneck"] + [
+        Finding("bottleneck", "arm baseline", "…", "app.cpu.util", cpu, "baseline")
+    ]
+    told = dict(story(build_report(data, trial, busy)))
+    assert told["What broke"] == "app CPU (app.cpu.util at 97%) in baseline"
 
 
 def test_a_parameter_not_in_force_shows_what_was_declared(small: synthetic.Scenario) -> None:

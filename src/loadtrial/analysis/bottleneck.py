@@ -29,7 +29,7 @@ import numpy.typing as npt
 
 from loadtrial.analysis.model import Finding
 from loadtrial.analysis.runview import RunView
-from loadtrial.analysis.saturation import ResourceUse
+from loadtrial.analysis.saturation import ResourceUse, of_capacity
 
 FloatArray = npt.NDArray[np.float64]
 ONSET_SLACK_S = 2.0
@@ -161,7 +161,8 @@ def attribute_run(view: RunView, uses: Sequence[ResourceUse]) -> Call:
         return Call(view.run_id, view.arm, name, tier, ev, _not_helping(uses, tier), quiet=quiet)
     saturated: dict[str, dict[str, Any]] = {
         v.name: {"resource": v.name, "tier": v.tier, "saturated_at_s": v.saturated_at_s,
-                 "peak_util": v.peak_util, "capacity": v.capacity, "correlation": c,
+                 "peak_util": v.peak_util, "capacity": v.capacity, "unit": v.unit,
+                 "correlation": c,
                  "score": k[1], "not_helping": _not_helping(uses, v.tier),
                  "quiet": _quiet_tiers(uses, v.tier),
                  "offered_per_s": _offered_at(view, v.saturated_at_s)}
@@ -218,7 +219,8 @@ def _sentence(call: Call, runs: int, agree: int) -> str:
     if agree < runs:
         head += f" (saturated in {agree} of {runs} runs)"
     text = (
-        f"{head}: {call.name} at {ev['peak_util']:.0%} of {ev['capacity']:g} "
+        f"{head}: {call.name} at {ev['peak_util']:.0%}"
+        f"{of_capacity(ev['capacity'], ev.get('unit', ''))} "
         f"from t={ev['saturated_at_s']:.0f}s{_knee(ev)}{_when(ev)}"
     )
     d = ev["demand"].get(call.name)

@@ -50,11 +50,25 @@ class ResourceUse:
     errors_at_s: float | None  # first increase of an error series
     error_total: float
     util_per_s: FloatArray  # utilisation (or error values) on integer run seconds
+    unit: str = ""  # the series' unit: "count", "ratio", "percent", ...
+
+    @property
+    def of_capacity(self) -> str:
+        """ " of 17" for a count against its limit; "" for a ratio or percentage, whose
+        capacity (1, 100 × cores) says nothing a percentage does not."""
+        return of_capacity(self.capacity, self.unit)
 
     @property
     def resource(self) -> str:
         """The name without its tier: "connections.used"."""
         return self.name.split(".", 1)[1] if "." in self.name else self.name
+
+
+def of_capacity(capacity: float | None, unit: str) -> str:
+    """ " of 17", or "" when the capacity is a unit's own scale (ratio, percent) or unknown."""
+    if capacity is None or unit in ("ratio", "percent"):
+        return ""
+    return f" of {capacity:g}"
 
 
 def capacity_of(series: Series) -> float | None:
@@ -173,6 +187,7 @@ def resource_use(series: Series, window: Window, n_seconds: int) -> ResourceUse 
         None,
         0.0,
         grid,
+        series.unit,
     )
 
 
@@ -211,8 +226,8 @@ def saturation_findings(uses: Sequence[ResourceUse], arm: str, run_id: int) -> l
             out.append(Finding("saturation", u.name, text, "errors", ev, arm, run_id))
         elif u.saturated_at_s is not None:
             text = (
-                f"{u.name} saturated from t={u.saturated_at_s:.0f}s: peak {u.peak_util:.0%} of "
-                f"{u.capacity:g}, {u.saturated_s:.0f}s at ≥ {SATURATED_UTIL:.0%}"
+                f"{u.name} saturated from t={u.saturated_at_s:.0f}s: peak {u.peak_util:.0%}"
+                f"{u.of_capacity}, {u.saturated_s:.0f}s at ≥ {SATURATED_UTIL:.0%}"
             )
             ev = {
                 "saturated_at_s": u.saturated_at_s,

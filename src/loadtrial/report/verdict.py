@@ -196,7 +196,8 @@ def story(r: Report) -> tuple[tuple[str, str], ...]:
         limited.setdefault(label, []).append(b.arm)
         peak, cap = b.evidence.get("peak_util"), b.evidence.get("capacity")
         if label not in detail and isinstance(peak, float | int) and isinstance(cap, float | int):
-            detail[label] = f" ({name} at {peak:.0%} of {cap:g})"
+            of = "" if b.evidence.get("unit") in ("ratio", "percent") else f" of {cap:g}"
+            detail[label] = f" ({name} at {peak:.0%}{of})"
     out: list[tuple[str, str]] = []
     if limited:
         text = "; ".join(f"{lbl}{detail.get(lbl, '')} in {', '.join(arms)}"
