@@ -80,6 +80,12 @@ def test_analyze_empty_store_is_a_user_error(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["analyze", "--store", str(tmp_path / "none.db")]) == 2
+    assert f"no results store at {tmp_path / 'none.db'}" in capsys.readouterr().err
+    assert not (tmp_path / "none.db").exists()  # looking did not create an empty store
+    from loadtrial.store import Store
+
+    Store(tmp_path / "empty.db").close()
+    assert main(["analyze", "--store", str(tmp_path / "empty.db")]) == 2
     assert "no trial" in capsys.readouterr().err
 
 

@@ -132,6 +132,9 @@ def analyze_command(
     `raise_on_failure`, raise VerdictExit carrying it when it is not 0)."""
     from loadtrial.store import Store
 
+    if not Path(store_path).exists():  # opening it would create an empty store
+        raise UserError(f"no results store at {store_path}",
+                        hint="run a trial first, or --store PATH")  # fmt: skip
     with Store(store_path) as store:
         trial_id = _trial_id(store, trial)
         data = store.load_trial(trial_id)
