@@ -9,6 +9,7 @@ built becomes an event, not a crash).
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 from collections.abc import Callable, Iterator, Mapping
@@ -76,13 +77,18 @@ class Journal:
 def observe_entries(trial: Trial) -> list[Mapping[str, Any]]:
     """The observer entries of a trial; `observe: testbed` asks the testbed for its own."""
     if trial.observe == "testbed":
+        from loadtrial.testbed import DEFAULT_STATE_PATH
         from loadtrial.testbed import observe_entries as testbed_entries
 
         # the testbed the provider drives, when the trial names its state file
         state = (trial.env.model_extra or {}).get("state")
         entries: list[Mapping[str, Any]] = list(testbed_entries(state))
         if not entries:
-            raise LoadtrialError("no testbed is up", hint="start one with `loadtrial testbed up`")
+            where = state or os.environ.get("LOADTRIAL_TESTBED_STATE") or DEFAULT_STATE_PATH
+            raise LoadtrialError(
+                f"no testbed is up (no state at {where})",
+                hint="start one with `loadtrial testbed up`, or name its file in env.state",
+            )
         return entries
     return [e.model_dump(by_alias=True, exclude_unset=True) for e in trial.observe]
 
@@ -91,7 +97,10 @@ def build_observers(trial: Trial, fault: Callable[[str], None]) -> list[Observer
     """Observers for the trial; each one that cannot be built is reported via `fault`."""
     try:
         entries = observe_entries(trial)
-    except (ImportError, LoadtrialError, OSError) as exc:
+    except LoadtrialError as exc:
+        fault(f"observe: testbed entries unavailable: {exc.render()}")
+        return []
+    except (ImportError, OSError) as exc:
         fault(f"observe: testbed entries unavailable: {exc}")
         return []
     observers: list[Observer] = []
