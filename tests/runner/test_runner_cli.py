@@ -131,6 +131,17 @@ def test_show_of_a_run_without_load_and_unwritable_outputs(
     assert file_server.hits == [] and not db2.exists()
 
 
+def test_dry_run_and_an_unknown_arm_create_no_store(
+    file_server: FileServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    trial, db = _write(tmp_path, trial_text(file_server)), tmp_path / "r.db"
+    assert main(["run", str(trial), "--store", str(db), "--dry-run"]) == 0
+    assert "1. good" in capsys.readouterr().err  # the plan, as the live view, on stderr
+    assert main(["run", str(trial), "--store", str(db), "--arm", "nope"]) == 2
+    assert "no arm named 'nope'" in capsys.readouterr().err
+    assert not db.exists() and file_server.hits == []
+
+
 def _wait_for_a_second(db: Path, proc: subprocess.Popen[Any], timeout_s: float = 30.0) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline and proc.poll() is None:

@@ -105,11 +105,17 @@ def run_cmd(
 ) -> None:
     """Run a trial: every arm × repetition, journalled into the store."""
     from loadtrial.runner import junit_xml, run_trial, slo_checks
+    from loadtrial.runner.plan import make_plan
     from loadtrial.spec import load_trial_file
 
     loaded = load_trial_file(file)
+    make_plan(loaded.trial, arm or ())  # an unknown --arm is refused before the store opens
     _check_writable(junit, "--junit")
     console = Console(stderr=True)
+    if dry_run:  # nothing is sent and nothing is stored: no store is created either
+        outcome = run_trial(loaded, store=None, only_arms=arm or (), dry_run=True, console=console)
+        typer.echo(outcome.message, err=True)
+        return
     with Store(store) as st:
         outcome = run_trial(
             loaded, store=st, only_arms=arm or (), dry_run=dry_run, live=live,

@@ -76,7 +76,7 @@ def _lead_s(load_fn: LoadFn | None, workers: int) -> float:
 def run_trial(
     loaded: LoadedTrial,
     *,
-    store: Store,
+    store: Store | None,
     only_arms: Sequence[str] = (),
     dry_run: bool = False,
     live: bool = True,
@@ -85,7 +85,7 @@ def run_trial(
     clock: Clock | None = None,
     workers: int | None = None,
 ) -> TrialOutcome:
-    """Run (or with `dry_run`, only print) every planned run of `loaded`."""
+    """Run (or with `dry_run`, only print; then `store` may be None) every planned run."""
     trial = loaded.trial
     console = console or Console(stderr=True)
     plan = make_plan(trial, only_arms)
@@ -93,6 +93,8 @@ def run_trial(
         for line in describe(trial, plan) + provider_calls(trial, plan):
             console.print(line, markup=False, highlight=False)
         return TrialOutcome(None, int(ExitCode.OK), message="dry run: nothing was sent")
+    if store is None:
+        raise ValueError("run_trial needs a store unless dry_run is set")
     load_plan = to_load_plan(trial, workers)
     trial_id = store.create_trial(
         name=trial.name, hypothesis=trial.hypothesis, file_path=loaded.path,
