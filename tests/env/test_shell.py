@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from loadtrial.env import make_provider, provider_problems
+from loadtrial.env import make_provider, plan_calls, provider_problems
 from loadtrial.env.model import Action
 from loadtrial.errors import ProviderError
 
@@ -94,3 +94,12 @@ def test_problems(
 
 def test_good_settings_have_no_problems(tmp_path: Path) -> None:
     assert provider_problems("shell", _settings(tmp_path), {"a": {"delay_ms": 1}}) == []
+
+
+def test_dry_run_lists_the_filled_in_commands_and_runs_none(tmp_path: Path) -> None:
+    marker = tmp_path / "ran"
+    settings = {"apply": [f"touch {marker}", "echo {delay}"], "revert": "echo undo {delay}"}
+    calls = plan_calls("shell", settings, {"delay": "a b"})
+    assert calls == [f"apply: touch {marker}", "apply: echo 'a b'", "revert: echo undo 'a b'"]
+    assert plan_calls("shell", settings, {"delay": 1, "revert": "true"})[-1] == "revert: true"
+    assert not marker.exists()

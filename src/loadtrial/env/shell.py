@@ -215,6 +215,16 @@ def _action(name: str, result: CommandResult) -> Action:
     )
 
 
+def plan_calls(settings: Mapping[str, Any], params: Mapping[str, Any]) -> list[str]:
+    """The commands an arm would run (for `run --dry-run`), filled in, without running them."""
+    shared = parse_settings(settings)
+    applies = _commands(params["apply"]) if "apply" in params else shared.apply
+    reverts = _commands(params["revert"]) if "revert" in params else shared.revert
+    return [f"apply: {render(c, params)}" for c in applies] + [
+        f"revert: {render(c, params)}" for c in reverts
+    ]
+
+
 def create(settings: Mapping[str, Any], sink: ActionSink) -> Provider:
     """Return a shell provider for the trial's `env:` settings."""
     return ShellProvider(parse_settings(settings), sink)
