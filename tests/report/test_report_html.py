@@ -176,3 +176,16 @@ def test_first_screen_tells_what_broke_and_quotes_an_effect_once() -> None:
     out = io.StringIO()
     print_summary(*synthetic.scenario(sc), Console(file=out, width=120, color_system=None))
     assert "What broke: db connections in baseline" in out.getvalue()
+
+
+def test_a_trial_without_claims_is_not_greyed_out() -> None:
+    from loadtrial.report import build_report
+    from loadtrial.report.sections import verdict
+
+    sc = synthetic.Scenario(repeat=1, seconds=12, values_per_second=20)
+    data, trial, findings = synthetic.scenario(sc)
+    bare = trial.model_copy(update={"expect": ()})
+    head = verdict(build_report(data, bare, [f for f in findings if f.kind != "verdict"]))
+    assert head.startswith('<section id="verdict" class="card verdict neutral">')
+    assert '<li class="claim none">No claims declared' in head
+    assert "verdict muted" not in head  # .muted greyed and shrank every line of the card

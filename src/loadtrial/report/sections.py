@@ -104,7 +104,7 @@ def header(r: Report) -> str:
 
 def verdict(r: Report) -> str:
     """Verdict first: hypothesis, claims, confounders in red, arms at a glance."""
-    cls = STATUS_CLASS.get(r.overall, "muted")
+    cls = STATUS_CLASS.get(r.overall, "neutral")  # not "muted": that greys the whole card
     hypothesis = r.hypothesis or "(no hypothesis stated)"
     shaky = sum(1 for c in r.claims if c.rests_on_confounder)
     caveat = (
@@ -112,7 +112,10 @@ def verdict(r: Report) -> str:
         if shaky
         else ""
     )
-    claims = "".join(_claim(c) for c in r.claims) or '<li class="claim">No claims declared.</li>'
+    claims = "".join(_claim(c) for c in r.claims) or (
+        '<li class="claim none">No claims declared (<code>expect:</code> in the trial file): '
+        "the exit code follows the arms' SLOs.</li>"
+    )
     conf = ""
     if r.confounders:
         items = "".join(
@@ -166,7 +169,7 @@ def _glance(arms: Iterable[ArmRow]) -> str:
         tput = a.throughput_per_s.value
         params = " · ".join(f"{k}={v}" for k, v in a.params.items())
         tiles.append(
-            f'<div class="tile {STATUS_CLASS.get(a.slo, "muted")}"><div class="tile-head">'
+            f'<div class="tile {STATUS_CLASS.get(a.slo, "neutral")}"><div class="tile-head">'
             f'<span class="arm">{esc(a.arm)}</span>{pill(a.slo, "SLO " + a.slo)}</div>'
             f'<div class="tile-params">{esc(params)}</div>'
             '<div class="kpis"><div><span class="k">p99</span>'
