@@ -137,4 +137,18 @@ def test_a_run_report_shows_only_its_arm_and_its_claims(store_path: Path, tmp_pa
     (arm,) = {r["arm"] for r in doc["runs"]}
     assert [a["arm"] for a in doc["arms"]] == [arm]  # no "no data" rows for the other arms
     assert doc["claims"] == []  # the trial's claim is about another arm
+    assert doc["repeat"] == 1
+    page = tmp_path / "run.html"
+    assert main(["report", "run:1", "--store", str(store_path), "-o", str(page)]) == 0
+    assert "1 arm × 1 repetition = 1 run" in page.read_text(encoding="utf-8")
     assert Path(doc["provenance"]["store_path"]) == store_path.resolve()
+
+
+def test_only_arm_narrows_arms_claims_and_repetitions() -> None:
+    from loadtrial.commands.report import only_arm
+
+    sc = synthetic.Scenario(repeat=3)
+    trial = synthetic.scenario(synthetic.Scenario(repeat=3, seconds=5, values_per_second=5))[1]
+    one = only_arm(trial, sc.arms[-1])
+    assert list(one.arms) == [sc.arms[-1]] and one.repeat == 1
+    assert all(c.arm == sc.arms[-1] and not c.vs for c in one.expect)

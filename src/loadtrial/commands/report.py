@@ -54,7 +54,7 @@ def only_arm(trial: Trial, arm: str) -> Trial:
     that need them are left out, so they do not show as "no data" or "inconclusive"."""
     arms = {arm: trial.arms.get(arm, {})}
     claims = tuple(c for c in trial.expect if c.arm == arm and not c.vs)
-    return trial.model_copy(update={"arms": arms, "expect": claims})
+    return trial.model_copy(update={"arms": arms, "expect": claims, "repeat": 1})
 
 
 def _analyse(data: TrialData, trial: Trial) -> tuple[Finding, ...]:

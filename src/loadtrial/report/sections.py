@@ -83,13 +83,18 @@ def effect_text(c: ClaimView) -> str:
     return text.strip()
 
 
+def _n(count: int, noun: str) -> str:
+    """ "1 run", "6 runs"."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
 def header(r: Report) -> str:
     """The title bar."""
     p = r.provenance
     bits = [
         f"trial #{p.trial_id}",
         when(p.created_at),
-        f"{len(r.arms)} arms × {r.repeat} repetitions = {len(r.runs)} runs",
+        f"{_n(len(r.arms), 'arm')} × {_n(r.repeat, 'repetition')} = {_n(len(r.runs), 'run')}",
     ]
     if r.load_text:
         bits.append(f"load {r.load_text}")
