@@ -117,7 +117,7 @@ def test_one_worker_in_its_own_process_when_asked(fast_target: RunningTarget) ->
 
     result = run_load(open_plan(fast_target.url, 200, 2.0), on_interval=on_interval, processes=True)
     assert summarize(result)["ok"] == 400
-    assert seen and all(not thread and children == 1 for thread, children in seen[:2])
+    assert seen and all(not thread and children >= 1 for thread, children in seen[:2])
 
 
 def test_stop_event_ends_the_run_and_keeps_the_data(fast_target: RunningTarget) -> None:
