@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import time
 
 import pytest
 
+from loadtrial.errors import LoadtrialError
+from loadtrial.load.coordinator import _await_ready, _Workers
 from loadtrial.load.model import LoadPlan, OpenModel, RequestSpec, Stage
-from loadtrial.load.transport import Done, Go, Message, Ready, Tick, queue_pair
+from loadtrial.load.transport import (
+    Done,
+    Go,
+    Message,
+    PipeTransport,
+    Ready,
+    Tick,
+    Transport,
+    queue_pair,
+)
 from loadtrial.load.worker import serve
 from loadtrial.targets import RunningTarget
 
@@ -56,3 +68,23 @@ def test_worker_ends_when_the_coordinator_is_gone(fast_target: RunningTarget) ->
     serve(_plan(fast_target.url, 60.0), 0, 1, transport)
     assert time.monotonic() - started < 15  # not the 60 s of the plan
     assert isinstance(transport.sent[-1], Done)
+
+
+def _pool_of(*transports: Transport) -> _Workers:
+    pool = _Workers.__new__(_Workers)
+    pool.transports, pool.threads, pool.procs = list(transports), [], []
+    return pool
+
+
+def test_a_worker_gone_before_ready_is_one_error_not_an_eof_traceback() -> None:
+    mine, theirs = multiprocessing.Pipe()
+    theirs.close()  # the worker process died while starting
+    with pytest.raises(LoadtrialError, match="load worker 0 ended before it was ready"):
+        _await_ready(_pool_of(PipeTransport(mine)))
+
+
+def test_a_silent_worker_is_reported_not_started_anyway() -> None:
+    ready, silent = queue_pair(), queue_pair()
+    ready[1].send(Ready(0))
+    with pytest.raises(LoadtrialError, match=r"load worker\(s\) \[1\] not ready after 0.3 s"):
+        _await_ready(_pool_of(ready[0], silent[0]), timeout_s=0.3)

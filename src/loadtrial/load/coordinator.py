@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from loadtrial.errors import TargetError
+from loadtrial.errors import LoadtrialError, TargetError
 from loadtrial.load import wire
 from loadtrial.load.model import IntervalStats, LoadPlan, LoadResult
 from loadtrial.load.recorder import merge_intervals
@@ -119,14 +119,25 @@ class _Workers:
             t.close()
 
 
-def _await_ready(pool: _Workers) -> None:
+def _await_ready(pool: _Workers, timeout_s: float = READY_TIMEOUT_S) -> None:
+    """Wait for every worker's Ready; LoadtrialError when one ends or stays silent."""
     waiting = set(range(len(pool.transports)))
-    deadline = time.monotonic() + READY_TIMEOUT_S
+    deadline = time.monotonic() + timeout_s
     while waiting and time.monotonic() < deadline:
         for w in list(waiting):
-            msg = pool.transports[w].recv(POLL_S)
+            try:
+                msg = pool.transports[w].recv(POLL_S)
+            except (EOFError, OSError):
+                raise LoadtrialError(
+                    f"load worker {w} ended before it was ready", "see the messages above"
+                ) from None
             if isinstance(msg, Ready):
                 waiting.discard(w)
+    if waiting:
+        raise LoadtrialError(
+            f"load worker(s) {sorted(waiting)} not ready after {timeout_s:g} s",
+            "the machine may be overloaded",
+        )
 
 
 @dataclass
