@@ -20,6 +20,7 @@ from loadtrial.load import histogram
 from loadtrial.load.model import IntervalStats
 from loadtrial.observe.model import Sample
 from loadtrial.store import Event, Store
+from loadtrial.store.export import run_to_csv
 
 
 def _trial(store: Store) -> int:
@@ -128,3 +129,16 @@ def test_sigkill_keeps_seconds_and_next_open_marks_incomplete(tmp_path: Path) ->
     run = trial.runs[0]
     assert run.info.status == "incomplete" and trial.info.status == "incomplete"
     assert [s.second for s in run.seconds][: len(written)] == written
+
+
+def test_csv_export_keeps_every_digit_of_a_sample(tmp_path: Path) -> None:
+    with Store(tmp_path / "r.db") as store:
+        tid = store.create_trial(name="csv")
+        rid = store.create_run(tid, arm="a", repetition=1, order_index=0, params={})
+        store.add_interval(rid, IntervalStats(0, offered=1, sent=1, completed=1, ok=1))
+        store.add_samples(rid, [Sample(0.5, "app.memory.rss_bytes", 177_349_632.0, "bytes")])
+        store.add_samples(rid, [Sample(0.5, "db.cpu.util", 0.12345, "ratio", 1.0)])
+        rows = run_to_csv(store.load_run(rid)).splitlines()
+    header, first = rows[0].split(","), rows[1].split(",")
+    assert first[header.index("app.memory.rss_bytes")] == "177349632"
+    assert first[header.index("db.cpu.util")] == "0.12345"

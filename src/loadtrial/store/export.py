@@ -141,4 +141,4 @@ def _value_in(series: Series, second: int) -> str:
     mask = (series.t_s >= second) & (series.t_s < second + 1)
     if not mask.any():
         return ""
-    return f"{float(series.values[mask][-1]):g}"
+    return f"{float(series.values[mask][-1]):.15g}"  # :g kept 6 digits (bytes lost precision)
