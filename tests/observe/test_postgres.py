@@ -56,7 +56,8 @@ def test_connections_up_to_the_limit_and_refusals(dsn: str) -> None:
     held: list[psycopg.Connection[Any]] = []
     try:
         before = _by_name(obs.sample(0.0))
-        assert before["db.connections.used"].value == 1.0  # the observer's own slot
+        # the observer is a superuser here: it sits in a reserved slot and is left out
+        assert before["db.connections.used"].value == 0.0
         assert before["db.connections.used"].capacity == MAX_CONNECTIONS - RESERVED
         assert before["db.connections.max"].value == MAX_CONNECTIONS
         assert before["db.connections.reserved"].value == RESERVED
@@ -70,7 +71,8 @@ def test_connections_up_to_the_limit_and_refusals(dsn: str) -> None:
         full = _by_name(obs.sample(1.0))
         used = full["db.connections.used"]
         assert used.capacity is not None and used.value >= used.capacity
-        assert used.value == MAX_CONNECTIONS  # superuser fills the reserved slots too
+        # superusers fill the reserved slots too; every slot but the observer's own
+        assert used.value == MAX_CONNECTIONS - 1
         assert full["db.connect.refused"].value == 1.0
         events = obs.drain_events()
         assert [e.kind for e in events] == ["connect_refused"]
@@ -200,5 +202,5 @@ def test_sampler_records_a_full_database_as_samples_and_events(dsn: str) -> None
     refused = next(e for e in events if e[1] == "connect_refused")
     assert refused[2].startswith("db (postgres): connection refused: ")
     used = [s.value for s in samples if s.name == "db.connections.used"]
-    assert max(used) == MAX_CONNECTIONS
+    assert max(used) == MAX_CONNECTIONS - 1  # all but the (superuser) observer itself
     assert not any(k == "observer_fault" for _, k, _ in events)  # the monitor kept its slot

@@ -39,7 +39,10 @@ SELECT count(*) FILTER (WHERE backend_type = 'client backend'),
        count(*) FILTER (WHERE backend_type = 'client backend'
                           AND state LIKE 'idle in transaction%'),
        count(*) FILTER (WHERE wait_event_type = 'Lock')
-FROM pg_stat_activity"""
+FROM pg_stat_activity
+-- a superuser observer sits in a reserved slot: leave it out of the ordinary slots it is
+-- compared with (max_connections - reserved); an ordinary observer does take one of them
+WHERE pid <> pg_backend_pid() OR current_setting('is_superuser') = 'off'"""
 _COUNTERS = """
 SELECT sum(xact_commit), sum(xact_rollback), sum(deadlocks), sum(temp_bytes)
 FROM pg_stat_database"""
