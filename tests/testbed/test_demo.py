@@ -56,7 +56,12 @@ def test_demo_summary_prints_the_verdict_and_writes_a_report_naming_its_store(
     data, trial, findings = scenario(Scenario(repeat=1, seconds=20))
     lines: list[str] = []
     store = tmp_path / "results.sqlite"
-    summarise(lines.append, data, trial, tmp_path / "report.html", store, findings)
+    # without the runner's findings the demo analyses and prints the verdict itself
+    summarise(lines.append, data, trial, tmp_path / "report.html", store)
     page = (tmp_path / "report.html").read_text(encoding="utf-8")
     assert str(store.resolve()) in page and lines == [f"Report: {tmp_path / 'report.html'}"]
     assert "verdict" in capsys.readouterr().out.lower()
+    # with them, the runner has printed the verdict already: only the page is written
+    summarise(lines.append, data, trial, tmp_path / "again.html", store, findings)
+    assert (tmp_path / "again.html").exists()
+    assert "verdict" not in capsys.readouterr().out.lower()

@@ -125,11 +125,21 @@ def _analyse(
     except Exception as exc:  # the data is safe in the store; `loadtrial analyze` can redo it
         console.print(f"analysis failed: {exc!r} (the runs are stored)", markup=False)
         return (), None
-    for f in findings:
-        console.print(
-            f"{f.kind:<11} {f.status:<12} {f.summary}",
-            markup=False,
-            highlight=False,
-            soft_wrap=True,
-        )
+    _print_verdict(data, trial, findings, console)
     return findings, code
+
+
+def _print_verdict(
+    data: TrialData, trial: Trial, findings: tuple[Finding, ...], console: Console
+) -> None:
+    """The report's verdict panel (every finding stays in `loadtrial analyze`); without the
+    report package, one line per finding."""
+    try:
+        from loadtrial.report import print_summary
+    except ImportError:
+        for f in findings:
+            console.print(f"{f.kind:<11} {f.status:<12} {f.summary}", markup=False,
+                          highlight=False, soft_wrap=True)  # fmt: skip
+        return
+    print_summary(data, trial, findings, console)
+    console.print("every finding: loadtrial analyze; the page: loadtrial report", markup=False)

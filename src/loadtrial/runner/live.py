@@ -59,11 +59,13 @@ class View:
 
     def end_run(self, status: str, reason: str) -> None:
         """A run ended."""
-        self.console.print(f"  -> {status}" + (f": {reason}" if reason else ""))
+        self.console.print(
+            f"  -> {status}" + (f": {reason}" if reason else ""), markup=False, highlight=False
+        )
 
     def note(self, text: str) -> None:
         """A message for the user (abort, env change, revert)."""
-        self.console.print(f"  {text}")
+        self.console.print(f"  {text}", markup=False, highlight=False)
 
     def close(self) -> None:
         """Release the terminal."""
@@ -92,7 +94,7 @@ class LiveView(View):
         super().end_run(status, reason)
 
     def note(self, text: str) -> None:
-        self._live.console.print(f"  {text}")
+        self._live.console.print(f"  {text}", markup=False, highlight=False)
 
     def _refresh(self) -> None:
         h = self._header

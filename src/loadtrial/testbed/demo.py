@@ -134,8 +134,9 @@ def summarise(
         for line in arm_lines(data, trial):
             echo(line)
         return
-    findings = findings or tuple(analyze_trial(data, trial))
-    print_summary(data, trial, findings, Console())
+    if not findings:  # the runner printed the verdict with its own findings; else do it here
+        findings = tuple(analyze_trial(data, trial))
+        print_summary(data, trial, findings, Console())
     store = str(store_path.resolve()) if store_path is not None else ""
     path = write_html(data, trial, findings, html, store_path=store)
     echo(f"Report: {path}")
