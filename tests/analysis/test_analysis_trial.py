@@ -170,6 +170,14 @@ def test_invalid_and_aborted_runs() -> None:
     assert verdict_exit_code(found) == 3
 
 
+def test_runs_that_never_started_are_not_analysed() -> None:
+    trial = trial_from(arms={"a": {}})
+    plans = [RunPlan("a"), RunPlan("a", seconds=0, status="planned")]
+    found = analyze_trial(make_trial_data(trial, plans), trial)
+    assert {f.run_id for f in found if f.run_id is not None} == {1}
+    assert not [f for f in found if "no requests" in f.summary or "0 requests" in f.summary]
+
+
 def test_generator_lag_small_against_p99_keeps_the_run() -> None:
     from loadtrial.store.model import Event
 

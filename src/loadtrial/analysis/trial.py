@@ -8,6 +8,7 @@ comparison, verdict, scalability. Pure: no I/O, seeded randomness (trial.seed).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -145,6 +146,8 @@ def _claims_and_comparisons(
 
 def analyze_trial(data: TrialData, trial: Trial) -> tuple[Finding, ...]:
     """Every finding of a trial (see the module docstring for the order)."""
+    # runs that never started (the trial was interrupted or failed first) are not evidence
+    data = replace(data, runs=tuple(r for r in data.runs if r.info.status != "planned"))
     closed = trial.load.model == "closed"
     views = {r.info.run_id: build_run_view(r, closed=closed) for r in data.runs}
     tiers = declared_tiers(trial)
