@@ -293,3 +293,18 @@ def test_without_claims_the_exit_code_follows_the_arm_slos() -> None:
     ok = analyze_trial(make_trial_data(trial, [RunPlan("a", latency_ms=20)]), trial)
     slow = analyze_trial(make_trial_data(trial, [RunPlan("a", latency_ms=400)]), trial)
     assert (verdict_exit_code(ok), verdict_exit_code(slow)) == (0, 1)
+
+
+def test_an_arm_without_valid_runs_is_said_in_words_not_nan() -> None:
+    from loadtrial.store.model import Event
+
+    trial = trial_from(
+        arms={"a": {}, "b": {}},
+        expect=[{"arm": "b", "vs": "a", "metric": "p99", "expect": "lower"}],
+    )
+    bad = (Event(0.0, "load_invalid", "fell behind"),)
+    plans = [RunPlan("a"), RunPlan("b", send_lag_us=50_000, events=bad)]
+    found = analyze_trial(make_trial_data(trial, plans), trial)
+    texts = [f.summary for f in found if f.kind in ("comparison", "verdict")]
+    assert texts and not [t for t in texts if "nan" in t]
+    assert any("no valid runs to compare in arm b" in t for t in texts)

@@ -234,8 +234,15 @@ def format_change(metric: str, value: float) -> str:
 
 
 def describe(c: Comparison) -> str:
-    """'p99 12ms vs 30ms (-60%, 95% CI -70%..-50%, p=0.001)'."""
+    """'p99 12ms vs 30ms (-60%, 95% CI -70%..-50%, p=0.001)'; without data on a side,
+    'p99: no valid runs to compare in arm X'."""
+    empty = [a for a, v in ((c.arm, c.level_arm), (c.vs, c.level_vs)) if not math.isfinite(v)]
+    if empty:
+        return f"{c.metric}: no valid runs to compare in arm {' and '.join(empty)}"
     lo, hi = c.relative_ci
+    if not all(math.isfinite(x) for x in (c.relative, lo, hi, c.p_value)):
+        levels = f"{format_level(c.metric, c.level_arm)} vs {format_level(c.metric, c.level_vs)}"
+        return f"{c.metric} {levels} (too few seconds for a test)"
     return (
         f"{c.metric} {format_level(c.metric, c.level_arm)} vs {format_level(c.metric, c.level_vs)}"
         f" ({c.relative:+.0%}, 95% CI {lo:+.0%}..{hi:+.0%}, p={c.p_value:.2g})"
