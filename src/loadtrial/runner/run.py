@@ -10,6 +10,7 @@ else the SLOs (0 met, 1 failed, 3 aborted or interrupted, 4 environment failure)
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import threading
 from collections.abc import Callable, Sequence
@@ -212,6 +213,7 @@ def _measure(ctx: _Trial, run_id: int) -> tuple[str, str]:
         ctx.interrupts.stop = None
         if sampler is not None:
             sampler.stop()
+            _report_lost_samples(ctx, run_id, sampler.callback_errors)
     end_unix = ctx.clock.wall()
     ctx.late.extend(
         LateWindow(run_id, o, t0_unix, end_unix, t0_unix)
@@ -258,6 +260,17 @@ def _start_sampler(
     for problem in sampler.start():  # observers that did not start: say so before the load
         ctx.view.note(problem)
     return sampler, observers
+
+
+def _report_lost_samples(ctx: _Trial, run_id: int, lost: int) -> None:
+    """Ticks whose samples or events could not be stored (e.g. a full disk) are said, not
+    dropped silently: an event (when the store still takes one) and a note."""
+    if lost <= 0:
+        return
+    message = f"{lost} sampler tick(s) could not be stored; those samples are missing"
+    ctx.view.note(message)
+    with contextlib.suppress(LoadtrialError):  # the store is what failed: the note said it
+        ctx.store.add_event(run_id, Event(0.0, "samples_lost", message, {"ticks": lost}))
 
 
 def _flag_changes(ctx: _Trial, run_id: int, before: dict[str, str], after: dict[str, str]) -> None:
