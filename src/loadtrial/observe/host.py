@@ -24,6 +24,9 @@ from loadtrial.observe.model import Sample
 _SOCKSTAT = "/proc/net/sockstat"
 
 
+_BUSY_FIELDS = ("user", "nice", "system", "irq", "softirq", "steal")
+
+
 class HostObserver:
     """Whole-host CPU, memory, load, network and TCP sockets."""
 
@@ -47,7 +50,10 @@ class HostObserver:
 
     def _cpu(self, t_s: float) -> list[Sample]:
         times = psutil.cpu_times()
-        busy = sum(times) - times.idle - getattr(times, "iowait", 0.0)
+        # only fields that never go backwards: total - idle - iowait does (Linux's iowait
+        # may decrease), and a decreasing counter reads as a reset, i.e. a missing sample;
+        # guest time is already inside user time
+        busy = sum(getattr(times, f, 0.0) for f in _BUSY_FIELDS)
         now = time.monotonic()  # CPU seconds over real seconds, not over the tick grid
         busy_rate = self._rates.rate("busy", busy, now)
         iowait_rate = self._rates.rate("iowait", getattr(times, "iowait", 0.0), now)
