@@ -136,7 +136,7 @@ def test_dry_run_and_an_unknown_arm_create_no_store(
 ) -> None:
     trial, db = _write(tmp_path, trial_text(file_server)), tmp_path / "r.db"
     assert main(["run", str(trial), "--store", str(db), "--dry-run"]) == 0
-    assert "1. good" in capsys.readouterr().err  # the plan, as the live view, on stderr
+    assert "1. good" in capsys.readouterr().out  # the plan is the output, as `loadtrial plan`
     assert main(["run", str(trial), "--store", str(db), "--arm", "nope"]) == 2
     assert "no arm named 'nope'" in capsys.readouterr().err
     assert not db.exists() and file_server.hits == []

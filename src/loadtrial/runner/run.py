@@ -90,9 +90,9 @@ def run_trial(
     trial = loaded.trial
     console = console or Console(stderr=True)
     plan = make_plan(trial, only_arms)
-    if dry_run:
+    if dry_run:  # the plan is the command's output (stdout, unwrapped), like `loadtrial plan`
         for line in describe(trial, plan) + provider_calls(trial, plan):
-            console.print(line, markup=False, highlight=False)
+            print(line)
         return TrialOutcome(None, int(ExitCode.OK), message="dry run: nothing was sent")
     if store is None:
         raise ValueError("run_trial needs a store unless dry_run is set")
