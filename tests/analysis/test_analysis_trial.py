@@ -308,3 +308,11 @@ def test_an_arm_without_valid_runs_is_said_in_words_not_nan() -> None:
     texts = [f.summary for f in found if f.kind in ("comparison", "verdict")]
     assert texts and not [t for t in texts if "nan" in t]
     assert any("no valid runs to compare in arm b" in t for t in texts)
+
+
+def test_without_a_declared_slo_no_pass_is_claimed() -> None:
+    trial = trial_from(arms={"a": {}}, slo={})
+    found = analyze_trial(make_trial_data(trial, [RunPlan("a")]), trial)
+    arm_slo = [f for f in found if f.kind == "slo" and f.run_id is None]
+    assert arm_slo and all("declares no slo" in f.summary for f in arm_slo)
+    assert not [f for f in found if "meets the SLO" in f.summary]

@@ -99,12 +99,17 @@ def slo_finding(subject: str, fig: SloFigures, slo: SloSpec, **where: object) ->
             "slo", subject, f"{subject}: no requests measured", "no_data", _evidence(fig), arm, rid
         )
     breaches = slo_breaches(fig, slo)
-    summary = (
-        f"{subject} misses the SLO: " + "; ".join(breaches)
-        if breaches
-        else f"{subject} meets the SLO (p99 {format_ms(fig.latency_us[99.0])}, "
-        f"errors {fig.error_rate:.2%}, {fig.throughput_per_s:.0f} ok/s)"
+    figures = (
+        f"p99 {format_ms(fig.latency_us[99.0])}, errors {fig.error_rate:.2%}, "
+        f"{fig.throughput_per_s:.0f} ok/s"
     )
+    declared = any(v is not None for v in slo.model_dump().values())
+    if breaches:
+        summary = f"{subject} misses the SLO: " + "; ".join(breaches)
+    elif declared:
+        summary = f"{subject} meets the SLO ({figures})"
+    else:  # nothing to meet: say the figures, not a pass the trial never asked for
+        summary = f"{subject}: {figures} (the trial declares no slo)"
     ev = {**_evidence(fig), "breaches": breaches}
     return Finding("slo", subject, summary, "fail" if breaches else "pass", ev, arm, rid)
 
