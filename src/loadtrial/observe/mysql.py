@@ -26,6 +26,7 @@ import pymysql
 
 from loadtrial.errors import ObserverError, Problem
 from loadtrial.observe import _config, _proc
+from loadtrial.observe._kept import KeptConnection
 from loadtrial.observe._rates import CounterRates
 from loadtrial.observe.model import ObserverEvent, Sample, SampleFault
 
@@ -49,7 +50,7 @@ _COUNTERS = {
 _REFUSED_CODES = frozenset({1040, 1203, 1226, 2002, 2003, 2013})
 
 
-class MysqlObserver:
+class MysqlObserver(KeptConnection):
     """One monitoring connection; mysqld CPU through psutil when local."""
 
     kind = "mysql"
@@ -94,16 +95,6 @@ class MysqlObserver:
         note = f"server CPU not measured: no process on this host matches {pid_file!r}"
         self._events.append(ObserverEvent(0.0, "observer_note", note))
         return None
-
-    def stop(self) -> None:
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            with contextlib.suppress(Exception):  # stop never raises
-                conn.close()
-
-    def drain_events(self) -> list[ObserverEvent]:
-        events, self._events = self._events, []
-        return events
 
     def sample(self, t_s: float) -> list[Sample]:
         """Read global status on the kept connection; add CPU when local."""

@@ -29,6 +29,7 @@ from psycopg import conninfo
 
 from loadtrial.errors import ObserverError, Problem
 from loadtrial.observe import _config, _proc
+from loadtrial.observe._kept import KeptConnection
 from loadtrial.observe._rates import CounterRates
 from loadtrial.observe.model import ObserverEvent, Sample, SampleFault
 
@@ -77,7 +78,7 @@ def is_local(dsn: str) -> bool:
     return all(h.startswith("/") or h in _proc.LOCAL_HOSTS for h in hosts)
 
 
-class PostgresObserver:
+class PostgresObserver(KeptConnection):
     """One monitoring connection; server CPU through psutil when local."""
 
     kind = "postgres"
@@ -118,16 +119,6 @@ class PostgresObserver:
         )
         self._rates.forget()
         self._meter = _proc.CpuMeter()
-
-    def stop(self) -> None:
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            with contextlib.suppress(Exception):  # stop never raises
-                conn.close()
-
-    def drain_events(self) -> list[ObserverEvent]:
-        events, self._events = self._events, []
-        return events
 
     def sample(self, t_s: float) -> list[Sample]:
         """Read activity and counters on the kept connection; add CPU and the probe."""
