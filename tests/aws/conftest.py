@@ -8,14 +8,12 @@ import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
+import boto3
+import moto.server as moto_server
 import pytest
+from aws_world import MANAGED, World
 
-boto3 = pytest.importorskip("boto3")
-moto_server = pytest.importorskip("moto.server")
-
-from aws_world import MANAGED, World  # noqa: E402
-
-from loadtrial.env.aws.clients import Clients  # noqa: E402
+from loadtrial.env.aws.clients import Clients
 
 REGION = "us-east-1"
 

@@ -8,10 +8,14 @@ import shutil
 import tempfile
 import threading
 import time
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+with warnings.catch_warnings():  # platformdirs warns at import when XDG_RUNTIME_DIR is unset
+    warnings.simplefilter("ignore")
+    import pgserver
 import psutil
 import psycopg
 import pytest
@@ -20,8 +24,6 @@ from loadtrial.observe import make_observer, observer_problems
 from loadtrial.observe.model import Sample, SampleFault
 from loadtrial.observe.postgres import is_local, is_refusal
 from loadtrial.observe.sampler import Sampler
-
-pgserver = pytest.importorskip("pgserver")
 
 MAX_CONNECTIONS, RESERVED = 12, 2
 

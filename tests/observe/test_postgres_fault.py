@@ -8,16 +8,17 @@ import shutil
 import tempfile
 import threading
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
-import pytest
+with warnings.catch_warnings():  # platformdirs warns at import when XDG_RUNTIME_DIR is unset
+    warnings.simplefilter("ignore")
+    import pgserver
 
 from loadtrial.observe import make_observer
 from loadtrial.observe.model import Sample
 from loadtrial.observe.sampler import Sampler
-
-pgserver = pytest.importorskip("pgserver")
 
 INTERVAL = 0.2
 

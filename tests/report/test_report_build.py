@@ -114,7 +114,8 @@ def test_effect_and_range_read_the_analysis_shapes() -> None:
 
 
 def test_real_analysis_findings_render(small: synthetic.Scenario) -> None:
-    analysis = pytest.importorskip("loadtrial.analysis")
+    import loadtrial.analysis as analysis
+
     data, trial, _ = synthetic.scenario(small)
     findings = analysis.analyze_trial(data, trial)
     r = build_report(data, trial, findings)

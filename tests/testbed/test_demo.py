@@ -20,7 +20,6 @@ def _error_rate(run: RunData) -> float:
 @pytest.mark.slow
 @pytest.mark.timeout(240)
 def test_quick_demo_reaches_the_expected_outcome_per_arm(tmp_path: Path) -> None:
-    pytest.importorskip("loadtrial.runner.run", reason="the runner is not there yet")
     lines: list[str] = []
     run_demo(lines.append, quick=True, workdir=tmp_path, quick_factor=0.5)
     assert not (tmp_path / "state.json").exists()  # torn down

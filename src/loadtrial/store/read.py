@@ -7,7 +7,6 @@ milliseconds). JSON columns become mappings; metric samples become numpy arrays.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import sqlite3
 from collections import defaultdict
@@ -21,8 +20,6 @@ from loadtrial.errors import StoreError, UserError
 from loadtrial.load.model import IntervalStats
 from loadtrial.store.model import Event, RunData, RunInfo, Series, TrialData, TrialInfo
 
-# IntervalStats.send_lag_hist arrived with the load engine; stored whether or not known here
-_HAS_SEND_LAG = "send_lag_hist" in {f.name for f in dataclasses.fields(IntervalStats)}
 _TRIAL_COLS = "id, name, hypothesis, created_at, file_path, file_text, file_hash, status"
 _RUN_COLS = (
     "id, trial_id, arm, repetition, order_index, status, params, started_at, ended_at, "
@@ -135,7 +132,6 @@ def _seconds(
         f"WHERE run_id IN ({marks}) ORDER BY run_id, second"
     )
     for r in conn.execute(sql, ids):
-        extra = {"send_lag_hist": bytes(r[13])} if _HAS_SEND_LAG else {}
         out[r[0]].append(
             IntervalStats(
                 second=r[1],
@@ -150,7 +146,7 @@ def _seconds(
                 uncorrected_hist=bytes(r[10]),
                 max_send_lag_us=r[11],
                 cpu_percent=r[12],
-                **extra,
+                send_lag_hist=bytes(r[13]),
             )
         )
     return out

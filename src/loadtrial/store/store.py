@@ -179,7 +179,7 @@ class Store:
                 (run_id, stats.second, stats.offered, stats.sent, stats.completed, stats.ok,
                  stats.late, stats.dropped, _json(dict(stats.errors)), stats.latency_hist,
                  stats.uncorrected_hist, stats.max_send_lag_us, stats.cpu_percent,
-                 getattr(stats, "send_lag_hist", b"")),
+                 stats.send_lag_hist),
             )  # fmt: skip
 
     def add_samples(self, run_id: int, samples: Sequence[Sample]) -> None:

@@ -9,13 +9,11 @@ HTML report written, the testbed torn down; returns the trial's exit code.
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from loadtrial.errors import ExitCode, UserError
+from loadtrial.errors import UserError
 from loadtrial.testbed.model import TestbedConfig
 
 Echo = Callable[[str], None]
@@ -79,40 +77,20 @@ def _run_trial(echo: Echo, base_url: str, state_path: Path, workdir: Path, facto
     loaded = load_trial_file(example_path(DEMO_FILE), env=env)
     if factor != 1.0:
         loaded = quicken(loaded, factor)
-    if importlib.util.find_spec("loadtrial.runner.run") is None and not _has_runner():
-        echo("The runner (loadtrial.runner.run_trial) is not available yet; testbed checked only.")
-        return int(ExitCode.INTERNAL)
-    from loadtrial.runner import run_trial  # type: ignore[attr-defined,unused-ignore]
+    from loadtrial.runner import run_trial
 
     store_path = workdir / "results.sqlite"
     store = Store(store_path)
     echo(f"Running {loaded.trial.name}: {len(loaded.trial.arms)} arms x {loaded.trial.repeat} ...")
-    outcome = _run_with_state_env(lambda: run_trial(loaded, store=store, live=True), state_path)
+    # the trial's env.state (TESTBED_STATE above) names this testbed to the provider and to
+    # `observe: testbed`
+    outcome = run_trial(loaded, store=store, live=True)
     if outcome.trial_id is None:
         return int(outcome.exit_code)
     data = store.load_trial(outcome.trial_id)
     found = tuple(getattr(outcome, "findings", ()) or ())
     summarise(echo, data, loaded.trial, workdir / "report.html", store_path, found)
     return int(outcome.exit_code)
-
-
-def _run_with_state_env(run: Callable[[], Any], state_path: Path) -> Any:
-    """Call `run` with $LOADTRIAL_TESTBED_STATE naming our testbed (for `observe: testbed`)."""
-    before = os.environ.get("LOADTRIAL_TESTBED_STATE")
-    os.environ["LOADTRIAL_TESTBED_STATE"] = str(state_path)
-    try:
-        return run()
-    finally:
-        if before is None:
-            os.environ.pop("LOADTRIAL_TESTBED_STATE", None)
-        else:
-            os.environ["LOADTRIAL_TESTBED_STATE"] = before
-
-
-def _has_runner() -> bool:
-    import loadtrial.runner as runner
-
-    return hasattr(runner, "run_trial")
 
 
 def summarise(
