@@ -7,10 +7,13 @@ import time
 from dataclasses import replace
 
 import numpy as np
+import pytest
 from analysis_synth import RunPlan, const, make_trial_data, step, trial_from
 
 from loadtrial.analysis import analyze_trial, bottlenecks, verdict_exit_code
 from loadtrial.analysis.model import Finding
+from loadtrial.load.watch import LAG_REASON
+from loadtrial.store.model import Event
 
 ARMS = {
     "baseline": {"app_nodes": 4, "db_max_connections": 20},
@@ -97,8 +100,9 @@ def test_nothing_saturated_says_so_and_names_missing_observers() -> None:
 
 def test_failover_trap_is_a_confounder_and_makes_the_claim_inconclusive() -> None:
     expect = [
-        {"arm": "bigger-db", "meets_slo": True},
+        {"arm": "bigger-db", "vs": "baseline", "metric": "error_rate", "expect": "lower"},
         {"arm": "more-app-nodes", "vs": "baseline", "metric": "error_rate", "expect": "not_lower"},
+        {"arm": "bigger-db", "meets_slo": True},
     ]
     trial = trial_from(arms=ARMS, observe=OBSERVE, expect=expect)
     base = {"db.writer": "db-1", "db.max_connections": "20", "app.nodes": "4",
@@ -114,7 +118,23 @@ def test_failover_trap_is_a_confounder_and_makes_the_claim_inconclusive() -> Non
     verdicts = _by(found, "verdict")
     assert verdicts[0].status == "inconclusive" and "confounded by db.writer" in verdicts[0].summary
     assert verdicts[1].status == "supported"  # baseline vs more-app-nodes: no confounder
+    # bigger-db on its own ran as declared (60 read back): the writer differing from
+    # baseline's says nothing about whether it meets the SLO
+    assert verdicts[2].status == "supported", verdicts[2].summary
     assert verdict_exit_code(found) == 1
+
+
+def test_a_single_arm_claim_is_confounded_by_its_own_parameter_not_in_force() -> None:
+    trial = trial_from(arms=ARMS, observe=OBSERVE, expect=[{"arm": "bigger-db", "meets_slo": True}])
+    base = {"db.writer": "db-1", "db.max_connections": "20", "app.nodes": "4"}
+    plans = [
+        _healthy("baseline", base),
+        _healthy("more-app-nodes", {**base, "app.nodes": "8"}),
+        _healthy("bigger-db", {**base, "db.writer": "db-2"}),  # the resize went elsewhere
+    ] * 2
+    verdict = _by(analyze_trial(make_trial_data(trial, plans), trial), "verdict")[0]
+    assert verdict.status == "inconclusive"
+    assert "confounded by db.max_connections" in verdict.summary
 
 
 def test_expected_to_vary_whitelists_the_fact() -> None:
@@ -178,18 +198,43 @@ def test_runs_that_never_started_are_not_analysed() -> None:
     assert not [f for f in found if "no requests" in f.summary or "0 requests" in f.summary]
 
 
-def test_generator_lag_small_against_p99_keeps_the_run() -> None:
-    from loadtrial.store.model import Event
+LAG = f"{LAG_REASON}: p99 send lag 12 ms > 5 ms"
 
+
+def test_generator_lag_small_against_p99_keeps_the_run() -> None:
     trial = trial_from(arms={"a": {}})
-    why = (Event(0.0, "load_invalid", "p99 send lag 12 ms > 5 ms"),)
-    plans = [RunPlan("a", latency_ms=800, send_lag_us=20_000, events=why)]
+    plans = [RunPlan("a", latency_ms=800, send_lag_us=20_000, events=(_invalid(LAG),))]
     v = _by(analyze_trial(make_trial_data(trial, plans), trial), "validity")[0]
     assert v.status == "degraded"
     # the two lag figures are named apart (the engine's p99 vs the seconds' worst lag)
     assert "(kept: the worst send lag of most seconds, 20ms, is small against the p99 " in (
         v.summary
     ), v.summary
+
+
+@pytest.mark.parametrize(
+    ("model", "reasons"),
+    [
+        ("closed", (LAG,)),  # a closed model records no send lag: nothing shows it minor
+        ("open", (LAG, "the generator's CPU was ≥ 90% of its cores in 9 of 10 seconds")),
+        ("open", ("load worker 1 ended before the run did",)),
+    ],
+)
+def test_a_generator_limit_other_than_a_minor_lag_invalidates(
+    model: str, reasons: tuple[str, ...]
+) -> None:
+    load = {"model": "closed", "users": 10, "duration": "20s"} if model == "closed" else None
+    trial = trial_from(arms={"a": {}}, **({"load": load} if load else {}))
+    events = tuple(_invalid(r) for r in reasons)
+    plans = [RunPlan("a", latency_ms=800, send_lag_us=20_000, events=events)]
+    found = analyze_trial(make_trial_data(trial, plans), trial)
+    v = _by(found, "validity")[0]
+    assert v.status == "invalid" and all(r in v.summary for r in reasons)
+    assert _by(found, "slo")[-1].status == "no_data" and verdict_exit_code(found) == 1
+
+
+def _invalid(message: str) -> Event:
+    return Event(0.0, "load_invalid", message)
 
 
 def test_usl_over_arms_that_vary_a_count() -> None:
