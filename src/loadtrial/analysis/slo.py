@@ -12,7 +12,7 @@ Per-arm figures merge the runs' histograms; percentiles are never averaged.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
@@ -62,19 +62,54 @@ def pooled_figures(views: Iterable[RunView]) -> SloFigures:
     )
 
 
+OBJECTIVES = {"p50": 50.0, "p90": 90.0, "p99": 99.0, "p999": 99.9}
+
+
+@dataclass(frozen=True)
+class Objective:
+    """One declared SLO objective judged: limit and value in seconds (latency), a fraction
+    (error_rate) or per second (min_throughput); value None when nothing was measured."""
+
+    name: str
+    limit: float
+    value: float | None
+    met: bool
+
+    def breach(self) -> str:
+        """The miss as a phrase: 'p99 1.2s > 500ms'."""
+        got = float("nan") if self.value is None else self.value
+        if self.name in OBJECTIVES:
+            return f"{self.name} {format_ms(got * 1e6)} > {format_ms(self.limit * 1e6)}"
+        if self.name == "error_rate":
+            return f"error rate {got:.2%} > {self.limit:.2%}"
+        return f"throughput {got:.0f}/s < {self.limit:.0f}/s"
+
+
+def slo_objectives(fig: SloFigures, slo: SloSpec) -> list[Objective]:
+    """One Objective per objective the SLO declares."""
+    out: list[Objective] = []
+    for name, pct in OBJECTIVES.items():
+        limit_s = getattr(slo, name)
+        if limit_s is not None:
+            got = fig.latency_us.get(pct, float("nan")) / 1e6
+            out.append(Objective(name, limit_s, _finite(got), bool(got <= limit_s)))
+    if slo.error_rate is not None:
+        rate = fig.error_rate
+        out.append(Objective("error_rate", slo.error_rate, rate, rate <= slo.error_rate))
+    if slo.min_throughput is not None:
+        ok_s = fig.throughput_per_s
+        out.append(Objective("min_throughput", slo.min_throughput, ok_s,
+                             ok_s >= slo.min_throughput))  # fmt: skip
+    return out
+
+
+def _finite(value: float) -> float | None:
+    return value if np.isfinite(value) else None
+
+
 def slo_breaches(fig: SloFigures, slo: SloSpec) -> list[str]:
     """Return one phrase per SLO target the figures miss (empty: all met)."""
-    out: list[str] = []
-    for name, pct in (("p50", 50.0), ("p90", 90.0), ("p99", 99.0), ("p999", 99.9)):
-        limit_s = getattr(slo, name)
-        got = fig.latency_us.get(pct, float("nan"))
-        if limit_s is not None and not got <= limit_s * 1e6:
-            out.append(f"{name} {format_ms(got)} > {format_ms(limit_s * 1e6)}")
-    if slo.error_rate is not None and fig.error_rate > slo.error_rate:
-        out.append(f"error rate {fig.error_rate:.2%} > {slo.error_rate:.2%}")
-    if slo.min_throughput is not None and fig.throughput_per_s < slo.min_throughput:
-        out.append(f"throughput {fig.throughput_per_s:.0f}/s < {slo.min_throughput:.0f}/s")
-    return out
+    return [o.breach() for o in slo_objectives(fig, slo) if not o.met]
 
 
 def _evidence(fig: SloFigures) -> dict[str, object]:
@@ -98,7 +133,9 @@ def slo_finding(subject: str, fig: SloFigures, slo: SloSpec, **where: object) ->
         text = f"{subject}: no valid run measured anything, so its SLO is not met"
         if rid is not None:
             text = f"{subject}: no requests measured in its steady window"
-        return Finding("slo", subject, text, "no_data", _evidence(fig), arm, rid)
+        objectives = [asdict(o) for o in slo_objectives(fig, slo)]
+        ev = {**_evidence(fig), "objectives": objectives}
+        return Finding("slo", subject, text, "no_data", ev, arm, rid)
     breaches = slo_breaches(fig, slo)
     figures = (
         f"p99 {format_ms(fig.latency_us[99.0])}, errors {fig.error_rate:.2%}, "
@@ -111,7 +148,11 @@ def slo_finding(subject: str, fig: SloFigures, slo: SloSpec, **where: object) ->
         summary = f"{subject} meets the SLO ({figures})"
     else:  # nothing to meet: say the figures, not a pass the trial never asked for
         summary = f"{subject}: {figures} (the trial declares no slo)"
-    ev = {**_evidence(fig), "breaches": breaches}
+    ev = {
+        **_evidence(fig),
+        "breaches": breaches,
+        "objectives": [asdict(o) for o in slo_objectives(fig, slo)],
+    }
     return Finding("slo", subject, summary, "fail" if breaches else "pass", ev, arm, rid)
 
 
