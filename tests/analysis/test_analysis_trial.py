@@ -299,7 +299,7 @@ def test_a_resource_saturating_long_after_the_onset_is_a_consequence() -> None:
     plan = RunPlan(
         "a", seconds=45, step_at_s=21, step_latency_ms=600,
         series={
-            "app.cpu.util": ("ratio", 1.0, step(0.3, 0.97, 36)),  # consequence, 15 s late
+            "app.cpu.util": ("ratio", 1.0, step(0.3, 0.97, 25)),  # consequence, 4 s late
             "db.connections.used": ("count", 20.0, step(8, 20, 20)),  # cause
         },
     )  # fmt: skip
@@ -361,3 +361,55 @@ def test_without_a_declared_slo_no_pass_is_claimed() -> None:
     arm_slo = [f for f in found if f.kind == "slo" and f.run_id is None]
     assert arm_slo and all("declares no slo" in f.summary for f in arm_slo)
     assert not [f for f in found if "meets the SLO" in f.summary]
+
+
+def _one_arm(plan: RunPlan) -> list[Finding]:
+    trial = trial_from(arms={"a": {}}, observe=OBSERVE)
+    return list(analyze_trial(make_trial_data(trial, [plan] * 2), trial))
+
+
+def test_saturation_in_the_warm_up_only_is_not_counted() -> None:
+    # a cold start pins app CPU for the 5 s of warm-up; the run itself is healthy
+    found = _one_arm(RunPlan("a", series={"app.cpu.util": ("ratio", 1.0, step(0.99, 0.3, 5))}))
+    assert not _by(found, "saturation")
+    assert _by(found, "bottleneck")[0].status == "none"
+
+
+def test_a_full_resource_that_held_nothing_back_is_not_called_the_limit() -> None:
+    # connections at 20 of 20 all run long, but latency flat, no errors, every arrival served
+    found = _one_arm(RunPlan("a", series={"db.connections.active": ("count", 20.0, const(20.0))}))
+    b = _by(found, "bottleneck")[0]
+    assert b.status == "none", b.summary
+    assert b.summary.startswith("nothing limited throughput in arm a: db.connections.active")
+    assert "limited throughput" not in b.summary.replace("nothing limited throughput", "")
+
+
+def test_one_busy_core_of_an_app_node_is_the_limit_though_the_host_is_half_idle() -> None:
+    # a single-threaded node at 100 % of one core reads 50 % of two cores: the per-process
+    # figure (busiest_util, capacity one core) is the one that saturates
+    plan = RunPlan(
+        "a", step_at_s=21, step_latency_ms=600,
+        series={
+            "app.cpu.util": ("ratio", 1.0, step(0.25, 0.5, 20)),
+            "app.cpu.busiest_util": ("ratio", 1.0, step(0.5, 1.0, 20)),
+            "db.cpu.util": ("ratio", 1.0, const(0.2)),
+        },
+    )  # fmt: skip
+    b = _by(_one_arm(plan), "bottleneck")[0]
+    assert b.status == "app.cpu.busiest_util"
+    assert b.summary.startswith("app CPU limited throughput in arm a: app.cpu.busiest_util at 100%")
+    assert "Not the limit: db CPU (peak 20%)" in b.summary
+
+
+def test_healthy_backend_counts_are_never_ranked_as_use() -> None:
+    plan = RunPlan(
+        "a", step_at_s=21, step_latency_ms=600,
+        series={
+            "lb.backends.healthy": ("count", 2.0, const(2.0)),
+            "db.connections.active": ("count", 20.0, step(8, 20, 20)),
+        },
+    )  # fmt: skip
+    found = _one_arm(plan)
+    assert {f.subject for f in _by(found, "saturation")} == {"db.connections.active"}
+    b = _by(found, "bottleneck")[0]
+    assert "lb.backends.healthy" not in b.evidence["peaks"] and "lb" not in b.evidence["not_limits"]

@@ -48,6 +48,7 @@ class RunView:
     sample: WindowSample  # the window's per-second histograms and counts
     latency_onset_s: int | None
     error_onset_s: int | None
+    closed: bool = False  # closed model: `offered` follows the target's speed
 
     @property
     def n_seconds(self) -> int:
@@ -132,4 +133,5 @@ def build_run_view(run: RunData, *, closed: bool = False) -> RunView:
         error_onset_s=onset(
             err_rate, 0, log_scale=False, sd_floor=ERROR_SD_FLOOR, min_shift=ERROR_MIN_SHIFT
         ),
+        closed=closed,
     )
