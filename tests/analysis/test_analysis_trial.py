@@ -237,14 +237,40 @@ def _invalid(message: str) -> Event:
     return Event(0.0, "load_invalid", message)
 
 
-def test_usl_over_arms_that_vary_a_count() -> None:
+def _scaled(n: int, ok_per_s: float, offered: float = 600.0) -> RunPlan:
+    """An arm of n nodes offered 600/s that answers `ok_per_s` of them (the rest 502s)."""
+    return RunPlan(
+        f"n{n}", rate=offered, seconds=20, step_at_s=0, step_latency_ms=20,
+        step_error_rate=1 - ok_per_s / offered,
+    )  # fmt: skip
+
+
+def test_usl_over_the_declared_scale_from_limited_arms() -> None:
     arms = {f"n{n}": {"app_nodes": n} for n in (1, 2, 4, 8)}
-    trial = trial_from(arms=arms)
+    trial = trial_from(arms=arms, scale="app_nodes")
     rates = {1: 100.0, 2: 190.0, 4: 340.0, 8: 520.0}
-    plans = [RunPlan(f"n{n}", rate=rates[n], seconds=20) for n in rates] * 2
+    plans = [_scaled(n, rates[n]) for n in rates] * 2
     fit = _by(analyze_trial(make_trial_data(trial, plans), trial), "scalability")
     assert len(fit) == 1 and fit[0].evidence["over"] == "app_nodes"
     assert fit[0].evidence["r2"] > 0.95 and fit[0].evidence["sigma"] > 0
+
+
+def test_usl_leaves_out_arms_that_served_their_whole_offered_rate() -> None:
+    arms = {f"n{n}": {"app_nodes": n} for n in (1, 2, 4, 8)}
+    trial = trial_from(arms=arms, scale="app_nodes")
+    # 4 and 8 nodes served all 300/s offered: their throughput is the load, not a capacity
+    plans = [_scaled(1, 100.0, 300.0), _scaled(2, 190.0, 300.0)]
+    plans += [RunPlan("n4", rate=300.0, seconds=20), RunPlan("n8", rate=300.0, seconds=20)]
+    fit = _by(analyze_trial(make_trial_data(trial, plans * 2), trial), "scalability")
+    assert [f.status for f in fit] == ["not_fitted"]
+    assert fit[0].evidence["levels"] == [1.0, 2.0] and "raise the rate" in fit[0].summary
+
+
+def test_no_usl_over_a_count_that_is_not_a_declared_scale() -> None:
+    arms = {f"r{r}": {"rate": r} for r in (100, 200, 400)}  # a rate is not a scale
+    trial = trial_from(arms=arms)
+    plans = [RunPlan(f"r{r}", rate=float(r), seconds=20) for r in (100, 200, 400)] * 2
+    assert not _by(analyze_trial(make_trial_data(trial, plans), trial), "scalability")
 
 
 def test_nine_runs_of_sixty_seconds_with_thirty_series_complete() -> None:

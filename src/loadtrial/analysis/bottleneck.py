@@ -125,7 +125,7 @@ def _offered_at(view: RunView, t_s: float | None) -> float | None:
     return float(np.mean(view.offered[max(i - 1, 0) : i + 2]))
 
 
-def _held_back(view: RunView) -> bool:
+def held_back(view: RunView) -> bool:
     """Whether the run shows a limit at all: latency or errors rose (an onset), or, in an
     open model, fewer successful responses than arrivals in the steady window."""
     if view.onset_s is not None:
@@ -165,7 +165,7 @@ def attribute_run(view: RunView, uses: Sequence[ResourceUse]) -> Call:
         "error_series": errs,
     }
     top = scored[0] if scored else None
-    if top is not None and top[1].saturated_at_s is not None and not _held_back(view):
+    if top is not None and top[1].saturated_at_s is not None and not held_back(view):
         # full, yet latency and errors stayed level and every offered request was served:
         # at capacity, but it did not (yet) limit anything
         ev["at_capacity"] = {u.name: u.peak_util for _, u, _ in scored if u.saturated_at_s}
