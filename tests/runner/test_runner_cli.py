@@ -65,8 +65,9 @@ def test_run_then_ls_show_export_junit(
     file_server: FileServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     db, junit = tmp_path / "r.db", tmp_path / "junit.xml"
-    # 2 s at 100/s: enough requests (≥ 100) for the analysis to judge each arm
-    text = trial_text(file_server, rate=100, seconds=2) + "slo: {error_rate: 1%}\n"
+    # 2 s at 100/s: enough requests (≥ 100) for the analysis to judge each arm; two runs
+    # each, so one run left out on a busy machine (generator lag) still leaves a judge
+    text = trial_text(file_server, rate=100, seconds=2) + "slo: {error_rate: 1%}\nrepeat: 2\n"
     args = ["run", str(_write(tmp_path, text)), "--store", str(db), "--junit", str(junit)]
     assert main([*args, "--no-live"]) == 1  # the broken arm misses its SLO
     cases = ET.parse(junit).getroot().findall(".//testcase")

@@ -117,10 +117,8 @@ def _print(findings: tuple[Finding, ...], console: Console) -> None:
 
 def _print_verdict(data: Any, spec: Trial, findings: tuple[Finding, ...], console: Console) -> None:
     """The report's verdict section (hypothesis, what broke, claims, arms) after the list."""
-    try:
-        from loadtrial.report import print_summary
-    except ImportError:  # the report is optional for the analysis
-        return
+    from loadtrial.report import print_summary  # plotly and the page: only when printing
+
     console.print()
     print_summary(data, spec, findings, console)
 

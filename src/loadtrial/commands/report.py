@@ -58,11 +58,9 @@ def only_arm(trial: Trial, arm: str) -> Trial:
 
 
 def _analyse(data: TrialData, trial: Trial) -> tuple[Finding, ...]:
-    """Findings computed now, or () when the analysis is not installed."""
-    try:
-        from loadtrial.analysis import analyze_trial
-    except ImportError:
-        return ()
+    """Findings computed now (none were stored with the trial)."""
+    from loadtrial.analysis import analyze_trial  # scipy: only when analysing
+
     return tuple(analyze_trial(data, trial))
 
 

@@ -25,6 +25,7 @@ from loadtrial.env.model import ApplyRecord, Provider
 from loadtrial.errors import ExitCode, LoadtrialError, ProviderError
 from loadtrial.load.model import IntervalStats, LoadPlan, LoadResult
 from loadtrial.observe.model import CollectsWindow, Observer, Sample
+from loadtrial.observe.sampler import Sampler
 from loadtrial.runner.abort import AbortDecision, AbortWatch
 from loadtrial.runner.finish import TrialOutcome, conclude
 from loadtrial.runner.late import LateWindow, collect_late
@@ -241,11 +242,6 @@ def _start_sampler(
 
     observers: list[Observer] = build_observers(ctx.loaded.trial, fault)
     if not observers:
-        return None, []
-    try:
-        from loadtrial.observe.sampler import Sampler
-    except ImportError as exc:
-        fault(f"the sampler is not available: {exc}")
         return None, []
 
     def on_samples(samples: list[Sample]) -> None:

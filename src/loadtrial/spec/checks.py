@@ -12,7 +12,10 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from loadtrial.env import provider_problems
 from loadtrial.errors import Problem
+from loadtrial.load.validate import plan_problems
+from loadtrial.observe import observer_problems
 from loadtrial.spec.model import LoadSpec, Trial
 from loadtrial.spec.yamlmap import line_of
 
@@ -109,12 +112,9 @@ def _load(load: LoadSpec) -> list[Problem]:
 
 
 def _engine(trial: Trial) -> list[Problem]:
-    """What the load engine itself would refuse in this trial's plan (once it is built)."""
-    try:
-        from loadtrial.load.validate import plan_problems
-        from loadtrial.spec.convert import to_load_plan
-    except ImportError:
-        return []
+    """What the load engine itself would refuse in this trial's plan."""
+    from loadtrial.spec.convert import to_load_plan  # convert uses this module's durations
+
     hint = "fix the load settings"
     return [Problem("load", text, hint) for text in plan_problems(to_load_plan(trial))]
 
@@ -244,12 +244,7 @@ def _observers(trial: Trial) -> tuple[list[Problem], list[str]]:
             hint = "give each observer its own as: name"
             out.append(Problem(f"{path}.as", f"tier {alias!r} is used twice", hint))
         seen[alias] = i
-        try:
-            from loadtrial.observe import observer_problems
-
-            out += observer_problems(entry.model_dump(by_alias=True, exclude_unset=True), path)
-        except ImportError as exc:  # the observer's module is not built or installed yet
-            notes.append(f"{path}: observer kind {entry.kind!r} not checked ({exc})")
+        out += observer_problems(entry.model_dump(by_alias=True, exclude_unset=True), path)
     return out, notes
 
 
@@ -257,9 +252,4 @@ def _provider(trial: Trial) -> tuple[list[Problem], list[str]]:
     """Problems of the env settings and arm parameters, through the providers' door."""
     settings = trial.env.model_dump(exclude={"provider"})
     name = trial.env.provider
-    try:
-        from loadtrial.env import provider_problems
-
-        return provider_problems(name, settings, trial.arms), []
-    except ImportError as exc:  # the provider's module is not built or installed yet
-        return [], [f"env: provider {name!r} not checked ({exc})"]
+    return provider_problems(name, settings, trial.arms), []
