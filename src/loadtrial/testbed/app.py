@@ -21,6 +21,7 @@ import argparse
 import json
 import os
 import random
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -177,10 +178,8 @@ def main() -> None:
     parser.add_argument("--fd", type=int, required=True)
     parser.add_argument("--tag", default="", help="the testbed root, so `down` can find us")
     args = parser.parse_args()
-    app = build_app(NodeConfig.from_env())
-    uvicorn.run(
-        app,
-        fd=args.fd,
+    config = uvicorn.Config(
+        build_app(NodeConfig.from_env()),
         loop="uvloop",
         http="httptools",
         access_log=False,
@@ -188,6 +187,11 @@ def main() -> None:
         timeout_keep_alive=60,
         lifespan="on",
     )
+    # Not `fd=`: uvicorn wraps such a socket as AF_UNIX, so the event loop never sets
+    # TCP_NODELAY on its connections and every keep-alive response waits ~40 ms (Nagle
+    # meeting delayed ACKs). socket(fileno=) reads the real family (AF_INET) from the fd.
+    sock = socket.socket(fileno=args.fd)
+    uvicorn.Server(config).run(sockets=[sock])
 
 
 if __name__ == "__main__":

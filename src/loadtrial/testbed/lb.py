@@ -22,6 +22,8 @@ from pathlib import Path
 
 import uvloop
 
+from loadtrial.testbed.procs import set_nodelay
+
 HEAD_LIMIT = 65536
 
 
@@ -120,6 +122,7 @@ async def _exchange(
             reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), 3.0)
         except (OSError, TimeoutError) as exc:
             raise BackendFailed(502, f"connect: {exc}") from None
+        set_nodelay(writer)
     try:
         writer.write(request)
         head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), bal.timeout_s)
@@ -173,6 +176,7 @@ async def serve_client(
 ) -> None:
     """Proxy requests from one client connection until it closes."""
     bal.active += 1
+    set_nodelay(writer)
     try:
         while True:
             try:

@@ -8,6 +8,7 @@ children later, from the state file alone.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import pwd
@@ -41,6 +42,15 @@ def listening_socket(port: int = 0) -> socket.socket:
     sock.listen(1024)
     sock.set_inheritable(True)
     return sock
+
+
+def set_nodelay(writer: asyncio.StreamWriter) -> None:
+    """Turn Nagle off on a stream's TCP socket: HTTP written in two pieces (head, body)
+    must not wait for the peer's delayed ACK (~40 ms on Linux loopback)."""
+    sock = writer.get_extra_info("socket")
+    if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 def free_port() -> int:
