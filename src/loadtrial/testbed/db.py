@@ -6,6 +6,11 @@ port, max_connections and CPU affinity, and to start the postmaster in its own s
 `testbed down` can end it from the state file. A seeded template data directory (~100k rows
 over customers, products and orders, filled with generate_series) is copied for each
 instance, so a second instance or a restart never seeds again.
+
+As root, PostgreSQL runs as the service user `pgserver`, who may not be able to enter the
+directory holding the venv (a 0700 home, a `mktemp -d` folder). It gets its own copy of
+the binaries (bin, lib, share and the wheel's libs: ~30 MB, ~0.15 s) in the testbed's
+root, which it can reach; no user directory is ever chmod-ed.
 """
 
 from __future__ import annotations
@@ -65,15 +70,39 @@ GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO app;
 """
 
 
-def pg_bin() -> Path:
-    """Return the directory of pgserver's bundled PostgreSQL binaries."""
+def pgserver_install() -> Path:
+    """Return pgserver's bundled PostgreSQL installation (bin, lib, share)."""
     # Located without importing pgserver: its import warns about XDG_RUNTIME_DIR.
     spec = importlib.util.find_spec("pgserver")
     if spec is None or spec.origin is None:
         raise ProviderError(
             "the testbed needs the pgserver package", hint="pip install 'loadtrial[testbed]'"
         )
-    return Path(spec.origin).parent / "pginstall" / "bin"
+    return Path(spec.origin).parent / "pginstall"
+
+
+def pg_bin(root: Path) -> Path:
+    """Return the bin directory of the PostgreSQL to run for the testbed in `root`.
+
+    Normally pgserver's own; as root, a copy in `root` (made on first use), because the
+    service user may not be allowed to traverse the path to pgserver's. The copy keeps the
+    wheel's layout: the binaries find their libraries at $ORIGIN/../../../pgserver.libs.
+    """
+    if service_user() is None:
+        return pgserver_install() / "bin"
+    copy = root / "pg"
+    if not copy.exists():
+        tmp = root / "pg.tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        (tmp / "pgserver" / "pginstall").mkdir(parents=True)
+        site = pgserver_install().parent.parent
+        parts = [(site / "pgserver.libs", tmp)]
+        parts += [(pgserver_install() / p, tmp / "pgserver" / "pginstall")
+                  for p in ("bin", "lib", "share")]  # fmt: skip
+        for source, into in parts:
+            subprocess.run(["cp", "-a", str(source), str(into)], check=True, timeout=60)
+        os.replace(tmp, copy)
+    return copy / "pgserver" / "pginstall" / "bin"
 
 
 def _own(path: Path, user: str | None) -> None:
@@ -90,7 +119,7 @@ def make_template(root: Path) -> Path:
     template.mkdir(mode=0o700)
     _own(template, user)
     result = subprocess.run(
-        [str(pg_bin() / "initdb"), "-D", str(template), "-U", "postgres", "--auth=trust",
+        [str(pg_bin(root) / "initdb"), "-D", str(template), "-U", "postgres", "--auth=trust",
          "--encoding=UTF8", "--no-sync", "--no-instructions"],
         user=user, capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
@@ -128,7 +157,7 @@ def start_db(
     for _ in range(3):  # a free port can be taken between choosing and binding it
         port = wanted or free_port()
         argv = [
-            str(pg_bin() / "postgres"), "-D", str(datadir), "-p", str(port),
+            str(pg_bin(root) / "postgres"), "-D", str(datadir), "-p", str(port),
             "-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=",
             "-c", f"max_connections={max_connections}",
             "-c", "superuser_reserved_connections=3",

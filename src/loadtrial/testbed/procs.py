@@ -86,6 +86,12 @@ def service_user() -> str | None:
     return "pgserver"
 
 
+def reachable_by(path: Path, user: str) -> bool:
+    """True when `user` may enter `path` (search permission on it and every parent)."""
+    test = subprocess.run(["test", "-x", str(path)], user=user, check=False, timeout=10)
+    return test.returncode == 0
+
+
 def spawn(
     name: str,
     argv: list[str],
