@@ -56,6 +56,9 @@ def register(app: typer.Typer) -> None:
         db_max_connections: int = typer.Option(20, min=2, max=1000),
         db_cpus: int = typer.Option(1, min=1),
         db_instances: int = typer.Option(1, min=1, max=2),
+        lb_maxconn: int = typer.Option(
+            0, min=0, help="requests in flight per app node at the balancer (0: no limit)"
+        ),
         port: int = typer.Option(8080, help="balancer port (0: any free port)"),
         stats_port: int = typer.Option(8404, help="balancer stats port (0: any free port)"),
     ) -> None:
@@ -69,6 +72,7 @@ def register(app: typer.Typer) -> None:
             db_max_connections=db_max_connections,
             db_cpus=db_cpus,
             db_instances=db_instances,
+            lb_maxconn=lb_maxconn,
         )
         st = up(config, state, lb_port=port, stats_port=stats_port)
         typer.echo(

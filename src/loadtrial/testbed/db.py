@@ -163,6 +163,8 @@ def start_db(
             "-c", "superuser_reserved_connections=3",
             "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
             "-c", "shared_buffers=32MB", "-c", "log_min_messages=fatal",
+            # one request is one backend on one core: db_cpus alone bounds the db's CPU
+            "-c", "max_parallel_workers_per_gather=0",
         ]  # fmt: skip
         log = root / f"{name}.log"
         proc = spawn(name, argv, log=log, port=port, user=service_user(), cpus=cpus)
