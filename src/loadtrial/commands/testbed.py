@@ -107,14 +107,19 @@ def register(app: typer.Typer) -> None:
 
     @app.command("demo")
     def demo_cmd(
+        story: str = typer.Argument("db-connections", help="the story to tell (see --list)"),
+        list_: bool = typer.Option(False, "--list", help="list the stories and exit"),
         keep: bool = typer.Option(False, "--keep", help="leave the testbed up afterwards"),
         quick: bool = typer.Option(
             False, "--quick", help="3/4-length runs, one repetition (~1 min)"
         ),
     ) -> None:
-        """Tell the database-bottleneck story on a testbed started for the purpose."""
-        from loadtrial.testbed.demo import run_demo
+        """Tell a bottleneck story (default: db-connections) on a testbed started for it."""
+        from loadtrial.testbed.demo import run_demo, story_lines
 
-        code = run_demo(typer.echo, keep=keep, quick=quick)
+        if list_:
+            typer.echo("\n".join(story_lines()))
+            return
+        code = run_demo(typer.echo, story=story, keep=keep, quick=quick)
         if code != ExitCode.OK:
             raise CommandExit(f"the demo trial ended with exit code {code}", code)

@@ -10,7 +10,8 @@ Out: HTTP endpoints with a realistic mix, as `python -m loadtrial.testbed.app --
     GET  /render?cpu_ms=   app CPU only: deterministic Python work of about N ms (default
                            10), no db; a node is one process, so it saturates one core
     GET  /stats?rows=      db CPU: sales by region and month over the first N orders
-                           (default 20000: ~25 ms of one db core), no waiting in the db
+                           (default 20000: ~10 ms of one db core; 70000, all the seeded
+                           orders: ~26 ms), no waiting in the db
     POST /orders           a write transaction (insert an order, take stock)
     GET  /metrics          the node's pool in Prometheus text
 
