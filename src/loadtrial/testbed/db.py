@@ -21,13 +21,14 @@ import os
 import shutil
 import signal
 import subprocess
+import time
 from pathlib import Path
 
 import psutil
 import psycopg
 
 from loadtrial.errors import ProviderError
-from loadtrial.testbed.model import DbInstance, dsn
+from loadtrial.testbed.model import DbInstance, Proc, dsn
 from loadtrial.testbed.procs import (
     alive,
     cpu_list,
@@ -169,7 +170,7 @@ def start_db(
         log = root / f"{name}.log"
         proc = spawn(name, argv, log=log, port=port, user=service_user(), cpus=cpus)
         try:
-            wait_port(port, proc, timeout_s=30.0)
+            wait_ready(port, proc, timeout_s=60.0)
             return DbInstance(proc=proc, datadir=str(datadir), max_connections=max_connections,
                               cpus=cpus)  # fmt: skip
         except ProviderError as exc:
@@ -178,10 +179,25 @@ def start_db(
     raise ProviderError(f"PostgreSQL {name} did not start: {last}", hint=f"see {root / name}.log")
 
 
+def wait_ready(port: int, proc: Proc, *, timeout_s: float) -> None:
+    """Wait until PostgreSQL on `port` accepts a session, not just a TCP connection: it
+    listens before recovery ends ("the database system is starting up"), which takes
+    seconds on a busy host."""
+    wait_port(port, proc, timeout_s=timeout_s)
+    deadline = time.monotonic() + timeout_s
+    last = ""
+    while time.monotonic() < deadline and alive(proc.pid):
+        try:
+            with psycopg.connect(dsn(port, "postgres"), connect_timeout=5):
+                return
+        except psycopg.OperationalError as exc:
+            last = str(exc).strip().splitlines()[-1][:200] if str(exc).strip() else ""
+        time.sleep(0.05)
+    raise ProviderError(f"{proc.name} did not accept sessions: {last}", hint=f"see {proc.log}")
+
+
 def stop_db_proc(pid: int, pgid: int, name: str) -> None:
     """Fast-shutdown a postmaster (SIGINT), killing it and its backends if it lingers."""
-    from loadtrial.testbed.model import Proc
-
     stop_proc(Proc(name=name, pid=pid, pgid=pgid, port=0), sig=signal.SIGINT, timeout_s=10.0)
 
 
