@@ -64,3 +64,30 @@ def test_demo_summary_prints_the_verdict_and_writes_a_report_naming_its_store(
     summarise(lines.append, data, trial, tmp_path / "again.html", store, findings)
     assert (tmp_path / "again.html").exists()
     assert "verdict" not in capsys.readouterr().out.lower()
+
+
+def test_demo_lists_every_story_with_an_example_that_loads(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from loadtrial.cli import main
+    from loadtrial.spec import load_trial_file
+    from loadtrial.testbed.demo import STORIES, example_path
+
+    assert main(["demo", "--list"]) == 0
+    out = capsys.readouterr().out
+    for name, story in STORIES.items():
+        assert name in out and story.file in out
+        trial = load_trial_file(example_path(story.file)).trial
+        assert trial.repeat >= 2 or not any(c.vs for c in trial.expect)  # vs needs repeats
+    assert "db-connections" in out.splitlines()[0] and "[default]" in out.splitlines()[0]
+
+
+def test_unknown_story_is_refused_before_anything_starts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from loadtrial.cli import main
+    from loadtrial.errors import ExitCode
+
+    assert main(["demo", "no-such-story"]) == ExitCode.INVALID_INPUT
+    err = capsys.readouterr().err
+    assert "unknown demo story 'no-such-story'" in err and "app-cpu" in err

@@ -55,6 +55,36 @@ def test_up_serves_every_endpoint(testbed: Path) -> None:
     assert kinds == {"postgres", "process", "prometheus", "host"}
 
 
+def _keepalive_median_ms(port: int, path: str = "/", count: int = 25) -> float:
+    """Median time of `count` sequential GETs on ONE keep-alive connection."""
+    import http.client
+    import statistics
+
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    times = []
+    try:
+        for _ in range(count):
+            started = time.perf_counter()
+            conn.request("GET", path)
+            response = conn.getresponse()
+            assert response.status == 200
+            response.read()
+            times.append((time.perf_counter() - started) * 1000)
+    finally:
+        conn.close()
+    return statistics.median(times)
+
+
+def test_keepalive_responses_do_not_wait_for_delayed_acks(testbed: Path) -> None:
+    # Without TCP_NODELAY every keep-alive response took ~44 ms (Nagle + delayed ACK);
+    # with it well under 5 ms here. 20 ms leaves room for a busy machine.
+    state = load_state(testbed)
+    assert state is not None and state.lb is not None
+    assert _keepalive_median_ms(state.apps[0].port) < 20.0
+    assert _keepalive_median_ms(state.lb.port) < 20.0
+    assert _keepalive_median_ms(state.lb.port, "/items/3") < 20.0
+
+
 def test_each_parameter_changes_the_running_system(testbed: Path) -> None:
     actions: list[Action] = []
     provider: TestbedProvider = create({"state": str(testbed)}, actions.append)
@@ -78,6 +108,48 @@ def test_each_parameter_changes_the_running_system(testbed: Path) -> None:
     assert (after["app.nodes"], after["app.pool_max"], after["db.max_connections"]) == (
         "2", "25", "20",
     )  # fmt: skip
+
+
+def _node_cpu_ms(node: psutil.Process, url: str, count: int = 10) -> float:
+    """CPU milliseconds the node used to answer `count` GETs of `url`."""
+    before = sum(node.cpu_times()[:2])
+    for _ in range(count):
+        assert http_get(url)[0] == 200
+    return (sum(node.cpu_times()[:2]) - before) * 1000
+
+
+def test_render_costs_about_its_cpu_ms_of_app_cpu(testbed: Path) -> None:
+    state = load_state(testbed)
+    assert state is not None
+    node = psutil.Process(state.apps[0].pid)
+    base = f"http://127.0.0.1:{state.apps[0].port}/render"
+    assert http_get(base + "?cpu_ms=0")[0] == 200  # the node has started (imports, calibration)
+    plain = _node_cpu_ms(node, base + "?cpu_ms=0")
+    work = _node_cpu_ms(node, base + "?cpu_ms=20")
+    assert 150 <= work - plain <= 300, (plain, work)  # 10 x 20 ms (CPU clock ticks: 10 ms)
+
+
+def test_stats_is_db_work(testbed: Path) -> None:
+    import json
+
+    state = load_state(testbed)
+    assert state is not None
+    status, text = http_get(state.base_url + "/stats?rows=5000")
+    assert status == 200
+    assert {row[0] for row in json.loads(text)} == {"eu", "us", "apac", "latam"}
+
+
+def test_lb_maxconn_is_applied_and_read_back(testbed: Path) -> None:
+    actions: list[Action] = []
+    provider = create({"state": str(testbed)}, actions.append)
+    assert provider.snapshot()["lb.maxconn"] == "0"
+    record = provider.apply({"lb_maxconn": 3})
+    assert provider.snapshot()["lb.maxconn"] == "3"
+    assert any("lb_maxconn=3" in a.name for a in actions)
+    state = load_state(testbed)
+    assert state is not None and http_get(state.base_url + "/items/5")[0] == 200
+    provider.revert(record)
+    assert provider.snapshot()["lb.maxconn"] == "0"
 
 
 def test_unchanged_parameters_restart_nothing(testbed: Path) -> None:
@@ -205,11 +277,15 @@ def test_taken_port_is_a_clear_error_and_leaves_nothing(tmp_path: Path) -> None:
 
 
 def _testbed_pids() -> set[int]:
-    """Pids of any testbed's processes on this machine (their command lines name the root)."""
+    """Pids of testbed processes started by this test process (their command lines name a
+    testbed root); other testbeds on a shared machine are not ours to count."""
     found = set()
-    for proc in psutil.process_iter(["cmdline"]):
-        if "/loadtrial-testbed-" in " ".join(proc.info.get("cmdline") or []):
-            found.add(proc.pid)
+    for proc in psutil.Process().children(recursive=True):
+        try:
+            if "/loadtrial-testbed-" in " ".join(proc.cmdline()):
+                found.add(proc.pid)
+        except psutil.Error:
+            continue
     return found
 
 

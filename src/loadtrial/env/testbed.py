@@ -2,7 +2,7 @@
 
 In: the trial's `env:` settings (`state`: the state file, default
 .loadtrial/testbed/state.json) and each arm's parameters: app_nodes, pool_max,
-db_max_connections, db_cpus, lb, db_instances, failover_on_resize. Out: a Provider whose
+db_max_connections, db_cpus, lb, lb_maxconn, db_instances, failover_on_resize. Out: a Provider whose
 `apply` restarts only what changed (each step journaled as an Action), whose `revert`
 returns to the configuration found before, and whose `snapshot` reads the facts back from
 the running system (SHOW max_connections through the writer endpoint, live nodes, ...).
@@ -27,6 +27,7 @@ _INT_LIMITS: Mapping[str, tuple[int, int]] = {
     "db_max_connections": (2, 1000),
     "db_cpus": (1, 1024),
     "db_instances": (1, 2),
+    "lb_maxconn": (0, 10000),
 }
 SETTINGS = ("state",)
 

@@ -1,9 +1,10 @@
-"""`loadtrial demo`: the database-bottleneck story, told end to end on this machine.
+"""`loadtrial demo [STORY]`: one bottleneck story, told end to end on this machine.
 
-In: the demo trial (examples/db-bottleneck.yaml), `quick` (shorter runs) and `keep` (leave
-the testbed up). Out: the testbed brought up, the trial run through the runner, the verdict
-and bottleneck printed (analysis and report when present; else each arm's SLO result), the
-HTML report written, the testbed torn down; returns the trial's exit code.
+In: a story name (`STORIES`; default db-connections, examples/db-bottleneck.yaml), `quick`
+(shorter runs) and `keep` (leave the testbed up). Out: the testbed brought up, the trial
+run through the runner, the verdict and bottleneck printed (analysis and report when
+present; else each arm's SLO result), the HTML report written, the testbed torn down;
+returns the trial's exit code.
 """
 
 from __future__ import annotations
@@ -18,7 +19,52 @@ from loadtrial.testbed.model import TestbedConfig
 
 Echo = Callable[[str], None]
 DEMO_DIR = Path(".loadtrial/demo")
-DEMO_FILE = "db-bottleneck.yaml"
+
+
+@dataclasses.dataclass(frozen=True)
+class Story:
+    """One demo story: its example file and what it shows."""
+
+    file: str
+    shows: str
+
+
+STORIES: dict[str, Story] = {
+    "db-connections": Story(
+        "db-bottleneck.yaml",
+        "the db runs out of connections: a bigger db helps, more app nodes do not",
+    ),
+    "app-cpu": Story("app-cpu.yaml", "one app node saturates its CPU: a second node meets the SLO"),
+    "db-cpu": Story(
+        "db-cpu.yaml", "heavy queries saturate the db's CPU: 2 db CPUs help, more app nodes do not"
+    ),
+    "lb-limit": Story(
+        "lb-limit.yaml", "the balancer's per-node limit queues requests into 503s: raise it"
+    ),
+    "failover-trap": Story(
+        "failover-trap.yaml", "a resize fails over to the unchanged instance: a confounder"
+    ),
+}
+DEFAULT_STORY = "db-connections"
+
+
+def story_lines() -> list[str]:
+    """One line per story for `loadtrial demo --list`: name, what it shows, its file."""
+    return [
+        f"{name:<15} {story.shows}  (examples/{story.file})"
+        + ("  [default]" if name == DEFAULT_STORY else "")
+        for name, story in STORIES.items()
+    ]
+
+
+def story_file(name: str) -> str:
+    """The example file of story `name`; UserError naming the stories when unknown."""
+    if name not in STORIES:
+        raise UserError(
+            f"unknown demo story {name!r}",
+            hint=f"choose one of {', '.join(STORIES)} (loadtrial demo --list)",
+        )
+    return STORIES[name].file
 
 
 def example_path(name: str) -> Path:
@@ -44,21 +90,24 @@ def quicken(loaded: Any, factor: float = 0.75) -> Any:
 def run_demo(
     echo: Echo,
     *,
+    story: str = DEFAULT_STORY,
     keep: bool = False,
     quick: bool = False,
     workdir: Path = DEMO_DIR,
     quick_factor: float = 0.75,
 ) -> int:
-    """Up, run the demo trial, summarise, report, down (unless `keep`); return the exit code."""
+    """Up, run the story's trial, summarise, report, down (unless `keep`); return the exit
+    code. An unknown `story` is a UserError before anything starts."""
     from loadtrial import testbed
 
+    trial_file = example_path(story_file(story))
     state_path = workdir / "state.json"
     echo("Bringing up the testbed (PostgreSQL, 2 app nodes, balancer) ...")
     state = testbed.up(TestbedConfig(), state_path)
     try:
         echo(f"Testbed up: {state.base_url}  (stats {state.lb_stats_port}, state {state_path})")
         factor = quick_factor if quick else 1.0
-        return _run_trial(echo, state.base_url, state_path, workdir, factor)
+        return _run_trial(echo, trial_file, state.base_url, state_path, workdir, factor)
     finally:
         if keep:
             echo(f"Testbed left up (--keep): {state.base_url}; `loadtrial testbed down "
@@ -68,13 +117,15 @@ def run_demo(
             echo("Testbed down.")
 
 
-def _run_trial(echo: Echo, base_url: str, state_path: Path, workdir: Path, factor: float) -> int:
-    """Load the demo trial for this testbed, run it, and summarise it."""
+def _run_trial(
+    echo: Echo, trial_file: Path, base_url: str, state_path: Path, workdir: Path, factor: float
+) -> int:
+    """Load the story's trial for this testbed, run it, and summarise it."""
     from loadtrial.spec import load_trial_file
     from loadtrial.store import Store
 
     env = {"TESTBED_URL": base_url, "TESTBED_STATE": str(state_path)}
-    loaded = load_trial_file(example_path(DEMO_FILE), env=env)
+    loaded = load_trial_file(trial_file, env=env)
     if factor != 1.0:
         loaded = quicken(loaded, factor)
     from loadtrial.runner import run_trial
