@@ -20,9 +20,9 @@ import numpy as np
 import pytest
 
 from loadtrial.analysis.model import Finding
+from loadtrial.commands.demo import run_demo
 from loadtrial.store import Store
 from loadtrial.store.model import RunData
-from loadtrial.testbed.demo import run_demo
 
 SATURATED = 0.9
 
@@ -30,7 +30,7 @@ SATURATED = 0.9
 def _tell(story: str, workdir: Path) -> tuple[dict[str, RunData], tuple[Finding, ...], str]:
     """Run `story` shortened; return its runs by arm, its findings and what it printed."""
     lines: list[str] = []
-    run_demo(lines.append, story=story, quick=True, workdir=workdir, quick_factor=0.6)
+    run_demo(lines.append, story=story, quick=True, workdir=workdir, quick_factor=0.6, repeat=1)
     store = Store(workdir / "results.sqlite")
     trial_id = store.latest_trial_id()
     assert trial_id is not None, "\n".join(lines)

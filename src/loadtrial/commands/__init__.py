@@ -2,24 +2,18 @@
 
 Modules: load (quick load), trial (validate, schema, plan, run, ls, show, export),
 testbed (testbed up/down/status, demo), analyze (analyze, fit usl), report (report).
+Orchestration that spans areas (the verdict after a run, the demo) lives here too
+(verdict.py, demo.py): the areas below know nothing of each other's printing.
 """
 
 from __future__ import annotations
 
-import importlib
-
 import typer
 
-_MODULES = ("load", "trial", "testbed", "analyze", "report")
+from loadtrial.commands import analyze, load, report, testbed, trial
 
 
 def register_all(app: typer.Typer) -> None:
-    """Register every command group that exists (areas land one by one)."""
-    for name in _MODULES:
-        try:
-            module = importlib.import_module(f"loadtrial.commands.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"loadtrial.commands.{name}":
-                raise
-            continue
+    """Register every command group (a module that fails to import is a loud error)."""
+    for module in (load, trial, testbed, analyze, report):
         module.register(app)

@@ -110,12 +110,10 @@ def register(app: typer.Typer) -> None:
         story: str = typer.Argument("db-connections", help="the story to tell (see --list)"),
         list_: bool = typer.Option(False, "--list", help="list the stories and exit"),
         keep: bool = typer.Option(False, "--keep", help="leave the testbed up afterwards"),
-        quick: bool = typer.Option(
-            False, "--quick", help="3/4-length runs, one repetition (~1 min)"
-        ),
+        quick: bool = typer.Option(False, "--quick", help="3/4-length runs (the repetitions stay)"),
     ) -> None:
         """Tell a bottleneck story (default: db-connections) on a testbed started for it."""
-        from loadtrial.testbed.demo import run_demo, story_lines
+        from loadtrial.commands.demo import run_demo, story_lines
 
         if list_:
             typer.echo("\n".join(story_lines()))

@@ -105,6 +105,7 @@ def run_cmd(
     ] = None,
 ) -> None:
     """Run a trial: every arm × repetition, journalled into the store."""
+    from loadtrial.commands.verdict import conclude
     from loadtrial.report.junit import junit_xml
     from loadtrial.runner import run_trial
     from loadtrial.runner.plan import make_plan
@@ -123,12 +124,12 @@ def run_cmd(
             loaded, store=st, only_arms=arm or (), dry_run=dry_run, live=live,
             console=console, workers=workers,
         )  # fmt: skip
-        if junit is not None and outcome.trial_id is not None:
-            _write(junit, junit_xml(loaded.trial.name, outcome.findings), "--junit")
-    if outcome.trial_id is not None:
-        console.print(f"trial {outcome.trial_id} stored in {store}", markup=False)
-    if outcome.exit_code != ExitCode.OK:
-        raise TrialExit(outcome.message, ExitCode(outcome.exit_code))
+        verdict = conclude(st, loaded.trial, outcome, console)
+        if junit is not None:
+            _write(junit, junit_xml(loaded.trial.name, verdict.findings), "--junit")
+    console.print(f"trial {outcome.trial_id} stored in {store}", markup=False)
+    if verdict.exit_code != ExitCode.OK:
+        raise TrialExit(verdict.message, ExitCode(verdict.exit_code))
 
 
 def ls_cmd(store: StoreOpt = DEFAULT_PATH) -> None:

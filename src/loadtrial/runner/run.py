@@ -131,8 +131,8 @@ def run_trial(
         raise
     finally:
         ctx.view.close()
-    return conclude(ctx.store, ctx.trial_id, trial, ctx.statuses, ctx.interrupts.count > 0,
-                    ctx.env_failed, console)  # fmt: skip
+    return conclude(ctx.store, ctx.trial_id, ctx.statuses, ctx.interrupts.count > 0,
+                    ctx.env_failed)  # fmt: skip
 
 
 def _run_all(ctx: _Trial, plan: Sequence[PlannedRun], run_ids: Sequence[int]) -> None:

@@ -2,9 +2,9 @@
 
 In: a story name (`STORIES`; default db-connections, examples/db-bottleneck.yaml), `quick`
 (shorter runs) and `keep` (leave the testbed up). Out: the testbed brought up, the trial
-run through the runner, the verdict and bottleneck printed (analysis and report when
-present; else each arm's SLO result), the HTML report written, the testbed torn down;
-returns the trial's exit code.
+run through the runner, the verdict and bottleneck printed, the HTML report written, the
+testbed torn down; returns the trial's exit code. Orchestration lives here, in the command
+layer: the testbed, the runner, the analysis and the report each know nothing of the demo.
 """
 
 from __future__ import annotations
@@ -12,9 +12,17 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
+from rich.console import Console
+
+from loadtrial import testbed
+from loadtrial.commands.verdict import conclude
 from loadtrial.errors import UserError
+from loadtrial.report import write_html
+from loadtrial.runner import run_trial
+from loadtrial.spec import load_trial_file
+from loadtrial.spec.loader import LoadedTrial
+from loadtrial.store import Store
 from loadtrial.testbed.model import TestbedConfig
 
 Echo = Callable[[str], None]
@@ -76,15 +84,19 @@ def example_path(name: str) -> Path:
     raise UserError(f"example {name} not found", hint="run from a loadtrial checkout")
 
 
-def quicken(loaded: Any, factor: float = 0.75) -> Any:
-    """Return the loaded trial with stage durations scaled by `factor` and one repetition."""
+def quicken(loaded: LoadedTrial, factor: float = 0.75, repeat: int | None = None) -> LoadedTrial:
+    """Return the loaded trial with its warm-up and stages scaled by `factor`. The
+    repetitions stay unless `repeat` is given: a claim that compares arms needs two runs
+    per arm to be decided (tests of single-arm facts may pass repeat=1)."""
     trial = loaded.trial
     stages = tuple(
         s.model_copy(update={"duration": s.duration * factor}) for s in trial.load.stages
     )
     load = trial.load.model_copy(update={"stages": stages, "warmup": trial.load.warmup * factor})
-    new = trial.model_copy(update={"load": load, "repeat": 1})
-    return dataclasses.replace(loaded, trial=new)
+    update: dict[str, object] = {"load": load}
+    if repeat is not None:
+        update["repeat"] = repeat
+    return dataclasses.replace(loaded, trial=trial.model_copy(update=update))
 
 
 def run_demo(
@@ -95,11 +107,10 @@ def run_demo(
     quick: bool = False,
     workdir: Path = DEMO_DIR,
     quick_factor: float = 0.75,
+    repeat: int | None = None,
 ) -> int:
     """Up, run the story's trial, summarise, report, down (unless `keep`); return the exit
     code. An unknown `story` is a UserError before anything starts."""
-    from loadtrial import testbed
-
     trial_file = example_path(story_file(story))
     state_path = workdir / "state.json"
     echo("Bringing up the testbed (PostgreSQL, 2 app nodes, balancer) ...")
@@ -107,7 +118,7 @@ def run_demo(
     try:
         echo(f"Testbed up: {state.base_url}  (stats {state.lb_stats_port}, state {state_path})")
         factor = quick_factor if quick else 1.0
-        return _run_trial(echo, trial_file, state.base_url, state_path, workdir, factor)
+        return _run_trial(echo, trial_file, state.base_url, state_path, workdir, factor, repeat)
     finally:
         if keep:
             echo(f"Testbed left up (--keep): {state.base_url}; `loadtrial testbed down "
@@ -118,75 +129,32 @@ def run_demo(
 
 
 def _run_trial(
-    echo: Echo, trial_file: Path, base_url: str, state_path: Path, workdir: Path, factor: float
+    echo: Echo,
+    trial_file: Path,
+    base_url: str,
+    state_path: Path,
+    workdir: Path,
+    factor: float,
+    repeat: int | None,
 ) -> int:
-    """Load the story's trial for this testbed, run it, and summarise it."""
-    from loadtrial.spec import load_trial_file
-    from loadtrial.store import Store
-
+    """Load the story's trial for this testbed, run it, print its verdict, write the page."""
     env = {"TESTBED_URL": base_url, "TESTBED_STATE": str(state_path)}
     loaded = load_trial_file(trial_file, env=env)
-    if factor != 1.0:
-        loaded = quicken(loaded, factor)
-    from loadtrial.runner import run_trial
-
+    if factor != 1.0 or repeat is not None:
+        loaded = quicken(loaded, factor, repeat)
     store_path = workdir / "results.sqlite"
-    store = Store(store_path)
     echo(f"Running {loaded.trial.name}: {len(loaded.trial.arms)} arms x {loaded.trial.repeat} ...")
     # the trial's env.state (TESTBED_STATE above) names this testbed to the provider and to
     # `observe: testbed`
-    outcome = run_trial(loaded, store=store, live=True)
-    if outcome.trial_id is None:
-        return int(outcome.exit_code)
-    data = store.load_trial(outcome.trial_id)
-    found = tuple(getattr(outcome, "findings", ()) or ())
-    summarise(echo, data, loaded.trial, workdir / "report.html", store_path, found)
-    return int(outcome.exit_code)
-
-
-def summarise(
-    echo: Echo,
-    data: Any,
-    trial: Any,
-    html: Path,
-    store_path: Path | None = None,
-    findings: tuple[Any, ...] = (),
-) -> None:
-    """Print the verdict (analysis + report when present, else per-arm SLO); write HTML
-    naming the store it came from. `findings`: the runner's (else analysed here)."""
-    try:
-        from rich.console import Console
-
-        from loadtrial.analysis import analyze_trial  # type: ignore[attr-defined,unused-ignore]
-        from loadtrial.report import print_summary, write_html
-    except ImportError:
-        for line in arm_lines(data, trial):
-            echo(line)
-        return
-    if not findings:  # the runner printed the verdict with its own findings; else do it here
-        findings = tuple(analyze_trial(data, trial))
-        print_summary(data, trial, findings, Console())
-    store = str(store_path.resolve()) if store_path is not None else ""
-    path = write_html(data, trial, findings, html, store_path=store)
+    with Store(store_path) as store:
+        outcome = run_trial(loaded, store=store, live=True)
+        if outcome.trial_id is None:
+            return int(outcome.exit_code)
+        verdict = conclude(store, loaded.trial, outcome, Console())
+        data = store.load_trial(outcome.trial_id)
+    html = workdir / "report.html"
+    path = write_html(
+        data, loaded.trial, verdict.findings, html, store_path=str(store_path.resolve())
+    )
     echo(f"Report: {path}")
-
-
-def arm_lines(data: Any, trial: Any) -> list[str]:
-    """One line per arm: error rate, p99 and SLO result over its runs (without warmup)."""
-    from loadtrial.load.histogram import merge, quantiles_us
-
-    lines = []
-    for arm in trial.arms:
-        runs = [r for r in data.runs if r.info.arm == arm]
-        secs = [s for r in runs for s in r.seconds if s.second >= r.info.warmup_s]
-        done = sum(s.completed for s in secs)
-        errors = sum(sum(s.errors.values()) for s in secs)
-        hists = [s.latency_hist for s in secs if s.latency_hist]
-        p99_s = quantiles_us(merge(hists), [99.0])[99.0] / 1e6 if hists else float("nan")
-        rate = errors / done if done else 1.0
-        ok = (trial.slo.error_rate is None or rate <= trial.slo.error_rate) and (
-            trial.slo.p99 is None or p99_s <= trial.slo.p99
-        )
-        verdict = "meets SLO" if ok else "FAILS SLO"
-        lines.append(f"  {arm:<16} error rate {rate:7.2%}  p99 {p99_s * 1000:8.0f} ms  {verdict}")
-    return lines
+    return verdict.exit_code
