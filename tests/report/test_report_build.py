@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from loadtrial.analysis import analyze_trial
-from loadtrial.analysis.model import Finding
+from loadtrial.findings import Finding
 from loadtrial.load import histogram as hdr
 from loadtrial.load.model import IntervalStats
 from loadtrial.report import build_report, synthetic, to_json

@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from loadtrial.analysis.model import Finding
 from loadtrial.commands.demo import run_demo
+from loadtrial.findings import Finding
 from loadtrial.store import Store
 from loadtrial.store.model import RunData
 

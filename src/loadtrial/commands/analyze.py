@@ -20,8 +20,8 @@ from rich.console import Console
 from rich.markup import escape
 
 from loadtrial.analysis import verdict_exit_code
-from loadtrial.analysis.model import Finding
 from loadtrial.errors import ExitCode, LoadtrialError, UserError
+from loadtrial.findings import Finding
 from loadtrial.spec.model import Trial
 
 

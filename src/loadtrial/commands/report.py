@@ -20,8 +20,8 @@ from typing import Annotated, Literal
 import typer
 from rich.console import Console
 
-from loadtrial.analysis.model import Finding
 from loadtrial.errors import LoadtrialError, UserError
+from loadtrial.findings import Finding
 from loadtrial.spec.model import Trial
 from loadtrial.store import Store
 from loadtrial.store.model import TrialData

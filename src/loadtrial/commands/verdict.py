@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from rich.console import Console
 
 from loadtrial.analysis import analyze_trial, verdict_exit_code
-from loadtrial.analysis.model import Finding
 from loadtrial.errors import ExitCode
+from loadtrial.findings import Finding
 from loadtrial.report import print_summary
 from loadtrial.runner import TrialOutcome
 from loadtrial.spec.model import Trial

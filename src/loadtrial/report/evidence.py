@@ -12,7 +12,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from loadtrial.analysis.model import Finding
+from loadtrial.findings import Finding
 from loadtrial.report.model import Band, FindingView
 
 

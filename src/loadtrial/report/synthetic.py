@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from loadtrial.analysis.model import Finding
 from loadtrial.env.model import Action
+from loadtrial.findings import Finding
 from loadtrial.load import histogram as hdr
 from loadtrial.load.model import IntervalStats
 from loadtrial.spec.model import Trial

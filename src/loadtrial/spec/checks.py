@@ -16,7 +16,8 @@ from loadtrial.env import provider_problems
 from loadtrial.errors import Problem
 from loadtrial.load.validate import plan_problems
 from loadtrial.observe import observer_problems
-from loadtrial.spec.model import LoadSpec, Trial
+from loadtrial.spec.convert import to_load_plan
+from loadtrial.spec.model import LoadSpec, Trial, load_duration_s
 from loadtrial.spec.yamlmap import line_of
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")  # HEAD: the engine cannot
@@ -113,8 +114,6 @@ def _load(load: LoadSpec) -> list[Problem]:
 
 def _engine(trial: Trial) -> list[Problem]:
     """What the load engine itself would refuse in this trial's plan."""
-    from loadtrial.spec.convert import to_load_plan  # convert uses this module's durations
-
     hint = "fix the load settings"
     return [Problem("load", text, hint) for text in plan_problems(to_load_plan(trial))]
 
@@ -143,15 +142,6 @@ def _load_shape(load: LoadSpec) -> Iterator[Problem]:
         yield Problem("load.users", "a closed-model load needs users", "add users: 20")
     if load_duration_s(load) <= 0:
         yield Problem("load.duration", "a closed-model load needs a duration", "add duration: 30s")
-
-
-def load_duration_s(load: LoadSpec) -> float:
-    """Return the length of one run's load in seconds (warmup included)."""
-    if load.model == "open":
-        return sum(st.duration for st in load.stages)
-    if load.duration is not None:
-        return load.duration
-    return sum(st.duration for st in load.stages if st.users is not None)
 
 
 def _arms_and_claims(trial: Trial) -> list[Problem]:

@@ -11,8 +11,7 @@ import json
 
 from loadtrial.load.model import ClosedModel, LoadPlan, OpenModel, RequestSpec, Stage
 from loadtrial.load.validate import default_workers
-from loadtrial.spec.checks import load_duration_s
-from loadtrial.spec.model import LoadSpec, RequestEntry, Trial
+from loadtrial.spec.model import LoadSpec, RequestEntry, Trial, load_duration_s
 
 
 def to_load_plan(trial: Trial, workers: int | None = None) -> LoadPlan:

@@ -21,9 +21,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from loadtrial.analysis.model import Finding
 from loadtrial.env.model import Action
 from loadtrial.errors import StoreError
+from loadtrial.findings import Finding
 from loadtrial.load.model import IntervalStats
 from loadtrial.observe.model import Sample
 from loadtrial.store import read
