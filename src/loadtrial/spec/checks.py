@@ -12,6 +12,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from loadtrial.allow import refusal
 from loadtrial.env import provider_problems
 from loadtrial.errors import Problem
 from loadtrial.load.validate import plan_problems
@@ -59,12 +60,6 @@ def host_of(base_url: str) -> str:
         return ""
 
 
-def host_allowed(host: str, allow: tuple[str, ...]) -> bool:
-    """True when `host` is on the allow-list (exact, case-insensitive; [v6] brackets ignored)."""
-    wanted = host.strip("[]").lower()
-    return any(wanted == a.strip("[]").lower() for a in allow)
-
-
 def _target(trial: Trial) -> list[Problem]:
     url = trial.target.base_url
     parts = urlsplit(url) if "://" in url else None
@@ -72,13 +67,13 @@ def _target(trial: Trial) -> list[Problem]:
         hint = "write a URL such as http://127.0.0.1:8080"
         return [Problem("target.base_url", f"{url!r} is not an http(s) URL with a host", hint)]
     host = host_of(url)
-    if not host_allowed(host, trial.target.allow):
-        allowed = ", ".join(trial.target.allow) or "nothing"
+    why = refusal(host, trial.target.allow)
+    if why:
         return [
             Problem(
                 "target.base_url",
-                f"host {host!r} is not in target.allow ({allowed}); nothing will be sent",
-                f"add {host} to target.allow if you really mean to load it",
+                f"{why} and target.allow does not name it; nothing will be sent",
+                f"add {host} to target.allow if you own it and mean to load it",
             )
         ]
     return []
