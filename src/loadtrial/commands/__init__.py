@@ -1,7 +1,8 @@
 """Command groups of the CLI, one module per area, each with `register(app)`.
 
 Modules: load (quick load), trial (validate, schema, plan, run, ls, show, export),
-testbed (testbed up/down/status, demo), analyze (analyze, fit usl), report (report).
+testbed (testbed up/down/status, demo), analyze (analyze, fit usl), report (report),
+examples (the bundled example trials).
 Orchestration that spans areas (the verdict after a run, the demo) lives here too
 (verdict.py, demo.py): the areas below know nothing of each other's printing.
 """
@@ -10,10 +11,10 @@ from __future__ import annotations
 
 import typer
 
-from loadtrial.commands import analyze, load, report, testbed, trial
+from loadtrial.commands import analyze, examples, load, report, testbed, trial
 
 
 def register_all(app: typer.Typer) -> None:
     """Register every command group (a module that fails to import is a loud error)."""
-    for module in (load, trial, testbed, analyze, report):
+    for module in (load, trial, testbed, analyze, report, examples):
         module.register(app)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
+from importlib import resources
 from pathlib import Path
 
 from rich.console import Console
@@ -76,12 +77,17 @@ def story_file(name: str) -> str:
 
 
 def example_path(name: str) -> Path:
-    """Find a bundled example: the repo's examples/ beside src/, or ./examples/."""
-    candidates = [Path(__file__).resolve().parents[3] / "examples" / name, Path("examples") / name]
-    for path in candidates:
-        if path.exists():
-            return path
-    raise UserError(f"example {name} not found", hint="run from a loadtrial checkout")
+    """A bundled example file (shipped inside the package, so a wheel has them too)."""
+    path = examples_dir() / name
+    if not path.exists():
+        known = ", ".join(sorted(p.name for p in examples_dir().glob("*.yaml")))
+        raise UserError(f"no bundled example {name}", hint=f"the examples are: {known}")
+    return path
+
+
+def examples_dir() -> Path:
+    """The folder of the bundled example trials (`loadtrial examples --copy DIR`)."""
+    return Path(str(resources.files("loadtrial") / "examples"))
 
 
 def quicken(loaded: LoadedTrial, factor: float = 0.75, repeat: int | None = None) -> LoadedTrial:
