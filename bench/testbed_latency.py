@@ -118,7 +118,7 @@ def main() -> None:
     """Start a testbed (built-in balancer), measure every path, swap in HAProxy, tear down."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=5.0, help="per rate and path")
-    seconds = parser.parse_args().seconds
+    seconds = parser.parse_known_args()[0].seconds  # run_all.py passes its extras to all
     if not shutil.which("wrk"):
         print("wrk: not installed, the reference column is skipped (apt-get install wrk)")
     with nginx() as url:
