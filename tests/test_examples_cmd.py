@@ -48,3 +48,18 @@ def test_an_unexpected_error_is_one_line_and_exit_4(
     )
     assert main(["--debug", "examples", "--copy", str(tmp_path)]) == 4
     assert "Traceback" in capsys.readouterr().err
+
+
+def test_the_store_can_be_named_by_environment(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from loadtrial.store import Store
+
+    db = tmp_path / "elsewhere.db"
+    with Store(db) as store:
+        store.create_trial(name="named-by-env")
+    monkeypatch.setenv("LOADTRIAL_STORE", str(db))
+    assert main(["ls"]) == 0 and "named-by-env" in capsys.readouterr().out
+    main(["analyze"])  # reads the same store (its one trial has no file text to analyse)
+    err = capsys.readouterr().err
+    assert err and "no results store" not in err, err

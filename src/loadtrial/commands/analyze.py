@@ -212,7 +212,7 @@ def register(app: typer.Typer) -> None:
             str | None, typer.Argument(help="trial id or name (default: latest)")
         ] = None,
         store: Annotated[
-            str, typer.Option("--store", help="results store")
+            str, typer.Option("--store", envvar="LOADTRIAL_STORE", help="results store")
         ] = ".loadtrial/results.db",
         as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
     ) -> None:

@@ -152,7 +152,7 @@ def register(app: typer.Typer) -> None:
             ),
         ] = "",
         store: Annotated[
-            Path, typer.Option("--store", help="results store (SQLite)")
+            Path, typer.Option("--store", envvar="LOADTRIAL_STORE", help="results store (SQLite)")
         ] = DEFAULT_STORE,
         output: Annotated[
             Path | None, typer.Option("-o", "--output", help="file to write (html: report.html)")

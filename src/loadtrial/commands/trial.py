@@ -22,7 +22,10 @@ from loadtrial.units import format_duration, format_ms
 
 ArmOpt = Annotated[list[str] | None, typer.Option("--arm", help="only this arm (repeatable)")]
 StoreOpt = Annotated[
-    Path, typer.Option("--store", help="results store (SQLite); created if missing")
+    Path,
+    typer.Option(
+        "--store", envvar="LOADTRIAL_STORE", help="results store (SQLite); created if missing"
+    ),
 ]
 
 
