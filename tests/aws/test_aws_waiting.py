@@ -12,6 +12,7 @@ from loadtrial.clock import FakeClock
 from loadtrial.env.aws import create
 from loadtrial.env.aws.clients import Clients
 from loadtrial.env.aws.waiting import Journal, Waiter
+from loadtrial.env.journal import MemoryLog
 from loadtrial.errors import ProviderError
 
 
@@ -72,7 +73,7 @@ def test_provider_wait_times_out_on_the_clock_and_reverts(clients: Clients, worl
     sink.hooks.append(undo_behind_our_back)
     settings = settings_for(world, waits={"poll": "10s", "timeout": "1m"})
     clock = FakeClock(start=0.0)
-    provider = create(settings, sink, clients=clients, clock=clock)
+    provider = create(settings, sink, MemoryLog(), clients=clients, clock=clock)
     with pytest.raises(ProviderError, match=r"timed out after 60s \(7 polls\)"):
         provider.apply({"db_instance_class": "db.r5.2xlarge"})
     assert clock.now() == 60.0

@@ -2,7 +2,8 @@
 
 Door (as in loadtrial.env):
 
-    create(settings, sink, *, clients=None, clock=None) -> AwsProvider
+    create(settings, sink, log, *, clients=None, clock=None) -> AwsProvider
+    env_key(settings) -> str                      # "aws:<region>:<target group>:<cluster>"
     problems(settings, arms) -> list[Problem]
     plan_calls(settings, params) -> list[str]     # --dry-run: the AWS calls, none made
     PARAM_FACTS                                   # param -> fact keys it may change
@@ -23,15 +24,24 @@ from loadtrial.env.aws.facts import PARAM_FACTS
 from loadtrial.env.aws.plan import plan_calls
 from loadtrial.env.aws.provider import AwsProvider
 from loadtrial.env.aws.settings import check, parse_settings
-from loadtrial.env.model import ActionSink
+from loadtrial.env.model import ActionSink, StepLog
 from loadtrial.errors import Problem, UserError
 
-__all__ = ["PARAM_FACTS", "AwsProvider", "Clients", "create", "plan_calls", "problems"]
+__all__ = [
+    "PARAM_FACTS",
+    "AwsProvider",
+    "Clients",
+    "create",
+    "env_key",
+    "plan_calls",
+    "problems",
+]
 
 
 def create(
     settings: Mapping[str, Any],
     sink: ActionSink,
+    log: StepLog,
     *,
     clients: Clients | None = None,
     clock: Clock | None = None,
@@ -42,7 +52,16 @@ def create(
         raise UserError("; ".join(p.render() for p in found), hint="see docs/aws.md")
     if clients is None:
         clients = make_clients(parsed.region, parsed.endpoint_url)
-    return AwsProvider(parsed, sink, clients=clients, clock=clock or SystemClock())
+    return AwsProvider(parsed, sink, log, clients=clients, clock=clock or SystemClock())
+
+
+def env_key(settings: Mapping[str, Any]) -> str:
+    """The resources an aws trial may change: region (or endpoint), target group, cluster."""
+    parsed, _ = parse_settings(settings)
+    where = parsed.endpoint_url or parsed.region or "default-region"
+    group = parsed.app.target_group_arn if parsed.app is not None else "-"
+    cluster = parsed.db.cluster if parsed.db is not None else "-"
+    return f"aws:{where}:{group}:{cluster}"
 
 
 def problems(settings: Mapping[str, Any], arms: Mapping[str, Mapping[str, Any]]) -> list[Problem]:
