@@ -278,7 +278,11 @@ def test_snapshot_reads_the_configured_db_endpoint(clients: Clients, world: Worl
 def test_capacity_message_is_one_clear_sentence(clients: Clients, world: World) -> None:
     ids = [world.instances[2]]
     provider = create(
-        settings_for(world, app={"instances": ids}), Recorder(), clients=clients, clock=FakeClock()
+        settings_for(world, app={"instances": ids}),
+        Recorder(),
+        MemoryLog(),
+        clients=clients,
+        clock=FakeClock(),
     )
     with pytest.raises(ProviderError) as err:
         provider.apply({"app_instance_type": BIG})
@@ -358,7 +362,9 @@ def test_missing_resources_name_the_setting_to_check(clients: Clients, world: Wo
     ]
     for extra, params, setting in cases:
         sink = Recorder()
-        provider = create(settings_for(world, **extra), sink, clients=clients, clock=FakeClock())
+        provider = create(
+            settings_for(world, **extra), sink, MemoryLog(), clients=clients, clock=FakeClock()
+        )
         with pytest.raises(ProviderError) as err:
             provider.apply(params)
         assert f"(check {setting} and env.region)" in err.value.message

@@ -42,8 +42,8 @@ def test_waiter_returns_the_first_state_that_holds() -> None:
 
 
 def test_journal_records_ok_and_failed_steps() -> None:
-    clock, sink = FakeClock(), Recorder()
-    journal = Journal(sink, clock)
+    clock, sink, log = FakeClock(), Recorder(), MemoryLog()
+    journal = Journal(sink, clock, log)
     with journal.step("quick", a=1) as detail:
         clock.advance(2.0)
         detail["b"] = 2
@@ -57,6 +57,11 @@ def test_journal_records_ok_and_failed_steps() -> None:
     )
     assert (failed.status, failed.error) == ("failed", "ValueError: no")
     assert journal.actions == sink.actions
+    # each step was written to the undo journal before it ran, then settled
+    assert [(e.name, e.states) for e in log.entries] == [
+        ("quick", ["intended", "done"]),
+        ("broken", ["intended", "failed"]),
+    ]
 
 
 def test_provider_wait_times_out_on_the_clock_and_reverts(clients: Clients, world: World) -> None:

@@ -29,8 +29,8 @@ def recover_cmd(
     with Store(_existing(store)) as st:
         done = recover(st, trial, note=lambda m: typer.echo(m, err=True))
     if not done:
-        which = f"trial {trial}" if trial is not None else "any trial"
-        typer.echo(f"nothing to recover: {which} has no pending undo step in {store}")
+        which = f"trial {trial} has no" if trial is not None else "no trial has a"
+        typer.echo(f"nothing to recover: {which} pending undo step in {store}")
         return
     for r in done:
         typer.echo(
