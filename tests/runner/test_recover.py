@@ -124,3 +124,26 @@ def test_recover_reports_a_failed_undo_and_keeps_it_pending(
         assert _snapshot(d) == {"server.behaviour": "default", "arm.process": "down"}
     finally:
         _cleanup(d)
+
+
+def test_apply_and_its_undo_both_failing_ends_the_trial_with_exit_4(
+    file_server: FileServer, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    monkeypatch.chdir(tmp_path)
+    d, db = file_server.behaviour.parent, tmp_path / "r.db"
+    text = trial_text(file_server, arms="  first: {status: 503}\n  second: {status: 200}\n")
+    text = text.replace(f"  revert: 'rm -f {d}/behaviour'\n", "  revert: 'exit 9'\n")
+    text = text.replace(f"> {d}/behaviour'", f"> {d}/behaviour; exit 3'") + "order: sequential\n"
+    trial = tmp_path / "trial.yaml"
+    trial.write_text(text)
+    assert main(["run", str(trial), "--store", str(db), "--no-live"]) == 4
+    assert file_server.hits == []  # the second arm never ran on the broken environment
+    with Store(db) as store:
+        statuses = [r.status for r in store.list_runs(1)]
+        pending = store.journal_entries(trial_id=1, pending_only=True)
+    assert statuses == ["failed", "planned"]
+    assert [e.state for e in pending] == ["revert_failed"]
+    capsys.readouterr()
+    assert main(["run", str(trial), "--store", str(db), "--no-live", "--force"]) == 4
+    assert "running anyway (--force)" in capsys.readouterr().err
