@@ -73,7 +73,7 @@ def test_kill_9_mid_swap_then_recover(
         "target": {"base_url": "http://127.0.0.1:9"},
         "load": {"stages": [{"rate": 1, "duration": "60s"}], "workers": 1},
         "env": {"provider": "aws", **settings},
-        "arms": {"big": {"app_instance_type": "c5.xlarge", "db_instance_class": "db.r5.2xlarge"}},
+        "arms": {"big": {"app_instance_type": "m4.xlarge", "db_instance_class": "db.r5.2xlarge"}},
     }))  # fmt: skip
     creds = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
              "AWS_CONFIG_FILE": str(tmp_path / "none"),

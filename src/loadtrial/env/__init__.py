@@ -7,6 +7,7 @@ Door: `Provider` (apply, revert, snapshot) and its data in `env.model`; `make_pr
     create(settings: Mapping[str, Any], sink: ActionSink, log: StepLog) -> Provider
     problems(settings: Mapping[str, Any], arms: Mapping[str, Mapping[str, Any]]) -> list[Problem]
     env_key(settings: Mapping[str, Any]) -> str    # which environment the settings change
+    preflight(settings, arms, estimate_s) -> list[Problem]    # optional: checks before a run
 
 where `settings` is the trial's `env:` mapping without `provider`, and `problems` checks
 the settings and every arm's parameters (field paths like "env.command" or
@@ -39,6 +40,7 @@ __all__ = [
     "environment_key",
     "make_provider",
     "plan_calls",
+    "preflight_problems",
     "provider_problems",
 ]
 
@@ -93,3 +95,18 @@ def plan_calls(name: str, settings: Mapping[str, Any], params: Mapping[str, Any]
         return []
     lines: list[str] = planner(settings, params)
     return lines
+
+
+def preflight_problems(
+    name: str,
+    settings: Mapping[str, Any],
+    arms: Mapping[str, Mapping[str, Any]],
+    estimate_s: float,
+) -> list[Problem]:
+    """Every reason the environment cannot take the arms safely, found before anything is
+    changed (a provider without `preflight` has none to find)."""
+    check = getattr(_module(name), "preflight", None)
+    if check is None:
+        return []
+    found: list[Problem] = check(settings, arms, estimate_s)
+    return found

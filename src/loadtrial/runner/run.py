@@ -18,15 +18,15 @@ import contextlib
 import functools
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from rich.console import Console
 
 from loadtrial.clock import Clock, SystemClock
-from loadtrial.env import environment_key, make_provider
+from loadtrial.env import environment_key, make_provider, preflight_problems
 from loadtrial.env.model import ApplyRecord, Provider
-from loadtrial.errors import ExitCode, LoadtrialError, ProviderError
+from loadtrial.errors import ExitCode, LoadtrialError, ProviderError, UserError
 from loadtrial.load.model import IntervalStats, LoadPlan, LoadResult
 from loadtrial.observe.model import CollectsWindow, Observer, Sample
 from loadtrial.runner.abort import AbortDecision, AbortWatch
@@ -34,7 +34,14 @@ from loadtrial.runner.finish import TrialOutcome, conclude
 from loadtrial.runner.journal import StoreLog, refuse_unreverted, run_left_changed
 from loadtrial.runner.late import LateWindow, collect_late
 from loadtrial.runner.live import RunHeader, View, make_view
-from loadtrial.runner.plan import PlannedRun, describe, make_plan, provider_calls, run_duration_s
+from loadtrial.runner.plan import (
+    PlannedRun,
+    describe,
+    estimate_s,
+    make_plan,
+    provider_calls,
+    run_duration_s,
+)
 from loadtrial.runner.snapshot import changed, take_snapshot
 from loadtrial.runner.support import Interrupts, Journal, build_observers
 from loadtrial.spec.convert import to_load_plan
@@ -109,6 +116,7 @@ def run_trial(
     env_key = environment_key(trial.env.provider, settings)
     refuse_unreverted(store, env_key, force=force,
                       note=lambda m: console.print(f"warning: {m}", markup=False))  # fmt: skip
+    _preflight(loaded, plan, settings)
     trial_id = store.create_trial(
         name=trial.name, hypothesis=trial.hypothesis, file_path=loaded.path,
         file_text=loaded.text, file_hash=loaded.sha256,
@@ -144,6 +152,22 @@ def run_trial(
         ctx.view.close()
     return conclude(ctx.store, ctx.trial_id, trial, ctx.statuses, ctx.interrupts.count > 0,
                     ctx.env_failed, console)  # fmt: skip
+
+
+def _preflight(loaded: LoadedTrial, plan: Sequence[PlannedRun], settings: dict[str, Any]) -> None:
+    """Ask the provider for every reason its arms cannot be applied safely, before any
+    change; raise one UserError listing them all."""
+    trial = loaded.trial
+    arms = {p.arm: p.params for p in plan}
+    found = preflight_problems(trial.env.provider, settings, arms, estimate_s(trial, plan))
+    if found:
+        lines = [
+            replace(p, file=loaded.path, line=loaded.lines.get(p.field)).render() for p in found
+        ]
+        raise UserError(
+            f"preflight: {len(found)} problem(s), nothing was changed:\n  " + "\n  ".join(lines),
+            hint="fix them, then run again",
+        )
 
 
 def _run_all(ctx: _Trial, plan: Sequence[PlannedRun], run_ids: Sequence[int]) -> None:

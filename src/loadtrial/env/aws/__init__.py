@@ -6,6 +6,7 @@ Door (as in loadtrial.env):
     env_key(settings) -> str                      # "aws:<region>:<target group>:<cluster>"
     problems(settings, arms) -> list[Problem]
     plan_calls(settings, params) -> list[str]     # --dry-run: the AWS calls, none made
+    preflight(settings, arms, estimate_s) -> list[Problem]   # before any change (preflight.py)
     PARAM_FACTS                                   # param -> fact keys it may change
 
 Arm parameters: `app_instance_type`, `app_node_count`, `db_instance_class`. Settings and
@@ -19,11 +20,15 @@ from collections.abc import Mapping
 from typing import Any
 
 from loadtrial.clock import Clock, SystemClock
-from loadtrial.env.aws.clients import Clients, make_clients
+from loadtrial.env.aws import preflight as checks
+from loadtrial.env.aws.clients import Clients, current_credentials, make_clients
+from loadtrial.env.aws.context import Ctx
 from loadtrial.env.aws.facts import PARAM_FACTS
 from loadtrial.env.aws.plan import plan_calls
 from loadtrial.env.aws.provider import AwsProvider
-from loadtrial.env.aws.settings import check, parse_settings
+from loadtrial.env.aws.settings import check, parse_params, parse_settings
+from loadtrial.env.aws.waiting import Journal, Waiter
+from loadtrial.env.journal import MemoryLog
 from loadtrial.env.model import ActionSink, StepLog
 from loadtrial.errors import Problem, UserError
 
@@ -34,6 +39,7 @@ __all__ = [
     "create",
     "env_key",
     "plan_calls",
+    "preflight",
     "problems",
 ]
 
@@ -67,3 +73,28 @@ def env_key(settings: Mapping[str, Any]) -> str:
 def problems(settings: Mapping[str, Any], arms: Mapping[str, Mapping[str, Any]]) -> list[Problem]:
     """Return every problem with the settings and the arms' aws parameters."""
     return check(settings, arms)
+
+
+def preflight(
+    settings: Mapping[str, Any],
+    arms: Mapping[str, Mapping[str, Any]],
+    estimate_s: float,
+    *,
+    clients: Clients | None = None,
+    credentials: checks.Credentials | None = None,
+    clock: Clock | None = None,
+) -> list[Problem]:
+    """Every reason the arms could not be applied safely, asked of AWS before any change
+    (reads and DryRun calls only); [] when there is none."""
+    parsed, found = parse_settings(settings)
+    if found:
+        return found
+    if clients is None:
+        clients = make_clients(parsed.region, parsed.endpoint_url)
+    clock = clock or SystemClock()
+    # reads only: nothing here is journaled for undo, so the log stays in memory
+    ctx = Ctx(clients, parsed, Waiter(clock, parsed.waits.poll_s, parsed.waits.timeout_s),
+              Journal(lambda a: None, clock, MemoryLog()))  # fmt: skip
+    params = {name: parse_params(raw, f"arms.{name}")[0] for name, raw in arms.items()}
+    creds = credentials or checks.Credentials(*current_credentials(parsed.region))
+    return checks.check(ctx, params, estimate_s, creds, clock.wall)

@@ -6,6 +6,7 @@ aurora, route53 and ssm modules, so none of them holds global state.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,6 +38,11 @@ class Ctx:
         if self.settings.db is None:
             raise ProviderError("this arm changes the database but env.db is not set")
         return self.settings.db
+
+
+def batches(ids: Sequence[str], size: int) -> list[list[str]]:
+    """`ids` in lists of at most `size` (the API's limit per call)."""
+    return [list(ids[i : i + size]) for i in range(0, len(ids), size)]
 
 
 def error_code(exc: BaseException) -> str:

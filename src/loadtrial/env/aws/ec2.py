@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from loadtrial.env.aws.context import Ctx, error_code
+from loadtrial.env.aws.context import Ctx, batches, error_code
 from loadtrial.errors import ProviderError
 
 CAPACITY_CODES = frozenset(
@@ -53,20 +53,22 @@ def _instance(raw: Mapping[str, Any]) -> Instance:
     )
 
 
-def describe(ctx: Ctx, ids: Sequence[str]) -> dict[str, Instance]:
-    """Return id -> Instance for `ids` (all of them, or ProviderError)."""
-    if not ids:
-        return {}
-    resp = ctx.clients.ec2.describe_instances(InstanceIds=list(ids))
-    found = {
-        i.instance_id: i
-        for r in resp["Reservations"]
-        for i in (_instance(raw) for raw in r.get("Instances", []))
-    }
+def describe_raw(ctx: Ctx, ids: Sequence[str]) -> dict[str, Mapping[str, Any]]:
+    """Return id -> EC2's description for `ids` (all of them, or ProviderError)."""
+    found: dict[str, Mapping[str, Any]] = {}
+    for batch in batches(ids, 1000):  # DescribeInstances takes at most 1000 ids
+        resp = ctx.clients.ec2.describe_instances(InstanceIds=batch)
+        for r in resp["Reservations"]:
+            found.update({str(raw["InstanceId"]): raw for raw in r.get("Instances", [])})
     missing = [i for i in ids if i not in found]
     if missing:
         raise ProviderError(f"EC2 instances not found: {', '.join(missing)}")
     return found
+
+
+def describe(ctx: Ctx, ids: Sequence[str]) -> dict[str, Instance]:
+    """Return id -> Instance for `ids` (all of them, or ProviderError)."""
+    return {iid: _instance(raw) for iid, raw in describe_raw(ctx, ids).items()}
 
 
 def pool_ids(ctx: Ctx) -> tuple[str, ...]:
@@ -120,15 +122,20 @@ def modify_type(ctx: Ctx, inst: Instance, new_type: str) -> None:
         )
 
 
-def _check_offered(ctx: Ctx, inst: Instance) -> None:
+def offered_in(ctx: Ctx, instance_type: str, zone: str) -> bool:
+    """True when `zone` offers `instance_type` (DescribeInstanceTypeOfferings)."""
     resp = ctx.clients.ec2.describe_instance_type_offerings(
         LocationType="availability-zone",
         Filters=[
-            {"Name": "instance-type", "Values": [inst.instance_type]},
-            {"Name": "location", "Values": [inst.az]},
+            {"Name": "instance-type", "Values": [instance_type]},
+            {"Name": "location", "Values": [zone]},
         ],
     )
-    if not resp.get("InstanceTypeOfferings"):
+    return bool(resp.get("InstanceTypeOfferings"))
+
+
+def _check_offered(ctx: Ctx, inst: Instance) -> None:
+    if not offered_in(ctx, inst.instance_type, inst.az):
         raise CapacityError(
             f"instance type {inst.instance_type} is not offered in {inst.az} "
             f"(instance {inst.instance_id})",
