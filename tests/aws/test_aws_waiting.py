@@ -66,7 +66,7 @@ def test_journal_records_ok_and_failed_steps() -> None:
 
 def test_provider_wait_times_out_on_the_clock_and_reverts(clients: Clients, world: World) -> None:
     """Someone sets the class back right after our resize: the "really applied" wait never
-    holds, so apply times out after env.waits.timeout (fake clock) and reverts."""
+    holds, so apply times out after env.waits.db_timeout (fake clock) and reverts."""
     sink = Recorder()
 
     def undo_behind_our_back(action: Any) -> None:
@@ -76,7 +76,7 @@ def test_provider_wait_times_out_on_the_clock_and_reverts(clients: Clients, worl
             )
 
     sink.hooks.append(undo_behind_our_back)
-    settings = settings_for(world, waits={"poll": "10s", "timeout": "1m"})
+    settings = settings_for(world, waits={"poll": "10s", "timeout": "5s", "db_timeout": "1m"})
     clock = FakeClock(start=0.0)
     provider = create(settings, sink, MemoryLog(), clients=clients, clock=clock)
     with pytest.raises(ProviderError, match=r"timed out after 60s \(7 polls\)"):

@@ -7,7 +7,7 @@ aurora, route53 and ssm modules, so none of them holds global state.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from loadtrial.env.aws.clients import Clients
@@ -24,6 +24,11 @@ class Ctx:
     settings: AwsSettings
     waiter: Waiter
     journal: Journal
+
+    @property
+    def db_waiter(self) -> Waiter:
+        """The waiter for Aurora: same clock and poll, env.waits.db_timeout."""
+        return replace(self.waiter, timeout_s=self.settings.waits.db_timeout_s)
 
     @property
     def app(self) -> AppSettings:

@@ -67,16 +67,19 @@ def target_state(
     return PoolState(types, {i: i in active for i in ids}, running)
 
 
-def converge(ctx: Ctx, ids: Sequence[str], want: PoolState, rolling: bool) -> None:
+def converge(
+    ctx: Ctx, ids: Sequence[str], want: PoolState, rolling: bool, *, undoing: bool = False
+) -> None:
     """Bring `ids` to `want`; rolling does one instance at a time, joiners first so
-    capacity is kept while others leave."""
+    capacity is kept while others leave. `undoing`: an instance is registered again even
+    when its config commands or DNS update fail (back in service beats out of it)."""
     order = sorted(ids, key=lambda i: not want.registered[i])
     batches = [[i] for i in order] if rolling else [list(order)]
     for batch in batches:
-        _converge_batch(ctx, batch, want)
+        _converge_batch(ctx, batch, want, undoing)
 
 
-def _converge_batch(ctx: Ctx, ids: Sequence[str], want: PoolState) -> None:
+def _converge_batch(ctx: Ctx, ids: Sequence[str], want: PoolState, undoing: bool) -> None:
     found = ec2.settle(ctx, ids)
     members = elb.registered(ctx)
     run = {i: want.runs(i, found[i].state) for i in ids}
@@ -90,7 +93,16 @@ def _converge_batch(ctx: Ctx, ids: Sequence[str], want: PoolState) -> None:
     to_start = [i for i in ids if run[i] and (i in halt or found[i].state == "stopped")]
     if to_start:
         ec2.start(ctx, to_start)
-        ssm.run_config(ctx, to_start)
-        route53.sync(ctx, to_start)
+        try:
+            ssm.run_config(ctx, to_start)
+            route53.sync(ctx, to_start)
+        except Exception:
+            if undoing:
+                _register(ctx, ids, want)
+            raise
+    _register(ctx, ids, want)
+
+
+def _register(ctx: Ctx, ids: Sequence[str], want: PoolState) -> None:
     members = elb.registered(ctx)
     elb.register(ctx, [i for i in ids if want.registered[i] and i not in members])

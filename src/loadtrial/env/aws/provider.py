@@ -166,7 +166,7 @@ class AwsProvider:
             elb.set_drain_delay(ctx, str(step["value"]))
         elif kind == "app":
             want = pool.PoolState(step["types"], step["registered"], step.get("running", {}))
-            pool.converge(ctx, step["ids"], want, rolling=True)
+            pool.converge(ctx, step["ids"], want, rolling=True, undoing=True)
         elif kind == "db_class":
             aurora.set_class(ctx, str(step["instance"]), str(step["class"]))
         elif kind == "db_writer" and step["writer"]:

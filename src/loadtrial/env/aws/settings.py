@@ -20,7 +20,7 @@ Out: frozen `AwsSettings` / `ArmParams`, or every `Problem` at once with field p
         instance: shop-1                    # member to resize (default: the writer)
         keep_writer: true
         endpoint_command: "ssh app1 grep DB_HOST /etc/app.env"
-      waits: {poll: 5s, timeout: 20m}
+      waits: {poll: 5s, timeout: 20m, db_timeout: 45m}   # db_timeout: Aurora's waits
 """
 
 from __future__ import annotations
@@ -86,6 +86,7 @@ class Waits:
 
     poll_s: float = 5.0
     timeout_s: float = 1200.0
+    db_timeout_s: float = 2700.0  # an Aurora resize or failover often takes 20-40 min
 
 
 @dataclass(frozen=True)
@@ -225,10 +226,11 @@ def _duration(raw: Any, path: str, problems: list[Problem]) -> float:
 
 def _waits(raw: Any, problems: list[Problem]) -> Waits:
     found = _mapping(raw, "env.waits", problems)
-    problems.extend(_unknown(found, {"poll", "timeout"}, "env.waits"))
+    problems.extend(_unknown(found, {"poll", "timeout", "db_timeout"}, "env.waits"))
     return Waits(
         _duration(found.get("poll", 5.0), "env.waits.poll", problems),
         _duration(found.get("timeout", 1200.0), "env.waits.timeout", problems),
+        _duration(found.get("db_timeout", 2700.0), "env.waits.db_timeout", problems),
     )
 
 
