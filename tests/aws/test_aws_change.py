@@ -15,7 +15,7 @@ from loadtrial.clock import FakeClock
 from loadtrial.env.aws import create, ec2, ssm
 from loadtrial.env.aws.clients import Clients
 from loadtrial.env.aws.context import Ctx
-from loadtrial.env.aws.ec2 import CapacityError, StartWatch, status_ok
+from loadtrial.env.aws.ec2 import StartWatch, status_ok
 from loadtrial.env.aws.settings import parse_settings
 from loadtrial.env.aws.waiting import Journal, Waiter
 from loadtrial.env.journal import MemoryLog
@@ -53,7 +53,7 @@ def test_revert_registers_again_when_the_dns_update_fails(clients: Clients, worl
 
 
 def test_a_stopped_registered_target_is_a_member(clients: Clients, world: World) -> None:
-    c, (first, second) = clients, world.instances[:2]
+    c, second = clients, world.instances[1]
     c.ec2.stop_instances(InstanceIds=[second])  # stopped behind our back, still registered
     provider = create(settings_for(world), Recorder(), MemoryLog(), clients=c, clock=FakeClock())
     facts = provider.snapshot()
@@ -97,7 +97,7 @@ def test_capacity_that_never_comes_back_reverts(clients: Clients, world: World) 
     calls = _fail_start(clients.ec2, 4)  # every try of the swap; the revert's start works
     settings = settings_for(world, app={"instances": [first]})
     provider = create(settings, Recorder(), MemoryLog(), clients=clients, clock=FakeClock())
-    with pytest.raises(ProviderError, match="refused to start .* 4 times.*every change was"):
+    with pytest.raises(ProviderError, match=r"refused to start .* 4 times.*every change was"):
         provider.apply({"app_instance_type": "m4.xlarge"})
     assert len(calls) == 5
     assert _types(clients, [first]) == {"m4.large"}
@@ -117,7 +117,7 @@ def test_start_fails_fast_when_the_instance_falls_back_to_stopped() -> None:
             },
         }
     }  # fmt: skip  (the shape EC2 returns for an unusable KMS key)
-    with pytest.raises(ProviderError, match="i-1 did not start: it is stopped .*Client error"):
+    with pytest.raises(ProviderError, match=r"i-1 did not start: it is stopped .*Client error"):
         watch.check(kms)
     late = StartWatch()  # AWS may still show `stopped` just after StartInstances: 3 looks
     stopped = {"i-2": {"State": {"Name": "stopped"}}}

@@ -5,9 +5,9 @@ read back; each step a journal action. AWS keeps reporting `available` and the o
 for a while after ModifyDBInstance, so "done" means: the class reads back as wanted, no
 pending modification at all, instance and cluster `available` (waits use
 env.waits.db_timeout, 45 min by default). The undo judges the same way, so a resize
-interrupted half-way (or a change still queued) is waited out, never taken as restored. Then the roles are read again:
-a resize may promote another member. With keep_writer, FailoverDBCluster with
-TargetDBInstanceIdentifier makes the intended writer the writer again.
+interrupted half-way (or a change still queued) is waited out, never taken as restored.
+Then the roles are read again: a resize may promote another member. With keep_writer,
+FailoverDBCluster with TargetDBInstanceIdentifier makes the intended writer the writer again.
 """
 
 from __future__ import annotations
