@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from aws_world import Recorder, World, settings_for
+from aws_world import Recorder, World, attach_to_group, settings_for
 from botocore.awsrequest import AWSResponse
 
 from loadtrial.clock import FakeClock
@@ -167,3 +167,28 @@ def test_large_pools_are_asked_in_batches_within_api_limits(clients: Clients, wo
     assert sizes == {"status": [100, 20], "ssm": [50, 50, 20]}
     sent = c.ssm.list_commands()["Commands"]
     assert {cmd["TimeoutSeconds"] for cmd in sent} == {30}
+
+
+def _lifecycle(c: Clients, iid: str) -> str:
+    found = c.autoscaling.describe_auto_scaling_instances(InstanceIds=[iid])
+    return str(found["AutoScalingInstances"][0]["LifecycleState"])
+
+
+def test_auto_scaling_members_go_to_standby_while_resized(clients: Clients, world: World) -> None:
+    c, iid = clients, world.instances[0]
+    attach_to_group(c, iid)
+    sink = Recorder()
+    settings = settings_for(world, app={"instances": [iid], "auto_scaling": "standby"})
+    provider = create(settings, sink, MemoryLog(), clients=c, clock=FakeClock())
+    record = provider.apply({"app_instance_type": "m4.xlarge"})
+    steps = [n.split(" ")[:3] for n in sink.names() if n.startswith(("asg", "ec2 stop"))]
+    assert steps == [["asg", "web:", "enter"], ["ec2", "stop", iid], ["asg", "web:", "exit"]]
+    assert (_lifecycle(c, iid), _types(c, [iid])) == ("InService", {"m4.xlarge"})
+    # a kill half-way through the next swap leaves it in Standby and stopped: the undo
+    # (what `recover` replays) brings it back into service
+    c.autoscaling.enter_standby(InstanceIds=[iid], AutoScalingGroupName="web",
+                                ShouldDecrementDesiredCapacity=True)  # fmt: skip
+    c.ec2.stop_instances(InstanceIds=[iid])
+    provider.revert(record)
+    assert (_lifecycle(c, iid), _types(c, [iid])) == ("InService", {"m4.large"})
+    assert _registered(c, world.tg_arn)[iid] == "healthy"

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 import yaml
-from aws_world import World, settings_for
+from aws_world import World, attach_to_group, settings_for
 
 from loadtrial.cli import main
 from loadtrial.env.aws import preflight
@@ -72,14 +72,7 @@ def test_auto_scaling_members_and_spot_instances_are_refused(
     clients: Clients, world: World
 ) -> None:
     c, iid = clients, world.instances[0]
-    c.autoscaling.create_launch_configuration(
-        LaunchConfigurationName="lc", ImageId="ami-12c6146b", InstanceType="m4.large"
-    )
-    c.autoscaling.create_auto_scaling_group(
-        AutoScalingGroupName="web", LaunchConfigurationName="lc", MinSize=0, MaxSize=4,
-        AvailabilityZones=["us-east-1a"],
-    )  # fmt: skip
-    c.autoscaling.attach_instances(InstanceIds=[iid], AutoScalingGroupName="web")
+    attach_to_group(c, iid)
     spot = c.ec2.run_instances(
         ImageId="ami-12c6146b", MinCount=1, MaxCount=1, InstanceType="m4.large",
         InstanceMarketOptions={"MarketType": "spot"},
@@ -173,3 +166,15 @@ def test_the_cli_reports_every_problem_at_once_and_changes_nothing(
         "running"
     }
     assert time.time() - started < 30
+
+
+def test_standby_needs_room_below_the_desired_capacity(clients: Clients, world: World) -> None:
+    iid = world.instances[0]
+    attach_to_group(clients, iid, min_size=1)  # desired 1, min 1: no room for Standby
+    arms = {"big": {"app_instance_type": "m4.xlarge"}}
+    found = _check(world, clients, arms, app={"instances": [iid], "auto_scaling": "standby"})
+    assert found == [
+        "env.app.auto_scaling: group web has desired 1, min 1: 1 instance(s) cannot go to Standby"
+    ]
+    clients.autoscaling.update_auto_scaling_group(AutoScalingGroupName="web", MinSize=0)
+    assert _check(world, clients, arms, app={"instances": [iid], "auto_scaling": "standby"}) == []

@@ -6,9 +6,10 @@ forward swap (rolling: one instance at a time; or all at once), `app_node_count`
 undo after a failure, because it looks at what *is* before acting: an instance left
 stopped by a failed swap is started, one left deregistered is registered again.
 
-Per changed instance: deregister + wait drained, stop + wait stopped, modify type,
-start + wait status ok (type offered in its zone, capacity), SSM config commands,
-register + wait healthy, Route 53 upsert when its address changed.
+Per changed instance: (with `auto_scaling: standby`) enter Standby, deregister + wait
+drained, stop + wait stopped, modify type, start + wait status ok (type offered in its
+zone, capacity), SSM config commands, register + wait healthy, back InService, Route 53
+upsert when its address changed.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from loadtrial.env.aws import ec2, elb, route53, ssm
+from loadtrial.env.aws import asg, ec2, elb, route53, ssm
 from loadtrial.env.aws.context import Ctx
 
 
@@ -85,6 +86,7 @@ def _converge_batch(ctx: Ctx, ids: Sequence[str], want: PoolState, undoing: bool
     run = {i: want.runs(i, found[i].state) for i in ids}
     change = [i for i in ids if found[i].instance_type != want.types[i]]
     halt = [i for i in ids if found[i].state != "stopped" and (i in change or not run[i])]
+    asg.enter_standby(ctx, halt)
     elb.deregister(ctx, [i for i in ids if i in members and (i in halt or not want.registered[i])])
     if halt:
         ec2.stop(ctx, halt)
@@ -98,11 +100,13 @@ def _converge_batch(ctx: Ctx, ids: Sequence[str], want: PoolState, undoing: bool
             route53.sync(ctx, to_start)
         except Exception:
             if undoing:
-                _register(ctx, ids, want)
+                _into_service(ctx, ids, want, run)
             raise
-    _register(ctx, ids, want)
+    _into_service(ctx, ids, want, run)
 
 
-def _register(ctx: Ctx, ids: Sequence[str], want: PoolState) -> None:
+def _into_service(ctx: Ctx, ids: Sequence[str], want: PoolState, run: Mapping[str, bool]) -> None:
+    """Register the instances that should be, and bring running ones out of Standby."""
     members = elb.registered(ctx)
     elb.register(ctx, [i for i in ids if want.registered[i] and i not in members])
+    asg.exit_standby(ctx, [i for i in ids if run[i]])

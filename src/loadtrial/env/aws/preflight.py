@@ -5,7 +5,9 @@ credentials (how they were found, when they expire). Out: every `Problem` at onc
 runner prints them as one report and exits 2 before touching anything). The rules, each a
 small pure function over what AWS described:
 
-- app instances in an Auto Scaling group (stopping one makes the group replace it);
+- app instances in an Auto Scaling group (stopping one makes the group replace it), unless
+  `auto_scaling: standby`, when the group must allow one fewer (rolling) or all of them
+  fewer in service: DesiredCapacity minus those in Standby at once not below MinSize;
 - an instance that cannot be stopped and resized: instance-store root, Spot;
 - the target type against each instance (DescribeInstanceTypes): architecture, ENA
   required but not enabled on the instance, boot mode, EBS root; offered in its zone;
@@ -64,8 +66,24 @@ def asg_problems(members: Sequence[Raw]) -> list[Problem]:
     return [Problem(
         "env.app.instances", f"{m['InstanceId']} is in Auto Scaling group "
         f"{m.get('AutoScalingGroupName', '?')}: stopping it makes the group replace it",
-        "detach it from the group (or suspend its HealthCheck/ReplaceUnhealthy processes)",
+        "set env.app.auto_scaling: standby, or detach it from the group",
     ) for m in members]  # fmt: skip
+
+
+def standby_problems(members: Sequence[Raw], groups: Sequence[Raw], rolling: bool) -> list[Problem]:
+    """Groups whose MinSize forbids putting the pool's members (one at a time when rolling)
+    in Standby with the desired capacity decremented."""
+    out: list[Problem] = []
+    for group in groups:
+        name = str(group.get("AutoScalingGroupName"))
+        count = sum(1 for m in members if m.get("AutoScalingGroupName") == name)
+        away = min(count, 1) if rolling else count
+        desired, low = int(group.get("DesiredCapacity", 0)), int(group.get("MinSize", 0))
+        if count and desired - away < low:
+            out.append(Problem("env.app.auto_scaling", f"group {name} has desired {desired}, "
+                               f"min {low}: {away} instance(s) cannot go to Standby",
+                               "lower the group's MinSize for the trial"))  # fmt: skip
+    return out
 
 
 def stop_problems(instances: Mapping[str, Raw]) -> list[Problem]:
@@ -200,7 +218,7 @@ def _caller(ctx: Ctx) -> list[Problem]:
 def _app_problems(ctx: Ctx, arms: Mapping[str, ArmParams]) -> list[Problem]:
     ids = list(ec2.pool_ids(ctx))
     raw = ec2.describe_raw(ctx, ids)
-    out = asg_problems(_asg_members(ctx, ids))
+    out = _asg_problems(ctx, ids)
     wanted = sorted({a.app_instance_type for a in arms.values() if a.app_instance_type})
     if not wanted:
         return out
@@ -218,6 +236,17 @@ def _app_problems(ctx: Ctx, arms: Mapping[str, ArmParams]) -> list[Problem]:
     if ctx.app.config_commands:
         out += ssm_problems(ids, _ssm_managed(ctx, ids))
     return out
+
+
+def _asg_problems(ctx: Ctx, ids: Sequence[str]) -> list[Problem]:
+    found = _asg_members(ctx, ids)
+    if ctx.app.auto_scaling != "standby":
+        return asg_problems(found)
+    names = sorted({str(m["AutoScalingGroupName"]) for m in found})
+    if not names:
+        return []
+    groups = ctx.clients.autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=names)
+    return standby_problems(found, groups["AutoScalingGroups"], ctx.app.rolling)
 
 
 def _asg_members(ctx: Ctx, ids: Sequence[str]) -> list[Raw]:

@@ -12,6 +12,7 @@ Out: frozen `AwsSettings` / `ArmParams`, or every `Problem` at once with field p
         target_group_arn: arn:aws:elasticloadbalancing:...
         instances: [i-0abc, i-0def]         # or instance_tags: {role: app}
         rolling: true                       # one instance at a time (capacity kept)
+        auto_scaling: refuse                # or standby: members in Standby while resized
         drain_delay: 10s                    # shorten deregistration delay for the trial
         config_commands: ["systemctl restart php-fpm"]   # via SSM after each start
         route53: {zone_id: Z123, records: {i-0abc: app1.example.com}, address: private}
@@ -42,6 +43,7 @@ _APP_KEYS = {
     "drain_delay",
     "config_commands",
     "route53",
+    "auto_scaling",
 }
 _DB_KEYS = {"cluster", "instance", "keep_writer", "endpoint_command"}
 _ROUTE53_KEYS = {"zone_id", "records", "address", "ttl"}
@@ -68,6 +70,7 @@ class AppSettings:
     drain_delay_s: float | None = None
     config_commands: tuple[str, ...] = ()
     route53: Route53Settings | None = None
+    auto_scaling: str = "refuse"  # "refuse" | "standby" (for instances in an ASG)
 
 
 @dataclass(frozen=True)
@@ -197,7 +200,11 @@ def _app(raw: Any, problems: list[Problem]) -> AppSettings | None:
     r53 = _route53(raw["route53"], "env.app.route53", problems) if "route53" in raw else None
     commands = _texts(raw, "config_commands", "env.app", problems)
     rolling = _bool(raw, "rolling", True, "env.app", problems)
-    return AppSettings(arn, instances, tags, rolling, drain_s, commands, r53)
+    asg = _text(raw, "auto_scaling", "env.app", problems, "refuse")
+    if asg not in ("refuse", "standby"):
+        problems.append(Problem("env.app.auto_scaling", f"unknown value {asg!r}",
+                                "refuse (the default) or standby"))  # fmt: skip
+    return AppSettings(arn, instances, tags, rolling, drain_s, commands, r53, asg)
 
 
 def _db(raw: Any, problems: list[Problem]) -> DbSettings | None:
