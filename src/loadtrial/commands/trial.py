@@ -224,7 +224,7 @@ def _summary_lines(s: dict[str, Any]) -> list[str]:
     if s["status"] == "incomplete":
         lines.append(
             "  note: loadtrial ended during this run, so the arm's revert may not have run: "
-            "check the system under test before the next trial"
+            f"`loadtrial recover {s['trial_id']}` undoes what the journal holds"
         )
     return lines
 
