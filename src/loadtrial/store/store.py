@@ -252,16 +252,27 @@ class Store:
         name: str,
         undo: Mapping[str, Any],
     ) -> int:
-        """Write an undo-journal entry `intended` before its step is taken; return its id."""
-        with self._tx() as c:
+        """Write an undo-journal entry `intended` before its step is taken; return its id.
+        It is synced to disk before returning (also through a power loss, unlike the
+        measurements, whose last second may be lost then)."""
+        with self._lock, self._durable(), self._tx() as c:
             return journal.intend(
                 c, trial_id=trial_id, run_id=run_id, env_key=env_key, provider=provider,
                 name=name, undo=_json(dict(undo)),
             )  # fmt: skip
 
+    @contextmanager
+    def _durable(self) -> Iterator[None]:
+        """synchronous=FULL for the enclosed commit: WAL synced before it returns."""
+        try:
+            self._conn.execute("PRAGMA synchronous=FULL")
+            yield
+        finally:
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+
     def journal_settle(self, entry: int, state: str, error: str = "") -> None:
         """Record what became of a journal entry (done, failed, reverted, revert_failed)."""
-        with self._tx() as c:
+        with self._lock, self._durable(), self._tx() as c:
             journal.settle(c, entry, state, error)
 
     def journal_entries(
