@@ -108,7 +108,7 @@ def test_start_fails_fast_when_the_instance_falls_back_to_stopped() -> None:
     watch = StartWatch()
     pending = {"i-1": {"State": {"Name": "pending"}}}
     assert watch.check(pending) is False
-    kms = {
+    kms = {  # the shape EC2 returns for an instance whose KMS key the role may not use
         "i-1": {
             "State": {"Name": "stopped"},
             "StateReason": {
@@ -116,7 +116,7 @@ def test_start_fails_fast_when_the_instance_falls_back_to_stopped() -> None:
                 "Message": "Client.InternalError: Client error on launch",
             },
         }
-    }  # fmt: skip  (the shape EC2 returns for an unusable KMS key)
+    }
     with pytest.raises(ProviderError, match=r"i-1 did not start: it is stopped .*Client error"):
         watch.check(kms)
     late = StartWatch()  # AWS may still show `stopped` just after StartInstances: 3 looks
