@@ -147,3 +147,35 @@ def test_apply_and_its_undo_both_failing_ends_the_trial_with_exit_4(
     capsys.readouterr()
     assert main(["run", str(trial), "--store", str(db), "--no-live", "--force"]) == 4
     assert "running anyway (--force)" in capsys.readouterr().err
+
+
+def test_a_killed_process_not_yet_reaped_is_not_running(
+    file_server: FileServer, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    import subprocess
+    import sys
+    import time
+
+    from killrun import journal_has
+
+    monkeypatch.chdir(tmp_path)
+    d, db = file_server.behaviour.parent, tmp_path / "r.db"
+    args = [sys.executable, "-m", "loadtrial.cli", "run", str(_trial(file_server, tmp_path, 0)),
+            "--store", str(db), "--no-live"]  # fmt: skip
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while not journal_has(db, "name LIKE 'shell arm%' AND state='done'"):
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.005)
+        proc.kill()  # SIGKILL, and not reaped yet: a zombie whose pid still answers kill(0)
+        while psutil.Process(proc.pid).status() != psutil.STATUS_ZOMBIE:
+            time.sleep(0.005)
+        assert main(["ls", "--store", str(db)]) == 0
+        out = capsys.readouterr().out
+        assert "[incomplete]" in out and "[running]" not in out
+        assert main(["recover", "--store", str(db)]) == 0
+    finally:
+        proc.wait()
+        _cleanup(d)

@@ -21,6 +21,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import psutil
+
 from loadtrial.analysis.model import Finding
 from loadtrial.env.model import Action
 from loadtrial.errors import StoreError
@@ -47,16 +49,20 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
-def _pid_alive(pid: int | None) -> bool:
+def _pid_alive(pid: int | None, since: float | None = None) -> bool:
+    """True when `pid` is a live process; a zombie (killed, not yet reaped by its parent) is
+    dead, and so is a process started after `since` (the pid was reused)."""
     if pid is None or pid <= 0:
         return False
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        proc = psutil.Process(pid)
+        if proc.status() == psutil.STATUS_ZOMBIE:
+            return False
+        return since is None or proc.create_time() <= since + 1.0
+    except psutil.NoSuchProcess:
         return False
-    except PermissionError:
+    except psutil.AccessDenied:
         return True
-    return True
 
 
 class Store:
@@ -101,9 +107,11 @@ class Store:
                     "UPDATE runs SET status='incomplete', abort_reason=? WHERE id=?",
                     ("the loadtrial process ended without finishing this run", rid),
                 )
-            trials = c.execute("SELECT id, pid, host FROM trials WHERE status='running'")
-            for tid, pid, host in trials.fetchall():
-                if host == self._host and not _pid_alive(pid):
+            trials = c.execute(
+                "SELECT id, pid, host, created_at FROM trials WHERE status='running'"
+            )
+            for tid, pid, host, created_at in trials.fetchall():
+                if host == self._host and not _pid_alive(pid, created_at):
                     c.execute("UPDATE trials SET status='incomplete' WHERE id=?", (tid,))
                     # a run killed while its arm was being applied never reached `running`
                     c.execute(
@@ -118,11 +126,11 @@ class Store:
         or on another host, where we cannot tell and assume it is)."""
         with self._tx() as c:
             row = c.execute(
-                "SELECT status, pid, host FROM trials WHERE id=?", (trial_id,)
+                "SELECT status, pid, host, created_at FROM trials WHERE id=?", (trial_id,)
             ).fetchone()
         if row is None or row[0] != "running":
             return False
-        return row[2] != self._host or _pid_alive(row[1])
+        return row[2] != self._host or _pid_alive(row[1], row[3])
 
     # -- writing -------------------------------------------------------------------------
 
