@@ -13,6 +13,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from loadtrial.env.journal import MemoryLog
 from loadtrial.env.model import Action
 from loadtrial.env.testbed import TestbedProvider, create, problems
 from loadtrial.testbed import TestbedConfig, down, lb_haproxy, load_state, observe_entries, up
@@ -87,7 +88,7 @@ def test_keepalive_responses_do_not_wait_for_delayed_acks(testbed: Path) -> None
 
 def test_each_parameter_changes_the_running_system(testbed: Path) -> None:
     actions: list[Action] = []
-    provider: TestbedProvider = create({"state": str(testbed)}, actions.append)
+    provider: TestbedProvider = create({"state": str(testbed)}, actions.append, MemoryLog())
     before = provider.snapshot()
     assert (before["app.nodes"], before["db.max_connections"], before["db.cpus"]) == (
         "2",
@@ -154,13 +155,13 @@ def test_lb_maxconn_is_applied_and_read_back(testbed: Path) -> None:
 
 def test_unchanged_parameters_restart_nothing(testbed: Path) -> None:
     actions: list[Action] = []
-    provider = create({"state": str(testbed)}, actions.append)
+    provider = create({"state": str(testbed)}, actions.append, MemoryLog())
     provider.apply({"app_nodes": 2, "db_max_connections": 20})
     assert [a.name for a in actions] == ["update the balancer's backends"]
 
 
 def test_failover_trap_shows_in_the_snapshot(testbed: Path) -> None:
-    provider = create({"state": str(testbed)}, lambda a: None)
+    provider = create({"state": str(testbed)}, lambda a: None, MemoryLog())
     record = provider.apply({"db_instances": 2, "failover_on_resize": True})
     assert provider.snapshot()["db.writer"] == "db-1"
     resized = provider.apply(
@@ -248,7 +249,7 @@ def test_second_up_on_the_same_state_is_refused(
 
 @pytest.mark.skipif(not lb_haproxy.available(), reason="haproxy is not installed: one lb kind")
 def test_lb_parameter_swaps_the_balancer_on_the_same_port(testbed: Path) -> None:
-    provider = create({"state": str(testbed)}, lambda a: None)
+    provider = create({"state": str(testbed)}, lambda a: None, MemoryLog())
     before = load_state(testbed)
     record = provider.apply({"lb": "builtin"})
     assert provider.snapshot()["lb.kind"] == "builtin"

@@ -106,6 +106,9 @@ def run_cmd(
     workers: Annotated[
         int | None, typer.Option("--workers", min=1, help="load worker processes")
     ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="run even if a killed trial left the env changed")
+    ] = False,
 ) -> None:
     """Run a trial: every arm × repetition, journalled into the store."""
     from loadtrial.commands.verdict import conclude
@@ -125,7 +128,7 @@ def run_cmd(
     with Store(store) as st:
         outcome = run_trial(
             loaded, store=st, only_arms=arm or (), dry_run=dry_run, live=live,
-            console=console, workers=workers,
+            console=console, workers=workers, force=force,
         )  # fmt: skip
         verdict = conclude(st, loaded.trial, outcome, console)
         if junit is not None:
@@ -144,6 +147,12 @@ def ls_cmd(store: StoreOpt = DEFAULT_PATH) -> None:
             return
         for t in trials:
             typer.echo(f"trial {t.trial_id}  {t.name}  [{t.status}]  {t.file_path}")
+            pending = st.journal_entries(trial_id=t.trial_id, pending_only=True)
+            if pending:
+                typer.echo(
+                    f"  ! {len(pending)} undo step(s) pending: the arm may still be applied "
+                    f"(loadtrial recover {t.trial_id})"
+                )
             for r in st.list_runs(t.trial_id):
                 reason = f"  ({r.abort_reason})" if r.abort_reason else ""
                 typer.echo(
@@ -220,7 +229,7 @@ def _summary_lines(s: dict[str, Any]) -> list[str]:
     if s["status"] == "incomplete":
         lines.append(
             "  note: loadtrial ended during this run, so the arm's revert may not have run: "
-            "check the system under test before the next trial"
+            f"`loadtrial recover {s['trial_id']}` undoes what the journal holds"
         )
     return lines
 
