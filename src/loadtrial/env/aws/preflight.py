@@ -224,6 +224,7 @@ def _app_problems(ctx: Ctx, arms: Mapping[str, ArmParams]) -> list[Problem]:
         return out
     out += stop_problems(raw)
     infos = _type_infos(ctx, wanted)
+    offered: dict[tuple[str, str], bool] = {}  # (type, zone): asked once for a large pool
     for arm, params in arms.items():
         if params.app_instance_type is None:
             continue
@@ -231,7 +232,7 @@ def _app_problems(ctx: Ctx, arms: Mapping[str, ArmParams]) -> list[Problem]:
             info = infos.get(params.app_instance_type)
             out += type_problems(arm, params.app_instance_type, iid, raw[iid], info)
             if info is not None:
-                out += _offered(ctx, arm, params.app_instance_type, iid, raw[iid])
+                out += _offered(ctx, arm, params.app_instance_type, iid, raw[iid], offered)
     out += _dry_run(ctx, ids, wanted[0])
     if ctx.app.config_commands:
         out += ssm_problems(ids, _ssm_managed(ctx, ids))
@@ -273,9 +274,13 @@ def _type_infos(ctx: Ctx, types: Sequence[str]) -> dict[str, Raw]:
     return infos
 
 
-def _offered(ctx: Ctx, arm: str, wanted: str, iid: str, raw: Raw) -> list[Problem]:
+def _offered(
+    ctx: Ctx, arm: str, wanted: str, iid: str, raw: Raw, known: dict[tuple[str, str], bool]
+) -> list[Problem]:
     zone = str(raw.get("Placement", {}).get("AvailabilityZone", ""))
-    if ec2.offered_in(ctx, wanted, zone):
+    if (wanted, zone) not in known:
+        known[wanted, zone] = ec2.offered_in(ctx, wanted, zone)
+    if known[wanted, zone]:
         return []
     return [
         Problem(
