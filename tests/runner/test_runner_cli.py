@@ -78,6 +78,11 @@ def test_run_then_ls_show_export_junit(
     assert main(["ls", "--store", str(db)]) == 0
     out = capsys.readouterr().out
     assert "trial 1  shell-arms  [complete]" in out and "broken" in out
+    assert main(["ls", "--store", str(db), "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert [(t["name"], t["status"], len(t["runs"])) for t in listed] == [
+        ("shell-arms", "complete", 4)
+    ]
     assert main(["show", "last", "--store", str(db), "--json"]) == 0
     shown = json.loads(capsys.readouterr().out)
     assert shown["arm"] == "broken" and shown["load"]["errors"]["http_503"] >= 15

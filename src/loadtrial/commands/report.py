@@ -158,7 +158,8 @@ def register(app: typer.Typer) -> None:
             Path | None, typer.Option("-o", "--output", help="file to write (html: report.html)")
         ] = None,
         fmt: Annotated[
-            str, typer.Option("--format", help="html (one offline page) or json")
+            Literal["html", "json"],
+            typer.Option("--format", help="html (one offline page) or json"),
         ] = "html",
         plain_js: Annotated[
             bool,
@@ -169,10 +170,6 @@ def register(app: typer.Typer) -> None:
         ] = False,
     ) -> None:
         """Write a trial's report: one self-contained HTML page (or JSON)."""
-        if fmt not in ("html", "json"):
-            raise UserError(f"--format must be html or json, not {fmt!r}", hint="--format html")
-        written = report_command(
-            which, store, output, "json" if fmt == "json" else "html", Console(), plain_js=plain_js
-        )
+        written = report_command(which, store, output, fmt, Console(), plain_js=plain_js)
         if written is not None:
             typer.echo(f"Report: {written}", err=fmt == "json")

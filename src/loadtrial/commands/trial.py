@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import typer
 from rich.console import Console
@@ -138,10 +138,16 @@ def run_cmd(
         raise TrialExit(verdict.message, ExitCode(verdict.exit_code))
 
 
-def ls_cmd(store: StoreOpt = DEFAULT_PATH) -> None:
+def ls_cmd(
+    store: StoreOpt = DEFAULT_PATH,
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable, to stdout")] = False,
+) -> None:
     """List trials and their runs with status."""
     with Store(_existing(store)) as st:
         trials = st.list_trials()
+        if as_json:
+            typer.echo(_json_text([_trial_json(st, t) for t in trials]))
+            return
         if not trials:
             typer.echo(f"no trials in {store}")
             return
@@ -158,6 +164,18 @@ def ls_cmd(store: StoreOpt = DEFAULT_PATH) -> None:
                 typer.echo(
                     f"  run {r.run_id:<4} {r.arm:<20} rep {r.repetition}  {r.status}{reason}"
                 )
+
+
+def _trial_json(st: Store, t: Any) -> dict[str, Any]:
+    """One trial of `ls --json`: its fields, pending undo steps and runs."""
+    pending = st.journal_entries(trial_id=t.trial_id, pending_only=True)
+    runs = [
+        {"run_id": r.run_id, "arm": r.arm, "repetition": r.repetition, "status": r.status,
+         "abort_reason": r.abort_reason}
+        for r in st.list_runs(t.trial_id)
+    ]  # fmt: skip
+    return {"trial_id": t.trial_id, "name": t.name, "status": t.status,
+            "file": t.file_path, "pending_undo_steps": len(pending), "runs": runs}  # fmt: skip
 
 
 def _existing(store: Path) -> Path:
@@ -237,7 +255,7 @@ def _summary_lines(s: dict[str, Any]) -> list[str]:
 def export_cmd(
     run: Annotated[str, typer.Argument(help="run id (see `loadtrial ls`) or 'last'")],
     store: StoreOpt = DEFAULT_PATH,
-    fmt: Annotated[str, typer.Option("--format", help="json or csv")] = "json",
+    fmt: Annotated[Literal["json", "csv"], typer.Option("--format", help="json or csv")] = "json",
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="file (default stdout)")
     ] = None,
@@ -245,8 +263,6 @@ def export_cmd(
     """Export one run's seconds and series as JSON or CSV."""
     from loadtrial.store.export import run_to_csv, run_to_json
 
-    if fmt not in ("json", "csv"):
-        raise UserError(f"unknown format {fmt!r}", hint="use --format json or --format csv")
     _check_writable(output, "--output")
     with Store(_existing(store)) as st:
         data = st.load_run(_run_id(st, run))
