@@ -44,6 +44,14 @@ def test_quick_demo_reaches_the_expected_outcome_per_arm(tmp_path: Path) -> None
     assert rates["bigger-db"] < 0.01, f"{rates}\n{why}"
     assert runs["bigger-db"].snapshots["before"]["db.max_connections"] == "80"
     assert runs["baseline"].snapshots["before"]["db.max_connections"] == "20"
+    # the bottleneck sentence names the db's connections, and the SLO claims hold
+    findings = store.load_findings(trial_id)
+    named = [f.evidence for f in findings if f.kind == "bottleneck" and f.arm == "baseline"]
+    assert named and named[0].get("tier") == "db", f"{named}\n{why}"
+    assert str(named[0].get("resource")).startswith("db.connections."), f"{named}\n{why}"
+    verdicts = {f.subject: f.status for f in findings if f.kind == "verdict"}
+    assert verdicts["claim 1"] == "supported", f"{verdicts}\n{why}"  # baseline misses the SLO
+    assert verdicts["claim 2"] == "supported", f"{verdicts}\n{why}"  # bigger-db meets it
 
 
 def test_demo_summary_prints_the_verdict_and_writes_a_report_naming_its_store(
