@@ -81,3 +81,12 @@ def test_unknown_story_is_refused_before_anything_starts(
     assert main(["demo", "no-such-story"]) == ExitCode.INVALID_INPUT
     err = capsys.readouterr().err
     assert "unknown demo story 'no-such-story'" in err and "app-cpu" in err
+
+
+def test_the_demo_starts_the_testbed_in_the_first_arms_shape() -> None:
+    from loadtrial.commands.demo import STORIES, example_path, first_arm_config
+
+    lb_limit = first_arm_config(example_path(STORIES["lb-limit"].file))
+    assert (lb_limit.lb_maxconn, lb_limit.app_nodes) == (3, 2)
+    db_cpu = first_arm_config(example_path(STORIES["db-cpu"].file))
+    assert (db_cpu.db_max_connections, db_cpu.pool_max) == (100, 10)

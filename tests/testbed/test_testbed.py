@@ -130,6 +130,46 @@ def test_render_costs_about_its_cpu_ms_of_app_cpu(testbed: Path) -> None:
     assert 150 <= work - plain <= 300, (plain, work)  # 10 x 20 ms (CPU clock ticks: 10 ms)
 
 
+def test_a_busy_node_reads_its_own_core_in_busiest_util(testbed: Path) -> None:
+    """The contract with the analysis: `app.cpu.busiest_util` is the busiest node's CPU
+    against ONE core (a node at 100 % of its core reads 1.0), whatever the host has."""
+    import threading
+
+    from loadtrial.observe import make_observer
+
+    state = load_state(testbed)
+    assert state is not None
+    entry = next(e for e in observe_entries(state) if e["kind"] == "process")
+    assert entry["process_cores"] == 1
+    observer = make_observer(entry)
+    node = psutil.Process(state.apps[0].pid)
+    url = f"http://127.0.0.1:{state.apps[0].port}/render?cpu_ms=50"
+    assert http_get(url)[0] == 200  # started
+    stop = time.monotonic() + 2.5
+
+    def hammer() -> None:
+        while time.monotonic() < stop:
+            http_get(url, 5)
+
+    threads = [threading.Thread(target=hammer) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    time.sleep(0.3)
+    observer.start()
+    observer.sample(0.0)
+    cpu_before, t_before = sum(node.cpu_times()[:2]), time.monotonic()
+    time.sleep(1.5)
+    got = {s.name: s for s in observer.sample(1.5)}
+    own_share = (sum(node.cpu_times()[:2]) - cpu_before) / (time.monotonic() - t_before)
+    for thread in threads:
+        thread.join(10)
+    busiest = got["app.cpu.busiest_util"]
+    assert busiest.unit == "ratio" and busiest.capacity == 1.0
+    # the node's own CPU seconds per second, not divided by the host's cores
+    assert abs(busiest.value - min(1.0, own_share)) <= 0.15, (busiest.value, own_share)
+    assert busiest.value > 0.3, (busiest.value, own_share)  # it was kept busy
+
+
 def test_stats_is_db_work(testbed: Path) -> None:
     import json
 
@@ -142,7 +182,7 @@ def test_stats_is_db_work(testbed: Path) -> None:
 
 def test_lb_maxconn_is_applied_and_read_back(testbed: Path) -> None:
     actions: list[Action] = []
-    provider = create({"state": str(testbed)}, actions.append)
+    provider = create({"state": str(testbed)}, actions.append, MemoryLog())
     assert provider.snapshot()["lb.maxconn"] == "0"
     record = provider.apply({"lb_maxconn": 3})
     assert provider.snapshot()["lb.maxconn"] == "3"

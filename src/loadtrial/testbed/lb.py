@@ -4,8 +4,10 @@ In: a listening socket for traffic (`--fd`), one for stats (`--stats-fd`), and a
 listing backends ("127.0.0.1:port"), re-read on SIGHUP. Out: HTTP/1.1 proxying with
 keep-alive on both sides; 502 when a backend refuses or resets, 504 when it does not answer
 within `--timeout`, 503 when no backend is healthy; `GET /metrics` on the stats socket in
-Prometheus text. Health checks: `GET /health` every second; two failures take a node out,
-one success brings it back. Run as `python -m loadtrial.testbed.lb`.
+Prometheus text. Health checks: `GET /health` every second, all nodes at once; a refused
+connection or no answer within 3 s is a failure (a node behind on its work is slow, not
+dead); two failures take a node out, one success brings it back. Run as
+`python -m loadtrial.testbed.lb`.
 
 `--maxconn N` (0: no limit) caps the requests in flight on each backend, as HAProxy's
 `server ... maxconn` does: a request finding every healthy backend full waits in one FIFO
@@ -30,6 +32,7 @@ import uvloop
 from loadtrial.testbed.procs import set_nodelay
 
 HEAD_LIMIT = 65536
+HEALTH_ANSWER_S = 3.0  # how long a health check waits for the status line
 
 
 @dataclass
@@ -250,10 +253,11 @@ async def serve_client(
 
 
 async def check_health(bal: Balancer) -> None:
-    """Every second, GET /health on each backend; update its healthy flag."""
+    """Every interval, GET /health on every backend at once; update their healthy flags."""
     while True:
-        for backend in list(bal.backends):
-            ok = await _probe(backend)
+        backends = list(bal.backends)
+        results = await asyncio.gather(*(_probe(b) for b in backends))
+        for backend, ok in zip(backends, results, strict=True):
             backend.fails = 0 if ok else backend.fails + 1
             backend.healthy = ok or (backend.healthy and backend.fails < 2)
         await asyncio.sleep(bal.health_interval_s)
@@ -267,7 +271,7 @@ async def _probe(backend: Backend) -> bool:
         return False
     try:
         writer.write(b"GET /health HTTP/1.1\r\nHost: lb\r\nConnection: close\r\n\r\n")
-        line = await asyncio.wait_for(reader.readline(), 1.0)
+        line = await asyncio.wait_for(reader.readline(), HEALTH_ANSWER_S)
         return line.startswith(b"HTTP/1.1 200")
     except (OSError, TimeoutError):
         return False

@@ -3,9 +3,10 @@
 In: the app nodes' ports, the traffic and stats ports. Out: a config file in the testbed's
 root and a master-worker `haproxy` in its own session; a backend change rewrites the file
 and reloads (SIGUSR2 to the master). Round robin, `GET /health` checks every second (2
-failures down, 1 success up), 504 after 10 s; HAProxy answers 503 when a node refuses (no
-retry) and 502 when one resets mid-response. `lb_maxconn` > 0 sets `maxconn` on every
-server: excess requests queue, and after `timeout queue` get a 503. Prometheus text at
+failures down, 1 success up; an answer may take 3 s: a busy node is slow, not dead), 504
+after 10 s; HAProxy answers 503 when a node refuses (no retry) and 502 when one resets
+mid-response. `lb_maxconn` > 0 sets `maxconn` on every server: excess requests queue,
+and after `timeout queue` get a 503. Prometheus text at
 `/metrics` on the stats port (HAProxy's own exporter); `normalized` maps it to the
 built-in balancer's names.
 """
@@ -31,6 +32,7 @@ defaults
     timeout server {timeout_ms}ms
     timeout http-keep-alive 60s
     timeout queue {queue_ms}ms
+    timeout check 3s
 
 frontend web
     bind 127.0.0.1:{port}
