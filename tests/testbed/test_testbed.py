@@ -341,3 +341,29 @@ def test_up_says_what_to_do_next() -> None:
     other = next_steps("http://127.0.0.1:41234", Path("/tmp/tb/state.json"))
     assert "TESTBED_STATE=/tmp/tb/state.json loadtrial run" in other
     assert other.endswith("loadtrial testbed down --state /tmp/tb/state.json")
+
+
+def test_a_node_busy_with_a_backlog_is_still_counted(testbed: Path) -> None:
+    # right after a CPU-bound story's load the nodes are still working through what they
+    # accepted; the facts must not read them as gone (a false 'changed during the run')
+    import threading
+
+    from loadtrial.testbed.facts import snapshot
+
+    state = load_state(testbed)
+    assert state is not None
+    busy = [
+        threading.Thread(
+            target=http_get, args=(f"http://127.0.0.1:{a.port}/render?cpu_ms=2500", 10.0)
+        )
+        for a in state.apps
+        for _ in range(2)
+    ]
+    for t in busy:
+        t.start()
+    time.sleep(0.3)  # the requests are being worked on
+    facts = snapshot(state)
+    for t in busy:
+        t.join(timeout=30)
+    assert facts["app.nodes"] == str(len(state.apps))
+    assert facts["app.pool_max"] == str(state.config.pool_max)
