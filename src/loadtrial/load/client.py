@@ -6,9 +6,13 @@ engine's current `Interval` (recorder.py); no coroutine, future or timer per req
 
 A submitted request goes to an idle keep-alive connection, else opens a new one while
 under the cap, else waits in a FIFO queue. A queued request keeps its intended time
-(its wait is latency, and it counts as late when sent); one that waited longer than the
-timeout is dropped (counted, never sent). A periodic sweep, not a timer per request,
-enforces the per-request timeout.
+(its wait is latency, and it counts as late when sent). Every request has one deadline,
+its intended send time plus the timeout: past it, in flight or still waiting for a
+connection, it is the target's failure, an error `timeout` recorded in the corrected
+latency at its elapsed time from the intended send (censored at ≥ the timeout, never
+lost). A periodic sweep, not a timer per request, enforces the deadline. Arrivals still
+waiting when the run ends are errors `unsent`; `dropped` is only what the generator itself
+could not hold (its queue cap).
 """
 
 from __future__ import annotations
@@ -132,7 +136,7 @@ class Client:
             self.loop.create_task(self._open(intended, req))
         elif len(self.queue) < _QUEUE_CAP:
             self.queue.append((intended, req))
-        else:
+        else:  # the generator's own limit, not the target's
             self.cur.dropped += 1
             self._user_done()
 
@@ -147,7 +151,7 @@ class Client:
         conn.transport.write(self.payloads[req])  # type: ignore[union-attr]
 
     async def _open(self, intended: float, req: int) -> None:
-        """Open a connection for a request; a failure is that request's error."""
+        """Open a connection for a request (until its deadline); a failure is its error."""
         try:
             _, conn = await asyncio.wait_for(
                 self.loop.create_connection(
@@ -157,24 +161,28 @@ class Client:
                     ssl=self.ssl,
                     server_hostname=self.origin.host if self.ssl else None,
                 ),
-                timeout=self.timeout_s,
+                timeout=max(0.0, intended + self.timeout_s - _mono()),
             )
         except (OSError, TimeoutError, ssl.SSLError, ValueError) as exc:
-            self._open_failed(classify(exc))
+            self._open_failed(classify(exc), intended)
             return
         if conn.lost_kind:  # closed by the peer before we could send (e.g. reset at once)
-            self._open_failed(conn.lost_kind)
+            self._open_failed(conn.lost_kind, intended)
             return
         self.opening -= 1
         self.conns.add(conn)
         self._send(conn, intended, req)
 
-    def _open_failed(self, kind: str) -> None:
+    def _open_failed(self, kind: str, intended: float) -> None:
         """Count a request whose connection could not be opened as failed with `kind`."""
         self.opening -= 1
         self.cur.sent += 1  # it was attempted: count it so sent - completed = in flight
-        self.cur.error(kind)
-        self._user_done()
+        now = _mono()
+        if kind == "timeout":  # the connect ran into the deadline: censored, not lost
+            self.cur.timed_out(now - intended, None)
+        else:
+            self.cur.error(kind)
+        self._user_done(now)
         self._after_loss()
 
     # -- completions ------------------------------------------------------------------
@@ -210,12 +218,16 @@ class Client:
             self.on_due()
 
     def fail(self, conn: Conn, kind: str) -> None:
-        """Record a failed request on `conn` and close it."""
+        """Record a failed request on `conn` and close it; a `timeout` keeps its latency."""
         if conn.busy:
             conn.busy = False
             self.inflight -= 1
-            self.cur.error(kind)
-            self._user_done()
+            now = _mono()
+            if kind == "timeout":
+                self.cur.timed_out(now - conn.intended, now - conn.sent_at)
+            else:
+                self.cur.error(kind)
+            self._user_done(now)
         self._drop_conn(conn)
         if conn.transport is not None:
             conn.transport.abort()
@@ -230,15 +242,24 @@ class Client:
 
     def _release(self, conn: Conn) -> None:
         """Give a free connection to the oldest queued request, or make it idle."""
-        queue = self.queue
+        head = self._pop_waiting()
+        if head is None:
+            self.idle.append(conn)
+        else:
+            self._send(conn, *head)
+
+    def _pop_waiting(self) -> tuple[float, int] | None:
+        """Return the oldest queued request still before its deadline; those past it
+        time out on the way (the target kept every connection busy that long)."""
+        queue, timeout = self.queue, self.timeout_s
+        now = _mono()
         while queue:
             intended, req = queue.popleft()
-            if _mono() - intended <= self.timeout_s:
-                self._send(conn, intended, req)
-                return
-            self.cur.dropped += 1
-            self._user_done()
-        self.idle.append(conn)
+            if now - intended <= timeout:
+                return intended, req
+            self.cur.timed_out(now - intended, None)
+            self._user_done(now)
+        return None
 
     def _drop_conn(self, conn: Conn) -> None:
         self.conns.discard(conn)
@@ -250,9 +271,10 @@ class Client:
     def _after_loss(self) -> None:
         """A connection went away: open a new one for the oldest queued request."""
         if self.queue and len(self.conns) + self.opening < self.cap:
-            intended, req = self.queue.popleft()
-            self.opening += 1
-            self.loop.create_task(self._open(intended, req))
+            head = self._pop_waiting()
+            if head is not None:
+                self.opening += 1
+                self.loop.create_task(self._open(*head))
 
     def _user_done(self, now: float | None = None) -> None:
         if self.on_done is not None:
@@ -260,19 +282,25 @@ class Client:
 
     # -- housekeeping -------------------------------------------------------------------
     def sweep(self) -> None:
-        """Time out requests older than the timeout; drop queued ones that waited too long."""
+        """Time out every request past its deadline, in flight or waiting in the queue."""
         now = _mono()
-        for conn in [c for c in self.conns if c.busy and now - c.sent_at > self.timeout_s]:
+        timeout = self.timeout_s
+        for conn in [c for c in self.conns if c.busy and now - c.intended > timeout]:
             self.fail(conn, "timeout")
-        while self.queue and now - self.queue[0][0] > self.timeout_s:
-            self.queue.popleft()
-            self.cur.dropped += 1
-            self._user_done()
+        queue = self.queue
+        while queue and now - queue[0][0] > timeout:
+            intended, _ = queue.popleft()
+            self.cur.timed_out(now - intended, None)
+            self._user_done(now)
 
-    def drop_queue(self) -> None:
-        """Count every queued request as dropped (the run is over)."""
-        self.cur.dropped += len(self.queue)
-        self.queue.clear()
+    def abandon_queue(self) -> None:
+        """Count every request still waiting for a connection as error `unsent` (the run
+        is over before the target freed a connection for it)."""
+        if self.queue:
+            cur = self.cur
+            cur.completed += len(self.queue)
+            cur.errors["unsent"] = cur.errors.get("unsent", 0) + len(self.queue)
+            self.queue.clear()
 
     def close(self) -> None:
         """Close every connection (in-flight requests are abandoned, not counted)."""

@@ -54,10 +54,16 @@ class _Merger:
     parts: dict[int, dict[int, IntervalStats]] = field(default_factory=dict)
     last: dict[int, int] = field(default_factory=dict)  # worker → its last second (Done)
     seen: dict[int, int] = field(default_factory=dict)  # worker → highest second received
+    cpu: dict[int, list[float]] = field(default_factory=dict)  # worker → CPU % per second
 
     def add(self, worker: int, stats: IntervalStats) -> None:
         self.parts.setdefault(stats.second, {})[worker] = stats
         self.seen[worker] = max(self.seen.get(worker, -1), stats.second)
+        self.cpu.setdefault(worker, []).append(stats.cpu_percent)
+
+    def worker_cpu(self) -> list[list[float]]:
+        """Each worker's CPU (% of one core) per second it reported (for the self-watch)."""
+        return [self.cpu.get(w, []) for w in range(self.workers)]
 
     def finish(self, worker: int) -> None:
         self.last[worker] = self.seen.get(worker, -1)
@@ -148,6 +154,7 @@ class _Collect:
     ran_s: float = 0.0
     errors: list[str] = field(default_factory=list)
     interrupted: bool = False
+    worker_cpu: list[list[float]] = field(default_factory=list)
 
 
 def _pump(
@@ -194,10 +201,12 @@ def _collect(
                 out.interrupted = True
                 pool.broadcast(Stop())
             if _pump(pool, merger, out, on_interval):
+                out.worker_cpu = merger.worker_cpu()
                 return out
             time.sleep(POLL_S)
         except KeyboardInterrupt:
             if out.interrupted:  # a second Ctrl-C: stop waiting for the drain
+                out.worker_cpu = merger.worker_cpu()
                 return out
             stop.set()
 
@@ -233,7 +242,7 @@ def run_load(
     finally:
         pool.broadcast(Stop())
         pool.close()
-    reasons = tuple(out.errors) + assess(plan, out.intervals, workers)
+    reasons = tuple(out.errors) + assess(plan, out.intervals, out.worker_cpu)
     return LoadResult(
         plan=plan,
         t0=t0,

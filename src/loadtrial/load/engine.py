@@ -259,7 +259,7 @@ class Engine:
         if self.ticker is not None:
             self.ticker.stop()
         try:
-            self.client.drop_queue()
+            self.client.abandon_queue()
             self.client.close()
             old, self.client.cur = self.client.cur, Interval()
             self._emit(finish(old, self.second, self._cpu_percent()))

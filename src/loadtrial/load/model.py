@@ -13,7 +13,10 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 # Error kinds. HTTP errors are "http_<code>" (e.g. "http_502") for any status >= 400.
-ERROR_KINDS = ("timeout", "connect_refused", "reset", "dns", "tls", "other")
+# "timeout": no answer by the request's deadline (intended send + timeout), in flight or
+# still waiting for a connection the target kept busy; its elapsed time is in the
+# corrected latency. "unsent": still waiting for a connection when the run ended.
+ERROR_KINDS = ("timeout", "unsent", "connect_refused", "reset", "dns", "tls", "other")
 
 
 @dataclass(frozen=True)
@@ -85,13 +88,15 @@ class IntervalStats:
     second: int
     offered: int = 0  # arrivals the schedule intended (open) / requests started (closed)
     sent: int = 0  # requests written to a connection
-    completed: int = 0  # requests finished (response or error)
+    completed: int = 0  # requests finished (response or error, sent or not: see ERROR_KINDS)
     ok: int = 0  # finished with a status < 400
     late: int = 0  # sent, but more than the lateness bound after their intended time
-    dropped: int = 0  # never sent (connection cap or client exhausted, or run ended)
+    dropped: int = 0  # never sent because the generator could not hold them (its queue cap)
     errors: Mapping[str, int] = field(default_factory=dict)  # kind -> count, see ERROR_KINDS
-    latency_hist: bytes = b""  # corrected latency (from intended send time), µs, encoded HDR
-    uncorrected_hist: bytes = b""  # latency from actual send, µs, encoded HDR
+    # corrected latency (from intended send time), µs, encoded HDR: every response and
+    # every `timeout` (at its elapsed time, ≥ the timeout)
+    latency_hist: bytes = b""
+    uncorrected_hist: bytes = b""  # latency from actual send (responses, sent timeouts), µs
     max_send_lag_us: int = 0  # worst delay of an actual send behind its intended time
     cpu_percent: float = 0.0  # generator CPU in this second, % of one core, summed over workers
     # how far the generator's dispatch ran behind its schedule (µs, encoded HDR); the

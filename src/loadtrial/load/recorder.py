@@ -70,6 +70,15 @@ class Interval:
         self.completed += 1
         self.errors[kind] = self.errors.get(kind, 0) + 1
 
+    def timed_out(self, elapsed_s: float, sent_elapsed_s: float | None) -> None:
+        """Count a request past its deadline as error `timeout`, censored, not lost: its
+        elapsed time from the intended send goes into the corrected latency, and, when it
+        was sent, its time since the actual send into the uncorrected one."""
+        self.error("timeout")
+        self.lat.append(elapsed_s)
+        if sent_elapsed_s is not None:
+            self.unc.append(sent_elapsed_s)
+
 
 def _encoded(binned: hdr.Binned | None) -> tuple[bytes, int]:
     """Return (encoded histogram, max in µs) of bucket counts."""
