@@ -143,3 +143,33 @@ def test_allow_list_is_enforced_before_any_packet() -> None:
     plan = open_plan("http://10.255.255.1:9/", 10, 1.0, allow_hosts=("127.0.0.1",))
     with pytest.raises(TargetError, match="allow list"):
         run_load(plan)
+
+
+def test_a_malformed_response_is_an_error_of_its_request_not_the_end_of_the_run() -> None:
+    import socket
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+
+    done = threading.Event()
+
+    def serve() -> None:  # answers every request with bytes that are not HTTP
+        listener.settimeout(0.1)
+        while not done.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            with conn:
+                if conn.recv(4096):
+                    conn.sendall(b"NOT HTTP AT ALL\r\n\r\n")
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        s = summarize(run_load(open_plan(f"http://127.0.0.1:{port}/", 20, 1.0, connections=1)))
+    finally:
+        done.set()
+        thread.join(timeout=5)
+        listener.close()
+    assert s["errors"] == {"other": 20} and s["ok"] == 0 and s["requests"] == 20

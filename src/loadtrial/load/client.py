@@ -31,7 +31,6 @@ from loadtrial.load.recorder import LATE_BOUND_S, Interval
 from loadtrial.load.wire import Origin
 
 _mono = time.monotonic
-_HTTP_KINDS = {code: f"http_{code}" for code in range(400, 600)}
 _QUEUE_CAP = 200_000  # arrivals waiting for a connection beyond this are dropped at once
 
 
@@ -60,6 +59,7 @@ class Conn(asyncio.Protocol):
     __slots__ = (
         "busy",
         "client",
+        "data_received",
         "intended",
         "lost_kind",
         "parser",
@@ -71,6 +71,10 @@ class Conn(asyncio.Protocol):
     def __init__(self, client: Client) -> None:
         self.client = client
         self.parser = httptools.HttpResponseParser(self)
+        # the event loop hands each read straight to the parser (no Python frame per
+        # read); a malformed response raises out of it, the loop closes the transport
+        # with that error and `connection_lost` counts it (kind "other")
+        self.data_received = self.parser.feed_data  # type: ignore[method-assign]
         self.transport: asyncio.Transport | None = None
         self.busy = False
         self.intended = 0.0
@@ -81,15 +85,41 @@ class Conn(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
 
-    def data_received(self, data: bytes) -> None:
-        try:
-            self.parser.feed_data(data)
-        except httptools.HttpParserError:
-            self.client.fail(self, "other")
-
     def on_message_complete(self) -> None:
-        parser = self.parser
-        self.client.on_response(self, parser.get_status_code(), parser.should_keep_alive())
+        """A response is complete: account it and, in the closed model without think
+        time, send the same user's next request on this connection at once.
+
+        The hot path of the engine (one call per response), written inline: every
+        Python call saved here is ~1 % of the CPU per request.
+        """
+        now = _mono()
+        client, parser = self.client, self.parser
+        cur = client.cur
+        cur.completed += 1
+        status = parser.get_status_code()
+        if status < 400:
+            cur.ok += 1
+        else:
+            cur.http_error(status)
+        intended = self.intended
+        if intended == self.sent_at:  # sent on time: one value for both histograms
+            cur.both.append(now - intended)
+        else:
+            cur.lat.append(now - intended)
+            cur.unc.append(now - self.sent_at)
+        keep_alive = parser.should_keep_alive()
+        if client.chain and keep_alive and not client.queue:
+            mix = client.mix
+            if len(mix) == 1:
+                req = 0
+            else:
+                req = mix[client.n % len(mix)]
+                client.n += 1
+            cur.chained += 1
+            self.intended = self.sent_at = now
+            self.transport.write(client.payloads[req])  # type: ignore[union-attr]
+            return
+        client.on_free(self, keep_alive, now)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.client.on_lost(self, exc)
@@ -98,22 +128,44 @@ class Conn(asyncio.Protocol):
 class Client:
     """Connection pool and request accounting for one engine (one event loop)."""
 
+    __slots__ = (
+        "cap",
+        "chain",
+        "conns",
+        "cur",
+        "idle",
+        "inflight",
+        "loop",
+        "mix",
+        "n",
+        "next_due_at",
+        "on_done",
+        "on_due",
+        "opening",
+        "origin",
+        "payloads",
+        "queue",
+        "ssl",
+        "timeout_s",
+    )
+
     def __init__(
         self,
         origin: Origin,
         payloads: list[bytes],
+        mix: list[int],
         *,
         connections: int,
         timeout_s: float,
         ssl_context: ssl.SSLContext | None,
         on_done: Callable[[float], None] | None = None,
     ) -> None:
-        self.origin, self.payloads = origin, payloads
+        self.origin, self.payloads, self.mix, self.n = origin, payloads, mix, 0
         self.cap, self.timeout_s, self.ssl = max(1, connections), timeout_s, ssl_context
         self.on_done = on_done  # closed model: a user's request finished at this time
-        # closed model without think time: the user's next request index (-1: stop); its
-        # request then goes out on the same connection at once (the hot path of the bench)
-        self.keep_busy: Callable[[], int] | None = None
+        # closed model without think time, while sending: a response's connection carries
+        # the same user's next request at once (the hot path of the bench)
+        self.chain = False
         # open model: when the next arrival falls due (monotonic) and who sends it; checked
         # on every response so dispatch need not wait for the next timer tick
         self.next_due_at = math.inf
@@ -125,6 +177,15 @@ class Client:
         self.queue: deque[tuple[float, int]] = deque()
         self.inflight = 0
         self.loop = asyncio.get_running_loop()
+
+    def next_req(self) -> int:
+        """Return the index of the next request of the weighted mix."""
+        mix = self.mix
+        if len(mix) == 1:
+            return 0
+        req = mix[self.n % len(mix)]
+        self.n += 1
+        return req
 
     # -- sending ----------------------------------------------------------------------
     def submit(self, intended: float, req: int) -> None:
@@ -186,26 +247,9 @@ class Client:
         self._after_loss()
 
     # -- completions ------------------------------------------------------------------
-    def on_response(self, conn: Conn, status: int, keep_alive: bool) -> None:
-        """Record a response; reuse the connection unless the server closes it."""
-        now = _mono()
-        cur = self.cur
-        cur.completed += 1
-        cur.lat.append(now - conn.intended)
-        cur.unc.append(now - conn.sent_at)
-        if status < 400:
-            cur.ok += 1
-        else:
-            kind = _HTTP_KINDS.get(status) or f"http_{status}"
-            cur.errors[kind] = cur.errors.get(kind, 0) + 1
-        if keep_alive and self.keep_busy is not None and not self.queue:
-            req = self.keep_busy()
-            if req >= 0:  # same user, same connection: no pool round trip
-                cur.offered += 1
-                cur.sent += 1
-                conn.intended = conn.sent_at = now
-                conn.transport.write(self.payloads[req])  # type: ignore[union-attr]
-                return
+    def on_free(self, conn: Conn, keep_alive: bool, now: float) -> None:
+        """A response freed `conn`: reuse it unless the server closes it, then let the
+        load model go on (a user's next request, arrivals that fell due)."""
         conn.busy = False
         self.inflight -= 1
         if keep_alive:
