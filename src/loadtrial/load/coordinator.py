@@ -1,5 +1,10 @@
 """run_load: start the workers, hand them t0, merge their seconds, return the LoadResult.
 
+`drive(pool, ...)` is the part every engine shares (local workers here, Ray actors in
+distributed.py): a Pool is the coordinator's end of N workers (their Transports, `go(t0)`,
+`broadcast(Stop)`, `close()`); drive waits for every Ready, starts all on one t0, merges
+their seconds exactly and judges the run (watch.py).
+
 In: a LoadPlan, optionally `start_at` (monotonic t0), an `on_interval` callback (called in
 the caller's thread once per merged second) and a `stop` event. Out: a LoadResult with
 one merged IntervalStats per second and the self-watch verdict (watch.py).
@@ -19,12 +24,13 @@ import contextlib
 import multiprocessing
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from loadtrial.errors import LoadtrialError, TargetError
 from loadtrial.load import wire
-from loadtrial.load.model import IntervalStats, LoadPlan, LoadResult
+from loadtrial.load.model import EngineProvenance, IntervalStats, LoadPlan, LoadResult
 from loadtrial.load.recorder import merge_intervals
 from loadtrial.load.transport import (
     Done,
@@ -68,6 +74,10 @@ class _Merger:
     def finish(self, worker: int) -> None:
         self.last[worker] = self.seen.get(worker, -1)
 
+    def partial_after(self, worker: int) -> int:
+        """The last second a worker delivered (-1: none); later seconds lack its share."""
+        return self.last.get(worker, self.seen.get(worker, -1))
+
     def ready(self) -> list[IntervalStats]:
         """Return the merged seconds every worker has delivered (or is done past)."""
         out: list[IntervalStats] = []
@@ -80,6 +90,27 @@ class _Merger:
             out.append(merge_intervals(k, list(have.values())) if have else IntervalStats(k))
             self.parts.pop(k, None)
             self.next_second += 1
+
+
+class Pool(Protocol):
+    """The coordinator's end of N running workers, wherever they run."""
+
+    @property
+    def transports(self) -> Sequence[Transport]:
+        """One Transport per worker, in worker order."""
+        ...
+
+    def go(self, t0: float) -> None:
+        """Start every worker with second 0 at monotonic time t0 (this host's clock)."""
+        ...
+
+    def broadcast(self, msg: Stop) -> None:
+        """Send a message to every worker still reachable."""
+        ...
+
+    def close(self) -> None:
+        """End every worker (none outlives the run) and release the channels."""
+        ...
 
 
 class _Workers:
@@ -107,6 +138,9 @@ class _Workers:
             self.transports.append(PipeTransport(parent))
             self.procs.append(proc)
 
+    def go(self, t0: float) -> None:
+        self.broadcast(Go(t0))
+
     def broadcast(self, msg: Go | Stop) -> None:
         for t in self.transports:
             with contextlib.suppress(BrokenPipeError, EOFError, OSError):
@@ -125,7 +159,7 @@ class _Workers:
             t.close()
 
 
-def _await_ready(pool: _Workers, timeout_s: float = READY_TIMEOUT_S) -> None:
+def _await_ready(pool: Pool, timeout_s: float = READY_TIMEOUT_S) -> None:
     """Wait for every worker's Ready; LoadtrialError when one ends or stays silent."""
     waiting = set(range(len(pool.transports)))
     deadline = time.monotonic() + timeout_s
@@ -155,10 +189,11 @@ class _Collect:
     errors: list[str] = field(default_factory=list)
     interrupted: bool = False
     worker_cpu: list[list[float]] = field(default_factory=list)
+    failed: dict[int, int] = field(default_factory=dict)  # failed worker → its last second
 
 
 def _pump(
-    pool: _Workers,
+    pool: Pool,
     merger: _Merger,
     out: _Collect,
     on_interval: Callable[[IntervalStats], None] | None,
@@ -176,10 +211,14 @@ def _pump(
                     out.ran_s = max(out.ran_s, msg.ran_s)
                     if msg.error:
                         out.errors.append(f"worker {w} failed: {msg.error}")
+                        out.failed[w] = merger.partial_after(w)
                     break
-        except (EOFError, OSError):
+        except (EOFError, OSError) as exc:
             merger.finish(w)
-            out.errors.append(f"worker {w} ended without reporting")
+            out.errors.append(
+                f"worker {w} ended without reporting" + (f": {exc}" if str(exc) else "")
+            )
+            out.failed[w] = merger.partial_after(w)
     for stats in merger.ready():
         out.intervals.append(stats)
         if on_interval is not None:
@@ -188,7 +227,7 @@ def _pump(
 
 
 def _collect(
-    pool: _Workers,
+    pool: Pool,
     workers: int,
     on_interval: Callable[[IntervalStats], None] | None,
     stop: threading.Event,
@@ -223,6 +262,16 @@ def run_load(
 
     `processes=True` runs even a single worker in its own process (see the module doc).
     """
+    check_target(plan)
+    workers = max(1, plan.workers)
+    pool = _Workers(plan, workers, processes)
+    provenance = EngineProvenance("local", workers)
+    return drive(pool, plan, start_at=start_at, on_interval=on_interval, stop=stop,
+                 provenance=provenance, margin_s=START_MARGIN_S)  # fmt: skip
+
+
+def check_target(plan: LoadPlan) -> None:
+    """Check the plan and its target's host against the allow list, before any packet."""
     check_plan(plan)
     host = wire.plan_origin(plan).host
     if plan.allow_hosts and host not in plan.allow_hosts:
@@ -230,19 +279,34 @@ def run_load(
             f"refusing to send load to {host}: not in the allow list {list(plan.allow_hosts)}",
             f"add {host} to target.allow if you own it",
         )
-    workers = max(1, plan.workers)
+
+
+def drive(
+    pool: Pool,
+    plan: LoadPlan,
+    *,
+    start_at: float | None,
+    on_interval: Callable[[IntervalStats], None] | None,
+    stop: threading.Event | None,
+    provenance: EngineProvenance,
+    margin_s: float,
+) -> LoadResult:
+    """Run started workers to the end: Ready, one t0 (`start_at` or `margin_s` from
+    now), merged seconds, the verdict. The pool is closed in every case."""
     stop = stop if stop is not None else threading.Event()
-    pool = _Workers(plan, workers, processes)
+    workers = len(pool.transports)
     try:
         _await_ready(pool)
-        t0 = start_at if start_at is not None else time.monotonic() + START_MARGIN_S
+        t0 = start_at if start_at is not None else time.monotonic() + margin_s
         started_at = time.time() + (t0 - time.monotonic())
-        pool.broadcast(Go(t0))
+        pool.go(t0)
         out = _collect(pool, workers, on_interval, stop)
     finally:
         pool.broadcast(Stop())
         pool.close()
-    reasons = tuple(out.errors) + assess(plan, out.intervals, out.worker_cpu)
+    partial = _partial_seconds(out)
+    reasons = tuple(out.errors) + _partial_reason(partial, workers)
+    reasons += assess(plan, out.intervals, out.worker_cpu)
     return LoadResult(
         plan=plan,
         t0=t0,
@@ -252,4 +316,23 @@ def run_load(
         valid=not reasons,
         invalid_reasons=reasons,
         duration_s=out.ran_s,
+        partial_seconds=partial,
+        provenance=provenance,
+    )
+
+
+def _partial_seconds(out: _Collect) -> tuple[int, ...]:
+    """Seconds that lack the share of a worker that failed or was lost."""
+    if not out.failed:
+        return ()
+    first = min(out.failed.values()) + 1
+    return tuple(iv.second for iv in out.intervals if iv.second >= first)
+
+
+def _partial_reason(partial: tuple[int, ...], workers: int) -> tuple[str, ...]:
+    if not partial:
+        return ()
+    return (
+        f"seconds {partial[0]}-{partial[-1]} are partial: they lack the load of a lost "
+        f"worker (of {workers}); the others' data is kept",
     )

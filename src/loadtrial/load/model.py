@@ -105,6 +105,34 @@ class IntervalStats:
 
 
 @dataclass(frozen=True)
+class ActorPlacement:
+    """Where one distributed generator ran and how its clock compared to the driver's."""
+
+    worker: int
+    node_id: str
+    node_ip: str
+    pid: int
+    clock_offset_ms: float  # its wall clock minus the driver's (corrected for)
+    clock_uncertainty_ms: float  # half the best round trip of the offset measurement
+
+
+@dataclass(frozen=True)
+class EngineProvenance:
+    """Which engine generated the load: "local" workers or "ray" actors on nodes."""
+
+    engine: str
+    workers: int
+    address: str = ""  # the Ray cluster
+    nodes: tuple[str, ...] = ()  # node ids the actors ran on
+    actors: tuple[ActorPlacement, ...] = ()
+
+    @property
+    def t0_spread_bound_ms(self) -> float:
+        """How far apart the workers' second 0 may be, as measured (0 on one host)."""
+        return 2 * max((a.clock_uncertainty_ms for a in self.actors), default=0.0)
+
+
+@dataclass(frozen=True)
 class LoadResult:
     """The outcome of one load run."""
 
@@ -116,3 +144,5 @@ class LoadResult:
     valid: bool = True  # False when the generator, not the target, limited the load
     invalid_reasons: tuple[str, ...] = ()
     duration_s: float = 0.0  # seconds of schedule actually run (less than planned if stopped)
+    partial_seconds: tuple[int, ...] = ()  # seconds lacking the share of a lost worker
+    provenance: EngineProvenance = field(default_factory=lambda: EngineProvenance("local", 1))
