@@ -8,6 +8,7 @@ started; never `ray stop`). Where Ray cannot start here the tests skip with the 
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
@@ -21,11 +22,12 @@ import pytest
 import ray
 from ray.cluster_utils import Cluster
 
+from conftest import CountingTarget
 from loadtrial.cli import main
 from loadtrial.load import histogram as hdr
 from loadtrial.load import summarize
 from loadtrial.load.coordinator import drive
-from loadtrial.load.distributed import run_load_ray, start_actors
+from loadtrial.load.distributed import LEASE_S, run_load_ray, start_actors
 from loadtrial.load.model import (
     ClosedModel,
     IntervalStats,
@@ -35,7 +37,7 @@ from loadtrial.load.model import (
     Stage,
 )
 from loadtrial.load.schedule import iter_chunks
-from loadtrial.load.transport import Message, Tick, Transport
+from loadtrial.load.transport import Message, Ready, Tick, Transport
 from loadtrial.targets import RunningTarget
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
@@ -55,12 +57,12 @@ def cluster() -> Iterator[Cluster]:
         c.wait_for_nodes()
     except Exception as exc:  # no shared memory, no ports, ...: say why and skip
         pytest.skip(f"a local Ray cluster cannot start here: {type(exc).__name__}: {exc}")
-    ray.init(address=c.address, log_to_driver=False, logging_level="ERROR")
+    ray.init(address=c.address, log_to_driver=False, logging_level=logging.ERROR)
     try:
         yield c
     finally:
         ray.shutdown()
-        c.shutdown()
+        c.shutdown()  # type: ignore[no-untyped-call]
 
 
 def open_plan(url: str, rate: float, seconds: float, **kw: Any) -> LoadPlan:
@@ -103,6 +105,7 @@ def test_schedule_split_exactly_and_merged_exactly(
                    provenance=provenance, margin_s=1.0)  # fmt: skip
     # three actors, one per node, the schedule split exactly: every arrival sent once
     assert provenance.workers == 3 and len({a.node_id for a in provenance.actors}) == 3
+    assert isinstance(plan.model, OpenModel)
     expected = [len(c) for c in iter_chunks(plan.model)]
     assert [iv.offered for iv in result.intervals[:3]] == expected == [600, 600, 600]
     assert sum(iv.sent for iv in result.intervals) == 1800
@@ -132,7 +135,8 @@ def test_closed_model_on_the_nodes_offering_a_resource(
         connections=4,
     )
     result = run_load_ray(plan, resource="loadgen")
-    loadgen = {n["NodeID"] for n in ray.nodes() if n["Resources"].get("loadgen")}
+    nodes = ray.nodes()  # type: ignore[no-untyped-call]
+    loadgen = {n["NodeID"] for n in nodes if n["Resources"].get("loadgen")}
     assert result.provenance.workers == 2
     assert {a.node_id for a in result.provenance.actors} == loadgen
     s = summarize(result)
@@ -157,6 +161,30 @@ def test_stop_ends_every_actor_and_none_outlives_the_run(
     while any(_alive(p) for p in pids) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not any(_alive(p) for p in pids), "an actor outlived the run"
+
+
+def test_an_actor_whose_driver_stops_calling_stops_its_load(
+    cluster: Cluster, counting_target: CountingTarget
+) -> None:
+    pool, provenance = start_actors(ray, open_plan(counting_target.url, 50, 60.0), 1, "loadgen")
+    try:
+        waiting = set(range(len(pool.transports)))
+        deadline = time.monotonic() + 60
+        while waiting and time.monotonic() < deadline:
+            waiting -= {w for w in waiting if isinstance(pool.transports[w].recv(0.05), Ready)}
+        pool.go(time.monotonic() + 0.5)
+        calling_until = time.monotonic() + 2.0
+        while time.monotonic() < calling_until:  # the driver's calls renew the lease
+            pool.refresh()
+            time.sleep(0.1)
+        assert counting_target.count() >= 50
+        time.sleep(LEASE_S + 2.0)  # the driver is silent: each actor stops its engine
+        before = counting_target.count()
+        time.sleep(2.0)
+        assert counting_target.count() == before, "an actor kept loading without a driver"
+        assert all(_alive(a.pid) for a in provenance.actors)  # stopped itself, not killed
+    finally:
+        pool.close()
 
 
 def test_cli_load_with_ray(cluster: Cluster, fast_target: RunningTarget, tmp_path: Path) -> None:
