@@ -252,12 +252,15 @@ class Client:
         load model go on (a user's next request, arrivals that fell due)."""
         conn.busy = False
         self.inflight -= 1
-        if keep_alive:
+        if keep_alive and not self.queue:  # the common case, without a call
+            self.idle.append(conn)
+        elif keep_alive:
             self._release(conn)
         else:
             self._drop_conn(conn)
             self._after_loss()
-        self._user_done(now)
+        if self.on_done is not None:
+            self.on_done(now)
         if now >= self.next_due_at:
             self.on_due()
 
@@ -286,7 +289,7 @@ class Client:
 
     def _release(self, conn: Conn) -> None:
         """Give a free connection to the oldest queued request, or make it idle."""
-        head = self._pop_waiting()
+        head = self._pop_waiting() if self.queue else None
         if head is None:
             self.idle.append(conn)
         else:
