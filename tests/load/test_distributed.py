@@ -8,6 +8,7 @@ started; never `ray stop`). Where Ray cannot start here the tests skip with the 
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import subprocess
@@ -21,6 +22,7 @@ from typing import Any
 import pytest
 import ray
 from ray.cluster_utils import Cluster
+from rich.console import Console
 
 from conftest import CountingTarget
 from loadtrial.cli import main
@@ -38,6 +40,9 @@ from loadtrial.load.model import (
 )
 from loadtrial.load.schedule import iter_chunks
 from loadtrial.load.transport import Message, Ready, Tick, Transport
+from loadtrial.runner import run_trial
+from loadtrial.spec import parse_trial_text
+from loadtrial.store import Store
 from loadtrial.targets import RunningTarget
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
@@ -197,6 +202,31 @@ def test_cli_load_with_ray(cluster: Cluster, fast_target: RunningTarget, tmp_pat
     assert s["engine"]["engine"] == "ray" and s["engine"]["workers"] == 3
     assert s["requests"] == s["ok"] == 600
     assert code == 0 or not s["valid"]
+
+
+def test_a_trial_with_engine_ray(
+    cluster: Cluster, fast_target: RunningTarget, tmp_path: Path
+) -> None:
+    text = f"""
+name: on-ray
+hypothesis: the cluster sends the trial's schedule
+target: {{base_url: "{fast_target.url.rstrip("/")}", allow: [127.0.0.1]}}
+load:
+  engine: ray
+  ray_address: "{cluster.address}"
+  stages: [{{rate: 300, duration: 2s}}]
+arms: {{a: {{}}}}
+repeat: 1
+"""
+    loaded = parse_trial_text(text, str(tmp_path / "trial.yaml"), env={})
+    with Store(tmp_path / "r.db") as store:
+        outcome = run_trial(loaded, store=store, live=False, console=Console(file=io.StringIO()))
+        assert outcome.trial_id is not None
+        run = store.load_trial(outcome.trial_id).runs[0]
+    assert [status for _, status in outcome.statuses] == ["complete"]
+    assert sum(s.ok for s in run.seconds) == sum(s.offered for s in run.seconds) == 600
+    engine = next(e for e in run.events if e.kind == "load_engine")
+    assert engine.data["engine"] == "ray" and len(engine.data["actors"]) == 3
 
 
 def test_without_ray_the_engine_is_one_clear_error(fast_target: RunningTarget) -> None:
