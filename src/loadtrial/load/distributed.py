@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import logging
 import threading
 import time
 from collections import deque
@@ -79,7 +80,6 @@ class RayPool:
     def __init__(self, ray: Any, links: list[_ActorLink], offsets_s: list[float]) -> None:
         self.ray, self.links, self.offsets_s = ray, links, offsets_s
         self.last_refresh = 0.0
-        self.started_at = time.monotonic()
         self.transports: Sequence[_RayTransport] = [
             _RayTransport(self, i) for i in range(len(links))
         ]
@@ -192,7 +192,7 @@ def _connect(ray: Any, address: str) -> bool:
     if ray.is_initialized():
         return False
     try:
-        ray.init(address=address or "auto", log_to_driver=False, logging_level="ERROR")
+        ray.init(address=address or "auto", log_to_driver=False, logging_level=logging.ERROR)
     except (ConnectionError, RuntimeError, ValueError) as exc:
         where = address or "RAY_ADDRESS or a local cluster"
         raise LoadtrialError(
@@ -214,31 +214,22 @@ def start_actors(
     ray: Any, plan: LoadPlan, per_node: int, resource: str
 ) -> tuple[RayPool, EngineProvenance]:
     """Place the actors, wait until each answers, measure their clocks."""
-    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
-
     nodes = pick_nodes(ray.nodes(), resource)
     if not nodes:
         which = f" offering resource {resource!r}" if resource else " with a CPU"
         raise LoadtrialError(f"the Ray cluster has no alive node{which}", "add a node")
-    workers = len(nodes) * per_node
-    remote = ray.remote(num_cpus=1, max_restarts=0, max_task_retries=0)(GeneratorActor)
-    links: list[_ActorLink] = []
-    for w in range(workers):
-        node = nodes[w % len(nodes)]
-        strategy = NodeAffinitySchedulingStrategy(node["NodeID"], soft=False)
-        handle = remote.options(scheduling_strategy=strategy).remote(plan, w, workers, LEASE_S)
-        links.append(_ActorLink(handle, w, f"node {node['NodeManagerAddress']}"))
+    links = _place(ray, plan, nodes, len(nodes) * per_node)
     try:
         wheres = ray.get([link.handle.where.remote() for link in links], timeout=START_TIMEOUT_S)
         offsets = _clock_offsets(ray, links)
-    except Exception as exc:
+    except BaseException as exc:  # Ctrl-C included: no actor outlives a failed start
         for link in links:
             with contextlib.suppress(Exception):
                 ray.kill(link.handle, no_restart=True)
-        if isinstance(exc, LoadtrialError):
+        if isinstance(exc, LoadtrialError) or not isinstance(exc, Exception):
             raise
         raise LoadtrialError(
-            f"could not start {workers} generator actors on {len(nodes)} Ray node(s): "
+            f"could not start {len(links)} generator actors on {len(nodes)} Ray node(s): "
             f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}",
             f"each actor needs one free CPU on its node; {START_TIMEOUT_S:g} s allowed",
         ) from None
@@ -250,8 +241,22 @@ def start_actors(
     )  # fmt: skip
     address = str(ray.get_runtime_context().gcs_address)
     node_ids = tuple(str(n["NodeID"]) for n in nodes)
-    provenance = EngineProvenance("ray", workers, address, node_ids, placements)
+    provenance = EngineProvenance("ray", len(links), address, node_ids, placements)
     return RayPool(ray, links, [off for off, _ in offsets]), provenance
+
+
+def _place(ray: Any, plan: LoadPlan, nodes: list[dict[str, Any]], workers: int) -> list[_ActorLink]:
+    """Create actor w of `workers` on node w mod len(nodes), pinned there, one CPU each."""
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    remote = ray.remote(num_cpus=1, max_restarts=0, max_task_retries=0)(GeneratorActor)
+    links: list[_ActorLink] = []
+    for w in range(workers):
+        node = nodes[w % len(nodes)]
+        strategy = NodeAffinitySchedulingStrategy(node["NodeID"], soft=False)
+        handle = remote.options(scheduling_strategy=strategy).remote(plan, w, workers, LEASE_S)
+        links.append(_ActorLink(handle, w, f"node {node['NodeManagerAddress']}"))
+    return links
 
 
 def _clock_offsets(ray: Any, links: list[_ActorLink]) -> list[tuple[float, float]]:
