@@ -98,8 +98,11 @@ def _check(result: LoadResult, victim_id: str, killed_at: float, target: Countin
     assert any("partial" in r for r in result.invalid_reasons)
     # the other actor's data is kept: its whole share, every second
     assert sum(iv.offered for iv in result.intervals) >= RATE * SECONDS / 2
-    after = [iv for iv in result.intervals if iv.second >= result.partial_seconds[0] + 1]
-    assert all(iv.offered <= RATE / 2 + 1 for iv in after if iv.second < SECONDS)
+    # after the loss only the other actor's half of the schedule (a second may hold more
+    # when that actor, slowed by the kill, catches up: the total is exact)
+    first = result.partial_seconds[0]
+    after = sum(iv.offered for iv in result.intervals if iv.second >= first)
+    assert after <= RATE / 2 * (SECONDS - first) + 2
     assert s["engine"]["workers"] == 2
     # the orphan (if its process outlived its node) stops itself once its lease runs out
     time.sleep(1.0)
