@@ -173,3 +173,27 @@ def test_a_malformed_response_is_an_error_of_its_request_not_the_end_of_the_run(
         thread.join(timeout=5)
         listener.close()
     assert s["errors"] == {"other": 20} and s["ok"] == 0 and s["requests"] == 20
+
+
+def test_one_worker_runs_in_the_callers_thread(fast_target: RunningTarget) -> None:
+    caller = threading.get_ident()
+    seen: list[tuple[int, int]] = []
+
+    def on_interval(iv: IntervalStats) -> None:
+        seen.append((threading.get_ident(), threading.active_count()))
+
+    result = run_load(open_plan(fast_target.url, 200, 2.0), on_interval=on_interval)
+    assert summarize(result)["ok"] == 400
+    # no engine thread beside the caller (only the target's own thread in this test)
+    assert seen and all(ident == caller for ident, _ in seen)
+    assert not any(t.name == "loadtrial-engine" for t in threading.enumerate())
+
+
+def test_an_error_in_on_interval_stops_the_run_and_is_raised(fast_target: RunningTarget) -> None:
+    def on_interval(iv: IntervalStats) -> None:
+        raise ValueError("the store is full")
+
+    started = time.monotonic()
+    with pytest.raises(ValueError, match="store is full"):
+        run_load(open_plan(fast_target.url, 100, 60.0), on_interval=on_interval)
+    assert time.monotonic() - started < 10

@@ -9,13 +9,14 @@ In: a LoadPlan, optionally `start_at` (monotonic t0), an `on_interval` callback 
 the caller's thread once per merged second) and a `stop` event. Out: a LoadResult with
 one merged IntervalStats per second and the self-watch verdict (watch.py).
 
-workers == 1 runs the engine in a thread of this process unless `processes=True`; more
-run as spawned child processes (spawn, not fork: the caller may have threads). A caller
-that keeps other Python threads busy during the load (the trial runner's observers) passes
-`processes=True`: an engine thread would wait for the GIL behind them and fall behind its
-schedule by tens of milliseconds. Either way the coordinator only
-sees Transport messages. Ctrl-C or `stop` sends Stop to every worker; what they measured
-until then is still merged and returned (`interrupted=True`).
+workers == 1 runs the engine in the caller's thread (inline.py: no second Python thread
+to share the GIL with) unless `processes=True`; more run as spawned child processes
+(spawn, not fork: the caller may have threads). A caller that keeps other Python threads
+busy during the load (the trial runner's observers) passes `processes=True`: an engine in
+their process would wait for the GIL behind them and fall behind its schedule by tens of
+milliseconds. The coordinator only sees Transport messages from its processes. Ctrl-C or
+`stop` sends Stop to every worker; what they measured until then is still merged and
+returned (`interrupted=True`).
 """
 
 from __future__ import annotations
@@ -40,11 +41,10 @@ from loadtrial.load.transport import (
     Stop,
     Tick,
     Transport,
-    queue_pair,
 )
 from loadtrial.load.validate import check_plan
 from loadtrial.load.watch import assess
-from loadtrial.load.worker import child_main, serve
+from loadtrial.load.worker import child_main
 
 READY_TIMEOUT_S = 60.0
 START_MARGIN_S = 0.05  # t0 this long after every worker is ready (when start_at is None)
@@ -52,7 +52,7 @@ POLL_S = 0.01
 
 
 @dataclass
-class _Merger:
+class Merger:
     """Collects Ticks per second and releases merged seconds in order."""
 
     workers: int
@@ -116,19 +116,9 @@ class Pool(Protocol):
 class _Workers:
     """The running workers and the coordinator's ends of their transports."""
 
-    def __init__(self, plan: LoadPlan, workers: int, processes: bool = False) -> None:
+    def __init__(self, plan: LoadPlan, workers: int) -> None:
         self.transports: list[Transport] = []
-        self.threads: list[threading.Thread] = []
         self.procs: list[multiprocessing.process.BaseProcess] = []
-        if workers == 1 and not processes:
-            mine, theirs = queue_pair()
-            thread = threading.Thread(
-                target=serve, args=(plan, 0, 1, theirs), name="loadtrial-engine", daemon=True
-            )
-            self.transports.append(mine)
-            self.threads.append(thread)
-            thread.start()
-            return
         ctx = multiprocessing.get_context("spawn")
         for w in range(workers):
             parent, child = ctx.Pipe()
@@ -148,8 +138,6 @@ class _Workers:
 
     def close(self) -> None:
         """Join every worker (terminating stragglers) and close the channels."""
-        for thread in self.threads:
-            thread.join(timeout=10.0)
         for proc in self.procs:
             proc.join(timeout=5.0)
             if proc.is_alive():
@@ -181,7 +169,7 @@ def _await_ready(pool: Pool, timeout_s: float = READY_TIMEOUT_S) -> None:
 
 
 @dataclass
-class _Collect:
+class Collected:
     """What the coordinator gathered while the workers ran."""
 
     intervals: list[IntervalStats] = field(default_factory=list)
@@ -194,8 +182,8 @@ class _Collect:
 
 def _pump(
     pool: Pool,
-    merger: _Merger,
-    out: _Collect,
+    merger: Merger,
+    out: Collected,
     on_interval: Callable[[IntervalStats], None] | None,
 ) -> bool:
     """Move every waiting message into the merger; return True when all workers are done."""
@@ -231,9 +219,9 @@ def _collect(
     workers: int,
     on_interval: Callable[[IntervalStats], None] | None,
     stop: threading.Event,
-) -> _Collect:
+) -> Collected:
     """Merge seconds until every worker is done; Ctrl-C or `stop` ends the run early."""
-    merger, out = _Merger(workers), _Collect()
+    merger, out = Merger(workers), Collected()
     while True:
         try:
             if stop.is_set() and not out.interrupted:
@@ -260,11 +248,16 @@ def run_load(
 ) -> LoadResult:
     """Run a plan's load and return what was measured (blocking; Ctrl-C/stop-safe).
 
-    `processes=True` runs even a single worker in its own process (see the module doc).
+    One worker runs in the caller's thread (inline.py) unless `processes=True` runs it
+    in its own process (see the module doc); more run in spawned processes.
     """
     check_target(plan)
     workers = max(1, plan.workers)
-    pool = _Workers(plan, workers, processes)
+    if workers == 1 and not processes:
+        from loadtrial.load.inline import run_inline
+
+        return run_inline(plan, start_at=start_at, on_interval=on_interval, stop=stop)
+    pool = _Workers(plan, workers)
     provenance = EngineProvenance("local", workers)
     return drive(pool, plan, start_at=start_at, on_interval=on_interval, stop=stop,
                  provenance=provenance, margin_s=START_MARGIN_S)  # fmt: skip
@@ -304,8 +297,16 @@ def drive(
     finally:
         pool.broadcast(Stop())
         pool.close()
+    return conclude(plan, t0, started_at, out, provenance)
+
+
+def conclude(
+    plan: LoadPlan, t0: float, started_at: float, out: Collected, provenance: EngineProvenance
+) -> LoadResult:
+    """Return the LoadResult of what the workers delivered, judged (partial seconds,
+    failed workers, the self-watch)."""
     partial = _partial_seconds(out)
-    reasons = tuple(out.errors) + _partial_reason(partial, workers)
+    reasons = tuple(out.errors) + _partial_reason(partial, provenance.workers)
     reasons += assess(plan, out.intervals, out.worker_cpu)
     return LoadResult(
         plan=plan,
@@ -321,7 +322,7 @@ def drive(
     )
 
 
-def _partial_seconds(out: _Collect) -> tuple[int, ...]:
+def _partial_seconds(out: Collected) -> tuple[int, ...]:
     """Seconds that lack the share of a worker that failed or was lost."""
     if not out.failed:
         return ()
