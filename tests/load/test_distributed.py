@@ -21,10 +21,10 @@ from typing import Any
 
 import pytest
 import ray
+from counting_target import CountingTarget
 from ray.cluster_utils import Cluster
 from rich.console import Console
 
-from conftest import CountingTarget
 from loadtrial.cli import main
 from loadtrial.load import histogram as hdr
 from loadtrial.load import summarize

@@ -19,9 +19,9 @@ from collections.abc import Iterator
 
 import pytest
 import ray
+from counting_target import CountingTarget
 from ray.cluster_utils import Cluster
 
-from conftest import CountingTarget
 from loadtrial.load import summarize
 from loadtrial.load.distributed import LEASE_S, run_load_ray
 from loadtrial.load.model import (

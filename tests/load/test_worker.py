@@ -72,7 +72,7 @@ def test_worker_ends_when_the_coordinator_is_gone(fast_target: RunningTarget) ->
 
 def _pool_of(*transports: Transport) -> _Workers:
     pool = _Workers.__new__(_Workers)
-    pool.transports, pool.threads, pool.procs = list(transports), [], []
+    pool.transports, pool.procs = list(transports), []
     return pool
 
 
