@@ -26,6 +26,7 @@ from ray.cluster_utils import Cluster
 from rich.console import Console
 
 from loadtrial.cli import main
+from loadtrial.errors import LoadtrialError
 from loadtrial.load import histogram as hdr
 from loadtrial.load import summarize
 from loadtrial.load.coordinator import drive
@@ -235,6 +236,14 @@ repeat: 1
     assert sum(s.ok for s in run.seconds) == sum(s.offered for s in run.seconds) == 600
     engine = next(e for e in run.events if e.kind == "load_engine")
     assert engine.data["engine"] == "ray" and len(engine.data["actors"]) == 3
+
+
+def test_no_node_to_place_on_is_one_clear_error_before_any_load(
+    cluster: Cluster, counting_target: CountingTarget
+) -> None:
+    with pytest.raises(LoadtrialError, match="no alive node offering resource 'gpu-lb'"):
+        run_load_ray(open_plan(counting_target.url, 50, 1.0), resource="gpu-lb")
+    assert counting_target.count() == 0
 
 
 def test_without_ray_the_engine_is_one_clear_error(fast_target: RunningTarget) -> None:
