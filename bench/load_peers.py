@@ -1,12 +1,19 @@
 """Generator CPU time per completed request: loadtrial vs wrk, hey and Locust (closed model).
 
 nginx answering a tiny 200 is pinned to core 0, each generator to core 1, 50 keep-alive
-connections, the same duration for all. The fair figure is CPU time per completed request
-(the target's one core caps everyone's raw rate). Missing tools are installed (nginx, wrk,
-hey with apt-get; Locust with pip into a throwaway venv under /tmp); a tool that cannot be
-had is reported as skipped. Prints one table with ratios against wrk.
+connections, the same duration for all. The fair figure is CPU time (user + system, of the
+whole process, start-up included) per completed request: the target's one core caps
+everyone's raw rate. loadtrial runs as a user runs it (`loadtrial load`, HDR recording and
+error classification on); its engine's own figure (the engine thread's CPU in the seconds
+it was running) is shown beside it.
 
-    python bench/load_peers.py [--duration 15] [--skip-locust]
+The machine may be shared, and a generator's CPU per request depends on how busy the target
+is (a busy target batches more answers per wake-up), so wrk and loadtrial alternate for
+`--rounds` rounds and each round's ratio is taken against the wrk run next to it; the
+table shows medians. Missing tools are installed (nginx, wrk, hey with apt-get; Locust with
+pip into a throwaway venv under /tmp); a tool that cannot be had is reported as skipped.
+
+    python bench/load_peers.py [--duration 15] [--rounds 3] [--skip-locust] [--skip-hey]
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -89,46 +97,86 @@ def bench_locust(url: str, seconds: int) -> tuple[int, float] | None:
     return int(agg[header.index("Request Count")]), cpu
 
 
+Row = tuple[int, float]  # completed requests, CPU seconds
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--duration", type=int, default=15, help="seconds per generator")
+    parser.add_argument("--duration", type=int, default=15, help="seconds per generator run")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating wrk/loadtrial runs")
     parser.add_argument("--skip-locust", action="store_true")
+    parser.add_argument("--skip-hey", action="store_true")
     args = parser.parse_args()
     nginx = start_nginx(core=0)
     if nginx is None:
         print("load_peers: skipped (nginx not available)")
         return
-    rows: list[tuple[str, int, float, str]] = []
+    runs: dict[str, list[Row]] = {}
     try:
         print(f"load_peers: load average before: {load_average()}", flush=True)
-        for name, fn in (("wrk", bench_wrk), ("hey", bench_hey), ("loadtrial", bench_loadtrial)):
+        for r in range(args.rounds):
+            _round(nginx.url, args.duration, runs)
+            print(f"  round {r + 1}: {_ratio_line(runs)}", flush=True)
+        others = [] if args.skip_hey else [("hey", bench_hey)]
+        others += [] if args.skip_locust else [("locust-fasthttp", bench_locust)]
+        for name, fn in others:
             got = fn(nginx.url, args.duration)
             if got is None:
                 print(f"  {name}: skipped (not installable)")
-                continue
-            rows.append((name, got[0], got[1], "whole process"))
-            if len(got) > 2:  # loadtrial: the engine's own steady-state figure beside it
-                steady_cpu = got[2] * got[0] / 1e6
-                rows.append(("loadtrial steady", got[0], steady_cpu, "engine thread, running"))
-        if not args.skip_locust:
-            got = bench_locust(nginx.url, args.duration)
-            if got is not None:
-                rows.append(("locust-fasthttp", got[0], got[1], "whole process"))
+            else:
+                runs.setdefault(name, []).append(got)
     finally:
         nginx.stop()
-    _print(rows, args.duration)
+    _print(runs, args.duration)
 
 
-def _print(rows: list[tuple[str, int, float, str]], seconds: int) -> None:
-    wrk = next((cpu / n * 1e6 for name, n, cpu, _ in rows if name == "wrk" and n), None)
-    print(
-        f"\nclosed model, {CONNECTIONS} connections, {seconds} s, nginx on core 0, tool on core 1"
+def _round(url: str, seconds: int, runs: dict[str, list[Row]]) -> None:
+    """One wrk run, then one loadtrial run (whole process and engine figures)."""
+    wrk = bench_wrk(url, seconds)
+    if wrk is not None:
+        runs.setdefault("wrk", []).append(wrk)
+    lt = bench_loadtrial(url, seconds)
+    if lt is not None:
+        n, cpu, engine_us = lt
+        runs.setdefault("loadtrial", []).append((n, cpu))
+        runs.setdefault("loadtrial engine", []).append((n, engine_us * n / 1e6))
+
+
+def _per_req_us(row: Row) -> float:
+    return row[1] / row[0] * 1e6 if row[0] else float("nan")
+
+
+def _ratio_line(runs: dict[str, list[Row]]) -> str:
+    """The last round's figures: µs per request and the ratio to wrk."""
+    if "wrk" not in runs or "loadtrial" not in runs:
+        return "incomplete"
+    wrk, lt, eng = (_per_req_us(runs[k][-1]) for k in ("wrk", "loadtrial", "loadtrial engine"))
+    return (
+        f"wrk {wrk:.2f} µs/req, loadtrial {lt:.2f} ({lt / wrk:.2f}× wrk), "
+        f"engine {eng:.2f} ({eng / wrk:.2f}×)"
     )
-    print(f"{'generator':<16}{'requests':>10}{'req/s':>10}{'CPU s':>8}{'µs/req':>9}{'× wrk':>8}")
-    for name, n, cpu, note in rows:
-        per = cpu / n * 1e6 if n else float("nan")
-        ratio = f"{per / wrk:.2f}" if wrk else "-"
-        print(f"{name:<16}{n:>10}{n / seconds:>10.0f}{cpu:>8.2f}{per:>9.1f}{ratio:>8}  {note}")
+
+
+def _print(runs: dict[str, list[Row]], seconds: int) -> None:
+    wrk = [_per_req_us(r) for r in runs.get("wrk", [])]
+    print(
+        f"\nclosed model, {CONNECTIONS} connections, {seconds} s per run, nginx on core 0, "
+        "tool on core 1; medians over the runs"
+    )
+    head = f"{'generator':<18}{'runs':>5}{'req/s':>10}{'µs/req':>9}{'× wrk':>8}"
+    print(head + "  (× wrk: median of each round's ratio to its wrk run)")
+    for name, rows in runs.items():
+        per = [_per_req_us(r) for r in rows]
+        rate = statistics.median(n / seconds for n, _ in rows)
+        paired = [p / w for p, w in zip(per, wrk, strict=False)] if name != "wrk" else []
+        ratio = statistics.median(paired) if paired and len(per) == len(wrk) else None
+        if ratio is None and wrk:
+            ratio = statistics.median(per) / statistics.median(wrk)
+        shown = f"{ratio:.2f}" if ratio is not None else "-"
+        note = "engine thread, while running" if name == "loadtrial engine" else "whole process"
+        print(
+            f"{name:<18}{len(rows):>5}{rate:>10.0f}{statistics.median(per):>9.2f}{shown:>8}  {note}"
+        )
     print(f"load average after: {load_average()}")
 
 

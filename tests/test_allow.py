@@ -50,3 +50,17 @@ def test_the_cli_refuses_a_name_that_only_starts_like_loopback(
     code = main(["load", "http://127.evil.example:9/", "--rate", "1", "--duration", "1s"])
     err = capsys.readouterr().err
     assert code == 2 and "refusing to send load" in err and "Traceback" not in err
+
+
+def test_the_engine_refuses_by_itself_whoever_built_the_plan() -> None:
+    # a plan made by code, not by the CLI or a trial file, is checked by the engine too
+    from loadtrial.errors import TargetError
+    from loadtrial.load import run_load
+    from loadtrial.load.model import LoadPlan, OpenModel, RequestSpec, Stage
+
+    plan = LoadPlan(
+        requests=(RequestSpec("home", "GET", "http://127.evil.example:9/"),),
+        model=OpenModel(stages=(Stage(duration_s=1.0, rate_per_s=1.0),)),
+    )
+    with pytest.raises(TargetError, match="refusing to send load"):
+        run_load(plan)

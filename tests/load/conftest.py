@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from counting_target import CountingTarget
 
 from loadtrial.targets import RunningTarget, TargetConfig, start_target_thread
 
@@ -13,3 +14,14 @@ from loadtrial.targets import RunningTarget, TargetConfig, start_target_thread
 def fast_target() -> Iterator[RunningTarget]:
     with start_target_thread(TargetConfig("fast")) as target:
         yield target
+
+
+@pytest.fixture
+def counting_target() -> Iterator[CountingTarget]:
+    target = CountingTarget()
+    target.thread.start()
+    try:
+        yield target
+    finally:
+        target.server.shutdown()
+        target.server.server_close()

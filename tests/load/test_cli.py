@@ -16,7 +16,7 @@ from loadtrial.targets import RunningTarget, closed_port_url
 SUMMARY_KEYS = {
     "target", "model", "duration_s", "requests", "ok", "offered_rate_per_s",
     "achieved_rate_per_s", "latency_ms", "uncorrected_latency_ms", "errors", "late",
-    "dropped", "generator", "valid", "invalid_reasons", "seconds",
+    "dropped", "generator", "engine", "valid", "invalid_reasons", "partial_seconds", "seconds",
 }  # fmt: skip
 LATENCY_KEYS = {"p50", "p90", "p99", "p999", "max"}
 

@@ -90,13 +90,15 @@ def test_closed_model_users_and_think_time(fast_target: RunningTarget) -> None:
 def test_connection_cap_queues_and_counts_late() -> None:
     with start_target_thread(TargetConfig("delay", delay_s=0.1)) as target:
         plan = open_plan(target.url, 100, 1.0, connections=2, timeout_s=0.5)
-        s = summarize(run_load(plan))
-    # 2 connections × 10 req/s each cannot carry 100/s: the rest wait (late) or, after
-    # waiting longer than the timeout, are dropped; nothing is silently shifted
-    assert s["late"] >= 10 and s["dropped"] >= 30
-    assert s["ok"] + s["dropped"] == 100
+        result = run_load(plan)
+    s = summarize(result)
+    # 2 connections × 10 req/s each cannot carry 100/s: the rest wait (late) or, past their
+    # deadline, time out while waiting: the target's failure, counted and timed, not dropped
+    assert s["late"] >= 10 and s["errors"]["timeout"] >= 30 and s["dropped"] == 0
+    assert s["ok"] + s["errors"]["timeout"] == s["requests"] == 100
     assert s["latency_ms"]["p99"] > 2 * s["uncorrected_latency_ms"]["p99"]
-    assert not s["valid"] and "dropped" in s["invalid_reasons"][0]
+    assert hdr.merge(iv.latency_hist for iv in result.intervals).get_total_count() == 100
+    assert not any("overflow" in r or "dropped" in r for r in s["invalid_reasons"])
 
 
 def test_two_worker_processes_merge_exactly(fast_target: RunningTarget) -> None:
@@ -139,5 +141,65 @@ def test_allow_list_is_enforced_before_any_packet() -> None:
     from loadtrial.errors import TargetError
 
     plan = open_plan("http://10.255.255.1:9/", 10, 1.0, allow_hosts=("127.0.0.1",))
-    with pytest.raises(TargetError, match="allow list"):
+    with pytest.raises(TargetError, match="10.255.255.1 is not this machine"):
         run_load(plan)
+
+
+def test_a_malformed_response_is_an_error_of_its_request_not_the_end_of_the_run() -> None:
+    import socket
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+
+    done = threading.Event()
+
+    def serve() -> None:  # answers every request with bytes that are not HTTP
+        listener.settimeout(0.1)
+        while not done.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            with conn:
+                if conn.recv(4096):
+                    conn.sendall(b"NOT HTTP AT ALL\r\n\r\n")
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        s = summarize(run_load(open_plan(f"http://127.0.0.1:{port}/", 20, 1.0, connections=1)))
+    finally:
+        done.set()
+        thread.join(timeout=5)
+        listener.close()
+    assert s["errors"] == {"other": 20} and s["ok"] == 0 and s["requests"] == 20
+
+
+def test_one_worker_runs_in_the_callers_thread(fast_target: RunningTarget) -> None:
+    import asyncio
+
+    caller = threading.get_ident()
+    seen: list[tuple[int, bool]] = []
+
+    def on_interval(iv: IntervalStats) -> None:
+        try:
+            asyncio.get_running_loop()  # the engine's own loop runs in this very thread
+            inside = True
+        except RuntimeError:
+            inside = False
+        seen.append((threading.get_ident(), inside))
+
+    result = run_load(open_plan(fast_target.url, 200, 2.0), on_interval=on_interval)
+    assert summarize(result)["ok"] == 400
+    assert seen and all(ident == caller and inside for ident, inside in seen)
+    assert not any(t.name == "loadtrial-engine" for t in threading.enumerate())
+
+
+def test_an_error_in_on_interval_stops_the_run_and_is_raised(fast_target: RunningTarget) -> None:
+    def on_interval(iv: IntervalStats) -> None:
+        raise ValueError("the store is full")
+
+    started = time.monotonic()
+    with pytest.raises(ValueError, match="store is full"):
+        run_load(open_plan(fast_target.url, 100, 60.0), on_interval=on_interval)
+    assert time.monotonic() - started < 10

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from loadtrial.errors import LoadtrialError
-from loadtrial.load.coordinator import _await_ready, _Workers
+from loadtrial.load.coordinator import _await_ready, Workers
 from loadtrial.load.model import LoadPlan, OpenModel, RequestSpec, Stage
 from loadtrial.load.transport import (
     Done,
@@ -70,9 +70,9 @@ def test_worker_ends_when_the_coordinator_is_gone(fast_target: RunningTarget) ->
     assert isinstance(transport.sent[-1], Done)
 
 
-def _pool_of(*transports: Transport) -> _Workers:
-    pool = _Workers.__new__(_Workers)
-    pool.transports, pool.threads, pool.procs = list(transports), [], []
+def _pool_of(*transports: Transport) -> Workers:
+    pool = Workers.__new__(Workers)
+    pool.transports, pool.procs = list(transports), []
     return pool
 
 

@@ -180,9 +180,24 @@ def load_command(
     insecure: Annotated[bool, typer.Option(help="HTTPS: skip certificate checks.")] = False,
     cacert: Annotated[Path | None, typer.Option(help="HTTPS: extra CA file (PEM).")] = None,
     live: Annotated[bool, typer.Option(help="Live view (default: on a terminal).")] = True,
+    ray: Annotated[
+        bool,
+        typer.Option(
+            "--ray", help="Generate from a Ray cluster; --workers is then actors per node."
+        ),
+    ] = False,
+    ray_address: Annotated[
+        str | None,
+        typer.Option(
+            help="The Ray cluster (host:port; implies --ray). Default: RAY_ADDRESS "
+            "or the local cluster."
+        ),
+    ] = None,
 ) -> None:
     """Send load to one URL at a fixed rate (open model) or with fixed users (closed)."""
-    from loadtrial.load import check_plan, default_workers, run_load, summarize
+    from loadtrial.load import check_plan, run_load, summarize
+
+    address = ray_address if ray_address is not None else ("" if ray else None)
     from loadtrial.load.view import LiveView, summary_table
     from loadtrial.load.wire import parse_origin, ssl_context
 
@@ -205,7 +220,7 @@ def load_command(
         model=model,
         timeout_s=timeout_s,
         connections=connections,
-        workers=workers if workers is not None else default_workers(model, connections),
+        workers=workers if workers is not None else _default_workers(model, connections, address),
         allow_hosts=tuple(allow or ()),
         tls_verify=not insecure,
         ca_file=str(cacert) if cacert else "",
@@ -215,7 +230,10 @@ def load_command(
     console = Console()
     view = LiveView(plan, Console(stderr=True), enabled=live)
     with view:
-        result = run_load(plan, on_interval=view.update)
+        if address is None:
+            result = run_load(plan, on_interval=view.update)
+        else:
+            result = _run_on_ray(plan, address, view.update)
     summary = summarize(result)
     console.print(summary_table(summary, result.interrupted))
     if json_path is not None:
@@ -223,6 +241,22 @@ def load_command(
     if result.interrupted:
         where = f"; summary written to {json_path}" if json_path is not None else ""
         raise LoadInterrupted(f"load interrupted after {summary['duration_s']:g} s{where}")
+
+
+def _default_workers(model: OpenModel | ClosedModel, connections: int, ray: str | None) -> int:
+    """Local: one engine per core (as the schedule needs); Ray: one actor per node."""
+    from loadtrial.load import default_workers
+
+    return 1 if ray is not None else default_workers(model, connections)
+
+
+def _run_on_ray(plan: LoadPlan, address: str, on_interval: Any) -> Any:
+    """Run the plan on a Ray cluster ("": RAY_ADDRESS or the local cluster)."""
+    from loadtrial.load.distributed import run_load_ray
+
+    return run_load_ray(
+        plan, address=address, actors_per_node=plan.workers, on_interval=on_interval
+    )
 
 
 def target_command(

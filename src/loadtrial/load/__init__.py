@@ -34,13 +34,13 @@ from loadtrial.load.model import (
 )
 
 if TYPE_CHECKING:
-    from loadtrial.load.coordinator import run_load
+    from loadtrial.load.local import run_load
     from loadtrial.load.schedule import PlanEstimate, estimate
     from loadtrial.load.summary import summarize
     from loadtrial.load.validate import check_plan, default_workers, plan_problems
 
 _LAZY = {
-    "run_load": "coordinator",
+    "run_load": "local",
     "PlanEstimate": "schedule",
     "estimate": "schedule",
     "summarize": "summary",

@@ -20,6 +20,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import httptools
+
 from loadtrial.clock import SystemClock
 from loadtrial.load import wire
 from loadtrial.load.client import Client
@@ -39,6 +41,9 @@ TICK_S = 0.001
 # the lag well under a tick without paying the dispatch overhead for every arrival.
 PIGGYBACK_SLACK_S = 0.0002
 STOP_GRACE_S = 1.0  # after a stop, in-flight requests get at most this long to finish
+# failures of a connection or a malformed response: counted as the request's error when
+# the connection closes, never a reason to end the run
+_TRANSPORT_ERRORS = (OSError, ssl.SSLError, asyncio.CancelledError, httptools.HttpParserError)
 
 _mono = time.monotonic
 
@@ -65,8 +70,6 @@ class Engine:
         self.end_s = total_duration_s(plan.model)
         origin = wire.plan_origin(plan)
         self.payloads = [wire.encode_request(r, origin) for r in plan.requests]
-        self.mix = wire.mix_sequence([r.weight for r in plan.requests], seed=worker)
-        self.n = 0
         self.origin = origin
         self.second = 0
         self.running = True  # still sending new requests
@@ -82,6 +85,7 @@ class Engine:
         self.client = Client(
             origin,
             self.payloads,
+            wire.mix_sequence([r.weight for r in plan.requests], seed=worker),
             connections=share(plan.connections, worker, workers),
             timeout_s=plan.timeout_s,
             ssl_context=wire.ssl_context(plan, origin),
@@ -91,20 +95,13 @@ class Engine:
         self.ticker: Ticker | None = None
         model = plan.model
         self.think_s = model.think_time_s if isinstance(model, ClosedModel) else 0.0
-        if isinstance(model, ClosedModel) and self.think_s == 0:
-            self.client.keep_busy = self._keep_busy
+        self.client.chain = isinstance(model, ClosedModel) and self.think_s == 0
 
-    def _next_req(self) -> int:
-        mix = self.mix
-        if len(mix) == 1:
-            return 0
-        req = mix[self.n % len(mix)]
-        self.n += 1
-        return req
-
-    def _keep_busy(self) -> int:
-        """Closed model, no think time: the next request of a user, or -1 once stopping."""
-        return self._next_req() if self.running else -1
+    def _stop_sending(self) -> None:
+        """Send no new request from now on (the ones in flight may still finish)."""
+        self.running = False
+        self.client.chain = False
+        self.client.next_due_at = math.inf
 
     def _at(self, offset_s: float, callback: Callable[[], None]) -> None:
         self.loop.call_later(max(0.0, self.t0 + offset_s - _mono()), callback)
@@ -140,7 +137,7 @@ class Engine:
             lag = cur.lag.append
             for off in due:
                 lag(rel - off)
-                client.submit(t0 + off, self._next_req())
+                client.submit(t0 + off, self.client.next_req())
         nxt = pacer.next_due_s()
         late_by = PIGGYBACK_SLACK_S
         client.next_due_at = t0 + nxt + late_by if nxt is not None and self.running else math.inf
@@ -176,7 +173,7 @@ class Engine:
     def _user_start(self) -> None:
         if self.running:
             self.client.cur.offered += 1
-            self.client.submit(_mono(), self._next_req())
+            self.client.submit(_mono(), self.client.next_req())
 
     def _user_done(self, finished_at: float) -> None:
         """A user's request finished: send its next one now or after the think time."""
@@ -187,12 +184,12 @@ class Engine:
             self.loop.call_later(think, self._user_think_over, finished_at + think)
         else:
             self.client.cur.offered += 1
-            self.client.submit(finished_at, self._next_req())
+            self.client.submit(finished_at, self.client.next_req())
 
     def _user_think_over(self, intended: float) -> None:
         if self.running:
             self.client.cur.offered += 1
-            self.client.submit(intended, self._next_req())
+            self.client.submit(intended, self.client.next_req())
 
     # -- time keeping -------------------------------------------------------------------
     def _swap(self) -> None:
@@ -215,11 +212,13 @@ class Engine:
         exception from one of our callbacks is a bug that ends the run, reported as such.
         """
         exc = context.get("exception")
-        if exc is None or isinstance(exc, OSError | ssl.SSLError | asyncio.CancelledError):
+        if isinstance(exc, httptools.HttpParserCallbackError):  # our response callback broke
+            exc = exc.__context__ or exc
+        elif exc is None or isinstance(exc, _TRANSPORT_ERRORS):
             return
         self.bugs.append(f"{type(exc).__name__}: {exc} ({context.get('message', '')})")
         if not self.done.done():
-            self.running = False
+            self._stop_sending()
             self._finish()
 
     def _cpu_percent(self) -> float:
@@ -230,13 +229,12 @@ class Engine:
         return 100.0 * (cpu - cpu0) / (wall - wall0) if wall > wall0 else 0.0
 
     def _schedule_over(self) -> None:
-        self.client.next_due_at = math.inf
         if self.running:
             # the end timer may tick a little before t0 + end: send what the schedule still
             # holds (all of it is due before its end), so no arrival is silently lost
             self._send_due(until_s=self.end_s)
-            self.running = False
             self.drain_deadline = _mono() + self.plan.timeout_s + HOUSEKEEPING_S * 2
+        self._stop_sending()
 
     def _housekeeping(self) -> None:
         """Sweep timeouts, notice a stop, and end the run once drained."""
@@ -245,8 +243,7 @@ class Engine:
         self.client.cur.fold()
         self.client.sweep()
         if self.running and (self.coordinator_lost or self.should_stop()):
-            self.running = False
-            self.client.next_due_at = math.inf
+            self._stop_sending()
             self.stopped_at_s = _mono() - self.t0
             self.drain_deadline = _mono() + min(self.plan.timeout_s, STOP_GRACE_S)
         drained = self.client.inflight == 0 and not self.client.queue and not self.client.opening
@@ -259,7 +256,7 @@ class Engine:
         if self.ticker is not None:
             self.ticker.stop()
         try:
-            self.client.drop_queue()
+            self.client.abandon_queue()
             self.client.close()
             old, self.client.cur = self.client.cur, Interval()
             self._emit(finish(old, self.second, self._cpu_percent()))

@@ -13,7 +13,10 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 # Error kinds. HTTP errors are "http_<code>" (e.g. "http_502") for any status >= 400.
-ERROR_KINDS = ("timeout", "connect_refused", "reset", "dns", "tls", "other")
+# "timeout": no answer by the request's deadline (intended send + timeout), in flight or
+# still waiting for a connection the target kept busy; its elapsed time is in the
+# corrected latency. "unsent": still waiting for a connection when the run ended.
+ERROR_KINDS = ("timeout", "unsent", "connect_refused", "reset", "dns", "tls", "other")
 
 
 @dataclass(frozen=True)
@@ -68,7 +71,7 @@ class LoadPlan:
     timeout_s: float = 5.0
     connections: int = 50  # cap on open connections, over all workers
     workers: int = 1
-    allow_hosts: tuple[str, ...] = ()  # empty: no check here (the CLI checks its own URL)
+    allow_hosts: tuple[str, ...] = ()  # besides this machine (by address): see loadtrial.allow
     tls_verify: bool = True  # HTTPS: verify the server's certificate
     ca_file: str = ""  # HTTPS: extra CA bundle (PEM) to trust, e.g. a self-signed test cert
 
@@ -85,18 +88,48 @@ class IntervalStats:
     second: int
     offered: int = 0  # arrivals the schedule intended (open) / requests started (closed)
     sent: int = 0  # requests written to a connection
-    completed: int = 0  # requests finished (response or error)
+    completed: int = 0  # requests finished (response or error, sent or not: see ERROR_KINDS)
     ok: int = 0  # finished with a status < 400
     late: int = 0  # sent, but more than the lateness bound after their intended time
-    dropped: int = 0  # never sent (connection cap or client exhausted, or run ended)
+    dropped: int = 0  # never sent because the generator could not hold them (its queue cap)
     errors: Mapping[str, int] = field(default_factory=dict)  # kind -> count, see ERROR_KINDS
-    latency_hist: bytes = b""  # corrected latency (from intended send time), µs, encoded HDR
-    uncorrected_hist: bytes = b""  # latency from actual send, µs, encoded HDR
+    # corrected latency (from intended send time), µs, encoded HDR: every response and
+    # every `timeout` (at its elapsed time, ≥ the timeout)
+    latency_hist: bytes = b""
+    uncorrected_hist: bytes = b""  # latency from actual send (responses, sent timeouts), µs
     max_send_lag_us: int = 0  # worst delay of an actual send behind its intended time
     cpu_percent: float = 0.0  # generator CPU in this second, % of one core, summed over workers
     # how far the generator's dispatch ran behind its schedule (µs, encoded HDR); the
     # self-watch uses its p99 (a queue behind a full connection pool is not counted here)
     send_lag_hist: bytes = b""
+
+
+@dataclass(frozen=True)
+class ActorPlacement:
+    """Where one distributed generator ran and how its clock compared to the driver's."""
+
+    worker: int
+    node_id: str
+    node_ip: str
+    pid: int
+    clock_offset_ms: float  # its wall clock minus the driver's (corrected for)
+    clock_uncertainty_ms: float  # half the best round trip of the offset measurement
+
+
+@dataclass(frozen=True)
+class EngineProvenance:
+    """Which engine generated the load: "local" workers or "ray" actors on nodes."""
+
+    engine: str
+    workers: int
+    address: str = ""  # the Ray cluster
+    nodes: tuple[str, ...] = ()  # node ids the actors ran on
+    actors: tuple[ActorPlacement, ...] = ()
+
+    @property
+    def t0_spread_bound_ms(self) -> float:
+        """How far apart the workers' second 0 may be, as measured (0 on one host)."""
+        return 2 * max((a.clock_uncertainty_ms for a in self.actors), default=0.0)
 
 
 @dataclass(frozen=True)
@@ -111,3 +144,5 @@ class LoadResult:
     valid: bool = True  # False when the generator, not the target, limited the load
     invalid_reasons: tuple[str, ...] = ()
     duration_s: float = 0.0  # seconds of schedule actually run (less than planned if stopped)
+    partial_seconds: tuple[int, ...] = ()  # seconds lacking the share of a lost worker
+    provenance: EngineProvenance = field(default_factory=lambda: EngineProvenance("local", 1))

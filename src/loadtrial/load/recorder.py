@@ -21,11 +21,23 @@ from loadtrial.load.model import IntervalStats
 LATE_BOUND_S = 0.002
 
 
+_HTTP_KINDS = {code: f"http_{code}" for code in range(400, 600)}
+
+
+def _bin(values: array[float]) -> hdr.Binned | None:
+    """Bucket counts of latencies in seconds (None when there are none)."""
+    if not len(values):
+        return None
+    return hdr.bin_values_us(np.frombuffer(values, dtype=np.float64) * 1e6)
+
+
 class Interval:
     """Mutable accumulator of one second of one engine; touched only by its event loop."""
 
     __slots__ = (
         "binned",
+        "both",
+        "chained",
         "completed",
         "dropped",
         "errors",
@@ -49,6 +61,8 @@ class Interval:
         self.lat = array("d")  # corrected latency (from intended send time), seconds
         self.unc = array("d")  # uncorrected latency (from actual send), seconds
         self.lag = array("d")  # dispatch lag of the generator behind its schedule, seconds
+        self.both = array("d")  # sent at their intended time: corrected = uncorrected
+        self.chained = 0  # closed model: sent at once on the connection that just answered
         # bucket counts of values already folded out of the arrays: lat, unc, lag
         self.binned: list[hdr.Binned | None] = [None, None, None]
 
@@ -58,17 +72,34 @@ class Interval:
         Called every few tens of milliseconds, so the once-a-second histogram build is
         short and never stalls the event loop for long.
         """
-        arrays = (self.lat, self.unc, self.lag)
-        self.lat, self.unc, self.lag = array("d"), array("d"), array("d")
-        for i, values in enumerate(arrays):
-            if len(values):
-                us = np.frombuffer(values, dtype=np.float64) * 1e6
-                self.binned[i] = hdr.add_binned(self.binned[i], hdr.bin_values_us(us))
+        arrays = (self.lat, self.unc, self.lag, self.both)
+        self.lat, self.unc, self.lag, self.both = array("d"), array("d"), array("d"), array("d")
+        binned = [_bin(values) for values in arrays]
+        both = binned.pop()
+        for i, part in enumerate(binned):
+            self.binned[i] = hdr.add_binned(self.binned[i], part)
+        if both is not None:
+            for i in (0, 1):
+                self.binned[i] = hdr.add_binned(self.binned[i], both)
+
+    def http_error(self, status: int) -> None:
+        """Count one response with a status ≥ 400 (error kind http_<status>)."""
+        kind = _HTTP_KINDS.get(status) or f"http_{status}"
+        self.errors[kind] = self.errors.get(kind, 0) + 1
 
     def error(self, kind: str) -> None:
         """Count one finished request that failed with `kind`."""
         self.completed += 1
         self.errors[kind] = self.errors.get(kind, 0) + 1
+
+    def timed_out(self, elapsed_s: float, sent_elapsed_s: float | None) -> None:
+        """Count a request past its deadline as error `timeout`, censored, not lost: its
+        elapsed time from the intended send goes into the corrected latency, and, when it
+        was sent, its time since the actual send into the uncorrected one."""
+        self.error("timeout")
+        self.lat.append(elapsed_s)
+        if sent_elapsed_s is not None:
+            self.unc.append(sent_elapsed_s)
 
 
 def _encoded(binned: hdr.Binned | None) -> tuple[bytes, int]:
@@ -78,16 +109,25 @@ def _encoded(binned: hdr.Binned | None) -> tuple[bytes, int]:
     return hdr.encode(hdr.from_binned(binned)), binned.max_us
 
 
+def _same(a: hdr.Binned | None, b: hdr.Binned | None) -> bool:
+    """True when two bucket counts are equal (both None included)."""
+    if a is None or b is None:
+        return a is b
+    ends = (a.total, a.min_us, a.max_us) == (b.total, b.min_us, b.max_us)
+    return ends and bool(np.array_equal(a.counts, b.counts))
+
+
 def finish(iv: Interval, second: int, cpu_percent: float) -> IntervalStats:
     """Return the IntervalStats of a closed accumulator."""
     iv.fold()
     lat, _ = _encoded(iv.binned[0])
-    unc, _ = _encoded(iv.binned[1])
+    # every request sent at its intended time (the closed model): one histogram, encoded once
+    unc = lat if _same(iv.binned[0], iv.binned[1]) else _encoded(iv.binned[1])[0]
     lag, max_lag = _encoded(iv.binned[2])
     return IntervalStats(
         second=second,
-        offered=iv.offered,
-        sent=iv.sent,
+        offered=iv.offered + iv.chained,
+        sent=iv.sent + iv.chained,
         completed=iv.completed,
         ok=iv.ok,
         late=iv.late,

@@ -3,7 +3,8 @@
 In: a LoadResult. Out: a plain dict with exactly these keys: target, model, duration_s,
 requests, ok, offered_rate_per_s, achieved_rate_per_s, latency_ms{p50,p90,p99,p999,max},
 uncorrected_latency_ms{...}, errors{kind: count}, late, dropped,
-generator{cpu_percent, max_send_lag_ms}, valid, invalid_reasons[], seconds[].
+generator{cpu_percent, max_send_lag_ms}, engine{engine, workers, ...}, valid,
+invalid_reasons[], partial_seconds[], seconds[].
 
 `requests` counts finished requests (a response or an error); `achieved_rate_per_s` is
 requests sent per second of schedule run. Percentiles come from the histograms merged
@@ -47,6 +48,23 @@ def second_entry(iv: IntervalStats) -> dict[str, Any]:
     }
 
 
+def engine_entry(result: LoadResult) -> dict[str, Any]:
+    """Where the load came from: the engine, its workers and, on Ray, nodes and actors."""
+    prov = result.provenance
+    entry: dict[str, Any] = {"engine": prov.engine, "workers": prov.workers}
+    if prov.engine == "ray":
+        entry["address"] = prov.address
+        entry["nodes"] = len(prov.nodes)
+        entry["t0_spread_bound_ms"] = round(prov.t0_spread_bound_ms, 3)
+        entry["actors"] = [
+            {"worker": a.worker, "node_ip": a.node_ip, "node_id": a.node_id, "pid": a.pid,
+             "clock_offset_ms": a.clock_offset_ms,
+             "clock_uncertainty_ms": a.clock_uncertainty_ms}
+            for a in prov.actors
+        ]  # fmt: skip
+    return entry
+
+
 def _run_seconds(result: LoadResult) -> float:
     """Seconds of schedule run (falls back to the number of seconds recorded)."""
     return result.duration_s or float(len(result.intervals))
@@ -78,7 +96,9 @@ def summarize(result: LoadResult) -> dict[str, Any]:
             if lag.get_total_count()
             else 0.0,
         },
+        "engine": engine_entry(result),
         "valid": result.valid,
         "invalid_reasons": list(result.invalid_reasons),
+        "partial_seconds": list(result.partial_seconds),
         "seconds": [second_entry(i) for i in ivs],
     }

@@ -15,6 +15,7 @@ failed, 3 aborted or interrupted, 4 environment failure).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import threading
 from collections.abc import Callable, Sequence
@@ -47,6 +48,7 @@ from loadtrial.runner.snapshot import changed, take_snapshot
 from loadtrial.runner.support import Interrupts, Journal, build_observers
 from loadtrial.spec.convert import to_load_plan
 from loadtrial.spec.loader import LoadedTrial
+from loadtrial.spec.model import LoadSpec
 from loadtrial.store.model import Event
 from loadtrial.store.store import Store
 
@@ -74,17 +76,28 @@ class _Trial:
     late: list[LateWindow] = field(default_factory=list)  # windows of late observers
 
 
-def _default_load_fn() -> LoadFn:
+def _default_load_fn(load: LoadSpec) -> LoadFn:
     """run_load with its workers in processes, also a single one: the runner's own threads
-    (observers, store, live view) would otherwise delay the engine's sends (GIL)."""
+    (observers, store, live view) would otherwise delay the engine's sends (GIL); with
+    `engine: ray`, run_load_ray on the cluster (`workers` actors per node)."""
+    if load.engine == "ray":
+        from loadtrial.load.distributed import import_ray, run_load_ray
+
+        import_ray()  # without Ray: the install hint now, before any run starts
+        return functools.partial(
+            run_load_ray, address=load.ray_address, actors_per_node=load.workers or 1
+        )
     from loadtrial.load import run_load
 
     return functools.partial(run_load, processes=True)
 
 
-def _lead_s(load_fn: LoadFn | None, workers: int) -> float:
+def _lead_s(load_fn: LoadFn | None, workers: int, engine: str = "local") -> float:
     """How long before t0 the load is started: spawned workers need about a second to be
-    ready (the default load_fn always spawns); a given single-worker load_fn much less."""
+    ready (the default load_fn always spawns); a given single-worker load_fn much less;
+    Ray actors need a connection, placement and a clock measurement first."""
+    if engine == "ray" and load_fn is None:
+        return 8.0
     return 0.5 if load_fn is not None and workers <= 1 else 2.0
 
 
@@ -126,8 +139,9 @@ def run_trial(
     log = StoreLog(store, trial_id, env_key, trial.env.provider)
     ctx = _Trial(
         loaded, store, trial_id, make_provider(trial.env.provider, settings, journal, log),
-        journal, log, load_plan, load_fn or _default_load_fn(), make_view(console, live),
-        clock or SystemClock(), Interrupts(), _lead_s(load_fn, load_plan.workers),
+        journal, log, load_plan, load_fn or _default_load_fn(trial.load),
+        make_view(console, live), clock or SystemClock(), Interrupts(),
+        _lead_s(load_fn, load_plan.workers, trial.load.engine),
     )  # fmt: skip
     ctx.interrupts.on_first = lambda: ctx.view.note("Ctrl-C: stopping this run, then reverting")
     run_ids = [
@@ -261,6 +275,10 @@ def _measure(ctx: _Trial, run_id: int) -> tuple[str, str]:
     )
     for why in result.invalid_reasons:  # one event per reason: the analysis weighs each
         ctx.store.add_event(run_id, Event(0.0, "load_invalid", why, {}))
+    if result.provenance.engine != "local":
+        prov = result.provenance
+        what = f"{prov.workers} {prov.engine} generators on {len(prov.nodes)} node(s)"
+        ctx.store.add_event(run_id, Event(0.0, "load_engine", what, dataclasses.asdict(prov)))
     if fired:
         return "aborted", fired[0].reason
     if result.interrupted or ctx.interrupts.requested.is_set():

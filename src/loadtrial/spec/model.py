@@ -92,7 +92,9 @@ class LoadSpec(_Frozen):
     requests: tuple[RequestEntry, ...] = (RequestEntry(),)
     timeout: Duration = 5.0
     connections: int = Field(default=50, ge=1)
-    workers: int | None = Field(default=None, ge=1)
+    workers: int | None = Field(default=None, ge=1)  # engine processes (ray: actors per node)
+    engine: Literal["local", "ray"] = "local"  # ray: generator actors on a Ray cluster
+    ray_address: str = ""  # engine ray: the cluster ("" = RAY_ADDRESS or the local one)
 
 
 def load_duration_s(load: LoadSpec) -> float:
