@@ -1,7 +1,8 @@
 """Command groups of the CLI, one module per area, each with `register(app)`.
 
 Modules: load (quick load), trial (validate, schema, plan, run, ls, show, export),
-testbed (testbed up/down/status, demo), analyze (analyze, fit usl), report (report).
+testbed (testbed up/down/status, demo), analyze (analyze, fit usl), report (report),
+whatif (whatif).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import importlib
 
 import typer
 
-_MODULES = ("load", "trial", "testbed", "analyze", "report")
+_MODULES = ("load", "trial", "testbed", "analyze", "report", "whatif")
 
 
 def register_all(app: typer.Typer) -> None:

@@ -1,0 +1,138 @@
+"""The model checked against itself: each measured arm predicted from the other arms.
+
+In: `TrialData` and its `Trial`. Out: one `SelfCheck` per (measured arm, source arm): the
+model measured on the source arm, given the measured arm's topology and arrival rate,
+predicts throughput, p99, error rate and the bottleneck; beside each, what was measured
+(the analysis' pooled figures of the arm's steady windows) and whether the measurement lies
+inside the stated interval. A prediction outside its interval says so in its sentence.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from loadtrial.analysis.runview import build_run_view
+from loadtrial.analysis.slo import pooled_figures
+from loadtrial.errors import UserError
+from loadtrial.spec.model import Trial
+from loadtrial.store.model import TrialData
+from loadtrial.whatif.measure import USABLE, model_from_arm
+from loadtrial.whatif.model import TOPOLOGY_KNOBS, WhatifModel, with_settings
+from loadtrial.whatif.predict import Figure, Prediction, label, predict
+
+ARM_KNOBS = tuple(k for k in TOPOLOGY_KNOBS if not k.startswith("warm_"))
+CHECKED = ("throughput_per_s", "p99_s", "error_rate")
+
+
+@dataclass(frozen=True)
+class Measured:
+    """An arm's pooled figures (the analysis' own)."""
+
+    throughput_per_s: float
+    p99_s: float
+    error_rate: float
+
+
+@dataclass(frozen=True)
+class SelfCheck:
+    """One arm predicted from another, beside what it measured."""
+
+    arm: str
+    from_arm: str
+    prediction: Prediction
+    measured: Measured
+    inside: dict[str, bool]  # metric -> measured value inside the predicted interval
+
+    @property
+    def holds(self) -> bool:
+        """True when every checked figure lies inside its interval."""
+        return all(self.inside.values())
+
+    def sentence(self) -> str:
+        """One line: the figures, and whether the model's error exceeded its uncertainty."""
+        p, m = self.prediction, self.measured
+        head = (
+            f"{self.arm} from {self.from_arm}: predicted {_x(p.throughput_per_s)} ok/s, "
+            f"p99 {_s(p.p99_s)}, errors {_pct(p.error_rate)} ({label(p.bottleneck)}); "
+            f"measured {m.throughput_per_s:.1f} ok/s, p99 {m.p99_s:.2f}s, "
+            f"errors {m.error_rate:.1%}"
+        )
+        if self.holds:
+            return head + ": within the stated uncertainty."
+        off = ", ".join(k for k, ok in self.inside.items() if not ok)
+        return head + f": OUTSIDE the stated uncertainty on {off} — do not trust this model here."
+
+
+def _x(f: Figure) -> str:
+    return f"{f.value:.1f} [{f.low:.1f}-{f.high:.1f}]"
+
+
+def _s(f: Figure) -> str:
+    return f"{f.value:.2f}s [{f.low:.2f}-{f.high:.2f}]"
+
+
+def _pct(f: Figure) -> str:
+    return f"{f.value:.1%} [{f.low:.1%}-{f.high:.1%}]"
+
+
+def measured_figures(data: TrialData, arm: str) -> Measured | None:
+    """The arm's pooled figures over its usable runs; None when it has none."""
+    views = [build_run_view(r) for r in data.runs if r.info.arm == arm and r.info.status in USABLE]
+    if not views:
+        return None
+    f = pooled_figures(views)
+    return Measured(f.throughput_per_s, f.latency_us[99.0] / 1e6, f.error_rate)
+
+
+def retarget(source: WhatifModel, target: WhatifModel) -> WhatifModel:
+    """The source arm's model with the target arm's topology knobs and arrival rate."""
+    settings = {
+        k: str(getattr(target.topology, k))
+        for k in ARM_KNOBS
+        if getattr(target.topology, k) != getattr(source.topology, k)
+    }
+    settings["rate"] = str(target.rate_per_s)
+    return with_settings(source, settings)
+
+
+def self_check(
+    data: TrialData, trial: Trial, *, replications: int = 3, window_s: float = 20.0
+) -> list[SelfCheck]:
+    """Every measured arm predicted from every other arm that yields a model."""
+    arms = list(dict.fromkeys(r.info.arm for r in data.runs))
+    models: dict[str, WhatifModel] = {}
+    for arm in arms:
+        try:
+            models[arm] = model_from_arm(data, trial, arm)
+        except UserError:
+            continue  # an arm that cannot be modelled is still checked from the others
+    out = []
+    for arm in arms:
+        measured = measured_figures(data, arm)
+        if measured is None or arm not in models:
+            continue
+        for source in (a for a in arms if a != arm and a in models):
+            p = predict(retarget(models[source], models[arm]), replications=replications,
+                        window_s=window_s)  # fmt: skip
+            inside = {k: getattr(p, k).contains(getattr(measured, k)) for k in CHECKED}
+            out.append(SelfCheck(arm, source, p, measured, inside))
+    return out
+
+
+def checks_doc(checks: Sequence[SelfCheck]) -> list[dict[str, object]]:
+    """JSON-able rows of the self-check."""
+    return [
+        {
+            "arm": c.arm,
+            "from_arm": c.from_arm,
+            "holds": c.holds,
+            "inside": dict(c.inside),
+            "predicted": {k: dataclasses.asdict(getattr(c.prediction, k)) for k in CHECKED},
+            "bottleneck": c.prediction.bottleneck,
+            "measured": dataclasses.asdict(c.measured),
+            "summary": c.sentence(),
+        }
+        for c in checks
+    ]
