@@ -223,18 +223,20 @@ def _self_check(store: str, trial: str | None, replications: int, as_json: bool)
     from loadtrial.whatif.selfcheck import checks_doc, self_check
 
     data, spec = _load(store, trial)
-    checks = self_check(data, spec, replications=min(replications, 3))
+    result = self_check(data, spec, replications=min(replications, 3))
     if as_json:
-        typer.echo(json.dumps(plain(checks_doc(checks)), indent=2))
+        doc = {"checks": checks_doc(result.checks), "unmodelled": result.unmodelled}
+        typer.echo(json.dumps(plain(doc), indent=2))
     else:
-        if not checks:
-            typer.echo("self-check: fewer than two arms could be modelled; nothing to check")
-        for c in checks:
+        if not result.checks:
+            typer.echo("self-check: no arm could be predicted from another; nothing to check")
+        for c in result.checks:
             typer.echo(("  ok    " if c.holds else "  MISS  ") + c.sentence())
-    missed = [c for c in checks if not c.holds]
-    if missed:
-        raise SelfCheckExit(f"{len(missed)} of {len(checks)} predictions fell outside their "
-                            "stated uncertainty")  # fmt: skip
+        for arm, why in result.unmodelled.items():
+            typer.echo(f"  no model from {arm}: {why}")
+    if result.missed:
+        raise SelfCheckExit(f"{len(result.missed)} of {len(result.checks)} predictions fell "
+                            "outside their stated uncertainty")  # fmt: skip
 
 
 def register(app: typer.Typer) -> None:

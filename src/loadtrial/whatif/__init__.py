@@ -12,12 +12,13 @@ from __future__ import annotations
 from loadtrial.whatif.measure import model_from_arm
 from loadtrial.whatif.model import WhatifModel, from_doc, to_doc, with_settings
 from loadtrial.whatif.predict import Figure, Prediction, find_knee, predict, sweep
-from loadtrial.whatif.selfcheck import SelfCheck, self_check
+from loadtrial.whatif.selfcheck import SelfCheck, SelfCheckResult, self_check
 
 __all__ = [
     "Figure",
     "Prediction",
     "SelfCheck",
+    "SelfCheckResult",
     "WhatifModel",
     "find_knee",
     "from_doc",

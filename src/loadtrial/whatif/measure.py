@@ -91,13 +91,16 @@ def _held(by: dict[str, Series]) -> Series | None:
 
 
 def _saturated_from(run: RunData, view: RunView) -> int:
-    """First second a counted resource was at ≥ 90 % of its capacity (or latency rose):
-    the db connections held, or any other count series with a capacity."""
+    """First second a counted resource was at ≥ 90 % of its capacity, latency rose, or a
+    request failed: the db connections held, or any other count series with a capacity."""
     from loadtrial.observe.model import is_use
 
     by = {s.name: s for s in run.series}
     held = _held(by)
     first = view.onset_s if view.onset_s is not None else view.n_seconds
+    erred = np.flatnonzero(view.errors > 0)  # a request that gave up waited: not unloaded
+    if erred.size:
+        first = min(first, int(erred[0]))
     others = [
         s
         for s in run.series
@@ -202,16 +205,27 @@ def _profile(figs: Sequence[RunFigures]) -> tuple[tuple[float, ...], str]:
     return tuple(q[p] / 1e6 for p in PROFILE_PERCENTS), f"{n} requests before saturation"
 
 
-def model_from_arm(data: TrialData, trial: Trial, arm: str) -> WhatifModel:
-    """The model of `arm` from its usable runs; UserError when it has none."""
+def _arm_runs(data: TrialData, trial: Trial, arm: str) -> list[RunData]:
     runs = [r for r in data.runs if r.info.arm == arm and r.info.status in USABLE]
     if not runs:
         arms = sorted({r.info.arm for r in data.runs})
         raise UserError(f"arm {arm!r} has no usable run", hint=f"arms: {', '.join(arms)}")
-    closed = trial.load.model == "closed"
-    if closed:
+    if trial.load.model == "closed":
         raise UserError("what-if needs an open-model trial (arrivals on a schedule)",
                         hint="closed-model trials are not modelled yet")  # fmt: skip
+    return runs
+
+
+def arm_setting(data: TrialData, trial: Trial, arm: str) -> tuple[Topology, float]:
+    """What an arm ran: its topology (facts read back) and its arrival rate (offered/s)."""
+    runs = _arm_runs(data, trial, arm)
+    figs = [run_figures(r, build_run_view(r)) for r in runs]
+    return _topology(runs[0], figs), float(np.mean([f.arrivals for f in figs]))
+
+
+def model_from_arm(data: TrialData, trial: Trial, arm: str) -> WhatifModel:
+    """The model of `arm` from its usable runs; UserError when it has none."""
+    runs = _arm_runs(data, trial, arm)
     figs = [run_figures(r, build_run_view(r)) for r in runs]
     profile, how = _profile(figs)
     demands = Demands(

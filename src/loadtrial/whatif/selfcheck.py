@@ -18,8 +18,8 @@ from loadtrial.analysis.slo import pooled_figures
 from loadtrial.errors import UserError
 from loadtrial.spec.model import Trial
 from loadtrial.store.model import TrialData
-from loadtrial.whatif.measure import USABLE, model_from_arm
-from loadtrial.whatif.model import TOPOLOGY_KNOBS, WhatifModel, with_settings
+from loadtrial.whatif.measure import USABLE, arm_setting, model_from_arm
+from loadtrial.whatif.model import TOPOLOGY_KNOBS, Topology, WhatifModel, with_settings
 from loadtrial.whatif.predict import Figure, Prediction, label, predict
 
 ARM_KNOBS = tuple(k for k in TOPOLOGY_KNOBS if not k.startswith("warm_"))
@@ -86,39 +86,54 @@ def measured_figures(data: TrialData, arm: str) -> Measured | None:
     return Measured(f.throughput_per_s, f.latency_us[99.0] / 1e6, f.error_rate)
 
 
-def retarget(source: WhatifModel, target: WhatifModel) -> WhatifModel:
-    """The source arm's model with the target arm's topology knobs and arrival rate."""
+def retarget(source: WhatifModel, topology: Topology, rate_per_s: float) -> WhatifModel:
+    """The source arm's model with another arm's topology knobs and arrival rate."""
     settings = {
-        k: str(getattr(target.topology, k))
+        k: str(getattr(topology, k))
         for k in ARM_KNOBS
-        if getattr(target.topology, k) != getattr(source.topology, k)
+        if getattr(topology, k) != getattr(source.topology, k)
     }
-    settings["rate"] = str(target.rate_per_s)
+    settings["rate"] = str(rate_per_s)
     return with_settings(source, settings)
+
+
+@dataclass(frozen=True)
+class SelfCheckResult:
+    """The checks, and the arms no model could be measured on (arm -> why)."""
+
+    checks: tuple[SelfCheck, ...]
+    unmodelled: dict[str, str]
+
+    @property
+    def missed(self) -> list[SelfCheck]:
+        """Checks whose measurement fell outside the predicted interval."""
+        return [c for c in self.checks if not c.holds]
 
 
 def self_check(
     data: TrialData, trial: Trial, *, replications: int = 3, window_s: float = 20.0
-) -> list[SelfCheck]:
+) -> SelfCheckResult:
     """Every measured arm predicted from every other arm that yields a model."""
     arms = list(dict.fromkeys(r.info.arm for r in data.runs))
     models: dict[str, WhatifModel] = {}
+    unmodelled: dict[str, str] = {}
     for arm in arms:
         try:
             models[arm] = model_from_arm(data, trial, arm)
-        except UserError:
-            continue  # an arm that cannot be modelled is still checked from the others
+        except UserError as exc:  # still checked as a target, from the other arms
+            unmodelled[arm] = exc.message
     out = []
     for arm in arms:
         measured = measured_figures(data, arm)
-        if measured is None or arm not in models:
+        if measured is None:
             continue
+        topology, rate = arm_setting(data, trial, arm)
         for source in (a for a in arms if a != arm and a in models):
-            p = predict(retarget(models[source], models[arm]), replications=replications,
+            p = predict(retarget(models[source], topology, rate), replications=replications,
                         window_s=window_s)  # fmt: skip
             inside = {k: getattr(p, k).contains(getattr(measured, k)) for k in CHECKED}
             out.append(SelfCheck(arm, source, p, measured, inside))
-    return out
+    return SelfCheckResult(tuple(out), unmodelled)
 
 
 def checks_doc(checks: Sequence[SelfCheck]) -> list[dict[str, object]]:

@@ -149,7 +149,9 @@ class _System:
         self.next_node = 0
         self.db_from = 1.0 - d.db_share.value  # quantiles above this use the database
         self.base_s = profile_quantile(model.profile_s, self.db_from) if d.db_share.value else 0
-        self.tilt, self.hold_scale = hold_shape(model, self.db_from, self.base_s)
+        self.tilt, self.hold_scale, self.hold_offset_s = hold_shape(
+            model, self.db_from, self.base_s
+        )
         self.latencies: list[float] = []
         self.errors: dict[str, int] = {}
         self.tally = _Tally()
@@ -185,9 +187,11 @@ class _System:
         u = self.rng.random()
         d = self.model.demands
         uses_db = u >= self.db_from and d.db_share.value > 0
+        hold = 0.0
         if uses_db:
             w = (u - self.db_from) / (1.0 - self.db_from)
             hold = _db_hold(self.model, self.db_from, self.base_s, w, self.tilt) * self.hold_scale
+            hold += self.hold_offset_s
         fixed = self.base_s if uses_db else profile_quantile(self.model.profile_s, u)
         fixed -= d.app_cpu_s.value
         yield self.env.timeout(max(0.0, fixed))
@@ -247,17 +251,18 @@ def _db_hold(model: WhatifModel, db_from: float, base_s: float, w: float, a: flo
     return profile_quantile(model.profile_s, v) - base_s
 
 
-def hold_shape(model: WhatifModel, db_from: float, base_s: float) -> tuple[float, float]:
-    """(tilt a, scale) that give the profile's db part the measured mean hold `hold_s`.
+def hold_shape(model: WhatifModel, db_from: float, base_s: float) -> tuple[float, float, float]:
+    """(tilt a, scale, offset s): a db request holds its connection for
+    offset + scale × (its profile time − base), on average the measured `hold_s`.
 
     The profile's values are kept (its p99 is what a request takes); its mix is re-weighted
     (tilt), because seconds of a ramp over-count fast requests: a slow request completes a
     second later, when fewer were sent. Only when even the slowest mix is short of `hold_s`
-    are the values scaled as well.
+    are the values scaled as well; a profile without spread holds exactly `hold_s`.
     """
     target = model.demands.hold_s.value
     if model.demands.db_share.value <= 0 or target <= 0:
-        return 1.0, 1.0
+        return 1.0, 1.0, 0.0
     ws = np.linspace(0.0, 1.0, 401)[:-1] + 1.0 / 800
 
     def mean_at(log_a: float) -> float:
@@ -265,15 +270,17 @@ def hold_shape(model: WhatifModel, db_from: float, base_s: float) -> tuple[float
         return float(np.mean([_db_hold(model, db_from, base_s, float(w), a) for w in ws]))
 
     lo, hi = -4.0, 4.0
-    if mean_at(hi) < target:
-        top = mean_at(hi)
-        return float(np.exp(hi)), target / top if top > 0 else 1.0
+    top = mean_at(hi)
+    if top <= 0:
+        return 1.0, 0.0, target
+    if top < target:
+        return float(np.exp(hi)), target / top, 0.0
     if mean_at(lo) > target:
-        return float(np.exp(lo)), target / mean_at(lo)
+        return float(np.exp(lo)), target / mean_at(lo), 0.0
     for _ in range(40):
         mid = (lo + hi) / 2
         lo, hi = (mid, hi) if mean_at(mid) < target else (lo, mid)
-    return float(np.exp((lo + hi) / 2)), 1.0
+    return float(np.exp((lo + hi) / 2)), 1.0, 0.0
 
 
 def _arrivals(sys: _System, horizon_s: float) -> Generator[Any, Any, None]:

@@ -1,0 +1,127 @@
+"""What-if on a real stored trial: one short baseline run on the built-in testbed (the db
+connections story: reports hold a connection ~1 s, 17 slots for the apps), then the model
+and its predictions, through the API and through the CLI.
+
+Known answers from the testbed's mechanism: 4 of 10 requests are reports holding a
+connection 1 s, 4 of 10 are short queries, 2 of 10 use no db: db_share ≈ 0.8, mean hold
+≈ 0.5 s; at 60 req/s 24 erlangs of reports meet 17 slots (errors), with 77 slots (80 - 3
+reserved; the two pools of 25 allow 50) nothing waits.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from loadtrial.cli import main
+from loadtrial.commands.analyze import trial_of_text
+from loadtrial.store import Store
+from loadtrial.store.model import TrialData
+from loadtrial.whatif import model_from_arm, predict, with_settings
+
+TRIAL = """
+name: whatif-baseline
+target: {base_url: "URL", allow: [127.0.0.1]}
+load:
+  model: open
+  warmup: 5s
+  stages:
+    - {ramp_to: 60, duration: 4s}
+    - {rate: 60, duration: 10s}
+  requests:
+    - {name: home,   method: GET,  path: /,                   weight: 2}
+    - {name: item,   method: GET,  path: /items/42,           weight: 3}
+    - {name: report, method: GET,  path: "/report?hold_ms=1000", weight: 4}
+    - {name: order,  method: POST, path: /orders, json: {sku: A-1, qty: 1}, weight: 1}
+  timeout: 5s
+  connections: 400
+observe: testbed
+env: {provider: testbed, state: STATE}
+arms:
+  baseline: {app_nodes: 2, pool_max: 25, db_max_connections: 20, db_cpus: 1}
+repeat: 1
+slo: {p99: 2s, error_rate: 1%}
+"""
+
+
+@pytest.fixture(scope="module")
+def stored(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, TrialData]]:
+    """One baseline run on a real testbed, stored; the testbed is down afterwards."""
+    from loadtrial import testbed
+    from loadtrial.runner import run_trial
+    from loadtrial.spec import load_trial_file
+    from loadtrial.testbed.model import TestbedConfig
+
+    root = tmp_path_factory.mktemp("whatif")
+    state_path = root / "state.json"
+    state = testbed.up(TestbedConfig(), state_path)
+    try:
+        path = root / "trial.yaml"
+        text = TRIAL.replace("URL", state.base_url).replace("STATE", str(state_path))
+        path.write_text(text, encoding="utf-8")
+        store = Store(root / "results.db")
+        outcome = run_trial(load_trial_file(path), store=store, live=False)
+        assert outcome.trial_id is not None
+        data = store.load_trial(outcome.trial_id)
+    finally:
+        testbed.down(state_path)
+    yield root / "results.db", data
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+def test_model_measured_on_the_testbed_has_its_mechanism(stored: tuple[Path, TrialData]) -> None:
+    _, data = stored
+    model = model_from_arm(data, trial_of_text(data.info.file_text, ""), "baseline")
+    t, d = model.topology, model.demands
+    assert (t.app_nodes, t.pool_max, t.db_max_connections, t.db_cpus) == (2, 25, 20, 1.0)
+    assert t.db_reserved_connections == 3
+    assert 14 <= t.db_connections <= 17
+    assert 0.7 <= d.db_share.value <= 0.95, d
+    assert 0.35 <= d.hold_s.value <= 0.65, d
+    assert model.rate_per_s == pytest.approx(60.0, rel=0.05)
+    assert model.profile_s[-2] == pytest.approx(1.0, abs=0.3)  # p99 unloaded: one report
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+def test_predictions_from_the_baseline(stored: tuple[Path, TrialData]) -> None:
+    _, data = stored
+    model = model_from_arm(data, trial_of_text(data.info.file_text, ""), "baseline")
+    same = predict(model, replications=2, window_s=15.0)
+    assert same.bottleneck == "db.connections"
+    assert same.error_rate.value > 0.10
+    bigger = predict(with_settings(model, {"db_max_connections": "80", "db_cpus": "2"}),
+                     replications=2, window_s=15.0)  # fmt: skip
+    assert bigger.error_rate.value < 0.01
+    assert bigger.bottleneck == "none"
+    assert bigger.p99_s.value < 2.0  # the demo's SLO
+    more_nodes = predict(with_settings(model, {"app_nodes": "4"}), replications=2, window_s=15.0)
+    assert more_nodes.error_rate.value > same.error_rate.value  # warm pools keep the slots
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+def test_cli_shows_edits_and_predicts(
+    stored: tuple[Path, TrialData], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db, data = stored
+    base = ["whatif", str(data.info.trial_id), "--store", str(db), "--arm", "baseline"]
+    assert main([*base, "--show-model"]) == 0
+    out = capsys.readouterr().out
+    assert "db_max_connections" in out and "hold_s" in out and "pool wait 2.0s" in out
+    assert main([*base, "--show-model", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    doc["topology"]["db_max_connections"] = 80  # a user's edit
+    doc["topology"]["warm_connections_per_node"] = 0
+    edited = tmp_path / "model.json"
+    edited.write_text(json.dumps(doc), encoding="utf-8")
+    assert main(["whatif", "--model", str(edited), "--replications", "2", "--json"]) == 0
+    predicted = json.loads(capsys.readouterr().out)["prediction"]
+    assert predicted["error_rate"]["value"] < 0.01 and predicted["bottleneck"] == "none"
+    assert main([*base, "--set", "app_nodes=4", "--rate", "60", "--replications", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "bottleneck  db connections" in out and "next limit" in out and "p99" in out
