@@ -10,11 +10,11 @@ from __future__ import annotations
 import math
 
 import pytest
+from whatif_models import station
 
 from loadtrial.whatif import formulas
 from loadtrial.whatif.predict import ceilings, find_knee, predict, sweep
 from loadtrial.whatif.simulate import simulate
-from whatif_models import station
 
 
 def test_erlang_formulas_match_textbook_values() -> None:
