@@ -115,6 +115,8 @@ def self_check(
 ) -> SelfCheckResult:
     """Every measured arm predicted from every other arm that yields a model."""
     arms = list(dict.fromkeys(r.info.arm for r in data.runs))
+    if trial.load.model == "closed":
+        return SelfCheckResult((), {a: "a closed-model trial is not modelled" for a in arms})
     models: dict[str, WhatifModel] = {}
     unmodelled: dict[str, str] = {}
     for arm in arms:
@@ -129,8 +131,12 @@ def self_check(
             continue
         topology, rate = arm_setting(data, trial, arm)
         for source in (a for a in arms if a != arm and a in models):
-            p = predict(retarget(models[source], topology, rate), replications=replications,
-                        window_s=window_s)  # fmt: skip
+            try:
+                target = retarget(models[source], topology, rate)
+            except UserError as exc:  # e.g. an arm that offered nothing
+                unmodelled.setdefault(arm, exc.message)
+                continue
+            p = predict(target, replications=replications, window_s=window_s)
             inside = {k: getattr(p, k).contains(getattr(measured, k)) for k in CHECKED}
             out.append(SelfCheck(arm, source, p, measured, inside))
     return SelfCheckResult(tuple(out), unmodelled)
