@@ -1,6 +1,6 @@
-"""What-if on a real stored trial: one short baseline run on the built-in testbed (the db
-connections story: reports hold a connection ~1 s, 17 slots for the apps), then the model
-and its predictions, through the API and through the CLI.
+"""What-if on a real stored trial: a short baseline run and a bigger-db run on the built-in
+testbed (the db connections story: reports hold a connection ~1 s, 17 slots for the apps),
+then the model, its predictions and the self-check, through the API, the CLI and the report.
 
 Known answers from the testbed's mechanism: 4 of 10 requests are reports holding a
 connection 1 s, 4 of 10 are short queries, 2 of 10 use no db: db_share ≈ 0.8, mean hold
@@ -30,7 +30,7 @@ load:
   warmup: 5s
   stages:
     - {ramp_to: 60, duration: 4s}
-    - {rate: 60, duration: 10s}
+    - {rate: 60, duration: 8s}
   requests:
     - {name: home,   method: GET,  path: /,                   weight: 2}
     - {name: item,   method: GET,  path: /items/42,           weight: 3}
@@ -42,6 +42,7 @@ observe: testbed
 env: {provider: testbed, state: STATE}
 arms:
   baseline: {app_nodes: 2, pool_max: 25, db_max_connections: 20, db_cpus: 1}
+  bigger-db: {app_nodes: 2, pool_max: 25, db_max_connections: 80, db_cpus: 2}
 repeat: 1
 slo: {p99: 2s, error_rate: 1%}
 """
@@ -49,7 +50,8 @@ slo: {p99: 2s, error_rate: 1%}
 
 @pytest.fixture(scope="module")
 def stored(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, TrialData]]:
-    """One baseline run on a real testbed, stored; the testbed is down afterwards."""
+    """One baseline and one bigger-db run on a real testbed, stored; the testbed is down
+    afterwards."""
     from loadtrial import testbed
     from loadtrial.runner import run_trial
     from loadtrial.spec import load_trial_file
@@ -125,3 +127,26 @@ def test_cli_shows_edits_and_predicts(
     assert main([*base, "--set", "app_nodes=4", "--rate", "60", "--replications", "2"]) == 0
     out = capsys.readouterr().out
     assert "bottleneck  db connections" in out and "next limit" in out and "p99" in out
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+def test_self_check_and_report_section_on_the_measured_arms(
+    stored: tuple[Path, TrialData],
+) -> None:
+    from loadtrial.report.whatif_section import section, whatif_rows
+    from loadtrial.whatif import self_check
+
+    _, data = stored
+    trial = trial_of_text(data.info.file_text, "")
+    result = self_check(data, trial, replications=2, window_s=10.0)
+    by = {(c.arm, c.from_arm): c for c in result.checks}
+    bigger = by[("bigger-db", "baseline")]  # the done-when: predicted from baseline alone
+    assert bigger.prediction.bottleneck == "none"
+    assert bigger.measured.error_rate < 0.01
+    assert bigger.inside["error_rate"] and bigger.inside["throughput_per_s"], bigger.sentence()
+    back = by[("baseline", "bigger-db")]
+    assert back.prediction.bottleneck == "db.connections"
+    assert back.prediction.error_rate.value > 0.10
+    html = section(whatif_rows(data, trial))
+    assert "What-if self-check" in html and "bigger-db" in html and "measured" in html
