@@ -180,6 +180,12 @@ def whatif_command(
         return None
     if sweep_text is not None:
         return _sweep(model, parse_sweep(sweep_text), seed, as_json)
+    if not as_json:  # progress: a simulation of thousands of requests per second takes a while
+        from loadtrial.whatif.predict import WARMUP_S, WINDOW_S  # (scipy: only when asked)
+
+        span = WARMUP_S + WINDOW_S
+        typer.echo(f"simulating {replications} × {span:.0f} s at {model.rate_per_s:.0f}/s ...",
+                   err=True)  # fmt: skip
     prediction = whatif.predict(model, replications=replications, seed=seed)
     if as_json:
         doc = {"model": whatif.to_doc(model), "prediction": _prediction_doc(prediction)}

@@ -31,6 +31,8 @@ from loadtrial.whatif.model import (
 from loadtrial.whatif.simulate import CAUSE_OF, SimResult, simulate
 
 SATURATED = 0.9
+WINDOW_S = 30.0  # simulated seconds measured per replication
+WARMUP_S = 5.0  # simulated seconds before them (pools grow, queues form)
 LABELS = {
     "db.connections": "db connections",
     "db.cpu": "db CPU",
@@ -146,8 +148,8 @@ def predict(
     model: WhatifModel,
     *,
     replications: int = 5,
-    window_s: float = 30.0,
-    warmup_s: float = 5.0,
+    window_s: float = WINDOW_S,
+    warmup_s: float = WARMUP_S,
     seed: int = 0,
 ) -> Prediction:
     """Simulate `replications` draws of the model; summarise with intervals and bounds."""
