@@ -94,3 +94,20 @@ def test_sweep_finds_the_knee_below_the_connection_bound() -> None:
     assert knee.last_good_per_s is not None and knee.first_bad_per_s is not None
     assert 20.0 <= knee.last_good_per_s < knee.first_bad_per_s <= 40.0
     assert "db connections" in knee.why
+
+
+def test_profile_keeps_its_values_and_reweights_its_mix_to_the_measured_hold() -> None:
+    # a ramp's profile: half fast (1 ms), half slow (~1 s), but Little's law says 0.75 s:
+    # the slow share is under-counted, not the slow time too short
+    from dataclasses import replace
+
+    from loadtrial.whatif.model import PROFILE_PERCENTS
+    from loadtrial.whatif.simulate import hold_shape
+
+    slow = [0.001 if p <= 50 else 0.95 + 0.001 * p for p in PROFILE_PERCENTS]
+    m = replace(station(rate=5.0, db_share=1.0, hold_s=0.75, pool_max=100), profile_s=tuple(slow))
+    tilt, scale, offset = hold_shape(m, 0.0, 0.001)
+    assert tilt > 1.0 and scale == 1.0 and offset == 0.0
+    r = simulate(m, seed=4, window_s=200.0, warmup_s=1.0)
+    assert float(r.latency_s.mean()) == pytest.approx(0.75, rel=0.08)
+    assert r.latency_quantile_s(99) <= max(slow) + 0.01  # no request slower than measured

@@ -150,3 +150,15 @@ def test_self_check_and_report_section_on_the_measured_arms(
     assert back.prediction.error_rate.value > 0.10
     html = section(whatif_rows(data, trial))
     assert "What-if self-check" in html and "bigger-db" in html and "measured" in html
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+def test_report_page_carries_the_self_check(stored: tuple[Path, TrialData]) -> None:
+    from loadtrial.report.build import build_report
+    from loadtrial.report.page import render
+
+    _, data = stored
+    report = build_report(data, trial_of_text(data.info.file_text, ""), ())
+    assert {(r.arm, r.from_arm) for r in report.whatif} >= {("bigger-db", "baseline")}
+    assert '<section id="whatif"' in render(report, compress_js=False)
