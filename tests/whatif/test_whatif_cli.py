@@ -18,7 +18,14 @@ from loadtrial.whatif import from_doc, to_doc, with_settings
 def test_sweep_and_settings_parse_or_say_why() -> None:
     assert parse_sweep("rate=100..1000:300") == [100.0, 400.0, 700.0, 1000.0]
     assert len(parse_sweep("rate=100..2000")) == 10
-    for bad in ("rate=100", "users=1..5", "rate=5..1", "rate=1..1000:1"):
+    for bad in (
+        "rate=100",
+        "users=1..5",
+        "rate=5..1",
+        "rate=5..1:1",
+        "rate=0..9:1",
+        "rate=1..1000:1",
+    ):
         with pytest.raises(UserError):
             parse_sweep(bad)
     assert parse_settings(["app_nodes=8", "db_cpus = 4"]) == {"app_nodes": "8", "db_cpus": "4"}

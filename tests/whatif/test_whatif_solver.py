@@ -41,11 +41,11 @@ def test_mmc_wait_matches_erlang_c() -> None:
 
 def test_pool_without_wait_blocks_as_erlang_b_with_any_hold_distribution() -> None:
     # M/G/c/c: blocking depends on the mean hold only (insensitivity); the hold here is fixed
-    lam, hold, c = 40.0, 0.25, 12  # 10 erlangs on 12 connections
+    lam, hold, c = 12.0, 0.25, 4  # 3 erlangs on 4 connections: B = 0.206 (5 would give 0.110)
     m = station(rate=lam, db_share=1.0, hold_s=hold, pool_max=c, pool_wait_s=0.0)
-    r = simulate(m, seed=5, window_s=150.0, warmup_s=5.0)
+    r = simulate(m, seed=5, window_s=400.0, warmup_s=5.0)
     blocked = r.errors.get("pool_timeout", 0) / r.completed
-    assert blocked == pytest.approx(formulas.erlang_b(c, lam * hold), abs=0.02)
+    assert blocked == pytest.approx(formulas.erlang_b(c, lam * hold), abs=0.03)
     assert set(r.errors) <= {"pool_timeout"}
 
 
