@@ -90,7 +90,7 @@ def validate(data: TrialData) -> list[dict[str, object]]:
     for arm in arms:
         topology, rate = arm_setting(data, trial, arm)
         p = predict(retarget(base, topology, rate), replications=5)
-        m = measured_figures(data, arm)
+        m = measured_figures(data, trial, arm)
         assert m is not None
         x_err = (p.throughput_per_s.value - m.throughput_per_s) / m.throughput_per_s
         e_err = p.error_rate.value - m.error_rate

@@ -10,9 +10,11 @@ came from. Per run, over its steady window (the analysis' own, `build_run_view`)
   peak used);
 - topology from the facts read back (app.nodes, app.pool_max, db.max_connections, db.cpus,
   lb.maxconn) and db.connections.reserved; timeouts from the trial file and the testbed's.
+Runs the analysis calls invalid (the generator was the limit) are left out.
 Across runs: the mean, with standard error = SD / √runs (one run: 10 % of the value, said so).
-The unloaded profile: merged latency histogram of the seconds before anything saturated
-(second 0, the cold start, left out), or a whole window that never saturated.
+The unloaded profile: merged latency histogram (from the actual send: a generator's lag
+is not the system's time) of the seconds before anything saturated or failed (second 0,
+the cold start, left out), or a whole window that never saturated.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import numpy as np
 from loadtrial.analysis import hist
 from loadtrial.analysis.runview import RunView, build_run_view
 from loadtrial.analysis.saturation import SMOOTHED_SUFFIXES
+from loadtrial.analysis.slo import validity_finding
 from loadtrial.errors import UserError
 from loadtrial.spec.model import Trial
 from loadtrial.store.model import RunData, Series, TrialData
@@ -107,9 +110,12 @@ def _saturated_from(run: RunData, view: RunView) -> int:
         if not s.name.startswith("db.connections.") and not s.name.endswith(SMOOTHED_SUFFIXES)
     ]
     for s in [*others, *([held] if held is not None else [])]:
-        if s.capacity and s.unit == "count" and is_use(s.name):
-            hot = s.t_s[s.values >= SATURATED * s.capacity]
-            if hot.size:
+        if s.capacity and s.unit == "count" and is_use(s.name) and s.values.size:
+            # the level it settled at counts as full too: slots others hold (or a pool
+            # that cannot grow) keep a saturated resource under its nominal capacity
+            level = min(SATURATED * s.capacity, SATURATED * float(s.values.max()))
+            hot = s.t_s[s.values >= level]
+            if hot.size and float(s.values.max()) >= SATURATED * 0.9 * s.capacity:
                 first = min(first, int(hot[0]))
     return first
 
@@ -120,7 +126,8 @@ def _profile_counts(run: RunData, view: RunView) -> np.ndarray:
     secs = [s for s in run.seconds if 1 <= s.second < first]
     if first >= view.window.end_s:
         secs = [s for s in run.seconds if view.window.start_s <= s.second < view.window.end_s]
-    return hist.merge_counts(hist.counts_of(s.latency_hist) for s in secs if s.latency_hist)
+    # from the actual send: a generator that fell behind delays the send, not the service
+    return hist.merge_counts(hist.counts_of(s.uncorrected_hist) for s in secs if s.uncorrected_hist)
 
 
 def run_figures(run: RunData, view: RunView) -> RunFigures:
@@ -205,28 +212,38 @@ def _profile(figs: Sequence[RunFigures]) -> tuple[tuple[float, ...], str]:
     return tuple(q[p] / 1e6 for p in PROFILE_PERCENTS), f"{n} requests before saturation"
 
 
-def _arm_runs(data: TrialData, trial: Trial, arm: str) -> list[RunData]:
-    runs = [r for r in data.runs if r.info.arm == arm and r.info.status in USABLE]
-    if not runs:
-        arms = sorted({r.info.arm for r in data.runs})
-        raise UserError(f"arm {arm!r} has no usable run", hint=f"arms: {', '.join(arms)}")
+def usable_runs(data: TrialData, trial: Trial, arm: str) -> list[tuple[RunData, RunView]]:
+    """The arm's runs the analysis keeps (not invalid: the generator was not the limit),
+    with their views; UserError when there is none, or for a closed-model trial."""
     if trial.load.model == "closed":
         raise UserError("what-if needs an open-model trial (arrivals on a schedule)",
                         hint="closed-model trials are not modelled yet")  # fmt: skip
-    return runs
+    out = []
+    for r in data.runs:
+        if r.info.arm != arm or r.info.status not in USABLE:
+            continue
+        view = build_run_view(r)
+        verdict = validity_finding(r, view, ())
+        if verdict is None or verdict.status != "invalid":
+            out.append((r, view))
+    if not out:
+        arms = sorted({r.info.arm for r in data.runs})
+        raise UserError(f"arm {arm!r} has no valid run",
+                        hint=f"arms: {', '.join(arms)}; `loadtrial analyze` says why")  # fmt: skip
+    return out
 
 
 def arm_setting(data: TrialData, trial: Trial, arm: str) -> tuple[Topology, float]:
     """What an arm ran: its topology (facts read back) and its arrival rate (offered/s)."""
-    runs = _arm_runs(data, trial, arm)
-    figs = [run_figures(r, build_run_view(r)) for r in runs]
-    return _topology(runs[0], figs), float(np.mean([f.arrivals for f in figs]))
+    runs = usable_runs(data, trial, arm)
+    figs = [run_figures(r, v) for r, v in runs]
+    return _topology(runs[0][0], figs), float(np.mean([f.arrivals for f in figs]))
 
 
 def model_from_arm(data: TrialData, trial: Trial, arm: str) -> WhatifModel:
     """The model of `arm` from its usable runs; UserError when it has none."""
-    runs = _arm_runs(data, trial, arm)
-    figs = [run_figures(r, build_run_view(r)) for r in runs]
+    runs = usable_runs(data, trial, arm)
+    figs = [run_figures(r, v) for r, v in runs]
     profile, how = _profile(figs)
     demands = Demands(
         db_share=_estimate([f.db_share for f in figs], "(commits + pool errors) / arrivals"),
@@ -239,7 +256,7 @@ def model_from_arm(data: TrialData, trial: Trial, arm: str) -> WhatifModel:
         source=f"trial {data.info.trial_id} ({data.info.name}), arm {arm}, runs {ids}",
         rate_per_s=float(np.mean([f.arrivals for f in figs])),
         poisson=bool(trial.load.poisson),
-        topology=_topology(runs[0], figs),
+        topology=_topology(runs[0][0], figs),
         demands=demands,
         timeouts=Timeouts(POOL_WAIT_S, LB_QUEUE_S, float(trial.load.timeout)),
         profile_s=profile,

@@ -13,12 +13,11 @@ import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from loadtrial.analysis.runview import build_run_view
 from loadtrial.analysis.slo import pooled_figures
 from loadtrial.errors import UserError
 from loadtrial.spec.model import Trial
 from loadtrial.store.model import TrialData
-from loadtrial.whatif.measure import USABLE, arm_setting, model_from_arm
+from loadtrial.whatif.measure import arm_setting, model_from_arm, usable_runs
 from loadtrial.whatif.model import TOPOLOGY_KNOBS, Topology, WhatifModel, with_settings
 from loadtrial.whatif.predict import Figure, Prediction, label, predict
 
@@ -77,10 +76,11 @@ def _pct(f: Figure) -> str:
     return f"{f.value:.1%} [{f.low:.1%}-{f.high:.1%}]"
 
 
-def measured_figures(data: TrialData, arm: str) -> Measured | None:
-    """The arm's pooled figures over its usable runs; None when it has none."""
-    views = [build_run_view(r) for r in data.runs if r.info.arm == arm and r.info.status in USABLE]
-    if not views:
+def measured_figures(data: TrialData, trial: Trial, arm: str) -> Measured | None:
+    """The arm's pooled figures over its valid runs; None when it has none."""
+    try:
+        views = [v for _, v in usable_runs(data, trial, arm)]
+    except UserError:
         return None
     f = pooled_figures(views)
     return Measured(f.throughput_per_s, f.latency_us[99.0] / 1e6, f.error_rate)
@@ -126,7 +126,7 @@ def self_check(
             unmodelled[arm] = exc.message
     out = []
     for arm in arms:
-        measured = measured_figures(data, arm)
+        measured = measured_figures(data, trial, arm)
         if measured is None:
             continue
         topology, rate = arm_setting(data, trial, arm)
