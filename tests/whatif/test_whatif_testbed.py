@@ -94,15 +94,18 @@ def test_predictions_from_the_baseline(stored: tuple[Path, TrialData]) -> None:
     _, data = stored
     model = model_from_arm(data, trial_of_text(data.info.file_text, ""), "baseline")
     same = predict(model, replications=2, window_s=15.0)
-    assert same.bottleneck == "db.connections"
-    assert same.error_rate.value > 0.10
+    why = f"{model}\n{same}"  # shown when an assertion fails
+    assert same.bottleneck == "db.connections", why
+    assert same.error_rate.value > 0.10, why
     bigger = predict(with_settings(model, {"db_max_connections": "80", "db_cpus": "2"}),
                      replications=2, window_s=15.0)  # fmt: skip
-    assert bigger.error_rate.value < 0.01
-    assert bigger.bottleneck == "none"
-    assert bigger.p99_s.value < 2.0  # the demo's SLO
+    assert bigger.error_rate.value < 0.01, bigger
+    assert bigger.bottleneck == "none", bigger
+    assert bigger.p99_s.value < 2.0, bigger  # the demo's SLO
     more_nodes = predict(with_settings(model, {"app_nodes": "4"}), replications=2, window_s=15.0)
-    assert more_nodes.error_rate.value > same.error_rate.value  # warm pools keep the slots
+    # the two running nodes keep (nearly) every slot: the db requests routed to the two new
+    # nodes (half of them) fail; pools sharing the slots fairly would do about as baseline
+    assert more_nodes.error_rate.value > same.error_rate.value + 0.05, more_nodes
 
 
 @pytest.mark.slow
