@@ -165,3 +165,35 @@ def test_report_page_carries_the_self_check(stored: tuple[Path, TrialData]) -> N
     report = build_report(data, trial_of_text(data.info.file_text, ""), ())
     assert {(r.arm, r.from_arm) for r in report.whatif} >= {("bigger-db", "baseline")}
     assert '<section id="whatif"' in render(report, compress_js=False)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+def test_cli_self_check_exit_code_follows_its_misses(
+    stored: tuple[Path, TrialData],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import dataclasses
+
+    from loadtrial.whatif import selfcheck
+
+    db, data = stored
+    args = ["whatif", str(data.info.trial_id), "--store", str(db), "--self-check"]
+    code = main([*args, "--json"])
+    doc = json.loads(capsys.readouterr().out)
+    assert {(c["arm"], c["from_arm"]) for c in doc["checks"]} == {
+        ("baseline", "bigger-db"), ("bigger-db", "baseline")}  # fmt: skip
+    assert code == (1 if any(not c["holds"] for c in doc["checks"]) else 0)
+    real = selfcheck.self_check
+
+    def one_miss(*a: object, **k: object) -> selfcheck.SelfCheckResult:
+        got = real(*a, **k)  # type: ignore[arg-type]
+        first = dataclasses.replace(got.checks[0], inside={"error_rate": False})
+        return dataclasses.replace(got, checks=(first, *got.checks[1:]))
+
+    monkeypatch.setattr(selfcheck, "self_check", one_miss)
+    assert main(args) == 1
+    captured = capsys.readouterr()
+    assert "MISS" in captured.out and "OUTSIDE the stated uncertainty" in captured.out
+    assert "fell outside their stated uncertainty" in captured.err
