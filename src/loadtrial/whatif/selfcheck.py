@@ -21,7 +21,11 @@ from loadtrial.whatif.measure import arm_setting, model_from_arm, usable_runs
 from loadtrial.whatif.model import TOPOLOGY_KNOBS, Topology, WhatifModel, with_settings
 from loadtrial.whatif.predict import Figure, Prediction, label, predict
 
-ARM_KNOBS = tuple(k for k in TOPOLOGY_KNOBS if not k.startswith("warm_"))
+# what an arm declares or the system reports as configured; not what the source arm
+# measured about its own run (other sessions' slots, warm pools)
+ARM_KNOBS = tuple(
+    k for k in TOPOLOGY_KNOBS if not k.startswith("warm_") and k != "db_other_connections"
+)
 CHECKED = ("throughput_per_s", "p99_s", "error_rate")
 
 
