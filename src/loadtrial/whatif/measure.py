@@ -206,8 +206,8 @@ def _profile(figs: Sequence[RunFigures]) -> tuple[tuple[float, ...], str]:
     n = int(counts.sum())
     if n < MIN_PROFILE_REQUESTS:
         raise UserError(
-            f"only {n} requests completed before the system saturated: too few to learn "
-            "one request's unloaded time",
+            f"only {n} requests completed before anything saturated or failed: too few to "
+            "learn one request's unloaded time",
             hint="measure an arm with a slower ramp, or edit profile_s in a model file",
         )
     q = hist.quantiles(counts, PROFILE_PERCENTS)
