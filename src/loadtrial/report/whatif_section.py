@@ -72,7 +72,7 @@ def _cell(fig: tuple[float, float, float] | None, measured: float | None, fmt: s
     if fig is None or measured is None:
         return "<td></td>"
     value, low, high = fig
-    off = "" if low <= measured <= high else ' class="bad"'
+    off = "" if low <= measured <= high else ' class="bad" style="color: var(--bad)"'
     return (
         f"<td{off}>{format(value, fmt)} <small>[{format(low, fmt)}–{format(high, fmt)}]</small>"
         f"<br>measured {format(measured, fmt)}</td>"
