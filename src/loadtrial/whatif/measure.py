@@ -139,7 +139,10 @@ def run_figures(run: RunData, view: RunView) -> RunFigures:
 
     arrivals = _mean(view.in_window(view.offered))
     completed = _mean(view.in_window(view.completed))
-    errors = _mean(view.in_window(view.errors))
+    # a request that gave up waiting for a connection is recorded when it gave up, the pool
+    # timeout after it arrived: count the errors of the window's arrivals, not its seconds
+    lag = round(POOL_WAIT_S)
+    errors = _mean(view.errors[view.window.start_s + lag : view.window.end_s + lag])
     held_series = _held(by)
     cap = held_series.capacity if held_series is not None and held_series.capacity else 0.0
     held_w = _in_window(held_series, view)
