@@ -69,8 +69,9 @@ def _load(store_path: str, which: str | None) -> tuple[Any, Any]:
     from loadtrial.store import Store
 
     if not Path(store_path).exists():
+        hint = "run a trial first, or --store PATH (`loadtrial demo` keeps its trial in "
         raise UserError(f"no results store at {store_path}",
-                        hint="run a trial first, or --store PATH")  # fmt: skip
+                        hint=hint + ".loadtrial/demo/results.sqlite)")  # fmt: skip
     with Store(store_path) as store:
         data = store.load_trial(_trial_id(store, which))
     return data, trial_of_text(data.info.file_text, data.info.file_path)
