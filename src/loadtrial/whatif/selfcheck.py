@@ -27,6 +27,7 @@ ARM_KNOBS = tuple(
     k for k in TOPOLOGY_KNOBS if not k.startswith("warm_") and k != "db_other_connections"
 )
 CHECKED = ("throughput_per_s", "p99_s", "error_rate")
+MIN_WINDOW_S = 3.0
 
 
 @dataclass(frozen=True)
@@ -115,9 +116,16 @@ class SelfCheckResult:
 
 
 def self_check(
-    data: TrialData, trial: Trial, *, replications: int = 3, window_s: float = 20.0
+    data: TrialData,
+    trial: Trial,
+    *,
+    replications: int = 3,
+    window_s: float = 20.0,
+    max_requests: int | None = None,
 ) -> SelfCheckResult:
-    """Every measured arm predicted from every other arm that yields a model."""
+    """Every measured arm predicted from every other arm that yields a model; with
+    `max_requests`, each replication simulates at most about that many arrivals (a shorter
+    window at a high rate, never under MIN_WINDOW_S)."""
     arms = list(dict.fromkeys(r.info.arm for r in data.runs))
     if trial.load.model == "closed":
         return SelfCheckResult((), {a: "a closed-model trial is not modelled" for a in arms})
@@ -140,7 +148,9 @@ def self_check(
             except UserError as exc:  # e.g. an arm that offered nothing
                 unmodelled.setdefault(arm, exc.message)
                 continue
-            p = predict(target, replications=replications, window_s=window_s)
+            span = window_s if max_requests is None else max_requests / target.rate_per_s
+            p = predict(target, replications=replications,
+                        window_s=max(MIN_WINDOW_S, min(window_s, span)))  # fmt: skip
             inside = {k: getattr(p, k).contains(getattr(measured, k)) for k in CHECKED}
             out.append(SelfCheck(arm, source, p, measured, inside))
     return SelfCheckResult(tuple(out), unmodelled)
