@@ -19,6 +19,7 @@ LAYERS = (
     {"spec", "load", "observe", "testbed", "env"},
     {"store"},
     {"runner", "analysis"},
+    {"whatif"},
     {"report"},
     {"commands", "cli"},
 )

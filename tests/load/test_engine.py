@@ -141,7 +141,7 @@ def test_allow_list_is_enforced_before_any_packet() -> None:
     from loadtrial.errors import TargetError
 
     plan = open_plan("http://10.255.255.1:9/", 10, 1.0, allow_hosts=("127.0.0.1",))
-    with pytest.raises(TargetError, match="10.255.255.1 is not this machine"):
+    with pytest.raises(TargetError, match=r"10\.255\.255\.1 is not this machine"):
         run_load(plan)
 
 

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from loadtrial.errors import LoadtrialError
-from loadtrial.load.coordinator import _await_ready, Workers
+from loadtrial.load.coordinator import Workers, _await_ready
 from loadtrial.load.model import LoadPlan, OpenModel, RequestSpec, Stage
 from loadtrial.load.transport import (
     Done,

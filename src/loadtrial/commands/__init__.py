@@ -2,7 +2,8 @@
 
 Modules: load (quick load), trial (validate, schema, plan, run, ls, show, export),
 testbed (testbed up/down/status, demo), analyze (analyze, fit usl), report (report),
-examples (the bundled example trials), recover (replay an interrupted trial's undo journal).
+examples (the bundled example trials), recover (replay an interrupted trial's undo
+journal), whatif (predict another topology from a measured arm).
 Orchestration that spans areas (the verdict after a run, the demo) lives here too
 (verdict.py, demo.py): the areas below know nothing of each other's printing.
 """
@@ -11,10 +12,19 @@ from __future__ import annotations
 
 import typer
 
-from loadtrial.commands import analyze, examples, load, recover, report, testbed, trial
+from loadtrial.commands import (
+    analyze,
+    examples,
+    load,
+    recover,
+    report,
+    testbed,
+    trial,
+    whatif,
+)
 
 
 def register_all(app: typer.Typer) -> None:
     """Register every command group (a module that fails to import is a loud error)."""
-    for module in (load, trial, testbed, analyze, report, examples, recover):
+    for module in (load, trial, testbed, analyze, report, examples, recover, whatif):
         module.register(app)

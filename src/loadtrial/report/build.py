@@ -27,6 +27,7 @@ from loadtrial.report.model import (
     TierSeries,
 )
 from loadtrial.report.verdict import claim_views, load_text, overall_status, slo_text
+from loadtrial.report.whatif_section import whatif_rows
 from loadtrial.spec.model import Trial
 from loadtrial.store.model import RunData, Series, TrialData
 
@@ -70,6 +71,7 @@ def build_report(
         duration_s=float(max((len(r.t_s) for r in runs), default=0)),
         slo_p99_ms=None if trial.slo.p99 is None else trial.slo.p99 * 1000.0,
         notes=() if findings else ("No findings were stored or computed for this trial.",),
+        whatif=whatif_rows(data, trial),
     )
 
 

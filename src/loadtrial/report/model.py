@@ -15,6 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from loadtrial.report.whatif_section import WhatifRow
+
 PERCENTS = (50.0, 90.0, 99.0)
 
 
@@ -189,3 +191,4 @@ class Report:
     bottlenecks: tuple[FindingView, ...] = ()  # every arm's bottleneck finding
     load_text: str = ""  # the load in words
     repeat: int = 1
+    whatif: tuple[WhatifRow, ...] = ()  # each arm predicted from the others (whatif_section)

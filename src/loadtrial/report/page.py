@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from loadtrial.report import sections as sec
-from loadtrial.report import tables
+from loadtrial.report import tables, whatif_section
 from loadtrial.report.model import Report, RunTimeline, TierSeries
 from loadtrial.report.sections import esc, pill, when
 
@@ -213,6 +213,7 @@ def render(r: Report, *, compress_js: bool = True) -> str:
             sec.timelines(r),
             environment(r),
             sec.scalability(r),
+            whatif_section.section(r.whatif),
             tables.findings_list(r.findings),
             provenance(r),
             "</main>",

@@ -1,0 +1,269 @@
+"""A `WhatifModel` from the stored runs of one arm: the operational laws on measured data.
+
+In: `TrialData`, the `Trial` it ran, an arm. Out: a model whose every number says where it
+came from. Per run, over its steady window (the analysis' own, `build_run_view`):
+- arrival rate X0 = offered/s; db requests/s C = `db.xact.commit_per_s` (+ the errors/s
+  when the db connections were saturated: those requests waited for a connection);
+- db_share = C / X0; hold_s = (db connections active + idle in transaction) / C (Little);
+- app_cpu_s = app CPU cores busy / completed/s; db_cpu_s = db CPU cores busy / C;
+- db_other_connections = slots the apps never got when they were saturated (capacity −
+  peak held; saturated: the held connections sat at a ceiling ≥ 80 % of capacity);
+- topology from the facts read back (app.nodes, app.pool_max, db.max_connections, db.cpus,
+  lb.maxconn) and db.connections.reserved; timeouts from the trial file and the testbed's.
+Runs the analysis calls invalid (the generator was the limit) are left out.
+Across runs: the mean, with standard error = SD / √runs (one run: 10 % of the value, said so).
+The unloaded profile: merged latency histogram (from the actual send: a generator's lag
+is not the system's time) of the seconds before anything saturated or failed (second 0,
+the cold start, left out), or a whole window that never saturated.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from loadtrial.analysis import hist
+from loadtrial.analysis.runview import RunView, build_run_view
+from loadtrial.analysis.saturation import SMOOTHED_SUFFIXES
+from loadtrial.analysis.slo import validity_finding
+from loadtrial.errors import UserError
+from loadtrial.spec.model import Trial
+from loadtrial.store.model import RunData, Series, TrialData
+from loadtrial.whatif.model import (
+    PROFILE_PERCENTS,
+    Demands,
+    Estimate,
+    Timeouts,
+    Topology,
+    WhatifModel,
+)
+
+USABLE = ("complete", "aborted", "interrupted")
+SATURATED = 0.9
+MIN_PROFILE_REQUESTS = 20
+ONE_RUN_REL_SE = 0.10
+# the testbed's app pool timeout and balancer queue timeout (testbed/app.py, balancer.py);
+# editable in the model for another system
+POOL_WAIT_S = 2.0
+LB_QUEUE_S = 1.0
+
+
+@dataclass(frozen=True)
+class RunFigures:
+    """One run's measured figures (per second unless named otherwise)."""
+
+    run_id: int
+    arrivals: float
+    completed: float
+    db_requests: float
+    db_share: float
+    hold_s: float
+    app_cpu_s: float
+    db_cpu_s: float
+    other_connections: int
+    open_connections: int  # the apps' pools' open connections (db.connections.used) at peak
+    reserved: int
+    profile_counts: np.ndarray  # HDR counts of the unloaded seconds
+
+
+def _in_window(s: Series | None, view: RunView) -> np.ndarray:
+    if s is None:
+        return np.zeros(0)
+    keep = (s.t_s >= view.window.start_s) & (s.t_s < view.window.end_s)
+    return s.values[keep]
+
+
+def _mean(values: np.ndarray) -> float:
+    return float(np.mean(values)) if values.size else 0.0
+
+
+def _held(by: dict[str, Series]) -> Series | None:
+    """db connections doing work: active + idle in transaction (a pool's idle ones are
+    open but free, so `used` is not the pool's load)."""
+    active = by.get("db.connections.active")
+    if active is None:
+        return None
+    iit = by.get("db.connections.idle_in_transaction")
+    values = active.values.copy()
+    if iit is not None and iit.values.size == values.size:
+        values = values + iit.values
+    return Series("db.connections.held", "count", active.capacity, active.t_s, values)
+
+
+def _saturated_from(run: RunData, view: RunView) -> int:
+    """First second a counted resource was at ≥ 90 % of its capacity, latency rose, or a
+    request failed: the db connections held, or any other count series with a capacity."""
+    from loadtrial.observe.model import is_use
+
+    by = {s.name: s for s in run.series}
+    held = _held(by)
+    first = view.onset_s if view.onset_s is not None else view.n_seconds
+    erred = np.flatnonzero(view.errors > 0)  # a request that gave up waited: not unloaded
+    if erred.size:
+        first = min(first, int(erred[0]))
+    others = [
+        s
+        for s in run.series
+        if not s.name.startswith("db.connections.") and not s.name.endswith(SMOOTHED_SUFFIXES)
+    ]
+    for s in [*others, *([held] if held is not None else [])]:
+        if s.capacity and s.unit == "count" and is_use(s.name) and s.values.size:
+            # the level it settled at counts as full too: slots others hold (or a pool
+            # that cannot grow) keep a saturated resource under its nominal capacity
+            level = min(SATURATED * s.capacity, SATURATED * float(s.values.max()))
+            hot = s.t_s[s.values >= level]
+            if hot.size and float(s.values.max()) >= SATURATED * 0.9 * s.capacity:
+                first = min(first, int(hot[0]))
+    return first
+
+
+def _profile_counts(run: RunData, view: RunView) -> np.ndarray:
+    """HDR counts of the seconds before saturation, or the whole window if it never did."""
+    first = _saturated_from(run, view)
+    secs = [s for s in run.seconds if 1 <= s.second < first]
+    if first >= view.window.end_s:
+        secs = [s for s in run.seconds if view.window.start_s <= s.second < view.window.end_s]
+    # from the actual send: a generator that fell behind delays the send, not the service
+    return hist.merge_counts(hist.counts_of(s.uncorrected_hist) for s in secs if s.uncorrected_hist)
+
+
+def run_figures(run: RunData, view: RunView) -> RunFigures:
+    """The operational-law figures of one run's steady window."""
+    by = {s.name: s for s in run.series}
+
+    def w(name: str) -> np.ndarray:
+        return _in_window(by.get(name), view)
+
+    arrivals = _mean(view.in_window(view.offered))
+    completed = _mean(view.in_window(view.completed))
+    # a request that gave up waiting for a connection is recorded when it gave up, the pool
+    # timeout after it arrived: count the errors of the window's arrivals, not its seconds
+    lag = round(POOL_WAIT_S)
+    errors = _mean(view.errors[view.window.start_s + lag : view.window.end_s + lag])
+    held_series = _held(by)
+    cap = held_series.capacity if held_series is not None and held_series.capacity else 0.0
+    held_w = _in_window(held_series, view)
+    peak = float(held_w.max()) if held_w.size else 0.0
+    # full: the held connections sat at a ceiling near capacity (slots others hold keep it
+    # a little under the nominal figure); then the requests that erred waited for one
+    full = cap > 0 and peak >= 0.8 * cap and float(np.median(held_w)) >= SATURATED * peak
+    commits = _mean(w("db.xact.commit_per_s"))
+    held = _mean(held_w)
+    db_requests = commits + (errors if full else 0.0)
+    reserved = int(_mean(w("db.connections.reserved")))
+    return RunFigures(
+        run_id=run.info.run_id,
+        arrivals=arrivals,
+        completed=completed,
+        db_requests=db_requests,
+        db_share=min(1.0, db_requests / arrivals) if arrivals else 0.0,
+        hold_s=held / commits if commits else 0.0,
+        app_cpu_s=_mean(w("app.cpu.percent")) / 100.0 / completed if completed else 0.0,
+        db_cpu_s=_mean(w("db.cpu.percent")) / 100.0 / commits if commits else 0.0,
+        other_connections=max(0, round(cap - peak)) if full else 0,
+        open_connections=int(w("db.connections.used").max())
+        if w("db.connections.used").size
+        else 0,
+        reserved=reserved,
+        profile_counts=_profile_counts(run, view),
+    )
+
+
+def _estimate(values: Sequence[float], source: str) -> Estimate:
+    mean = float(np.mean(values))
+    if len(values) > 1:
+        se = float(np.std(values, ddof=1)) / math.sqrt(len(values))
+        return Estimate(mean, se, f"{source}; mean of {len(values)} runs")
+    return Estimate(mean, abs(mean) * ONE_RUN_REL_SE, f"{source}; one run (SE taken as 10 %)")
+
+
+def _fact(run: RunData, key: str, default: float, cast: Callable[[str], float] = float) -> float:
+    text = run.snapshots.get("before", {}).get(key)
+    return cast(text) if text not in (None, "") else default
+
+
+def _topology(run: RunData, figs: Sequence[RunFigures]) -> Topology:
+    params = run.info.params
+    nodes = int(_fact(run, "app.nodes", float(params.get("app_nodes", 1))))
+    return Topology(
+        app_nodes=nodes,
+        app_cores_per_node=1.0,
+        pool_max=int(_fact(run, "app.pool_max", float(params.get("pool_max", 10)))),
+        db_max_connections=int(
+            _fact(run, "db.max_connections", float(params.get("db_max_connections", 100)))
+        ),
+        db_reserved_connections=max(f.reserved for f in figs),
+        db_other_connections=max(f.other_connections for f in figs),
+        db_cpus=_fact(run, "db.cpus", float(params.get("db_cpus", 1))),
+        lb_maxconn=int(_fact(run, "lb.maxconn", float(params.get("lb_maxconn", 0)))),
+        warm_nodes=nodes,
+        warm_connections_per_node=min(f.open_connections for f in figs) // max(1, nodes),
+    )
+
+
+def _profile(figs: Sequence[RunFigures]) -> tuple[tuple[float, ...], str]:
+    counts = hist.merge_counts(f.profile_counts for f in figs)
+    n = int(counts.sum())
+    if n < MIN_PROFILE_REQUESTS:
+        raise UserError(
+            f"only {n} requests completed before anything saturated or failed: too few to "
+            "learn one request's unloaded time",
+            hint="measure an arm with a slower ramp, or edit profile_s in a model file",
+        )
+    q = hist.quantiles(counts, PROFILE_PERCENTS)
+    return tuple(q[p] / 1e6 for p in PROFILE_PERCENTS), f"{n} requests before saturation"
+
+
+def usable_runs(data: TrialData, trial: Trial, arm: str) -> list[tuple[RunData, RunView]]:
+    """The arm's runs the analysis keeps (not invalid: the generator was not the limit),
+    with their views; UserError when there is none, or for a closed-model trial."""
+    if trial.load.model == "closed":
+        raise UserError("what-if needs an open-model trial (arrivals on a schedule)",
+                        hint="closed-model trials are not modelled yet")  # fmt: skip
+    out = []
+    for r in data.runs:
+        if r.info.arm != arm or r.info.status not in USABLE:
+            continue
+        view = build_run_view(r)
+        verdict = validity_finding(r, view, ())
+        if verdict is None or verdict.status != "invalid":
+            out.append((r, view))
+    if not out:
+        arms = sorted({r.info.arm for r in data.runs})
+        raise UserError(f"arm {arm!r} has no valid run",
+                        hint=f"arms: {', '.join(arms)}; `loadtrial analyze` says why")  # fmt: skip
+    return out
+
+
+def arm_setting(data: TrialData, trial: Trial, arm: str) -> tuple[Topology, float]:
+    """What an arm ran: its topology (facts read back) and its arrival rate (offered/s)."""
+    runs = usable_runs(data, trial, arm)
+    figs = [run_figures(r, v) for r, v in runs]
+    return _topology(runs[0][0], figs), float(np.mean([f.arrivals for f in figs]))
+
+
+def model_from_arm(data: TrialData, trial: Trial, arm: str) -> WhatifModel:
+    """The model of `arm` from its usable runs; UserError when it has none."""
+    runs = usable_runs(data, trial, arm)
+    figs = [run_figures(r, v) for r, v in runs]
+    profile, how = _profile(figs)
+    demands = Demands(
+        db_share=_estimate([f.db_share for f in figs], "(commits + pool errors) / arrivals"),
+        hold_s=_estimate([f.hold_s for f in figs], "connections held / commits (Little)"),
+        app_cpu_s=_estimate([f.app_cpu_s for f in figs], "app CPU busy / completed"),
+        db_cpu_s=_estimate([f.db_cpu_s for f in figs], "db CPU busy / commits"),
+    )
+    ids = ", ".join(str(f.run_id) for f in figs)
+    return WhatifModel(
+        source=f"trial {data.info.trial_id} ({data.info.name}), arm {arm}, runs {ids}",
+        rate_per_s=float(np.mean([f.arrivals for f in figs])),
+        poisson=bool(trial.load.poisson),
+        topology=_topology(runs[0][0], figs),
+        demands=demands,
+        timeouts=Timeouts(POOL_WAIT_S, LB_QUEUE_S, float(trial.load.timeout)),
+        profile_s=profile,
+        profile_source=how,
+    )

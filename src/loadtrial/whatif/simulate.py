@@ -1,0 +1,327 @@
+"""Discrete-event simulation of a `WhatifModel` (SimPy): finite pools, blocking, timeouts.
+
+In: a model, a seed and how long to simulate. Out: a `SimResult`: requests, errors by cause,
+latencies (s) of the requests that arrived in the measured window, and the mean utilisation
+of each resource. SimPy was chosen over Ciw because a request here holds several resources
+at once (a balancer slot, then a pool connection while it uses the database CPU) and pools
+grow per node under one database-wide limit; Ciw's networks move a customer from one node to
+the next. Closed forms (`whatif.formulas`) answer the single-station questions and check
+this simulator in the tests.
+
+Conventions match the load engine's: a request that gives up is a completed error recorded
+at its elapsed time; a client timeout is recorded at the timeout.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import deque
+from collections.abc import Generator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import simpy
+
+from loadtrial.whatif.model import WhatifModel, profile_quantile
+
+FloatArray = npt.NDArray[np.float64]
+MONITOR_STEP_S = 0.1
+RESOURCES = ("db.connections", "db.cpu", "app.cpu", "lb.maxconn")
+CAUSE_OF = {"pool_timeout": "db.connections", "lb_queue": "lb.maxconn"}
+
+
+@dataclass(frozen=True, eq=False)
+class SimResult:
+    """What the simulated window measured (arrivals in [warmup, horizon))."""
+
+    window_s: float
+    arrived: int
+    ok: int
+    errors: dict[str, int]  # cause -> count: pool_timeout, lb_queue, timeout
+    latency_s: FloatArray  # every completed request, errors at their elapsed time
+    utilisation: dict[str, float]  # resource -> mean busy share over the window
+
+    @property
+    def completed(self) -> int:
+        """Requests that finished (ok or error)."""
+        return int(self.latency_s.size)
+
+    @property
+    def error_rate(self) -> float:
+        """Errors / completed (0 when nothing completed)."""
+        done = self.completed
+        return sum(self.errors.values()) / done if done else 0.0
+
+    @property
+    def throughput_per_s(self) -> float:
+        """Successful responses per second of window."""
+        return self.ok / self.window_s if self.window_s > 0 else 0.0
+
+    def latency_quantile_s(self, percent: float) -> float:
+        """A latency quantile (s); NaN when nothing completed."""
+        if not self.latency_s.size:
+            return float("nan")
+        return float(np.percentile(self.latency_s, percent))
+
+
+class Pool:
+    """One app node's connection pool: grows on demand while the database has a slot,
+    keeps its connections (no idle close within a run), hands them out FIFO."""
+
+    def __init__(self, env: simpy.Environment, size_max: int, db: DbSlots) -> None:
+        self.env, self.size_max, self.db = env, size_max, db
+        self.open = self.idle = 0
+        self.waiters: deque[simpy.Event] = deque()
+
+    def acquire(self) -> simpy.Event:
+        """An event that succeeds when a connection is this request's."""
+        ev = self.env.event()
+        if self.idle:
+            self.idle -= 1
+            ev.succeed()
+        elif self.open < self.size_max and self.db.take():
+            self.open += 1
+            ev.succeed()
+        else:
+            self.waiters.append(ev)
+        return ev
+
+    def give_up(self, ev: simpy.Event) -> None:
+        """A waiter timed out: forget it (or give back what it got in the same instant)."""
+        if ev.triggered:
+            self.release()
+        else:
+            self.waiters.remove(ev)
+
+    def release(self) -> None:
+        """Hand the connection to the first waiter, else keep it idle."""
+        if self.waiters:
+            self.waiters.popleft().succeed()
+        else:
+            self.idle += 1
+
+    @property
+    def busy(self) -> int:
+        """Connections in use."""
+        return self.open - self.idle
+
+
+class DbSlots:
+    """The database's connection slots left for the apps."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit, self.used = limit, 0
+
+    def take(self) -> bool:
+        """Take a slot when one is free."""
+        if self.used >= self.limit:
+            return False
+        self.used += 1
+        return True
+
+
+@dataclass
+class _Tally:
+    ok: int = 0
+    arrived: int = 0
+
+
+class _System:
+    """The simulated resources and the request process."""
+
+    def __init__(self, model: WhatifModel, env: simpy.Environment, rng: random.Random) -> None:
+        t, d = model.topology, model.demands
+        self.model, self.env, self.rng = model, env, rng
+        self.db = DbSlots(t.db_connections)
+        self.pools = [Pool(env, t.pool_max, self.db) for _ in range(t.app_nodes)]
+        for pool in self.pools[: t.warm_nodes]:
+            for _ in range(min(t.pool_max, t.warm_connections_per_node)):
+                if self.db.take():
+                    pool.open += 1
+                    pool.idle += 1
+        cores = max(1, round(t.app_cores_per_node))
+        self.app_cpu = [simpy.Resource(env, cores) for _ in range(t.app_nodes)]
+        self.db_cpu = simpy.Resource(env, max(1, round(t.db_cpus)))
+        slots = t.lb_maxconn * t.app_nodes
+        self.lb = simpy.Resource(env, slots) if slots else None
+        self.next_node = 0
+        self.db_from = 1.0 - d.db_share.value  # quantiles above this use the database
+        self.base_s = profile_quantile(model.profile_s, self.db_from) if d.db_share.value else 0
+        self.tilt, self.hold_scale, self.hold_offset_s = hold_shape(
+            model, self.db_from, self.base_s
+        )
+        self.latencies: list[float] = []
+        self.errors: dict[str, int] = {}
+        self.tally = _Tally()
+        self.window = (0.0, 0.0)
+
+    def _exp(self, mean: float) -> float:
+        return self.rng.expovariate(1.0 / mean) if mean > 0 else 0.0
+
+    def request(self) -> Generator[Any, Any, None]:
+        """One request's path; records its outcome when it arrived inside the window."""
+        t0 = self.env.now
+        counted = self.window[0] <= t0 < self.window[1]
+        self.tally.arrived += counted
+        node = self.next_node
+        self.next_node = (self.next_node + 1) % len(self.pools)
+        lb = self.lb
+        if lb is None:
+            cause = yield from self._serve(node)
+            return self._end(t0, cause, counted)
+        slot = lb.request()
+        got = yield slot | self.env.timeout(self.model.timeouts.lb_queue_s)
+        if slot not in got:
+            slot.cancel()
+            return self._end(t0, "lb_queue", counted)
+        try:
+            cause = yield from self._serve(node)
+        finally:
+            lb.release(slot)
+        self._end(t0, cause, counted)
+
+    def _serve(self, node: int) -> Generator[Any, Any, str]:
+        """App CPU, then (for a db request) a pool connection held while the db works."""
+        u = self.rng.random()
+        d = self.model.demands
+        uses_db = u >= self.db_from and d.db_share.value > 0
+        hold = 0.0
+        if uses_db:
+            w = (u - self.db_from) / (1.0 - self.db_from)
+            hold = _db_hold(self.model, self.db_from, self.base_s, w, self.tilt) * self.hold_scale
+            hold += self.hold_offset_s
+        fixed = self.base_s if uses_db else profile_quantile(self.model.profile_s, u)
+        fixed -= d.app_cpu_s.value
+        yield self.env.timeout(max(0.0, fixed))
+        with self.app_cpu[node].request() as cpu:
+            yield cpu
+            yield self.env.timeout(self._exp(d.app_cpu_s.value))
+        if not uses_db:
+            return ""
+        pool = self.pools[node]
+        conn = pool.acquire()
+        got = yield conn | self.env.timeout(self.model.timeouts.pool_wait_s)
+        if conn not in got:
+            pool.give_up(conn)
+            return "pool_timeout"
+        try:
+            with self.db_cpu.request() as cpu:
+                yield cpu
+                yield self.env.timeout(self._exp(d.db_cpu_s.value))
+            yield self.env.timeout(max(0.0, hold - d.db_cpu_s.value))
+        finally:
+            pool.release()
+        return ""
+
+    def _end(self, t0: float, cause: str, counted: bool) -> None:
+        if not counted:
+            return
+        elapsed = self.env.now - t0
+        limit = self.model.timeouts.request_s
+        if elapsed > limit:
+            cause, elapsed = "timeout", limit
+        self.latencies.append(elapsed)
+        if cause:
+            self.errors[cause] = self.errors.get(cause, 0) + 1
+        else:
+            self.tally.ok += 1
+
+    def busy(self) -> dict[str, float]:
+        """Each resource's busy share right now."""
+        t = self.model.topology
+        out = {
+            "db.connections": sum(p.busy for p in self.pools) / max(1, self.db.limit),
+            "db.cpu": self.db_cpu.count / self.db_cpu.capacity,
+            "app.cpu": sum(r.count for r in self.app_cpu) / sum(r.capacity for r in self.app_cpu),
+        }
+        if self.lb is not None:
+            out["lb.maxconn"] = self.lb.count / max(1, t.lb_maxconn * t.app_nodes)
+        return out
+
+
+def _tilt(w: float, a: float) -> float:
+    """Map a uniform w to 1 - (1 - w)^a: a > 1 leans toward the slow end of the profile."""
+    return float(1.0 - (1.0 - w) ** a)
+
+
+def _db_hold(model: WhatifModel, db_from: float, base_s: float, w: float, a: float) -> float:
+    v = db_from + (1.0 - db_from) * _tilt(w, a)
+    return profile_quantile(model.profile_s, v) - base_s
+
+
+def hold_shape(model: WhatifModel, db_from: float, base_s: float) -> tuple[float, float, float]:
+    """(tilt a, scale, offset s): a db request holds its connection for
+    offset + scale × (its profile time − base), on average the measured `hold_s`.
+
+    The profile's values are kept (its p99 is what a request takes); its mix is re-weighted
+    (tilt), because seconds of a ramp over-count fast requests: a slow request completes a
+    second later, when fewer were sent. Only when even the slowest mix is short of `hold_s`
+    are the values scaled as well; a profile without spread holds exactly `hold_s`.
+    """
+    target = model.demands.hold_s.value
+    if model.demands.db_share.value <= 0 or target <= 0:
+        return 1.0, 1.0, 0.0
+    ws = np.linspace(0.0, 1.0, 401)[:-1] + 1.0 / 800
+
+    def mean_at(log_a: float) -> float:
+        a = float(np.exp(log_a))
+        return float(np.mean([_db_hold(model, db_from, base_s, float(w), a) for w in ws]))
+
+    lo, hi = -4.0, 4.0
+    top = mean_at(hi)
+    if top <= 0:
+        return 1.0, 0.0, target
+    if top < target:
+        return float(np.exp(hi)), target / top, 0.0
+    if mean_at(lo) > target:
+        return float(np.exp(lo)), target / mean_at(lo), 0.0
+    for _ in range(40):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if mean_at(mid) < target else (lo, mid)
+    return float(np.exp((lo + hi) / 2)), 1.0, 0.0
+
+
+def _arrivals(sys: _System, horizon_s: float) -> Generator[Any, Any, None]:
+    env, rate = sys.env, sys.model.rate_per_s
+    while env.now < horizon_s:
+        gap = sys.rng.expovariate(rate) if sys.model.poisson else 1.0 / rate
+        yield env.timeout(gap)
+        env.process(sys.request())
+
+
+def _monitor(sys: _System, sums: dict[str, float], counts: list[int]) -> Generator[Any, Any, None]:
+    start, end = sys.window
+    yield sys.env.timeout(start)
+    while sys.env.now < end:
+        for name, share in sys.busy().items():
+            sums[name] = sums.get(name, 0.0) + share
+        counts[0] += 1
+        yield sys.env.timeout(MONITOR_STEP_S)
+
+
+def simulate(model: WhatifModel, *, seed: int, window_s: float, warmup_s: float) -> SimResult:
+    """Simulate `warmup_s` + `window_s` of arrivals and let every counted request finish."""
+    env = simpy.Environment()
+    sys = _System(model, env, random.Random(seed))
+    horizon = warmup_s + window_s
+    sys.window = (warmup_s, horizon)
+    sums: dict[str, float] = {}
+    counts = [0]
+    env.process(_arrivals(sys, horizon))
+    env.process(_monitor(sys, sums, counts))
+    env.run(until=horizon + model.timeouts.request_s + 0.001)
+    unfinished = sys.tally.arrived - len(sys.latencies)
+    if unfinished > 0:  # still inside the system past the client's timeout
+        sys.latencies.extend([model.timeouts.request_s] * unfinished)
+        sys.errors["timeout"] = sys.errors.get("timeout", 0) + unfinished
+    n = max(1, counts[0])
+    return SimResult(
+        window_s=window_s,
+        arrived=sys.tally.arrived,
+        ok=sys.tally.ok,
+        errors=dict(sys.errors),
+        latency_s=np.asarray(sys.latencies, dtype=np.float64),
+        utilisation={k: v / n for k, v in sums.items()},
+    )

@@ -1,0 +1,113 @@
+"""The simulator against closed forms: M/M/c (Erlang C), M/G/c/c (Erlang B), M/M/c/K, and
+the pool's own rules (pools that keep their connections, timeouts) with known answers.
+
+Simulations are small (a few thousand requests each): the tolerances are a few standard
+errors of those sample sizes, not tuned to a seed.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from whatif_models import station
+
+from loadtrial.whatif import formulas
+from loadtrial.whatif.predict import ceilings, find_knee, predict, sweep
+from loadtrial.whatif.simulate import simulate
+
+
+def test_erlang_formulas_match_textbook_values() -> None:
+    assert formulas.erlang_b(1, 1.0) == pytest.approx(0.5)
+    assert formulas.erlang_b(2, 1.0) == pytest.approx(0.2)
+    assert formulas.erlang_c(2, 1.0) == pytest.approx(1 / 3)
+    assert formulas.mmc_wait_s(1.0, 1.5, 1) == pytest.approx(1.0 / (1.5 * 0.5))  # M/M/1
+    assert formulas.mmc_wait_s(3.0, 1.0, 2) == math.inf
+    p = formulas.mmck_probabilities(2.0, 1.0, 2, 5)
+    assert sum(p) == pytest.approx(1.0)
+    # K = c: M/M/c/K's blocking is Erlang B
+    assert formulas.mmck_blocking(3.0, 1.0, 4, 4) == pytest.approx(formulas.erlang_b(4, 3.0))
+
+
+def test_mmc_wait_matches_erlang_c() -> None:
+    lam, mu, c = 30.0, 10.0, 4  # ρ = 0.75
+    m = station(rate=lam, app_cpu_s=1 / mu, cores=c)
+    r = simulate(m, seed=3, window_s=200.0, warmup_s=10.0)
+    mean_response = float(r.latency_s.mean())
+    expected = formulas.mmc_wait_s(lam, mu, c) + 1 / mu
+    assert r.error_rate == 0.0
+    assert mean_response == pytest.approx(expected, rel=0.12)
+
+
+def test_pool_without_wait_blocks_as_erlang_b_with_any_hold_distribution() -> None:
+    # M/G/c/c: blocking depends on the mean hold only (insensitivity); the hold here is fixed
+    lam, hold, c = 12.0, 0.25, 4  # 3 erlangs on 4 connections: B = 0.206 (5 would give 0.110)
+    m = station(rate=lam, db_share=1.0, hold_s=hold, pool_max=c, pool_wait_s=0.0)
+    r = simulate(m, seed=5, window_s=400.0, warmup_s=5.0)
+    blocked = r.errors.get("pool_timeout", 0) / r.completed
+    assert blocked == pytest.approx(formulas.erlang_b(c, lam * hold), abs=0.03)
+    assert set(r.errors) <= {"pool_timeout"}
+
+
+def test_balancer_limit_blocks_as_mmck() -> None:
+    lam, mu, c, k = 20.0, 8.0, 2, 4  # c app servers behind K slots; no queue at the balancer
+    m = station(rate=lam, app_cpu_s=1 / mu, cores=c, lb_maxconn=k, lb_queue_s=0.0)
+    r = simulate(m, seed=7, window_s=200.0, warmup_s=5.0)
+    blocked = r.errors.get("lb_queue", 0) / r.completed
+    assert blocked == pytest.approx(formulas.mmck_blocking(lam, mu, c, k), abs=0.02)
+
+
+def test_warm_pools_keep_their_connections_from_new_nodes() -> None:
+    # 8 db slots all held by the two old nodes: the two new ones never get a connection, so
+    # the half of the requests routed to them wait out the pool timeout
+    m = station(rate=20.0, db_share=1.0, hold_s=0.01, nodes=4, pool_max=10, db_max=8,
+                pool_wait_s=0.5, warm_nodes=2, warm_per_node=4)  # fmt: skip
+    r = simulate(m, seed=1, window_s=30.0, warmup_s=2.0)
+    assert r.error_rate == pytest.approx(0.5, abs=0.02)
+    cold = station(rate=20.0, db_share=1.0, hold_s=0.01, nodes=4, pool_max=10, db_max=8,
+                   pool_wait_s=0.5)  # fmt: skip
+    assert simulate(cold, seed=1, window_s=30.0, warmup_s=2.0).error_rate == 0.0
+
+
+def test_client_timeout_is_an_error_recorded_at_the_timeout() -> None:
+    m = station(rate=10.0, db_share=1.0, hold_s=3.0, pool_max=100, request_s=1.0)
+    r = simulate(m, seed=2, window_s=10.0, warmup_s=1.0)
+    assert r.errors == {"timeout": r.completed}
+    assert float(r.latency_s.max()) == pytest.approx(1.0)
+
+
+def test_prediction_names_the_bottleneck_and_the_next_limit() -> None:
+    # 16 connections held 0.5 s: X ≤ 32/s; app CPU 2 nodes × 1 core / 10 ms: X ≤ 200/s
+    m = station(rate=60.0, db_share=1.0, hold_s=0.5, app_cpu_s=0.01, nodes=2, pool_max=8,
+                db_max=16)  # fmt: skip
+    assert ceilings(m)["db.connections"] == pytest.approx(32.0)
+    p = predict(m, replications=2, window_s=15.0, warmup_s=3.0)
+    assert p.bottleneck == "db.connections"
+    assert p.next_limit == "app.cpu"
+    assert p.throughput_per_s.value == pytest.approx(32.0, rel=0.1)
+    assert p.error_rate.low <= p.error_rate.value <= p.error_rate.high
+
+
+def test_sweep_finds_the_knee_below_the_connection_bound() -> None:
+    m = station(rate=1.0, db_share=1.0, hold_s=0.5, nodes=2, pool_max=8, db_max=16)
+    knee = find_knee(sweep(m, [10.0, 20.0, 30.0, 40.0, 50.0], replications=1))
+    assert knee.last_good_per_s is not None and knee.first_bad_per_s is not None
+    assert 20.0 <= knee.last_good_per_s < knee.first_bad_per_s <= 40.0
+    assert "db connections" in knee.why
+
+
+def test_profile_keeps_its_values_and_reweights_its_mix_to_the_measured_hold() -> None:
+    # a ramp's profile: half fast (1 ms), half slow (~1 s), but Little's law says 0.75 s:
+    # the slow share is under-counted, not the slow time too short
+    from dataclasses import replace
+
+    from loadtrial.whatif.model import PROFILE_PERCENTS
+    from loadtrial.whatif.simulate import hold_shape
+
+    slow = [0.001 if p <= 50 else 0.95 + 0.001 * p for p in PROFILE_PERCENTS]
+    m = replace(station(rate=5.0, db_share=1.0, hold_s=0.75, pool_max=100), profile_s=tuple(slow))
+    tilt, scale, offset = hold_shape(m, 0.0, 0.001)
+    assert tilt > 1.0 and scale == 1.0 and offset == 0.0
+    r = simulate(m, seed=4, window_s=200.0, warmup_s=1.0)
+    assert float(r.latency_s.mean()) == pytest.approx(0.75, rel=0.08)
+    assert r.latency_quantile_s(99) <= max(slow) + 0.01  # no request slower than measured

@@ -1,0 +1,59 @@
+"""Small hand-built what-if models whose answers queueing theory knows."""
+
+from __future__ import annotations
+
+from loadtrial.whatif.model import (
+    PROFILE_PERCENTS,
+    Demands,
+    Estimate,
+    Timeouts,
+    Topology,
+    WhatifModel,
+)
+
+
+def station(
+    *,
+    rate: float,
+    db_share: float = 0.0,
+    hold_s: float = 0.0,
+    app_cpu_s: float = 0.0,
+    cores: float = 1.0,
+    nodes: int = 1,
+    pool_max: int = 10,
+    db_max: int = 1000,
+    lb_maxconn: int = 0,
+    pool_wait_s: float = 2.0,
+    lb_queue_s: float = 1.0,
+    request_s: float = 60.0,
+    profile_s: float = 0.0,
+    warm_nodes: int = 0,
+    warm_per_node: int = 0,
+) -> WhatifModel:
+    """A model with a flat profile (every request's fixed time `profile_s`), Poisson
+    arrivals, no measurement error and no reserved db slots."""
+    return WhatifModel(
+        source="test",
+        rate_per_s=rate,
+        poisson=True,
+        topology=Topology(
+            app_nodes=nodes,
+            app_cores_per_node=cores,
+            pool_max=pool_max,
+            db_max_connections=db_max,
+            db_reserved_connections=0,
+            db_other_connections=0,
+            db_cpus=1.0,
+            lb_maxconn=lb_maxconn,
+            warm_nodes=warm_nodes,
+            warm_connections_per_node=warm_per_node,
+        ),
+        demands=Demands(
+            db_share=Estimate(db_share),
+            hold_s=Estimate(hold_s),
+            app_cpu_s=Estimate(app_cpu_s),
+            db_cpu_s=Estimate(0.0),
+        ),
+        timeouts=Timeouts(pool_wait_s, lb_queue_s, request_s),
+        profile_s=(profile_s,) * len(PROFILE_PERCENTS),
+    )
