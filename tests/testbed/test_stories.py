@@ -107,8 +107,9 @@ def test_app_cpu_story_pins_one_node_and_not_two(tmp_path: Path) -> None:
     # two nodes: each well below it
     assert np.median(two_busy) < SATURATED, (two_busy, why)
     assert np.median(one_busy) > np.median(two_busy), why
-    assert _error_rate(one) > 0.05 or _host_busy(one), why
+    # the breach is latency (a backlog inside the one node), not errors
     assert _verdicts(findings)["claim 1"] == "supported", why  # one node misses the SLO
+    assert _verdicts(findings)["claim 2"] == "supported" or _host_busy(two), why  # two meet it
     # the per-process CPU rule: the one node's own core is named, not the half-idle host
     # (unless other work on this machine saturated the host first)
     named = _bottleneck(findings, "one-node")
