@@ -2,12 +2,15 @@
 
 Each command group lives in `loadtrial/commands/<area>.py` and exposes
 `register(app: typer.Typer) -> None`. `main()` turns LoadtrialError into one clear line on
-stderr and its exit code; nothing a user can cause ends in a traceback.
+stderr and its exit code; nothing a user can cause ends in a traceback. Any other
+exception is a bug: one line and exit 4 (INTERNAL), never 1 (which means "claim
+refuted"); `loadtrial --debug ...` shows its traceback.
 """
 
 from __future__ import annotations
 
 import sys
+import traceback
 
 import typer
 
@@ -27,8 +30,11 @@ def build_app() -> typer.Typer:
     )
 
     @app.callback()
-    def _root() -> None:
+    def _root(
+        debug: bool = typer.Option(False, "--debug", help="show the traceback of a failure"),
+    ) -> None:
         """Load testing as an experiment."""
+        # read by main() from the arguments: a failure outside any command has no context
 
     @app.command()
     def version() -> None:
@@ -42,10 +48,14 @@ def build_app() -> typer.Typer:
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; return the process exit code."""
     app = build_app()
+    args = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in args[: args.index("--")] if "--" in args else "--debug" in args
     try:
         # without standalone mode, click returns a typer.Exit's code instead of exiting
         rc = app(args=argv, standalone_mode=False)
     except LoadtrialError as exc:
+        if debug:
+            traceback.print_exc()
         typer.echo(f"loadtrial: {exc.render()}", err=True)
         return int(exc.exit_code)
     except typer.Exit as exc:
@@ -63,6 +73,12 @@ def main(argv: list[str] | None = None) -> int:
         else:
             typer.echo(f"loadtrial: {exc}", err=True)
         return int(ExitCode.INVALID_INPUT)
+    except Exception as exc:  # a bug: say it in one line, keep "1 = refuted" honest
+        if debug:
+            traceback.print_exc()
+        where = "" if debug else "; `loadtrial --debug ...` shows the traceback"
+        typer.echo(f"loadtrial: internal error: {type(exc).__name__}: {exc}{where}", err=True)
+        return int(ExitCode.INTERNAL)
     return rc if isinstance(rc, int) else int(ExitCode.OK)
 
 

@@ -7,10 +7,13 @@ import time
 from dataclasses import replace
 
 import numpy as np
+import pytest
 from analysis_synth import RunPlan, const, make_trial_data, step, trial_from
 
 from loadtrial.analysis import analyze_trial, bottlenecks, verdict_exit_code
 from loadtrial.analysis.model import Finding
+from loadtrial.load.watch import LAG_REASON
+from loadtrial.store.model import Event
 
 ARMS = {
     "baseline": {"app_nodes": 4, "db_max_connections": 20},
@@ -97,8 +100,9 @@ def test_nothing_saturated_says_so_and_names_missing_observers() -> None:
 
 def test_failover_trap_is_a_confounder_and_makes_the_claim_inconclusive() -> None:
     expect = [
-        {"arm": "bigger-db", "meets_slo": True},
+        {"arm": "bigger-db", "vs": "baseline", "metric": "error_rate", "expect": "lower"},
         {"arm": "more-app-nodes", "vs": "baseline", "metric": "error_rate", "expect": "not_lower"},
+        {"arm": "bigger-db", "meets_slo": True},
     ]
     trial = trial_from(arms=ARMS, observe=OBSERVE, expect=expect)
     base = {"db.writer": "db-1", "db.max_connections": "20", "app.nodes": "4",
@@ -114,7 +118,23 @@ def test_failover_trap_is_a_confounder_and_makes_the_claim_inconclusive() -> Non
     verdicts = _by(found, "verdict")
     assert verdicts[0].status == "inconclusive" and "confounded by db.writer" in verdicts[0].summary
     assert verdicts[1].status == "supported"  # baseline vs more-app-nodes: no confounder
+    # bigger-db on its own ran as declared (60 read back): the writer differing from
+    # baseline's says nothing about whether it meets the SLO
+    assert verdicts[2].status == "supported", verdicts[2].summary
     assert verdict_exit_code(found) == 1
+
+
+def test_a_single_arm_claim_is_confounded_by_its_own_parameter_not_in_force() -> None:
+    trial = trial_from(arms=ARMS, observe=OBSERVE, expect=[{"arm": "bigger-db", "meets_slo": True}])
+    base = {"db.writer": "db-1", "db.max_connections": "20", "app.nodes": "4"}
+    plans = [
+        _healthy("baseline", base),
+        _healthy("more-app-nodes", {**base, "app.nodes": "8"}),
+        _healthy("bigger-db", {**base, "db.writer": "db-2"}),  # the resize went elsewhere
+    ] * 2
+    verdict = _by(analyze_trial(make_trial_data(trial, plans), trial), "verdict")[0]
+    assert verdict.status == "inconclusive"
+    assert "confounded by db.max_connections" in verdict.summary
 
 
 def test_expected_to_vary_whitelists_the_fact() -> None:
@@ -178,12 +198,12 @@ def test_runs_that_never_started_are_not_analysed() -> None:
     assert not [f for f in found if "no requests" in f.summary or "0 requests" in f.summary]
 
 
-def test_generator_lag_small_against_p99_keeps_the_run() -> None:
-    from loadtrial.store.model import Event
+LAG = f"{LAG_REASON}: p99 send lag 12 ms > 5 ms"
 
+
+def test_generator_lag_small_against_p99_keeps_the_run() -> None:
     trial = trial_from(arms={"a": {}})
-    why = (Event(0.0, "load_invalid", "p99 send lag 12 ms > 5 ms"),)
-    plans = [RunPlan("a", latency_ms=800, send_lag_us=20_000, events=why)]
+    plans = [RunPlan("a", latency_ms=800, send_lag_us=20_000, events=(_invalid(LAG),))]
     v = _by(analyze_trial(make_trial_data(trial, plans), trial), "validity")[0]
     assert v.status == "degraded"
     # the two lag figures are named apart (the engine's p99 vs the seconds' worst lag)
@@ -192,14 +212,65 @@ def test_generator_lag_small_against_p99_keeps_the_run() -> None:
     ), v.summary
 
 
-def test_usl_over_arms_that_vary_a_count() -> None:
+@pytest.mark.parametrize(
+    ("model", "reasons"),
+    [
+        ("closed", (LAG,)),  # a closed model records no send lag: nothing shows it minor
+        ("open", (LAG, "the generator's CPU was ≥ 90% of its cores in 9 of 10 seconds")),
+        ("open", ("load worker 1 ended before the run did",)),
+    ],
+)
+def test_a_generator_limit_other_than_a_minor_lag_invalidates(
+    model: str, reasons: tuple[str, ...]
+) -> None:
+    load = {"model": "closed", "users": 10, "duration": "20s"} if model == "closed" else None
+    trial = trial_from(arms={"a": {}}, **({"load": load} if load else {}))
+    events = tuple(_invalid(r) for r in reasons)
+    plans = [RunPlan("a", latency_ms=800, send_lag_us=20_000, events=events)]
+    found = analyze_trial(make_trial_data(trial, plans), trial)
+    v = _by(found, "validity")[0]
+    assert v.status == "invalid" and all(r in v.summary for r in reasons)
+    assert _by(found, "slo")[-1].status == "no_data" and verdict_exit_code(found) == 1
+
+
+def _invalid(message: str) -> Event:
+    return Event(0.0, "load_invalid", message)
+
+
+def _scaled(n: int, ok_per_s: float, offered: float = 600.0) -> RunPlan:
+    """An arm of n nodes offered 600/s that answers `ok_per_s` of them (the rest 502s)."""
+    return RunPlan(
+        f"n{n}", rate=offered, seconds=20, step_at_s=0, step_latency_ms=20,
+        step_error_rate=1 - ok_per_s / offered,
+    )  # fmt: skip
+
+
+def test_usl_over_the_declared_scale_from_limited_arms() -> None:
     arms = {f"n{n}": {"app_nodes": n} for n in (1, 2, 4, 8)}
-    trial = trial_from(arms=arms)
+    trial = trial_from(arms=arms, scale="app_nodes")
     rates = {1: 100.0, 2: 190.0, 4: 340.0, 8: 520.0}
-    plans = [RunPlan(f"n{n}", rate=rates[n], seconds=20) for n in rates] * 2
+    plans = [_scaled(n, rates[n]) for n in rates] * 2
     fit = _by(analyze_trial(make_trial_data(trial, plans), trial), "scalability")
     assert len(fit) == 1 and fit[0].evidence["over"] == "app_nodes"
     assert fit[0].evidence["r2"] > 0.95 and fit[0].evidence["sigma"] > 0
+
+
+def test_usl_leaves_out_arms_that_served_their_whole_offered_rate() -> None:
+    arms = {f"n{n}": {"app_nodes": n} for n in (1, 2, 4, 8)}
+    trial = trial_from(arms=arms, scale="app_nodes")
+    # 4 and 8 nodes served all 300/s offered: their throughput is the load, not a capacity
+    plans = [_scaled(1, 100.0, 300.0), _scaled(2, 190.0, 300.0)]
+    plans += [RunPlan("n4", rate=300.0, seconds=20), RunPlan("n8", rate=300.0, seconds=20)]
+    fit = _by(analyze_trial(make_trial_data(trial, plans * 2), trial), "scalability")
+    assert [f.status for f in fit] == ["not_fitted"]
+    assert fit[0].evidence["levels"] == [1.0, 2.0] and "raise the rate" in fit[0].summary
+
+
+def test_no_usl_over_a_count_that_is_not_a_declared_scale() -> None:
+    arms = {f"r{r}": {"rate": r} for r in (100, 200, 400)}  # a rate is not a scale
+    trial = trial_from(arms=arms)
+    plans = [RunPlan(f"r{r}", rate=float(r), seconds=20) for r in (100, 200, 400)] * 2
+    assert not _by(analyze_trial(make_trial_data(trial, plans), trial), "scalability")
 
 
 def test_nine_runs_of_sixty_seconds_with_thirty_series_complete() -> None:
@@ -254,7 +325,7 @@ def test_a_resource_saturating_long_after_the_onset_is_a_consequence() -> None:
     plan = RunPlan(
         "a", seconds=45, step_at_s=21, step_latency_ms=600,
         series={
-            "app.cpu.util": ("ratio", 1.0, step(0.3, 0.97, 36)),  # consequence, 15 s late
+            "app.cpu.util": ("ratio", 1.0, step(0.3, 0.97, 25)),  # consequence, 4 s late
             "db.connections.used": ("count", 20.0, step(8, 20, 20)),  # cause
         },
     )  # fmt: skip
@@ -316,3 +387,55 @@ def test_without_a_declared_slo_no_pass_is_claimed() -> None:
     arm_slo = [f for f in found if f.kind == "slo" and f.run_id is None]
     assert arm_slo and all("declares no slo" in f.summary for f in arm_slo)
     assert not [f for f in found if "meets the SLO" in f.summary]
+
+
+def _one_arm(plan: RunPlan) -> list[Finding]:
+    trial = trial_from(arms={"a": {}}, observe=OBSERVE)
+    return list(analyze_trial(make_trial_data(trial, [plan] * 2), trial))
+
+
+def test_saturation_in_the_warm_up_only_is_not_counted() -> None:
+    # a cold start pins app CPU for the 5 s of warm-up; the run itself is healthy
+    found = _one_arm(RunPlan("a", series={"app.cpu.util": ("ratio", 1.0, step(0.99, 0.3, 5))}))
+    assert not _by(found, "saturation")
+    assert _by(found, "bottleneck")[0].status == "none"
+
+
+def test_a_full_resource_that_held_nothing_back_is_not_called_the_limit() -> None:
+    # connections at 20 of 20 all run long, but latency flat, no errors, every arrival served
+    found = _one_arm(RunPlan("a", series={"db.connections.active": ("count", 20.0, const(20.0))}))
+    b = _by(found, "bottleneck")[0]
+    assert b.status == "none", b.summary
+    assert b.summary.startswith("nothing limited throughput in arm a: db.connections.active")
+    assert "limited throughput" not in b.summary.replace("nothing limited throughput", "")
+
+
+def test_one_busy_core_of_an_app_node_is_the_limit_though_the_host_is_half_idle() -> None:
+    # a single-threaded node at 100 % of one core reads 50 % of two cores: the per-process
+    # figure (busiest_util, capacity one core) is the one that saturates
+    plan = RunPlan(
+        "a", step_at_s=21, step_latency_ms=600,
+        series={
+            "app.cpu.util": ("ratio", 1.0, step(0.25, 0.5, 20)),
+            "app.cpu.busiest_util": ("ratio", 1.0, step(0.5, 1.0, 20)),
+            "db.cpu.util": ("ratio", 1.0, const(0.2)),
+        },
+    )  # fmt: skip
+    b = _by(_one_arm(plan), "bottleneck")[0]
+    assert b.status == "app.cpu.busiest_util"
+    assert b.summary.startswith("app CPU limited throughput in arm a: app.cpu.busiest_util at 100%")
+    assert "Not the limit: db CPU (peak 20%)" in b.summary
+
+
+def test_healthy_backend_counts_are_never_ranked_as_use() -> None:
+    plan = RunPlan(
+        "a", step_at_s=21, step_latency_ms=600,
+        series={
+            "lb.backends.healthy": ("count", 2.0, const(2.0)),
+            "db.connections.active": ("count", 20.0, step(8, 20, 20)),
+        },
+    )  # fmt: skip
+    found = _one_arm(plan)
+    assert {f.subject for f in _by(found, "saturation")} == {"db.connections.active"}
+    b = _by(found, "bottleneck")[0]
+    assert "lb.backends.healthy" not in b.evidence["peaks"] and "lb" not in b.evidence["not_limits"]

@@ -46,14 +46,16 @@ def handler(behaviour: Path, hits: list[int]) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-def trial_text(server: FileServer, *, extra: str = "", arms: str = "", seconds: float = 1) -> str:
+def trial_text(
+    server: FileServer, *, extra: str = "", arms: str = "", seconds: float = 1, rate: int = 20
+) -> str:
     """A trial whose arms write '<status> 0' into the server's behaviour file."""
     d = server.behaviour.parent
     arms = arms or "  good: {status: 200}\n  broken: {status: 503}\n"
     return (
         "name: shell-arms\n"
         f"target: {{base_url: '{server.url}'}}\n"
-        f"load:\n  stages: [{{rate: 20, duration: {seconds}s}}]\n  timeout: 2s\n"
+        f"load:\n  stages: [{{rate: {rate}, duration: {seconds}s}}]\n  timeout: 2s\n"
         "env:\n  provider: shell\n"
         f"  apply: 'echo {{status}} 0 > {d}/behaviour'\n"
         f"  revert: 'rm -f {d}/behaviour'\n"

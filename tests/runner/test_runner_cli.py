@@ -65,11 +65,12 @@ def test_run_then_ls_show_export_junit(
     file_server: FileServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     db, junit = tmp_path / "r.db", tmp_path / "junit.xml"
-    text = trial_text(file_server) + "slo: {error_rate: 1%}\n"
+    # 2 s at 100/s: enough requests (≥ 100) for the analysis to judge each arm
+    text = trial_text(file_server, rate=100, seconds=2) + "slo: {error_rate: 1%}\n"
     args = ["run", str(_write(tmp_path, text)), "--store", str(db), "--junit", str(junit)]
-    code = main([*args, "--no-live"])
-    assert code in (0, 1)  # the analysis judges; the broken arm fails its SLO either way
+    assert main([*args, "--no-live"]) == 1  # the broken arm misses its SLO
     cases = ET.parse(junit).getroot().findall(".//testcase")
+    assert [c.get("classname") for c in cases] == ["shell-arms.slo.good", "shell-arms.slo.broken"]
     assert [c.find("failure") is not None for c in cases] == [False, True]
     capsys.readouterr()
     assert main(["ls", "--store", str(db)]) == 0

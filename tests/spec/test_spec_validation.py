@@ -199,3 +199,28 @@ def test_missing_file_is_a_user_error(tmp_path: Path) -> None:
 
     with pytest.raises(UserError, match="no trial file"):
         load_trial_file(tmp_path / "nope.yaml")
+
+
+VS_CLAIM = "slo: {p99: 1s}\nexpect:\n  - {arm: b, vs: a, metric: p99, expect: lower}\n"
+
+
+def test_claims_that_compare_arms_default_to_three_repetitions() -> None:
+    assert parse_trial_text(GOOD + VS_CLAIM, "t.yaml", {}).trial.repeat == 3
+    assert parse_trial_text(GOOD, "t.yaml", {}).trial.repeat == 1  # nothing compared
+    assert parse_trial_text(GOOD + VS_CLAIM + "repeat: 2\n", "t.yaml", {}).trial.repeat == 2
+
+
+def test_an_explicit_single_run_with_comparisons_is_warned_about() -> None:
+    loaded = parse_trial_text(GOOD + VS_CLAIM + "repeat: 1\n", "t.yaml", {})
+    warning = [n for n in loaded.notes if n.startswith("warning: expect[0] compare arms")]
+    assert warning and "set repeat: 3" in warning[0]
+    assert not parse_trial_text(GOOD + VS_CLAIM, "t.yaml", {}).notes
+
+
+def test_scale_must_name_a_count_every_arm_sets() -> None:
+    text = GOOD.replace("a: {}", "a: {app_nodes: 1}").replace("b: {}", "b: {app_nodes: x}")
+    problems = _problems(text + "scale: app_nodes\n")
+    assert problems == [
+        (10, "scale", "t.yaml:10: scale: 'app_nodes' is not a whole-number parameter of every "
+         "arm (name the count the arms vary; arm parameters: app_nodes)"),
+    ]  # fmt: skip

@@ -7,8 +7,9 @@ docs/analysis.md for the rules each step follows.
 
 Exit code (`verdict_exit_code`), in order of precedence:
 - 3 (ABORTED) when any run was aborted or interrupted (its data is still analysed);
-- 1 (FAILED) when the trial has claims and any is refuted or inconclusive, or when it
-  has no claims and any arm misses its SLO;
+- 1 (FAILED) when the trial has claims and any is refuted or inconclusive (a claim on an
+  arm without a valid run is inconclusive), or when it has no claims and any arm misses
+  its SLO or has no valid run to meet it with;
 - 0 (OK) otherwise.
 """
 
@@ -50,7 +51,7 @@ def verdict_exit_code(findings: Iterable[Finding]) -> int:
         ok = all(f.status == "supported" for f in verdicts)
     else:
         arm_slos = [f for f in items if f.kind == "slo" and f.run_id is None]
-        ok = all(f.status != "fail" for f in arm_slos)
+        ok = all(f.status == "pass" for f in arm_slos)  # no_data: nothing met the SLO
     return int(ExitCode.OK if ok else ExitCode.FAILED)
 
 

@@ -35,6 +35,7 @@ FloatArray = npt.NDArray[np.float64]
 ONSET_SLACK_S = 2.0
 ONSET_LEAD_S = 10.0
 NOT_HELP_BELOW = 0.70  # a tier whose busiest resource peaked below this is not the limit
+MET_OFFERED = 0.95  # goodput at least this share of the offered rate: nothing held it back
 PER_RESOURCE_ONLY = ("not_helping", "tier", "quiet")  # figures not copied into evidence
 ACRONYMS = {"cpu": "CPU", "io": "I/O", "rss": "RSS"}
 
@@ -124,6 +125,17 @@ def _offered_at(view: RunView, t_s: float | None) -> float | None:
     return float(np.mean(view.offered[max(i - 1, 0) : i + 2]))
 
 
+def held_back(view: RunView) -> bool:
+    """Whether the run shows a limit at all: latency or errors rose (an onset), or, in an
+    open model, fewer successful responses than arrivals in the steady window."""
+    if view.onset_s is not None:
+        return True
+    if view.closed or not view.window.length_s:
+        return False
+    offered = float(np.mean(view.in_window(view.offered)))
+    return float(np.mean(view.in_window(view.ok))) < MET_OFFERED * offered
+
+
 def attribute_run(view: RunView, uses: Sequence[ResourceUse]) -> Call:
     """Return the bottleneck of one run (name "" when no observed resource saturated)."""
     lat, err = view.latency_us[99.0], view.error_rate
@@ -153,6 +165,11 @@ def attribute_run(view: RunView, uses: Sequence[ResourceUse]) -> Call:
         "error_series": errs,
     }
     top = scored[0] if scored else None
+    if top is not None and top[1].saturated_at_s is not None and not held_back(view):
+        # full, yet latency and errors stayed level and every offered request was served:
+        # at capacity, but it did not (yet) limit anything
+        ev["at_capacity"] = {u.name: u.peak_util for _, u, _ in scored if u.saturated_at_s}
+        top = None
     if top is None or top[1].saturated_at_s is None:
         tiers_with_errors = sorted({n.split(".", 1)[0] for n in errs})
         tier = tiers_with_errors[0] if len(tiers_with_errors) == 1 else ""
@@ -280,9 +297,18 @@ def arm_bottleneck(arm: str, calls: Sequence[Call], missing_tiers: Sequence[str]
     per_run = {str(c.run_id): c.name or "none" for c in calls}
     if chosen is None or not name:
         peaks = dict(chosen.evidence.get("peaks", {})) if chosen else {}
-        text = f"no observed resource saturated in arm {arm}{_busiest(peaks)}"
+        full = dict(chosen.evidence.get("at_capacity", {})) if chosen else {}
+        if full:
+            names = ", ".join(f"{n} at {p:.0%}" for n, p in full.items())
+            text = (
+                f"nothing limited throughput in arm {arm}: {names}, but latency and errors "
+                "stayed level and every offered request was served"
+            )
+        else:
+            text = f"no observed resource saturated in arm {arm}{_busiest(peaks)}"
         text += _unobserved(missing_tiers)
-        ev = {"per_run": per_run, "missing_tiers": list(missing_tiers), "peaks": peaks}
+        ev = {"per_run": per_run, "missing_tiers": list(missing_tiers), "peaks": peaks,
+              "at_capacity": full}  # fmt: skip
         return Finding("bottleneck", f"arm {arm}", text, "none", ev, arm)
     if chosen.evidence.get("resource") is None:
         errs = ", ".join(chosen.evidence["error_series"])

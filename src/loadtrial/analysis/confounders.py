@@ -225,16 +225,22 @@ def not_in_force(runs: Sequence[RunFacts]) -> list[Confounder]:
     return out
 
 
-def confounders_between(found: Sequence[Confounder], a: str, b: str | None) -> list[Confounder]:
-    """The confounders that touch a claim about arm a (against arm b, when given)."""
-    arms = {a} if b is None else {a, b}
-    out = []
-    for c in found:
-        if (len(c.arms) == 1 and c.arms[0] in arms) or (
-            len(c.arms) == 2 and (set(c.arms) == arms or (b is None and a in c.arms))
-        ):
-            out.append(c)
-    return out
+def confounders_between(found: Sequence[Confounder], a: str, b: str) -> list[Confounder]:
+    """The confounders that touch a claim comparing arm a with arm b: those between the
+    two, and those within either (a changed fact, a parameter not in force)."""
+    arms = {a, b}
+    return [
+        c
+        for c in found
+        if (len(c.arms) == 1 and c.arms[0] in arms) or (len(c.arms) == 2 and set(c.arms) == arms)
+    ]
+
+
+def confounders_of_arm(found: Sequence[Confounder], arm: str) -> list[Confounder]:
+    """The confounders that touch a single-arm claim: only the arm's own (a declared value
+    not in force, a fact that changed during or between its runs). Facts that differ
+    between *other* arms say nothing about whether this arm ran as declared."""
+    return [c for c in found if c.arms == (arm,)]
 
 
 def confounder_findings(found: Sequence[Confounder]) -> list[Finding]:

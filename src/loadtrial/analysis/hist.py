@@ -44,6 +44,11 @@ def _layout() -> tuple[int, int, int]:
     return int(h.counts_len), int(h.unit_magnitude), int(h.sub_bucket_half_count_magnitude)
 
 
+def highest_values() -> IntArray:
+    """Highest value (µs) equivalent to each counts index of our histograms (read-only)."""
+    return _highest_values(*_layout())
+
+
 def counts_of(encoded: bytes) -> IntArray:
     """Return the count array of one encoded histogram (zeros when empty)."""
     hist = histogram.decode(encoded)

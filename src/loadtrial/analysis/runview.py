@@ -2,8 +2,9 @@
 
 In: a store `RunData` (IntervalStats per second) and whether the load was closed-model.
 Out: a frozen `RunView`: per-second counts, error rate, throughput and latency quantiles
-(µs, NaN where nothing completed), the steady window, the onsets of latency and of errors,
-and the window's merged latency counts (exact HDR sums, for pooled percentiles).
+(µs, NaN where nothing completed; for onsets and charts only), the steady window, the
+onsets of latency and of errors, and the window's `WindowSample` (per-second histograms
+and counts: the input of every figure and comparison, see estimate.py).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from loadtrial.analysis import hist
+from loadtrial.analysis.estimate import WindowSample, window_sample
 from loadtrial.analysis.windows import Window, onset, steady_window
 from loadtrial.store.model import RunData
 
@@ -43,8 +45,10 @@ class RunView:
     error_kinds: dict[str, int]  # kind -> count over the steady window
     window: Window
     window_counts: npt.NDArray[np.int64]  # merged latency counts over the window
+    sample: WindowSample  # the window's per-second histograms and counts
     latency_onset_s: int | None
     error_onset_s: int | None
+    closed: bool = False  # closed model: `offered` follows the target's speed
 
     @property
     def n_seconds(self) -> int:
@@ -112,6 +116,13 @@ def build_run_view(run: RunData, *, closed: bool = False) -> RunView:
         error_kinds=kinds,
         window=window,
         window_counts=matrix[window.start_s : window.end_s].sum(axis=0),
+        sample=window_sample(
+            run.info.run_id,
+            matrix[window.start_s : window.end_s],
+            arrays["completed"][window.start_s : window.end_s],
+            arrays["errors"][window.start_s : window.end_s],
+            arrays["ok"][window.start_s : window.end_s],
+        ),
         latency_onset_s=onset(
             latency[99.0],
             0,
@@ -122,24 +133,5 @@ def build_run_view(run: RunData, *, closed: bool = False) -> RunView:
         error_onset_s=onset(
             err_rate, 0, log_scale=False, sd_floor=ERROR_SD_FLOOR, min_shift=ERROR_MIN_SHIFT
         ),
+        closed=closed,
     )
-
-
-def throughput(view: RunView) -> FloatArray:
-    """Successful responses per second (goodput), per run second."""
-    return view.ok
-
-
-def metric_per_second(view: RunView, metric: str) -> FloatArray:
-    """The steady-window per-second values of a comparison metric.
-
-    metric: p50 | p90 | p99 (µs) | error_rate (fraction) | throughput (ok/s).
-    Seconds where nothing completed are left out of latency and error rate.
-    """
-    if metric == "throughput":
-        return view.in_window(view.ok)
-    if metric == "error_rate":
-        values = view.in_window(view.error_rate)
-    else:
-        values = view.in_window(view.latency_us[float(metric[1:])])
-    return values[np.isfinite(values)]

@@ -20,16 +20,13 @@ import numpy.typing as npt
 
 from loadtrial.analysis.model import Finding
 from loadtrial.analysis.windows import Window
+from loadtrial.observe.model import is_use
 from loadtrial.store.model import Series
 
 FloatArray = npt.NDArray[np.float64]
 SATURATED_UTIL = 0.90
 SUSTAINED_S = 3.0
 ERROR_WORDS = ("refused", "rejected", "error", "too_many", "timeout", "dropped")
-# a limit, or a health count, is not a use of the resource (100 % healthy is no saturation);
-# nor are idle connections (a pool keeping its 17 connections idle has not saturated the db:
-# `connections.used` counts the slots, `.active` the work)
-NOT_USE_SUFFIXES = (".max", ".reserved", ".healthy", ".limit", ".capacity", ".idle")
 # load averages smooth a whole machine's run queue over minutes: no timing at 1 s, no owner
 SMOOTHED_SUFFIXES = (".load.1m", ".load.5m", ".load.15m")
 
@@ -97,8 +94,12 @@ def per_second(t_s: FloatArray, values: FloatArray, n_seconds: int) -> FloatArra
     return out
 
 
-def _first_sustained(t: FloatArray, hot: npt.NDArray[np.bool_]) -> tuple[float | None, float]:
-    """Start of the first run of `hot` samples lasting ≥ SUSTAINED_S, and total hot time."""
+def _first_sustained(
+    t: FloatArray, hot: npt.NDArray[np.bool_], window: Window
+) -> tuple[float | None, float]:
+    """Start of the first stretch of `hot` samples lasting ≥ SUSTAINED_S that reaches into
+    the analysed window (it may have begun in a ramp just before it; one that ended in the
+    warm-up does not count), and the hot time inside the window."""
     if t.size == 0:
         return None, 0.0
     step = float(np.median(np.diff(t))) if t.size > 1 else 1.0
@@ -108,10 +109,13 @@ def _first_sustained(t: FloatArray, hot: npt.NDArray[np.bool_]) -> tuple[float |
         if flag and start is None:
             start = i
         elif not flag and start is not None:
-            if first is None and float(t[i - 1] - t[start]) + step >= SUSTAINED_S:
+            long = float(t[i - 1] - t[start]) + step >= SUSTAINED_S
+            overlaps = float(t[i - 1]) >= window.start_s and float(t[start]) < window.end_s
+            if first is None and long and overlaps:
                 first = float(t[start])
             start = None
-    return first, float(hot.sum()) * step
+    inside = (t >= window.start_s) & (t < window.end_s)
+    return first, float((hot & inside).sum()) * step
 
 
 def _error_began(t: FloatArray, v: FloatArray) -> float | None:
@@ -169,17 +173,17 @@ def resource_use(series: Series, window: Window, n_seconds: int) -> ResourceUse 
     if cap is None or v.size == 0:
         return None
     util = v / cap
-    sat_at, sat_s = _first_sustained(t, util >= SATURATED_UTIL)
+    sat_at, sat_s = _first_sustained(t, util >= SATURATED_UTIL, window)
     in_win = (t >= window.start_s) & (t < window.end_s)
-    mean = float(np.mean(util[in_win])) if in_win.any() else float(np.mean(util))
+    seen = util[in_win] if in_win.any() else util  # the analysed window decides
     share = float(np.mean(util[in_win] >= SATURATED_UTIL)) if in_win.any() else 0.0
     grid = per_second(t, util, n_seconds)
     return ResourceUse(
         series.name,
         series.tier,
         cap,
-        float(np.max(util)),
-        mean,
+        float(np.max(seen)),
+        float(np.mean(seen)),
         sat_at,
         sat_s,
         share,
@@ -201,7 +205,8 @@ def run_resources(series: Sequence[Series], window: Window, n_seconds: int) -> l
     keep = [
         s
         for s in series
-        if not s.name.endswith(NOT_USE_SUFFIXES + SMOOTHED_SUFFIXES)
+        if is_use(s.name)
+        and not s.name.endswith(SMOOTHED_SUFFIXES)
         and not (s.name.endswith(".percent") and s.name[: -len("percent")] + "util" in names)
     ]
     out = [resource_use(s, window, n_seconds) for s in keep]

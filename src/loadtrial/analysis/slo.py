@@ -12,22 +12,22 @@ Per-arm figures merge the runs' histograms; percentiles are never averaged.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
 from loadtrial.analysis import hist
 from loadtrial.analysis.model import Finding
 from loadtrial.analysis.runview import RunView
+from loadtrial.load import watch
 from loadtrial.spec.model import SloSpec
 from loadtrial.store.model import RunData
 from loadtrial.units import format_ms
 
 MIN_REQUESTS = 100  # fewer completed requests in the window: a p99 means nothing
-INVALID_EVENT_KINDS = ("load_invalid", "invalid", "generator_limit")  # the engine's own verdict
+INVALID_EVENT_KIND = "load_invalid"  # the engine's own verdict, one event per reason
 ABORTED_STATUSES = ("aborted", "interrupted")
 LAG_SHARE_OF_P99 = 0.10  # generator lateness under this share of p99 did not shape it
-MAX_DROPPED_SHARE = 0.01
 
 
 @dataclass(frozen=True)
@@ -62,19 +62,54 @@ def pooled_figures(views: Iterable[RunView]) -> SloFigures:
     )
 
 
+OBJECTIVES = {"p50": 50.0, "p90": 90.0, "p99": 99.0, "p999": 99.9}
+
+
+@dataclass(frozen=True)
+class Objective:
+    """One declared SLO objective judged: limit and value in seconds (latency), a fraction
+    (error_rate) or per second (min_throughput); value None when nothing was measured."""
+
+    name: str
+    limit: float
+    value: float | None
+    met: bool
+
+    def breach(self) -> str:
+        """The miss as a phrase: 'p99 1.2s > 500ms'."""
+        got = float("nan") if self.value is None else self.value
+        if self.name in OBJECTIVES:
+            return f"{self.name} {format_ms(got * 1e6)} > {format_ms(self.limit * 1e6)}"
+        if self.name == "error_rate":
+            return f"error rate {got:.2%} > {self.limit:.2%}"
+        return f"throughput {got:.0f}/s < {self.limit:.0f}/s"
+
+
+def slo_objectives(fig: SloFigures, slo: SloSpec) -> list[Objective]:
+    """One Objective per objective the SLO declares."""
+    out: list[Objective] = []
+    for name, pct in OBJECTIVES.items():
+        limit_s = getattr(slo, name)
+        if limit_s is not None:
+            got = fig.latency_us.get(pct, float("nan")) / 1e6
+            out.append(Objective(name, limit_s, _finite(got), bool(got <= limit_s)))
+    if slo.error_rate is not None:
+        rate = fig.error_rate
+        out.append(Objective("error_rate", slo.error_rate, rate, rate <= slo.error_rate))
+    if slo.min_throughput is not None:
+        ok_s = fig.throughput_per_s
+        out.append(Objective("min_throughput", slo.min_throughput, ok_s,
+                             ok_s >= slo.min_throughput))  # fmt: skip
+    return out
+
+
+def _finite(value: float) -> float | None:
+    return value if np.isfinite(value) else None
+
+
 def slo_breaches(fig: SloFigures, slo: SloSpec) -> list[str]:
     """Return one phrase per SLO target the figures miss (empty: all met)."""
-    out: list[str] = []
-    for name, pct in (("p50", 50.0), ("p90", 90.0), ("p99", 99.0), ("p999", 99.9)):
-        limit_s = getattr(slo, name)
-        got = fig.latency_us.get(pct, float("nan"))
-        if limit_s is not None and not got <= limit_s * 1e6:
-            out.append(f"{name} {format_ms(got)} > {format_ms(limit_s * 1e6)}")
-    if slo.error_rate is not None and fig.error_rate > slo.error_rate:
-        out.append(f"error rate {fig.error_rate:.2%} > {slo.error_rate:.2%}")
-    if slo.min_throughput is not None and fig.throughput_per_s < slo.min_throughput:
-        out.append(f"throughput {fig.throughput_per_s:.0f}/s < {slo.min_throughput:.0f}/s")
-    return out
+    return [o.breach() for o in slo_objectives(fig, slo) if not o.met]
 
 
 def _evidence(fig: SloFigures) -> dict[str, object]:
@@ -95,9 +130,12 @@ def slo_finding(subject: str, fig: SloFigures, slo: SloSpec, **where: object) ->
     run_id = where.get("run_id")
     rid = run_id if isinstance(run_id, int) else None
     if fig.requests == 0:
-        return Finding(
-            "slo", subject, f"{subject}: no requests measured", "no_data", _evidence(fig), arm, rid
-        )
+        text = f"{subject}: no valid run measured anything, so its SLO is not met"
+        if rid is not None:
+            text = f"{subject}: no requests measured in its steady window"
+        objectives = [asdict(o) for o in slo_objectives(fig, slo)]
+        ev = {**_evidence(fig), "objectives": objectives}
+        return Finding("slo", subject, text, "no_data", ev, arm, rid)
     breaches = slo_breaches(fig, slo)
     figures = (
         f"p99 {format_ms(fig.latency_us[99.0])}, errors {fig.error_rate:.2%}, "
@@ -110,30 +148,30 @@ def slo_finding(subject: str, fig: SloFigures, slo: SloSpec, **where: object) ->
         summary = f"{subject} meets the SLO ({figures})"
     else:  # nothing to meet: say the figures, not a pass the trial never asked for
         summary = f"{subject}: {figures} (the trial declares no slo)"
-    ev = {**_evidence(fig), "breaches": breaches}
+    ev = {
+        **_evidence(fig),
+        "breaches": breaches,
+        "objectives": [asdict(o) for o in slo_objectives(fig, slo)],
+    }
     return Finding("slo", subject, summary, "fail" if breaches else "pass", ev, arm, rid)
 
 
-def generator_lag_minor(run: RunData, view: RunView) -> tuple[bool, str]:
-    """Whether the generator's lateness is too small to have limited the target.
+def generator_lag_minor(run: RunData, view: RunView, *, closed: bool) -> tuple[bool, str]:
+    """Whether the generator's lateness is too small to have shaped the figures.
 
-    Latency is measured from the intended send time, so a late send is inside the measured
-    latency already; when the worst per-second send lag (95th percentile over the steady
-    seconds) stays under LAG_SHARE_OF_P99 of the measured p99 and almost nothing was
-    dropped, the target, not the generator, shaped the figures.
+    Only an open-model schedule lag can be weighed this way: latency is measured from the
+    intended send time, so a late send is inside the measured latency already; when the
+    worst per-second send lag (95th percentile over the steady seconds) stays under
+    LAG_SHARE_OF_P99 of the measured p99, the target, not the generator, shaped them.
+    A closed model records no send lag (a CPU-bound generator shows as fewer users'
+    requests, not as lag), so it is never kept this way.
     """
     secs = [s for s in run.seconds if view.window.start_s <= s.second < view.window.end_s]
-    if not secs:
+    if closed or not secs:
         return False, ""
     lag_us = float(np.percentile([s.max_send_lag_us for s in secs], 95))
     p99_us = hist.quantiles(view.window_counts, (99.0,))[99.0]
-    offered = sum(s.offered for s in secs)
-    dropped = sum(s.dropped for s in secs)
-    minor = (
-        bool(p99_us > 0)
-        and lag_us <= LAG_SHARE_OF_P99 * p99_us
-        and dropped <= MAX_DROPPED_SHARE * max(offered, 1)
-    )
+    minor = bool(p99_us > 0) and lag_us <= LAG_SHARE_OF_P99 * p99_us
     why = (
         f"the worst send lag of most seconds, {format_ms(lag_us)}, is small against "
         f"the p99 latency of {format_ms(p99_us)}, which includes it"
@@ -141,26 +179,34 @@ def generator_lag_minor(run: RunData, view: RunView) -> tuple[bool, str]:
     return minor, why
 
 
-def _reasons(run: RunData, view: RunView) -> tuple[list[str], list[str]]:
-    """(reasons the run is invalid, notes that only degrade it)."""
+def _reasons(run: RunData, view: RunView, *, closed: bool) -> tuple[list[str], list[str]]:
+    """(reasons the run is invalid, notes that only degrade it).
+
+    Invalid only when the generator was the limit (its CPU, its schedule lag, a failed
+    worker: the engine's `load_invalid` events) or too little completed to measure. A
+    schedule lag alone is kept (degraded) when it was minor; CPU and worker reasons never
+    are. Requests the target left waiting are the target's failures, not the generator's.
+    """
     invalid: list[str] = []
     notes: list[str] = []
-    engine = [e.message for e in run.events if e.kind in INVALID_EVENT_KINDS]
-    if engine:
-        minor, why = generator_lag_minor(run, view)
-        if minor:
-            notes += [f"{m} (kept: {why})" for m in engine]
-        else:
-            invalid += engine
+    engine = [e.message for e in run.events if e.kind == INVALID_EVENT_KIND]
+    lag_only = bool(engine) and all(m.startswith(watch.LAG_REASON) for m in engine)
+    minor, why = generator_lag_minor(run, view, closed=closed) if lag_only else (False, "")
+    if minor:
+        notes += [f"{m} (kept: {why})" for m in engine]
+    else:
+        invalid += engine
     n_req = int(view.in_window(view.completed).sum())
     if n_req < MIN_REQUESTS:
         invalid.append(f"only {n_req} requests completed in the steady window")
     return invalid, notes
 
 
-def validity_finding(run: RunData, view: RunView, declared_tiers: Sequence[str]) -> Finding | None:
+def validity_finding(
+    run: RunData, view: RunView, declared_tiers: Sequence[str], *, closed: bool = False
+) -> Finding | None:
     """Return why a run cannot be fully trusted, or None when it can."""
-    invalid, notes = _reasons(run, view)
+    invalid, notes = _reasons(run, view, closed=closed)
     seen = {s.tier for s in run.series}
     missing = [t for t in declared_tiers if t not in seen]
     if missing:

@@ -11,12 +11,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-import numpy as np
-
 from loadtrial.analysis import bottleneck, claims, confounders, saturation, slo
-from loadtrial.analysis.compare import Comparison, compare_runs, comparison_evidence, describe
+from loadtrial.analysis.compare import Comparison, compare_arms, comparison_evidence, describe
+from loadtrial.analysis.estimate import WindowSample
 from loadtrial.analysis.model import Finding
-from loadtrial.analysis.runview import RunView, build_run_view, metric_per_second
+from loadtrial.analysis.runview import RunView, build_run_view
 from loadtrial.analysis.usl_points import scalability_findings
 from loadtrial.spec.model import Trial
 from loadtrial.store.model import TrialData
@@ -100,10 +99,10 @@ def _use_findings(
 def _compare(
     trial: Trial, valid: Sequence[RunView], metric: str, arm: str, vs: str, salt: int
 ) -> Comparison:
-    def runs_of(name: str) -> list[np.ndarray[Any, Any]]:
-        return [metric_per_second(v, metric) for v in valid if v.arm == name]
+    def runs_of(name: str) -> list[WindowSample]:
+        return [v.sample for v in valid if v.arm == name]
 
-    return compare_runs(metric, arm, runs_of(arm), vs, runs_of(vs), seed=trial.seed + salt)
+    return compare_arms(metric, arm, runs_of(arm), vs, runs_of(vs), seed=trial.seed + salt)
 
 
 def _comparison_finding(c: Comparison) -> Finding:
@@ -131,14 +130,16 @@ def _claims_and_comparisons(
             comps[(m, a, b)] = _compare(trial, valid, m, a, b, salt=len(comps))
     out = [_comparison_finding(c) for c in comps.values()]
     for i, claim in enumerate(trial.expect):
-        touching = confounders.confounders_between(found, claim.arm, claim.vs)
         if claim.meets_slo is not None:
+            # a single-arm claim rests only on its own arm running as declared
+            touching = confounders.confounders_of_arm(found, claim.arm)
             out.append(
                 claims.judge_slo(
                     i, claim, pooled.get(claim.arm), per_run.get(claim.arm, []), touching
                 )
             )
         elif claim.vs and claim.metric:
+            touching = confounders.confounders_between(found, claim.arm, claim.vs)
             c = comps[(claim.metric, claim.arm, claim.vs)]
             out.append(claims.judge_comparison(i, claim, c, touching))
     return out
@@ -155,7 +156,7 @@ def analyze_trial(data: TrialData, trial: Trial) -> tuple[Finding, ...]:
     validity = [
         f
         for r in data.runs
-        if (f := slo.validity_finding(r, views[r.info.run_id], tiers)) is not None
+        if (f := slo.validity_finding(r, views[r.info.run_id], tiers, closed=closed)) is not None
     ]
     invalid = {f.run_id for f in validity if f.status == "invalid"}
     valid = [v for v in views.values() if v.run_id not in invalid]

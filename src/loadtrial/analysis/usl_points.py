@@ -1,21 +1,23 @@
-"""Where a trial varies a count, the (N, throughput) points for a USL fit, and the finding.
+"""The (N, throughput) points for a USL fit where the trial declares a scale, and the finding.
 
 In: the trial, its runs' views (steady windows, throughput per second). Out: `scalability`
 findings. Two sources of points:
-- arms that differ in exactly one integer parameter (app_nodes, users, rate …), all
-  other parameters equal: one point per valid run, N = that parameter, X = mean ok/s in
-  the steady window;
+- arms over the trial's declared `scale:` parameter (e.g. app_nodes): one point per valid
+  run whose throughput was *limited* (latency or errors rose, or fewer requests succeeded
+  than arrived), N = that parameter, X = mean ok/s in the steady window. A run that served
+  its whole offered rate measured the load, not the capacity: it is left out. Any other
+  varying count (a rate, max_connections) is not a scale and is never fitted.
 - a closed-model load whose stages step `users`: one point per stage and run.
-Fewer than 3 distinct N: no fit (nothing to say).
+Fewer than 3 distinct N: no fit; with a declared scale, a finding says why.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 import numpy as np
 
+from loadtrial.analysis.bottleneck import held_back
 from loadtrial.analysis.model import Finding
 from loadtrial.analysis.runview import RunView
 from loadtrial.analysis.scalability import MIN_LEVELS, fit_usl
@@ -24,28 +26,16 @@ from loadtrial.spec.model import Trial
 from loadtrial.store.model import TrialData
 
 
-def count_param(arms: Mapping[str, Mapping[str, Any]]) -> str | None:
-    """The one integer parameter that varies across arms while all others stay equal."""
-    keys = {k for p in arms.values() for k in p}
-    varying = [k for k in keys if len({repr(p.get(k)) for p in arms.values()}) > 1]
-    if len(varying) != 1:
-        return None
-    values = [p.get(varying[0]) for p in arms.values()]
-    is_count = all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in values)
-    return varying[0] if is_count else None
-
-
-def arm_points(trial: Trial, valid: Sequence[RunView]) -> tuple[str, list[tuple[float, float]]]:
-    """(parameter, [(N, X)]) from arms varying one count (empty when none does)."""
-    param = count_param(trial.arms)
+def arm_points(trial: Trial, valid: Sequence[RunView]) -> list[tuple[float, float]]:
+    """[(N, X)] of the valid, throughput-limited runs over the declared scale."""
+    param = trial.scale
     if param is None:
-        return "", []
-    pts = [
+        return []
+    return [
         (float(trial.arms[v.arm][param]), float(np.mean(v.in_window(v.ok))))
         for v in valid
-        if v.arm in trial.arms and v.window.length_s > 0
+        if v.arm in trial.arms and v.window.length_s > 0 and held_back(v)
     ]
-    return param, pts
 
 
 def stage_points(trial: Trial, valid: Sequence[RunView]) -> list[tuple[float, float]]:
@@ -80,15 +70,27 @@ def _finding(subject: str, pts: Sequence[tuple[float, float]]) -> Finding | None
     return Finding("scalability", f"usl {subject}", text, "fit", ev)
 
 
+def _not_fitted(subject: str, pts: Sequence[tuple[float, float]]) -> Finding:
+    levels = sorted({n for n, _ in pts})
+    text = (
+        f"USL over {subject} not fitted: throughput was limited at {len(levels)} level(s) "
+        f"of {subject} ({', '.join(f'{n:g}' for n in levels) or 'none'}); a fit needs "
+        f"{MIN_LEVELS} (arms that served their whole offered rate measured the load, "
+        "not the capacity: raise the rate)"
+    )
+    ev = {"points": [[a, b] for a, b in pts], "over": subject, "levels": levels}
+    return Finding("scalability", f"usl {subject}", text, "not_fitted", ev)
+
+
 def scalability_findings(
     trial: Trial, data: TrialData, views: Mapping[int, RunView], valid: Sequence[RunView]
 ) -> list[Finding]:
     """USL findings for the count the trial varies, if any."""
     del data, views  # the valid views carry everything needed
     out: list[Finding] = []
-    param, pts = arm_points(trial, valid)
-    if param and (f := _finding(param, pts)) is not None:
-        out.append(f)
+    if trial.scale is not None:
+        pts = arm_points(trial, valid)
+        out.append(_finding(trial.scale, pts) or _not_fitted(trial.scale, pts))
     if (f := _finding("users (load stages)", stage_points(trial, valid))) is not None:
         out.append(f)
     return out

@@ -96,7 +96,8 @@ def run_cmd(
         bool, typer.Option("--dry-run", help="print the plan; send nothing")
     ] = False,
     junit: Annotated[
-        Path | None, typer.Option("--junit", help="write SLO checks as JUnit XML")
+        Path | None,
+        typer.Option("--junit", help="write the claims and SLO objectives as JUnit XML"),
     ] = None,
     live: Annotated[bool, typer.Option("--live/--no-live", help="live view on a terminal")] = True,
     workers: Annotated[
@@ -104,7 +105,8 @@ def run_cmd(
     ] = None,
 ) -> None:
     """Run a trial: every arm × repetition, journalled into the store."""
-    from loadtrial.runner import junit_xml, run_trial, slo_checks
+    from loadtrial.report.junit import junit_xml
+    from loadtrial.runner import run_trial
     from loadtrial.runner.plan import make_plan
     from loadtrial.spec import load_trial_file
 
@@ -122,8 +124,7 @@ def run_cmd(
             console=console, workers=workers,
         )  # fmt: skip
         if junit is not None and outcome.trial_id is not None:
-            checks = slo_checks(st.load_trial(outcome.trial_id), loaded.trial.slo)
-            _write(junit, junit_xml(loaded.trial.name, checks), "--junit")
+            _write(junit, junit_xml(loaded.trial.name, outcome.findings), "--junit")
     if outcome.trial_id is not None:
         console.print(f"trial {outcome.trial_id} stored in {store}", markup=False)
     if outcome.exit_code != ExitCode.OK:

@@ -17,6 +17,7 @@ MAX_P99_SEND_LAG_US = 5_000  # the generator's dispatch may trail its schedule t
 CPU_BUSY_PERCENT = 90.0  # a worker this busy in a second could not have done more
 CPU_BUSY_SHARE = 0.2  # invalid when that many of the seconds were busy
 MAX_DROPPED_SHARE = 0.01  # invalid when more arrivals than this were never sent
+LAG_REASON = "the generator fell behind its schedule"  # the analysis may keep such a run
 
 
 def assess(plan: LoadPlan, intervals: Sequence[IntervalStats], workers: int) -> tuple[str, ...]:
@@ -28,7 +29,7 @@ def assess(plan: LoadPlan, intervals: Sequence[IntervalStats], workers: int) -> 
     p99_lag = hdr.quantiles_us(lag, [99.0])[99.0]
     if p99_lag > MAX_P99_SEND_LAG_US:
         reasons.append(
-            f"the generator fell behind its schedule: p99 send lag {p99_lag / 1000:.1f} ms "
+            f"{LAG_REASON}: p99 send lag {p99_lag / 1000:.1f} ms "
             f"> {MAX_P99_SEND_LAG_US / 1000:.0f} ms (use more --workers or a bigger machine)"
         )
     busy = [i for i in intervals if i.cpu_percent / workers >= CPU_BUSY_PERCENT]

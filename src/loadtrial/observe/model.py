@@ -13,6 +13,16 @@ from typing import Protocol, runtime_checkable
 
 from loadtrial.errors import ObserverError
 
+# A limit, a health count or a configured size is not a use of the resource (2 of 2
+# healthy backends is no saturation), nor are idle connections (`connections.used`
+# counts the slots, `.active` the work). Series named so are never utilisations.
+NOT_USE_SUFFIXES = (".max", ".reserved", ".healthy", ".limit", ".capacity", ".idle", ".size")
+
+
+def is_use(name: str) -> bool:
+    """Whether a series with a capacity measures use of it (see NOT_USE_SUFFIXES)."""
+    return not name.endswith(NOT_USE_SUFFIXES) and "healthy" not in name.rsplit(".", 1)[-1]
+
 
 @dataclass(frozen=True)
 class Sample:

@@ -10,7 +10,9 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 
+from loadtrial.analysis.estimate import WindowSample, arm_interval
 from loadtrial.analysis.model import Finding
+from loadtrial.analysis.runview import build_run_view
 from loadtrial.report import evidence as ev
 from loadtrial.report import stats
 from loadtrial.report.environment import action_rows, env_rows, provenance
@@ -86,26 +88,24 @@ def arm_names(data: TrialData, trial: Trial) -> tuple[str, ...]:
 
 
 def arm_row(arm: str, data: TrialData, trial: Trial, views: Sequence[FindingView]) -> ArmRow:
-    """Return one arm pooled over its repetitions (warm-up excluded)."""
+    """Return one arm pooled over its valid runs' steady windows: the same figures, by the
+    same code, as the analysis quotes in its SLO findings, comparisons and claims."""
     runs = [r for r in data.runs if r.info.arm == arm]
     excluded = excluded_runs(runs, views)
-    totals = [
-        stats.run_totals(r.seconds, r.info.warmup_s, window_of(r, views))
-        for r in runs
-        if r.info.run_id not in excluded
-    ]
-    totals = [t for t in totals if t.seconds > 0]
-    completed = sum(t.completed for t in totals)
-    errors = stats.merge_counts(t.errors for t in totals)
-    latency = stats.pooled_percentiles(totals)
+    closed = trial.load.model == "closed"
+    kept = [build_run_view(r, closed=closed) for r in runs if r.info.run_id not in excluded]
+    samples = [v.sample for v in kept if v.sample.n_seconds]
+    completed = int(sum(s.completed.sum() for s in samples))
+    errors = stats.merge_counts(v.error_kinds for v in kept)
+    latency = {key: _estimate(key, samples, 1e-3) for key in ("p50", "p90", "p99")}
     invalid = validity_reasons(runs, views)
-    slo, detail = arm_slo(arm, views, trial, latency, errors, completed)
+    slo, detail = arm_slo(arm, views)
     return ArmRow(
         arm=arm,
         params=ev.jsonable(trial.arms.get(arm, runs[0].info.params if runs else {})),
         runs=len(runs),
         valid_runs=len(runs) - len(excluded),
-        throughput_per_s=stats.pooled_throughput(totals),
+        throughput_per_s=_estimate("throughput", samples, 1.0),
         latency_ms=latency,
         requests=completed,
         error_rate=(sum(errors.values()) / completed) if completed else None,
@@ -115,6 +115,18 @@ def arm_row(arm: str, data: TrialData, trial: Trial, views: Sequence[FindingView
         validity=tuple(reason for _, reason in invalid),
         notes=tuple(reservations(runs, views)),
     )
+
+
+def _estimate(metric: str, samples: Sequence[WindowSample], scale: float) -> Estimate:
+    """The analysis' pooled figure and 95 % interval of `metric`, times `scale`."""
+    if not samples:
+        return Estimate(None)
+    got = arm_interval(metric, samples)
+
+    def num(x: float) -> float | None:
+        return x * scale if math.isfinite(x) else None
+
+    return Estimate(num(got.value), num(got.low), num(got.high), got.method)
 
 
 def window_of(run: RunData, views: Sequence[FindingView]) -> tuple[float, float] | None:
@@ -167,36 +179,14 @@ def reservations(runs: Sequence[RunData], views: Sequence[FindingView]) -> list[
     ]
 
 
-def arm_slo(
-    arm: str,
-    views: Sequence[FindingView],
-    trial: Trial,
-    latency: dict[str, Estimate],
-    errors: dict[str, int],
-    completed: int,
-) -> tuple[str, str]:
-    """Return (pass|fail|n/a, sentence): the analysis' SLO finding, else a direct check."""
-    mine = [f for f in views if f.kind == "slo" and f.arm == arm]
-    arm_level = [f for f in mine if f.run_id is None] or mine
-    if arm_level:
-        failed = [f for f in arm_level if f.status == "fail"]
-        chosen = failed[0] if failed else arm_level[0]
-        return ("fail" if failed else chosen.status or "pass"), chosen.summary
-    slo = trial.slo
-    misses: list[str] = []
-    for key in ("p50", "p90", "p99"):
-        limit_s, got = getattr(slo, key), latency.get(key)
-        if limit_s is not None and got and got.value is not None and got.value > limit_s * 1000:
-            misses.append(f"{key} {got.value:.0f}ms > {limit_s * 1000:.0f}ms")
-    if slo.error_rate is not None and completed:
-        rate = sum(errors.values()) / completed
-        if rate > slo.error_rate:
-            misses.append(f"error rate {rate:.2%} > {slo.error_rate:.2%}")
-    if not slo_text(trial):
-        return "n/a", "no SLO declared"
-    if not completed:
-        return "no data", "no requests measured"
-    return ("fail", "; ".join(misses)) if misses else ("pass", "all SLO limits met")
+def arm_slo(arm: str, views: Sequence[FindingView]) -> tuple[str, str]:
+    """Return (pass|fail|no data|not analysed, sentence) from the analysis' arm SLO finding:
+    the report never judges an SLO itself."""
+    mine = [f for f in views if f.kind == "slo" and f.arm == arm and f.run_id is None]
+    if not mine:
+        return "not analysed", "run `loadtrial analyze` to judge the SLO"
+    status = {"no_data": "no data"}.get(mine[0].status, mine[0].status)
+    return status, mine[0].summary
 
 
 def timeline(run: RunData, views: Sequence[FindingView]) -> RunTimeline:

@@ -2,7 +2,8 @@
 
 Door: `run_trial(loaded, *, store, only_arms=(), dry_run=False, live=True) -> TrialOutcome`
 (`.trial_id`, `.exit_code`, `.statuses`), `make_plan(trial, only_arms=())`,
-`estimate_s(trial, plan)`, `slo_checks(data, slo)` and `junit_xml(name, checks)`.
+`estimate_s(trial, plan)`. The verdict and its JUnit form come from the analysis
+(`TrialOutcome.findings`, `loadtrial.report.junit`).
 """
 
 from __future__ import annotations
@@ -10,16 +11,12 @@ from __future__ import annotations
 from loadtrial.runner.finish import TrialOutcome
 from loadtrial.runner.plan import PlannedRun, describe, estimate_s, make_plan
 from loadtrial.runner.run import run_trial
-from loadtrial.runner.slo import SloCheck, junit_xml, slo_checks
 
 __all__ = [
     "PlannedRun",
-    "SloCheck",
     "TrialOutcome",
     "describe",
     "estimate_s",
-    "junit_xml",
     "make_plan",
     "run_trial",
-    "slo_checks",
 ]

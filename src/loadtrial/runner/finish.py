@@ -1,10 +1,10 @@
-"""The end of a trial: its final status, the analysis (when installed) and the exit code.
+"""The end of a trial: its final status, the analysis and the exit code.
 
 In: the store, the trial, each run's status, whether the user interrupted and whether
-the environment was left in doubt. Out: a TrialOutcome. With `loadtrial.analysis`
-importable, its findings are saved and printed and `verdict_exit_code` decides; otherwise
-the runner's own SLO checks do (0 all met, 1 an SLO failed, 3 a run aborted). A Ctrl-C
-gives 3, a run stopped by an abort rule 3 and an environment failure 4 in either case.
+the environment was left in doubt. Out: a TrialOutcome. The analysis' findings are saved
+and printed and `verdict_exit_code` decides; there is no other judge. A Ctrl-C gives 3,
+a run stopped by an abort rule 3, an environment failure 4, and a failure of the analysis
+itself 4 (the runs stay stored: `loadtrial analyze` can redo it).
 """
 
 from __future__ import annotations
@@ -14,9 +14,10 @@ from dataclasses import dataclass
 
 from rich.console import Console
 
+from loadtrial.analysis import analyze_trial, verdict_exit_code
 from loadtrial.analysis.model import Finding
 from loadtrial.errors import ExitCode
-from loadtrial.runner.slo import run_values, slo_checks
+from loadtrial.report import print_summary
 from loadtrial.spec.model import Trial
 from loadtrial.store.model import TrialData
 from loadtrial.store.store import Store
@@ -58,9 +59,11 @@ def conclude(
     status = trial_status(statuses, interrupted, env_failed)
     store.finish_trial(trial_id, status)
     data = store.load_trial(trial_id)
-    for line in run_lines(data):
+    findings, analysed = _analyse(store, data, trial, console)
+    for line in run_lines(data, findings):
         console.print(line, markup=False, highlight=False, soft_wrap=True)
-    findings, analysed_code = _analyse(store, data, trial, console)
+    if findings:
+        _print_verdict(data, trial, findings, console)
     if interrupted:
         code = ExitCode.ABORTED
         message = "interrupted: the data measured so far is kept"
@@ -68,11 +71,11 @@ def conclude(
         code, message = ExitCode.INTERNAL, "a provider step failed (see `loadtrial show`)"
     elif status == "aborted":  # whatever the analysis made of the shortened run
         code, message = ExitCode.ABORTED, VERDICT_MESSAGES[ExitCode.ABORTED]
-    elif analysed_code is not None:
-        code = ExitCode(analysed_code)
-        message = VERDICT_MESSAGES.get(code, f"the analysis ended with exit code {int(code)}")
+    elif isinstance(analysed, str):
+        code, message = ExitCode.INTERNAL, analysed
     else:
-        code, message = _slo_code(data, trial, status)
+        code = ExitCode(analysed)
+        message = VERDICT_MESSAGES.get(code, f"the analysis ended with exit code {int(code)}")
     return TrialOutcome(trial_id, int(code), tuple(statuses), findings, message)
 
 
@@ -83,63 +86,49 @@ VERDICT_MESSAGES = {
 }
 
 
-def run_lines(data: TrialData) -> list[str]:
-    """One line per run that ran: status, throughput, p99 and error rate after warmup."""
+def run_lines(data: TrialData, findings: Sequence[Finding]) -> list[str]:
+    """One line per run that ran: status, and the analysis' figures of its steady window
+    (the numbers the report and `loadtrial analyze` show)."""
+    slo = {f.run_id: f.evidence for f in findings if f.kind == "slo" and f.run_id is not None}
     out = []
     for run in data.runs:
         i = run.info
         if i.status == "planned":
             continue
-        v = run_values(run)
-        p99 = "n/a" if v["p99"] is None else format_ms(v["p99"] * 1e6)
-        err = "n/a" if v["error_rate"] is None else f"{v['error_rate']:.2%}"
-        rate = v["min_throughput"] or 0.0
-        out.append(
-            f"run {i.run_id:<3} {i.arm:<16} rep {i.repetition}  {i.status:<11} "
-            f"{rate:7.1f}/s  p99 {p99:>8}  errors {err}"
+        ev = slo.get(i.run_id, {})
+        p99, err = ev.get("p99_us"), ev.get("error_rate")
+        figures = (
+            f"{ev.get('throughput_per_s', 0.0):7.1f}/s  "
+            f"p99 {'n/a' if p99 is None else format_ms(p99):>8}  "
+            f"errors {'n/a' if err is None or not ev.get('requests') else f'{err:.2%}'}"
+            if ev
+            else "not analysed"
         )
+        out.append(f"run {i.run_id:<3} {i.arm:<16} rep {i.repetition}  {i.status:<11} {figures}")
     return out
-
-
-def _slo_code(data: TrialData, trial: Trial, status: str) -> tuple[ExitCode, str]:
-    if status == "aborted":
-        return ExitCode.ABORTED, "a run was stopped by an abort rule"
-    failed = [c for c in slo_checks(data, trial.slo) if not c.passed]
-    if failed:
-        return ExitCode.FAILED, f"{len(failed)} SLO check(s) failed"
-    return ExitCode.OK, "all SLOs met"
 
 
 def _analyse(
     store: Store, data: TrialData, trial: Trial, console: Console
-) -> tuple[tuple[Finding, ...], int | None]:
-    """Findings and the verdict's exit code; ((), None) when analysis is not available."""
-    try:
-        from loadtrial.analysis import analyze_trial, verdict_exit_code
-    except ImportError:
-        return (), None
+) -> tuple[tuple[Finding, ...], int | str]:
+    """(findings, the verdict's exit code), or ((), why) when the analysis itself failed:
+    that is a bug to report, never a verdict, so it is said in one line and exits 4."""
     try:
         findings = tuple(analyze_trial(data, trial))
-        store.save_findings(data.info.trial_id, findings)
-        code = int(verdict_exit_code(findings))
     except Exception as exc:  # the data is safe in the store; `loadtrial analyze` can redo it
-        console.print(f"analysis failed: {exc!r} (the runs are stored)", markup=False)
-        return (), None
-    _print_verdict(data, trial, findings, console)
-    return findings, code
+        why = (
+            f"the analysis failed ({type(exc).__name__}: {exc}); the runs are stored: "
+            f"`loadtrial --debug analyze {data.info.trial_id}` shows the traceback"
+        )
+        console.print(why, markup=False, highlight=False, soft_wrap=True)
+        return (), why
+    store.save_findings(data.info.trial_id, findings)
+    return findings, int(verdict_exit_code(findings))
 
 
 def _print_verdict(
     data: TrialData, trial: Trial, findings: tuple[Finding, ...], console: Console
 ) -> None:
-    """The report's verdict panel (every finding stays in `loadtrial analyze`); without the
-    report package, one line per finding."""
-    try:
-        from loadtrial.report import print_summary
-    except ImportError:
-        for f in findings:
-            console.print(f"{f.kind:<11} {f.status:<12} {f.summary}", markup=False,
-                          highlight=False, soft_wrap=True)  # fmt: skip
-        return
+    """The report's verdict panel (every finding stays in `loadtrial analyze`)."""
     print_summary(data, trial, findings, console)
     console.print("every finding: loadtrial analyze; the page: loadtrial report", markup=False)

@@ -220,8 +220,7 @@ def _measure(ctx: _Trial, run_id: int) -> tuple[str, str]:
         for o in observers
         if isinstance(o, CollectsWindow)
     )
-    if not result.valid:
-        why = "; ".join(result.invalid_reasons)
+    for why in result.invalid_reasons:  # one event per reason: the analysis weighs each
         ctx.store.add_event(run_id, Event(0.0, "load_invalid", why, {}))
     if fired:
         return "aborted", fired[0].reason

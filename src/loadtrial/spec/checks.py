@@ -35,10 +35,12 @@ def check_trial(trial: Trial, lines: Mapping[str, int], file: str) -> Checked:
     load_found = _load(trial.load)
     found += load_found or _engine(trial)
     found += _arms_and_claims(trial)
+    found += _scale(trial)
     found += _abort(trial)
     observer_found, notes = _observers(trial)
     provider_found, provider_notes = _provider(trial)
     found += observer_found + provider_found
+    notes += _replication_notes(trial)
     located = tuple(
         Problem(p.field, p.message, p.hint, file, p.line or line_of(lines, p.field)) for p in found
     )
@@ -174,6 +176,36 @@ def _arms_and_claims(trial: Trial) -> list[Problem]:
             hint = "add slo: {p99: 500ms, error_rate: 0.1%}"
             out.append(Problem(f"expect[{i}].meets_slo", "there is no slo to meet", hint))
     return out
+
+
+def _replication_notes(trial: Trial) -> list[str]:
+    """A warning when claims compare arms that run once: nothing can be decided then."""
+    compared = [i for i, c in enumerate(trial.expect) if c.vs is not None]
+    if not compared or trial.repeat >= 2:
+        return []
+    which = ", ".join(f"expect[{i}]" for i in compared)
+    return [
+        f"warning: {which} compare arms, but repeat is {trial.repeat}: one run per arm cannot "
+        "tell a difference between arms from one between runs, so these claims will be "
+        "inconclusive (set repeat: 3, or leave repeat out to get 3)"
+    ]
+
+
+def _scale(trial: Trial) -> list[Problem]:
+    """`scale:` must name a parameter every arm sets to a positive whole number."""
+    if trial.scale is None:
+        return []
+    values = [p.get(trial.scale) for p in trial.arms.values()]
+    if all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in values):
+        return []
+    params = sorted({k for p in trial.arms.values() for k in p}) or ["none"]
+    return [
+        Problem(
+            "scale",
+            f"{trial.scale!r} is not a whole-number parameter of every arm",
+            f"name the count the arms vary; arm parameters: {', '.join(params)}",
+        )
+    ]
 
 
 def _abort(trial: Trial) -> list[Problem]:

@@ -178,6 +178,8 @@ class Trial(_Frozen):
     observe: tuple[ObserveEntry, ...] | Literal["testbed"] = ()
     env: EnvSpec = EnvSpec()
     arms: dict[str, dict[str, Any]] = Field(default_factory=_default_arms)
+    # runs per arm; when left out, 3 if a claim compares arms (one run per arm is never
+    # evidence of a difference), else 1
     repeat: int = Field(default=1, ge=1)
     order: Literal["interleaved", "randomized", "sequential"] = "interleaved"
     seed: int = 0
@@ -186,6 +188,17 @@ class Trial(_Frozen):
     expect: tuple[Claim, ...] = ()
     expected_to_vary: tuple[str, ...] = ()  # snapshot facts allowed to differ between arms
     pause_between_runs: Duration = 0.0
+    scale: str | None = None  # the arm parameter a USL is fitted over, e.g. app_nodes
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_repeat(cls, v: Any) -> Any:
+        """Without `repeat:`, a trial whose claims compare arms runs each arm 3 times."""
+        if isinstance(v, dict) and "repeat" not in v:
+            claims = v.get("expect") or ()
+            if any(isinstance(c, dict) and c.get("vs") for c in claims):
+                return {**v, "repeat": 3}
+        return v
 
     @field_validator("arms", mode="before")
     @classmethod

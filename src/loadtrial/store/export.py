@@ -17,16 +17,18 @@ import numpy as np
 from loadtrial.load import histogram
 from loadtrial.load.model import IntervalStats
 from loadtrial.load.pooled import after_warmup, pool
+from loadtrial.observe.model import is_use
 from loadtrial.store.model import RunData, Series
 
 QUANTILES = (50.0, 90.0, 99.0, 99.9, 100.0)
 
 
 def peak_utilisation(run: RunData) -> dict[str, dict[str, Any]]:
-    """Per tier: the series with the highest value/capacity, that maximum and when."""
+    """Per tier: the series with the highest value/capacity, that maximum and when (limits
+    and health counts, such as healthy backends, are not utilisations)."""
     peaks: dict[str, dict[str, Any]] = {}
     for s in run.series:
-        if not s.capacity or s.values.size == 0:
+        if not s.capacity or s.values.size == 0 or not is_use(s.name):
             continue
         util = s.values / s.capacity
         i = int(np.argmax(util))
