@@ -103,8 +103,17 @@ def test_ctrl_c_still_prints_and_writes(fast_target: RunningTarget, tmp_path: Pa
     import time
 
     out = tmp_path / "s.json"
-    # -X faulthandler: if it ever hangs after Ctrl-C, SIGABRT below prints every thread
-    argv = [sys.executable, "-X", "faulthandler", "-m", "loadtrial.cli", "load", fast_target.url]
+    # Ctrl-C as on a terminal: a disposition inherited from the test process (seen in full
+    # runs under load: SIGINT ignored or blocked there, so the child ran its whole 60 s)
+    # is reset in the child before the CLI starts. -X faulthandler: if it ever hangs after
+    # Ctrl-C, SIGABRT below prints every thread.
+    terminal_like = (
+        "import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+        "signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT}); "
+        "from loadtrial.cli import main; sys.exit(main(sys.argv[1:]))"
+    )
+    inherited = _sigint_state()
+    argv = [sys.executable, "-X", "faulthandler", "-c", terminal_like, "load", fast_target.url]
     with subprocess.Popen(
         [*argv, "--rate", "50", "--duration", "60s", "--json", str(out)],
         stdout=subprocess.PIPE,
@@ -120,10 +129,19 @@ def test_ctrl_c_still_prints_and_writes(fast_target: RunningTarget, tmp_path: Pa
             proc.send_signal(signal.SIGABRT)
             stdout, stderr = proc.communicate(timeout=30)
             raise AssertionError(f"no exit 60 s after Ctrl-C; its threads:\n{stderr}") from None
-    assert proc.returncode == 3, stderr
+    assert proc.returncode == 3, f"{stderr}\nSIGINT in the test process: {inherited}"
     assert "interrupted" in stdout
     s = json.loads(out.read_text())
     assert s["requests"] >= 25 and s["duration_s"] < 30
+
+
+def _sigint_state() -> str:
+    """Whether this process ignores or blocks SIGINT (children inherit both)."""
+    with open("/proc/self/status", encoding="ascii") as status:
+        fields = dict(line.split(":", 1) for line in status if ":" in line)
+    bit = 1 << 1  # SIGINT is signal 2
+    ignored, blocked = (int(fields[k].strip(), 16) & bit for k in ("SigIgn", "SigBlk"))
+    return f"ignored={bool(ignored)} blocked={bool(blocked)}"
 
 
 def _wait_until_connected(pid: int, port: int, deadline: float) -> None:

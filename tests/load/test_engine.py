@@ -96,7 +96,8 @@ def test_connection_cap_queues_and_counts_late() -> None:
     assert s["late"] >= 10 and s["dropped"] >= 30
     assert s["ok"] + s["dropped"] == 100
     assert s["latency_ms"]["p99"] > 2 * s["uncorrected_latency_ms"]["p99"]
-    assert not s["valid"] and "dropped" in s["invalid_reasons"][0]
+    # a busy machine may add a send-lag reason first: look for the drop among all of them
+    assert not s["valid"] and any("dropped" in r for r in s["invalid_reasons"])
 
 
 def test_two_worker_processes_merge_exactly(fast_target: RunningTarget) -> None:
