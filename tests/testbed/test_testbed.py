@@ -205,11 +205,15 @@ def test_taken_port_is_a_clear_error_and_leaves_nothing(tmp_path: Path) -> None:
 
 
 def _testbed_pids() -> set[int]:
-    """Pids of any testbed's processes on this machine (their command lines name the root)."""
+    """Pids of testbed processes started by this test process (their command lines name a
+    testbed root); other testbeds on a shared machine are not ours to count."""
     found = set()
-    for proc in psutil.process_iter(["cmdline"]):
-        if "/loadtrial-testbed-" in " ".join(proc.info.get("cmdline") or []):
-            found.add(proc.pid)
+    for proc in psutil.Process().children(recursive=True):
+        try:
+            if "/loadtrial-testbed-" in " ".join(proc.cmdline()):
+                found.add(proc.pid)
+        except psutil.Error:
+            continue
     return found
 
 
