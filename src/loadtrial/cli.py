@@ -29,12 +29,21 @@ def build_app() -> typer.Typer:
         pretty_exceptions_enable=False,
     )
 
+    def _version(value: bool) -> None:
+        if value:
+            typer.echo(__version__)
+            raise typer.Exit()
+
     @app.callback()
     def _root(
         debug: bool = typer.Option(False, "--debug", help="show the traceback of a failure"),
+        version: bool = typer.Option(
+            False, "--version", callback=_version, is_eager=True, help="print the version"
+        ),
     ) -> None:
         """Load testing as an experiment."""
-        # read by main() from the arguments: a failure outside any command has no context
+        # --debug is read by main() from the arguments: a failure outside any command has
+        # no context to carry it
 
     @app.command()
     def version() -> None:

@@ -11,7 +11,7 @@ import pytest
 from analysis_synth import RunPlan, const, make_trial_data, step, trial_from
 
 from loadtrial.analysis import analyze_trial, bottlenecks, verdict_exit_code
-from loadtrial.analysis.model import Finding
+from loadtrial.findings import Finding
 from loadtrial.load.watch import LAG_REASON
 from loadtrial.store.model import Event
 

@@ -51,3 +51,16 @@ class Recorder:
 
     def names(self) -> list[str]:
         return [a.name for a in self.actions]
+
+
+def attach_to_group(c: Any, iid: str, *, name: str = "web", min_size: int = 0) -> None:
+    """Attach `iid` to a new Auto Scaling group (a real one, in moto)."""
+    c.autoscaling.create_launch_configuration(
+        LaunchConfigurationName=f"{name}-lc", ImageId="ami-12c6146b", InstanceType="m4.large"
+    )
+    c.autoscaling.create_auto_scaling_group(
+        AutoScalingGroupName=name, LaunchConfigurationName=f"{name}-lc", MinSize=0, MaxSize=4,
+        DesiredCapacity=0, AvailabilityZones=["us-east-1a"],
+    )  # fmt: skip
+    c.autoscaling.attach_instances(InstanceIds=[iid], AutoScalingGroupName=name)
+    c.autoscaling.update_auto_scaling_group(AutoScalingGroupName=name, MinSize=min_size)

@@ -52,6 +52,8 @@ def clients(client_kwargs: dict[str, Any]) -> Clients:
         rds=boto3.client("rds", **kw),
         route53=boto3.client("route53", **kw),
         ssm=boto3.client("ssm", **kw),
+        autoscaling=boto3.client("autoscaling", **kw),
+        sts=boto3.client("sts", **kw),
     )
 
 

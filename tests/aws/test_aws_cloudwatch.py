@@ -14,6 +14,7 @@ import pytest
 from loadtrial.clock import FakeClock
 from loadtrial.errors import ObserverError
 from loadtrial.observe.cloudwatch import CloudWatchObserver, problems, resolution_s
+from loadtrial.observe.model import SampleFault
 
 
 def _put(
@@ -107,10 +108,11 @@ def test_more_than_one_batch_of_queries(cw: Any) -> None:
     names = [f"db-{k:03d}" for k in range(260)]  # 520 queries: two GetMetricData batches
     _put(cw, "AWS/RDS", "DatabaseConnections", {"DBInstanceIdentifier": names[-1]}, t0, 7.0)
     entry = {"kind": "cloudwatch", "rds_instances": names, "delay": 0}
-    samples = CloudWatchObserver(entry, client=cw, clock=FakeClock()).collect_window(
-        t0, t0 + 60, t0 - 30
-    )
-    assert [(s.name, s.t_s, s.value) for s in samples] == [
+    with pytest.raises(SampleFault, match=r"no data for rds.db-000, .* and 254 more") as err:
+        CloudWatchObserver(entry, client=cw, clock=FakeClock()).collect_window(
+            t0, t0 + 60, t0 - 30
+        )  # only one of the 260 instances answered: a warning that keeps what came back
+    assert [(s.name, s.t_s, s.value) for s in err.value.samples if "rds" in s.name] == [
         (f"cloud.rds.{names[-1]}.connections", 30.0, 7.0)
     ]
 
@@ -162,7 +164,8 @@ def test_region_and_endpoint_from_the_entry_reach_cloudwatch(
         "endpoint_url": client_kwargs["endpoint_url"],
     }
     obs = CloudWatchObserver(entry, clock=FakeClock())
-    assert [(s.t_s, s.value) for s in obs.collect_window(t0, t0 + 60, t0)] == [(0.0, 42.0)]
+    found = obs.collect_window(t0, t0 + 60, t0)
+    assert [(s.t_s, s.value) for s in found if s.name == "cloud.ec2.i-1.cpu"] == [(0.0, 42.0)]
 
 
 def test_a_period_cloudwatch_refuses_is_a_problem() -> None:
@@ -193,3 +196,76 @@ def test_made_through_the_observe_door_with_the_window_ability() -> None:
     assert observer_problems(entry, "observe[0]") == []
     observer = make_observer(entry)
     assert isinstance(observer, CollectsWindow) and observer.tier == "cloud"
+
+
+def test_sparse_counts_are_rates_over_the_requested_period(cw: Any) -> None:
+    # ALB publishes 5XX counts only in minutes that had some: a point 2 minutes after the
+    # first is still a one-minute sum, not a two-minute one
+    t0, alb = _t0(), {"LoadBalancer": "app/shop/50dc6c49"}
+    _put(cw, "AWS/ApplicationELB", "RequestCount", alb, t0, 6000.0)
+    _put(cw, "AWS/ApplicationELB", "HTTPCode_ELB_5XX_Count", alb, t0, 60.0)
+    _put(cw, "AWS/ApplicationELB", "HTTPCode_ELB_5XX_Count", alb, t0 + 120, 120.0)
+    entry = {"kind": "cloudwatch", "load_balancer": "app/shop/50dc6c49", "delay": 0}
+    samples = CloudWatchObserver(entry, client=cw, clock=FakeClock()).collect_window(
+        t0, t0 + 180, t0
+    )
+    assert [(s.t_s, s.value) for s in samples if s.name == "cloud.alb.elb_5xx"] == [
+        (0.0, 1.0),
+        (120.0, 2.0),
+    ]
+
+
+def test_partial_edge_periods_are_marked(cw: Any) -> None:
+    t0 = _t0()
+    _put(cw, "AWS/EC2", "CPUUtilization", {"InstanceId": "i-1"}, t0, 42.0)
+    entry = {"kind": "cloudwatch", "ec2_instances": ["i-1"], "delay": 0}
+    obs = CloudWatchObserver(entry, client=cw, clock=FakeClock())
+    samples = obs.collect_window(t0 + 30, t0 + 135, t0)  # half of the first minute, ...
+    coverage = [(s.t_s, s.value) for s in samples if s.name == "cloud.window_coverage"]
+    assert coverage == [(0.0, 0.5), (60.0, 1.0), (120.0, 0.25)]  # ... a quarter of the last
+
+
+def test_alb_given_by_name_or_arn(cw: Any, client_kwargs: dict[str, Any]) -> None:
+    elbv2 = boto3.client("elbv2", **client_kwargs)
+    ec2 = boto3.client("ec2", **client_kwargs)
+    vpc = ec2.create_vpc(CidrBlock="10.1.0.0/16")["Vpc"]["VpcId"]
+    subnets = [
+        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.1.{k}.0/24", AvailabilityZone=zone)["Subnet"][
+            "SubnetId"
+        ]
+        for k, zone in enumerate(("us-east-1a", "us-east-1b"))
+    ]
+    arn = elbv2.create_load_balancer(Name="shop", Subnets=subnets)["LoadBalancers"][0][
+        "LoadBalancerArn"
+    ]
+    dim = arn.split(":loadbalancer/", 1)[1]
+    t0 = _t0()
+    _put(cw, "AWS/ApplicationELB", "RequestCount", {"LoadBalancer": dim}, t0, 120.0)
+    for given in ("shop", arn, dim):
+        entry = {"kind": "cloudwatch", "load_balancer": given, "delay": 0}
+        obs = CloudWatchObserver(entry, client=cw, elbv2=elbv2, clock=FakeClock())
+        obs.start()
+        samples = obs.collect_window(t0, t0 + 60, t0)
+        assert [s.value for s in samples if s.name == "cloud.alb.requests"] == [2.0], given
+    missing = CloudWatchObserver({"kind": "cloudwatch", "load_balancer": "nope"}, client=cw,
+                                 elbv2=elbv2)  # fmt: skip
+    with pytest.raises(ObserverError, match="cannot find the load balancer 'nope'"):
+        missing.start()
+
+
+def test_region_and_endpoint_are_inherited_from_an_aws_env() -> None:
+    from loadtrial.runner.support import observe_entries
+    from loadtrial.spec.loader import parse_trial_text
+
+    text = (
+        "name: t\ntarget: {base_url: 'http://127.0.0.1:9'}\n"
+        "load: {stages: [{rate: 1, duration: 1s}]}\n"
+        "env: {provider: aws, region: eu-west-3, endpoint_url: 'http://127.0.0.1:5'}\n"
+        "observe:\n  - {kind: cloudwatch, ec2_instances: [i-1]}\n"
+        "  - {kind: cloudwatch, ec2_instances: [i-2], region: us-west-2}\n"
+    )
+    entries = observe_entries(parse_trial_text(text, check=False).trial)
+    assert [(e.get("region"), e.get("endpoint_url")) for e in entries] == [
+        ("eu-west-3", "http://127.0.0.1:5"),
+        ("us-west-2", "http://127.0.0.1:5"),
+    ]

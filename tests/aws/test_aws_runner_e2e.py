@@ -65,7 +65,7 @@ def _trial(world: World, target: str, moto_url: str) -> dict[str, Any]:
         },
         "arms": {
             "small": {"app_instance_type": "m4.large"},
-            "big": {"app_instance_type": "c5.xlarge", "db_instance_class": "db.r5.2xlarge"},
+            "big": {"app_instance_type": "m4.xlarge", "db_instance_class": "db.r5.2xlarge"},
         },
         "order": "sequential",
         "observe": [
@@ -108,7 +108,7 @@ def test_run_applies_snapshots_and_reverts_through_the_cli(
     assert dry.returncode == 0, dry.stderr
     planned = dry.stdout + dry.stderr
     assert "arm big: aws provider would:" in planned
-    assert "InstanceType=c5.xlarge" in planned and "rds.FailoverDBCluster" in planned
+    assert "InstanceType=m4.xlarge" in planned and "rds.FailoverDBCluster" in planned
     # CloudWatch data for the runs' minutes, put as AWS would publish it
     cw = boto3.client("cloudwatch", **client_kwargs)
     minute = int(time.time()) // 60 * 60
@@ -135,7 +135,7 @@ def test_run_applies_snapshots_and_reverts_through_the_cli(
     runs = {r.info.arm: r for r in store.load_trial(trial_id).runs}
     big = runs["big"]
     assert big.info.status == "complete", big.info.abort_reason
-    assert big.snapshots["before"][f"aws.app.{world.instances[0]}.instance_type"] == "c5.xlarge"
+    assert big.snapshots["before"][f"aws.app.{world.instances[0]}.instance_type"] == "m4.xlarge"
     assert big.snapshots["before"]["aws.rds.shop.shop-1.db_instance_class"] == "db.r5.2xlarge"
     assert big.snapshots["before"]["aws.rds.shop.writer"] == "shop-1"
     cpu = [x for x in big.series if x.name == f"cloud.rds.{world.writer}.cpu"]

@@ -10,6 +10,7 @@ import pytest
 
 from loadtrial.env import provider_problems
 from loadtrial.env.aws import PARAM_FACTS, plan_calls, problems
+from loadtrial.env.journal import MemoryLog
 from loadtrial.errors import ProviderError
 
 TG = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/app/93795524aca9cc53"
@@ -164,7 +165,7 @@ def test_snapshot_failure_is_a_provider_error(client_kwargs: dict[str, Any]) -> 
     keys = {k: v for k, v in client_kwargs.items() if k.startswith("aws_")}
     clients = make_clients("us-east-1", client_kwargs["endpoint_url"], **keys)
     settings = {"db": {"cluster": "missing"}}
-    provider = create(settings, lambda a: None, clients=clients)
+    provider = create(settings, lambda a: None, MemoryLog(), clients=clients)
     with pytest.raises(ProviderError, match="reading the AWS facts failed"):
         provider.snapshot()
 

@@ -12,6 +12,7 @@ from loadtrial.clock import FakeClock
 from loadtrial.env.aws import create
 from loadtrial.env.aws.clients import Clients
 from loadtrial.env.aws.waiting import Journal, Waiter
+from loadtrial.env.journal import MemoryLog
 from loadtrial.errors import ProviderError
 
 
@@ -41,8 +42,8 @@ def test_waiter_returns_the_first_state_that_holds() -> None:
 
 
 def test_journal_records_ok_and_failed_steps() -> None:
-    clock, sink = FakeClock(), Recorder()
-    journal = Journal(sink, clock)
+    clock, sink, log = FakeClock(), Recorder(), MemoryLog()
+    journal = Journal(sink, clock, log)
     with journal.step("quick", a=1) as detail:
         clock.advance(2.0)
         detail["b"] = 2
@@ -56,11 +57,16 @@ def test_journal_records_ok_and_failed_steps() -> None:
     )
     assert (failed.status, failed.error) == ("failed", "ValueError: no")
     assert journal.actions == sink.actions
+    # each step was written to the undo journal before it ran, then settled
+    assert [(e.name, e.states) for e in log.entries] == [
+        ("quick", ["intended", "done"]),
+        ("broken", ["intended", "failed"]),
+    ]
 
 
 def test_provider_wait_times_out_on_the_clock_and_reverts(clients: Clients, world: World) -> None:
     """Someone sets the class back right after our resize: the "really applied" wait never
-    holds, so apply times out after env.waits.timeout (fake clock) and reverts."""
+    holds, so apply times out after env.waits.db_timeout (fake clock) and reverts."""
     sink = Recorder()
 
     def undo_behind_our_back(action: Any) -> None:
@@ -70,9 +76,9 @@ def test_provider_wait_times_out_on_the_clock_and_reverts(clients: Clients, worl
             )
 
     sink.hooks.append(undo_behind_our_back)
-    settings = settings_for(world, waits={"poll": "10s", "timeout": "1m"})
+    settings = settings_for(world, waits={"poll": "10s", "timeout": "5s", "db_timeout": "1m"})
     clock = FakeClock(start=0.0)
-    provider = create(settings, sink, clients=clients, clock=clock)
+    provider = create(settings, sink, MemoryLog(), clients=clients, clock=clock)
     with pytest.raises(ProviderError, match=r"timed out after 60s \(7 polls\)"):
         provider.apply({"db_instance_class": "db.r5.2xlarge"})
     assert clock.now() == 60.0

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from loadtrial.env import make_provider, provider_problems
+from loadtrial.env.journal import MemoryLog
 
 
 def test_none_applies_nothing_and_has_no_facts() -> None:
-    provider = make_provider("none", {}, lambda a: None)
+    provider = make_provider("none", {}, lambda a: None, MemoryLog())
     record = provider.apply({"version": "v2"})
     assert record.params == {"version": "v2"} and record.actions == ()
     provider.revert(record)

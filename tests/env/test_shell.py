@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from loadtrial.env import make_provider, plan_calls, provider_problems
+from loadtrial.env.journal import MemoryLog
 from loadtrial.env.model import Action
 from loadtrial.errors import ProviderError
 
@@ -23,7 +24,7 @@ def _settings(tmp_path: Path) -> dict[str, object]:
 
 def test_apply_snapshot_revert_are_journalled(tmp_path: Path) -> None:
     journal: list[Action] = []
-    provider = make_provider("shell", _settings(tmp_path), journal.append)
+    provider = make_provider("shell", _settings(tmp_path), journal.append, MemoryLog())
     record = provider.apply({"delay_ms": 40})
     assert (tmp_path / "delay").read_text().strip() == "40"
     assert (tmp_path / "env_copy").read_text().strip() == "40"
@@ -40,7 +41,7 @@ def test_apply_snapshot_revert_are_journalled(tmp_path: Path) -> None:
 
 
 def test_values_are_shell_quoted(tmp_path: Path) -> None:
-    provider = make_provider("shell", _settings(tmp_path), lambda a: None)
+    provider = make_provider("shell", _settings(tmp_path), lambda a: None, MemoryLog())
     provider.apply({"delay_ms": "1; touch pwned"})
     assert (tmp_path / "delay").read_text().strip() == "1; touch pwned"
     assert not (tmp_path / "pwned").exists()
@@ -49,7 +50,7 @@ def test_values_are_shell_quoted(tmp_path: Path) -> None:
 def test_failed_apply_reverts_then_raises(tmp_path: Path) -> None:
     journal: list[Action] = []
     settings = {**_settings(tmp_path), "apply": ["touch applied", "exit 7"], "revert": "rm applied"}
-    provider = make_provider("shell", settings, journal.append)
+    provider = make_provider("shell", settings, journal.append, MemoryLog())
     with pytest.raises(ProviderError, match="exit status 7"):
         provider.apply({})
     assert not (tmp_path / "applied").exists()
@@ -59,14 +60,14 @@ def test_failed_apply_reverts_then_raises(tmp_path: Path) -> None:
 def test_timeout_kills_the_command(tmp_path: Path) -> None:
     journal: list[Action] = []
     settings = {**_settings(tmp_path), "apply": "sleep 30", "timeout": "0.3s", "revert": []}
-    provider = make_provider("shell", settings, journal.append)
+    provider = make_provider("shell", settings, journal.append, MemoryLog())
     with pytest.raises(ProviderError, match="timed out"):
         provider.apply({})
     assert journal[0].ended_at - journal[0].started_at < 20
 
 
 def test_arm_may_override_commands(tmp_path: Path) -> None:
-    provider = make_provider("shell", _settings(tmp_path), lambda a: None)
+    provider = make_provider("shell", _settings(tmp_path), lambda a: None, MemoryLog())
     record = provider.apply({"apply": "touch special", "revert": "rm special"})
     assert (tmp_path / "special").exists() and not (tmp_path / "delay").exists()
     provider.revert(record)

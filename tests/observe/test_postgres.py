@@ -151,10 +151,33 @@ def test_server_cpu_is_measured_on_this_host(dsn: str) -> None:
     worker.close()
     obs.stop()
     cpu = got["db.cpu.percent"]
-    cores = len(psutil.Process().cpu_affinity() or [1])
-    assert cpu.capacity == pytest.approx(100.0 * cores, rel=0, abs=100.0 * cores)
+    assert cpu.capacity == 100.0 * len(_postmaster(dsn).cpu_affinity() or [1])
     assert cpu.value > 0.0
     assert 0.0 < got["db.cpu.util"].value <= 1.0
+
+
+def _postmaster(dsn: str) -> psutil.Process:
+    with psycopg.connect(dsn) as conn:
+        backend = conn.execute("SELECT pg_backend_pid()").fetchone()
+    assert backend is not None
+    parent = psutil.Process(int(backend[0])).parent()
+    assert parent is not None
+    return parent
+
+
+def test_server_cpu_capacity_is_the_cores_the_postmaster_may_use(dsn: str) -> None:
+    # pinned to one core, the server's capacity is one core exactly, whatever the host has
+    postmaster = _postmaster(dsn)
+    before = postmaster.cpu_affinity() or []
+    obs: Any = make_observer({"kind": "postgres", "dsn": dsn, "as": "db"})
+    obs.start()
+    try:
+        postmaster.cpu_affinity([before[0]])
+        obs.sample(0.0)
+        assert _by_name(obs.sample(1.0))["db.cpu.percent"].capacity == 100.0
+    finally:
+        postmaster.cpu_affinity(before)
+        obs.stop()
 
 
 def test_remote_dsn_is_not_local_and_problems_are_located() -> None:

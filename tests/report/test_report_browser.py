@@ -28,7 +28,8 @@ def test_report_renders_in_chromium(chromium: str, tmp_path: Path) -> None:
     assert seen.render_error is None
     assert seen.errors == []
     assert [u for u in seen.requests if not u.startswith(("file:", "data:", "blob:"))] == []
-    charts = 2 + len(data.runs) + 1  # bottleneck, arms, one per run, one USL
+    fits = sum(1 for f in findings if f.kind == "scalability" and f.status == "fit")
+    charts = 2 + len(data.runs) + fits  # bottleneck, arms, one per run, one per USL fit
     assert seen.rendered == f"{charts}/{charts}"
     assert len(seen.drawn) == charts and all(n > 0 for n in seen.drawn.values()), seen.drawn
     assert all(len(png) > 10_000 for png in seen.screenshots.values())

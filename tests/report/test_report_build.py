@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from loadtrial.analysis import analyze_trial
-from loadtrial.analysis.model import Finding
+from loadtrial.findings import Finding
 from loadtrial.load import histogram as hdr
 from loadtrial.load.model import IntervalStats
 from loadtrial.report import build_report, synthetic, to_json
@@ -39,9 +39,11 @@ def test_values_at_equals_hdrh_walk() -> None:
 def test_document_from_the_synthetic_trial(small: synthetic.Scenario) -> None:
     data, trial, findings = synthetic.scenario(small)
     r = build_report(data, trial, findings, generated_at=0.0)
-    assert [c.status for c in r.claims] == ["supported", "supported"]
+    # the real analysis of the synthetic data: bigger-db's writer flips mid-run, so its
+    # claim cannot be supported whatever its numbers; the comparison has no confounder
+    assert [c.status for c in r.claims] == ["inconclusive", "supported"]
     assert r.claims[0].rests_on_confounder and not r.claims[1].rests_on_confounder
-    assert r.claims[0].effect == pytest.approx(-0.92)
+    assert r.claims[0].effect is None and r.claims[1].effect is not None  # meets_slo: none
     assert r.bottleneck is not None and r.bottleneck.evidence["tier"] == "db"
     by_arm = {a.arm: a for a in r.arms}
     assert by_arm["bigger-db"].slo == "pass" and by_arm["baseline"].slo == "fail"
@@ -75,10 +77,33 @@ def test_unknown_and_odd_findings_never_break_the_report(small: synthetic.Scenar
 def test_effect_and_range_read_the_analysis_shapes() -> None:
     comparison = {"relative": -0.4, "relative_ci": [-0.5, -0.3], "difference": -2.0}
     assert effect(comparison) == (-0.4, -0.5, -0.3)
-    assert effect({"difference": 3.0, "boot_ci": [1.0, 5.0]}) == (3.0, 1.0, 5.0)
+    # one spelling each: a key the analysis does not write is not guessed at
+    assert effect({"difference": 3.0, "boot_ci": [1.0, 5.0]}) == (None, None, None)
     assert time_range({"saturated_at_s": 30.0, "saturated_s": 12.0}) == (30.0, 42.0)
-    assert time_range({"start_s": 1, "end_s": 4}) == (1.0, 4.0)
+    assert time_range({"errors_at_s": 7.0}) == (7.0, 7.0)
+    assert time_range({"start_s": 1, "end_s": 4}) is None
     assert time_range({}) is None
+
+
+def test_every_key_the_report_reads_is_one_the_analysis_writes(
+    small: synthetic.Scenario,
+) -> None:
+    from loadtrial.report.evidence import onset, series_names, usl_points
+
+    _, _, findings = synthetic.scenario(small)
+    by_kind: dict[str, list[Finding]] = {}
+    for f in findings:
+        by_kind.setdefault(f.kind, []).append(f)
+    assert all(time_range(f.evidence) for f in by_kind["saturation"])
+    assert all(series_names(f.evidence) for f in by_kind["saturation"])
+    limits = [f for f in by_kind["bottleneck"] if f.status != "none"]
+    assert limits and all(onset(f.evidence) is not None for f in limits)
+    assert all(series_names(f.evidence) == (f.status,) for f in limits)
+    compared = [f for f in by_kind["comparison"] if f.evidence["n_runs"] == [2, 2]]
+    assert compared and all(effect(f.evidence)[1] is not None for f in compared)
+    # usl_points.py writes `points` as [[N, X], ...]
+    fitted = {"over": "app_nodes", "points": [[1, 100.0], [2, 190.0], [4, 340.0]]}
+    assert usl_points(fitted) == [(1, 100.0), (2, 190.0), (4, 340.0)]
 
 
 def test_real_analysis_findings_render(small: synthetic.Scenario) -> None:
@@ -95,15 +120,19 @@ def test_real_analysis_findings_render(small: synthetic.Scenario) -> None:
 def test_without_findings_unexplained_differences_are_suspects(
     small: synthetic.Scenario,
 ) -> None:
-    data, trial, _ = synthetic.scenario(small)
+    data, declared, _ = synthetic.scenario(small)
+    trial = declared.model_copy(update={"expected_to_vary": ()})  # the bigger instance, undeclared
     rows = {row.key: row for row in build_report(data, trial, ()).env_rows}
     assert rows["db.instance_type"].confounder  # differs, and no parameter explains it
     assert rows["db.max_connections"].differs and not rows["db.max_connections"].confounder
     assert not rows["app.version"].differs and not rows["app.version"].confounder
-    # with findings, only the facts the analysis named are confounders
-    _, _, findings = synthetic.scenario(small)
-    named = {row.key: row for row in build_report(data, trial, findings).env_rows}
-    assert named["db.writer"].confounder and not named["db.instance_type"].confounder
+    # with findings, the facts the analysis named are the confounders: it agrees here
+    named = {row.key: row for row in build_report(data, trial, analyze_trial(data, trial)).env_rows}
+    assert named["db.writer"].confounder and named["db.instance_type"].confounder
+    # and a fact the trial declares as expected to vary is no confounder for either
+    found = analyze_trial(data, declared)
+    kept = {row.key: row for row in build_report(data, declared, found).env_rows}
+    assert kept["db.writer"].confounder and not kept["db.instance_type"].confounder
 
 
 def test_runs_without_measurements_render_as_no_data(small: synthetic.Scenario) -> None:
@@ -166,13 +195,13 @@ def test_the_story_says_what_broke_and_what_met_the_slo(small: synthetic.Scenari
 
     data, trial, findings = synthetic.scenario(small)
     r = build_report(data, trial, findings)
+    broke = "db connections (db.connections.used at 100% of 20) in baseline, more-app-nodes"
     assert dict(story(r)) == {
-        "What broke": "db connections in baseline",
-        "Missed the SLO": "more-app-nodes (no bottleneck named)",
+        "What broke": broke,
         # what the passing arm changed against the first arm, and that it is confounded
         "Met the SLO": "bigger-db (db_max_connections 20 → 60) — but it rests on a confounder",
     }
-    assert to_json(data, trial, findings)["story"]["What broke"] == "db connections in baseline"
+    assert to_json(data, trial, findings)["story"]["What broke"] == broke
     assert (resource_label("app.cpu.util"), resource_label("db (errors)")) == (
         "app CPU",
         "db errors",

@@ -116,7 +116,7 @@ def test_terminal_summary_mirrors_the_verdict() -> None:
     print_summary(data, trial, findings, Console(file=out, width=120, color_system=None))
     text = out.getvalue()
     assert "[bold]x[/]" in text  # user text is not parsed as markup
-    assert "SUPPORTED" in text and "bigger-db meets the SLO" in text
+    assert "INCONCLUSIVE" in text and "bigger-db meets the SLO" in text  # its writer flipped
     assert "confounder db.writer" in text and "Bottleneck:" in text
     assert "FAIL" in text and "PASS" in text
 
@@ -126,8 +126,11 @@ def test_json_has_the_same_content() -> None:
     data, trial, findings = synthetic.scenario(sc)
     doc = json.loads(json.dumps(to_json(data, trial, findings), allow_nan=False))
     assert doc["format"] == "loadtrial.report/1"
-    assert doc["overall"] == "supported"
-    assert [c["status"] for c in doc["claims"]] == ["supported", "supported"]
+    assert doc["overall"] == "inconclusive"
+    # one run per arm: the comparison decides nothing; the writer flip confounds claim 1
+    assert [c["status"] for c in doc["claims"]] == ["inconclusive", "inconclusive"]
+    finding = {f["subject"]: f for f in doc["findings"] if f["kind"] == "verdict"}
+    assert [finding[f"claim {i}"]["status"] for i in (1, 2)] == ["inconclusive"] * 2
     assert {a["arm"] for a in doc["arms"]} == set(sc.arms)
     assert doc["provenance"]["trial_name"] == sc.name
 
@@ -163,7 +166,8 @@ def test_first_screen_tells_what_broke_and_quotes_an_effect_once() -> None:
     sc = synthetic.Scenario(repeat=1, seconds=12, values_per_second=20)
     r = build_report(*synthetic.scenario(sc))
     head = verdict(r)
-    assert '<dl class="story"><div><dt>What broke</dt><dd>db connections in baseline</dd>' in head
+    broke = "db connections (db.connections.used at 100% of 20) in baseline, more-app-nodes"
+    assert f'<dl class="story"><div><dt>What broke</dt><dd>{broke}</dd>' in head
     assert head.index('class="story"') < head.index('class="claims"')
     quoted = "error_rate 40% vs 25% (+62%, 95% CI +32%..+76%, p=4.6e-08); significantly higher"
     claim = ClaimView(
@@ -176,7 +180,7 @@ def test_first_screen_tells_what_broke_and_quotes_an_effect_once() -> None:
     assert "<dd>100%</dd>" in evidence_list({"peak_util": 1.0})
     out = io.StringIO()
     print_summary(*synthetic.scenario(sc), Console(file=out, width=120, color_system=None))
-    assert "What broke: db connections in baseline" in out.getvalue()
+    assert f"What broke: {broke}" in " ".join(out.getvalue().split())
 
 
 def test_a_trial_without_claims_is_not_greyed_out() -> None:

@@ -1,7 +1,10 @@
 """A tiny HTTP server for the runner tests, its behaviour set by a file shell commands write.
 
 The server reads `<dir>/behaviour` on every request: "<status> <delay_ms>" (default
-"200 0"). A shell provider's apply command writes that file, so arms differ for real.
+"200 0"), optionally followed by "<period_s> <freeze_s>": then every answer that falls in
+the first freeze_s of each period (on the server's own clock) waits until the freeze
+ends, as a stop-the-world pause would. A shell provider's apply command writes that file,
+so arms differ for real.
 """
 
 from __future__ import annotations
@@ -21,19 +24,34 @@ class FileServer:
     hits: list[int]
 
 
+def _freeze_left_s(words: list[str], epoch: float) -> float:
+    """Seconds left of the current freeze ("<period_s> <freeze_s>"; 0 outside one)."""
+    if len(words) < 4:
+        return 0.0
+    period, freeze = float(words[2]), float(words[3])
+    into = (time.monotonic() - epoch) % period
+    return max(0.0, freeze - into)
+
+
 def handler(behaviour: Path, hits: list[int]) -> type[BaseHTTPRequestHandler]:
+    epoch = time.monotonic()
+
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # headers and body are two writes: with Nagle on, the body waits for the client's
+        # delayed ACK (~40 ms) and the test server would measure itself, not the arm
+        disable_nagle_algorithm = True
 
         def do_GET(self) -> None:
             try:
-                status_text, delay_text = behaviour.read_text().split()
-                status, delay_ms = int(status_text), float(delay_text)
-            except (OSError, ValueError):
-                status, delay_ms = 200, 0.0
+                words = behaviour.read_text().split()
+                status, delay_ms = int(words[0]), float(words[1])
+            except (OSError, ValueError, IndexError):
+                words, status, delay_ms = [], 200, 0.0
             hits.append(status)
-            if delay_ms:
-                time.sleep(delay_ms / 1000)
+            pause_s = _freeze_left_s(words, epoch) + delay_ms / 1000
+            if pause_s:
+                time.sleep(pause_s)
             body = b"ok"
             self.send_response(status)
             self.send_header("Content-Length", str(len(body)))

@@ -52,11 +52,12 @@ def test_schema_and_plan(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
 def test_disallowed_target_is_refused_before_anything_is_sent(
     file_server: FileServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    text = trial_text(file_server).replace("127.0.0.1", "localhost", 1)
-    text = text.replace("target: {base_url:", "target: {allow: [127.0.0.1], base_url:")
+    # a name that only starts like a loopback address (it resolves elsewhere, or nowhere)
+    text = trial_text(file_server).replace("127.0.0.1", "127.evil.example", 1)
     db = tmp_path / "r.db"
     assert main(["run", str(_write(tmp_path, text)), "--store", str(db)]) == 2
-    assert "host 'localhost' is not in target.allow" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "target.base_url: 127.evil.example" in err and "nothing will be sent" in err
     assert file_server.hits == [] and not file_server.behaviour.exists()  # no apply, no load
     assert not db.exists()
 
@@ -81,6 +82,11 @@ def test_run_then_ls_show_export_junit(
     assert main(["ls", "--store", str(db)]) == 0
     out = capsys.readouterr().out
     assert "trial 1  shell-arms  [complete]" in out and "broken" in out
+    assert main(["ls", "--store", str(db), "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert [(t["name"], t["status"], len(t["runs"])) for t in listed] == [
+        ("shell-arms", "complete", 2)
+    ]
     assert main(["show", "last", "--store", str(db), "--json"]) == 0
     shown = json.loads(capsys.readouterr().out)
     assert shown["arm"] == "broken" and shown["load"]["errors"]["http_503"] >= 15

@@ -65,7 +65,12 @@ CASES = [
         "unknown arm 'z' (arms are: a, b)",
     ),
     (GOOD + "expect:\n  - {arm: a, meets_slo: true}\n", 11, "expect[0].meets_slo", "no slo"),
-    (GOOD.replace("127.0.0.1:8080", "10.1.2.3"), 3, "target.base_url", "not in target.allow"),
+    (
+        GOOD.replace("127.0.0.1:8080", "10.1.2.3"),
+        3,
+        "target.base_url",
+        "10.1.2.3 is not this machine and target.allow does not name it",
+    ),
     (GOOD.replace("http://127.0.0.1:8080", "ftp://x"), 3, "target.base_url", "http(s) URL"),
     (
         GOOD.replace("stages:\n    - {rate: 10, duration: 2s}\n", "stages: []\n"),

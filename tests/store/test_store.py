@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from loadtrial.analysis.model import Finding
 from loadtrial.env.model import Action
 from loadtrial.errors import ExitCode, StoreError
+from loadtrial.findings import Finding
 from loadtrial.load import histogram
 from loadtrial.load.model import IntervalStats
 from loadtrial.observe.model import Sample

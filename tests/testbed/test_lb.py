@@ -51,12 +51,13 @@ def backend() -> Iterator[int]:
     server.server_close()
 
 
-def _lb(tmp_path: Path, backends: list[int]) -> tuple[object, int, int]:
+def _lb(tmp_path: Path, backends: list[int], *flags: str) -> tuple[object, int, int]:
     (tmp_path / "b.json").write_text(json.dumps([f"127.0.0.1:{p}" for p in backends]))
     sock, stats = listening_socket(), listening_socket()
     argv = python_module(
         "loadtrial.testbed.lb", "--fd", str(sock.fileno()), "--stats-fd", str(stats.fileno()),
         "--backends", str(tmp_path / "b.json"), "--timeout", "0.5", "--health-interval", "60",
+        *flags,
     )  # fmt: skip
     port, stats_port = sock.getsockname()[1], stats.getsockname()[1]
     proc = spawn("lb", argv, log=tmp_path / "lb.log", port=port,
@@ -114,5 +115,98 @@ def test_haproxy_refused_backend_answers_503(tmp_path: Path) -> None:
     try:
         wait_port(port, proc)
         assert http_get(f"http://127.0.0.1:{port}/", 5)[0] == 503
+    finally:
+        stop_proc(proc)
+
+
+def _in_background(url: str) -> tuple[threading.Thread, list[tuple[int, float]]]:
+    """GET `url` in a thread; the list receives (status, seconds taken)."""
+    got: list[tuple[int, float]] = []
+
+    def fetch() -> None:
+        started = time.monotonic()
+        status = http_get(url, 10)[0]
+        got.append((status, time.monotonic() - started))
+
+    thread = threading.Thread(target=fetch)
+    thread.start()
+    return thread, got
+
+
+def _wait_metric(stats_url: str, name: str, value: float) -> None:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        values = prometheus_values(http_get(stats_url, 2)[1])
+        if values.get(name) == value:
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"{name} never reached {value}: {values}")
+
+
+def test_lb_maxconn_queues_then_answers_503_after_the_queue_timeout(
+    tmp_path: Path, backend: int
+) -> None:
+    flags = ("--timeout", "5", "--maxconn", "1", "--queue-timeout", "0.4")
+    proc, port, stats_port = _lb(tmp_path, [backend], *flags)
+    stats_url = f"http://127.0.0.1:{stats_port}/metrics"
+    try:
+        slow, slow_got = _in_background(f"http://127.0.0.1:{port}/slow")  # holds the slot
+        _wait_metric(stats_url, "testbed_lb_backend_inflight", 1)
+        values = prometheus_values(http_get(stats_url, 2)[1])
+        assert values["testbed_lb_backend_limit"] == 1  # maxconn x healthy backends
+        queued, queued_got = _in_background(f"http://127.0.0.1:{port}/")
+        _wait_metric(stats_url, "testbed_lb_queue_depth", 1)
+        queued.join(10)
+        assert queued_got[0][0] == 503 and queued_got[0][1] >= 0.3  # waited, then 503
+        slow.join(10)
+        assert slow_got[0][0] == 200
+        # the slot is free again: a queued request now gets through once the slow one ends
+        slow, slow_got = _in_background(f"http://127.0.0.1:{port}/slow")
+        _wait_metric(stats_url, "testbed_lb_backend_inflight", 1)
+        assert http_get(f"http://127.0.0.1:{port}/", 5)[0] == 503  # 0.4 s < 1.5 s
+        slow.join(10)
+        assert http_get(f"http://127.0.0.1:{port}/", 5) == (200, "hello\n")
+        _wait_metric(stats_url, "testbed_lb_backend_inflight", 0)
+        _wait_metric(stats_url, "testbed_lb_queue_depth", 0)
+    finally:
+        stop_proc(proc)  # type: ignore[arg-type]
+
+
+def test_lb_queue_serves_in_turn_within_the_timeout(tmp_path: Path, backend: int) -> None:
+    flags = ("--timeout", "5", "--maxconn", "1", "--queue-timeout", "5")
+    proc, port, stats_port = _lb(tmp_path, [backend], *flags)
+    try:
+        slow, slow_got = _in_background(f"http://127.0.0.1:{port}/slow")
+        _wait_metric(f"http://127.0.0.1:{stats_port}/metrics", "testbed_lb_backend_inflight", 1)
+        started = time.monotonic()
+        assert http_get(f"http://127.0.0.1:{port}/", 8) == (200, "hello\n")
+        assert time.monotonic() - started >= 0.5  # it waited for the slow one's slot
+        slow.join(10)
+        assert slow_got[0][0] == 200
+    finally:
+        stop_proc(proc)  # type: ignore[arg-type]
+
+
+@pytest.mark.skipif(not lb_haproxy.available(), reason="haproxy is not installed")
+def test_haproxy_maxconn_queues_then_answers_503(tmp_path: Path, backend: int) -> None:
+    port, stats_port = free_ports(2)
+    config = lb_haproxy.write_config(tmp_path, port, stats_port, [backend], 5.0, 1, 0.4)
+    proc = lb_haproxy.start(tmp_path, config, port)
+    stats_url = f"http://127.0.0.1:{stats_port}{lb_haproxy.METRICS_PATH}"
+    try:
+        wait_port(stats_port, proc)
+        assert (
+            lb_haproxy.normalized(prometheus_values(http_get(stats_url, 5)[1]))[
+                "testbed_lb_maxconn"
+            ]
+            == 1
+        )
+        slow, slow_got = _in_background(f"http://127.0.0.1:{port}/slow")
+        _wait_metric(stats_url, 'haproxy_server_current_sessions{proxy="app",server="app-1"}', 1)
+        queued, queued_got = _in_background(f"http://127.0.0.1:{port}/")
+        _wait_metric(stats_url, 'haproxy_backend_current_queue{proxy="app"}', 1)
+        queued.join(10)
+        slow.join(10)
+        assert queued_got[0][0] == 503 and slow_got[0][0] == 200
     finally:
         stop_proc(proc)

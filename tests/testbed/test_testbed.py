@@ -13,6 +13,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from loadtrial.env.journal import MemoryLog
 from loadtrial.env.model import Action
 from loadtrial.env.testbed import TestbedProvider, create, problems
 from loadtrial.testbed import TestbedConfig, down, lb_haproxy, load_state, observe_entries, up
@@ -55,9 +56,39 @@ def test_up_serves_every_endpoint(testbed: Path) -> None:
     assert kinds == {"postgres", "process", "prometheus", "host"}
 
 
+def _keepalive_median_ms(port: int, path: str = "/", count: int = 25) -> float:
+    """Median time of `count` sequential GETs on ONE keep-alive connection."""
+    import http.client
+    import statistics
+
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    times = []
+    try:
+        for _ in range(count):
+            started = time.perf_counter()
+            conn.request("GET", path)
+            response = conn.getresponse()
+            assert response.status == 200
+            response.read()
+            times.append((time.perf_counter() - started) * 1000)
+    finally:
+        conn.close()
+    return statistics.median(times)
+
+
+def test_keepalive_responses_do_not_wait_for_delayed_acks(testbed: Path) -> None:
+    # Without TCP_NODELAY every keep-alive response took ~44 ms (Nagle + delayed ACK);
+    # with it well under 5 ms here. 20 ms leaves room for a busy machine.
+    state = load_state(testbed)
+    assert state is not None and state.lb is not None
+    assert _keepalive_median_ms(state.apps[0].port) < 20.0
+    assert _keepalive_median_ms(state.lb.port) < 20.0
+    assert _keepalive_median_ms(state.lb.port, "/items/3") < 20.0
+
+
 def test_each_parameter_changes_the_running_system(testbed: Path) -> None:
     actions: list[Action] = []
-    provider: TestbedProvider = create({"state": str(testbed)}, actions.append)
+    provider: TestbedProvider = create({"state": str(testbed)}, actions.append, MemoryLog())
     before = provider.snapshot()
     assert (before["app.nodes"], before["db.max_connections"], before["db.cpus"]) == (
         "2",
@@ -80,15 +111,57 @@ def test_each_parameter_changes_the_running_system(testbed: Path) -> None:
     )  # fmt: skip
 
 
-def test_unchanged_parameters_restart_nothing(testbed: Path) -> None:
+def _node_cpu_ms(node: psutil.Process, url: str, count: int = 10) -> float:
+    """CPU milliseconds the node used to answer `count` GETs of `url`."""
+    before = sum(node.cpu_times()[:2])
+    for _ in range(count):
+        assert http_get(url)[0] == 200
+    return (sum(node.cpu_times()[:2]) - before) * 1000
+
+
+def test_render_costs_about_its_cpu_ms_of_app_cpu(testbed: Path) -> None:
+    state = load_state(testbed)
+    assert state is not None
+    node = psutil.Process(state.apps[0].pid)
+    base = f"http://127.0.0.1:{state.apps[0].port}/render"
+    assert http_get(base + "?cpu_ms=0")[0] == 200  # the node has started (imports, calibration)
+    plain = _node_cpu_ms(node, base + "?cpu_ms=0")
+    work = _node_cpu_ms(node, base + "?cpu_ms=20")
+    assert 150 <= work - plain <= 300, (plain, work)  # 10 x 20 ms (CPU clock ticks: 10 ms)
+
+
+def test_stats_is_db_work(testbed: Path) -> None:
+    import json
+
+    state = load_state(testbed)
+    assert state is not None
+    status, text = http_get(state.base_url + "/stats?rows=5000")
+    assert status == 200
+    assert {row[0] for row in json.loads(text)} == {"eu", "us", "apac", "latam"}
+
+
+def test_lb_maxconn_is_applied_and_read_back(testbed: Path) -> None:
     actions: list[Action] = []
     provider = create({"state": str(testbed)}, actions.append)
+    assert provider.snapshot()["lb.maxconn"] == "0"
+    record = provider.apply({"lb_maxconn": 3})
+    assert provider.snapshot()["lb.maxconn"] == "3"
+    assert any("lb_maxconn=3" in a.name for a in actions)
+    state = load_state(testbed)
+    assert state is not None and http_get(state.base_url + "/items/5")[0] == 200
+    provider.revert(record)
+    assert provider.snapshot()["lb.maxconn"] == "0"
+
+
+def test_unchanged_parameters_restart_nothing(testbed: Path) -> None:
+    actions: list[Action] = []
+    provider = create({"state": str(testbed)}, actions.append, MemoryLog())
     provider.apply({"app_nodes": 2, "db_max_connections": 20})
     assert [a.name for a in actions] == ["update the balancer's backends"]
 
 
 def test_failover_trap_shows_in_the_snapshot(testbed: Path) -> None:
-    provider = create({"state": str(testbed)}, lambda a: None)
+    provider = create({"state": str(testbed)}, lambda a: None, MemoryLog())
     record = provider.apply({"db_instances": 2, "failover_on_resize": True})
     assert provider.snapshot()["db.writer"] == "db-1"
     resized = provider.apply(
@@ -176,7 +249,7 @@ def test_second_up_on_the_same_state_is_refused(
 
 @pytest.mark.skipif(not lb_haproxy.available(), reason="haproxy is not installed: one lb kind")
 def test_lb_parameter_swaps_the_balancer_on_the_same_port(testbed: Path) -> None:
-    provider = create({"state": str(testbed)}, lambda a: None)
+    provider = create({"state": str(testbed)}, lambda a: None, MemoryLog())
     before = load_state(testbed)
     record = provider.apply({"lb": "builtin"})
     assert provider.snapshot()["lb.kind"] == "builtin"

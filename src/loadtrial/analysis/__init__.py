@@ -18,8 +18,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from loadtrial.analysis.model import Finding, FindingKind
 from loadtrial.errors import ExitCode
+from loadtrial.findings import Finding
 from loadtrial.spec.model import Trial
 from loadtrial.store.model import TrialData
 
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 def __getattr__(name: str) -> Any:
     """Import `analyze_trial` on first use (PEP 562): it pulls in scipy (~1 s), which the
-    CLI's start-up and the areas that only need `analysis.model` should not pay for."""
+    CLI's start-up and the areas that only need the findings' types should not pay for."""
     if name != "analyze_trial":
         raise AttributeError(f"module 'loadtrial.analysis' has no attribute {name!r}")
     from loadtrial.analysis.trial import analyze_trial
@@ -38,7 +38,7 @@ def __getattr__(name: str) -> Any:
     return analyze_trial
 
 
-__all__ = ["Finding", "FindingKind", "analyze_trial", "bottlenecks", "verdict_exit_code"]
+__all__ = ["analyze_trial", "bottlenecks", "verdict_exit_code"]
 
 
 def verdict_exit_code(findings: Iterable[Finding]) -> int:

@@ -27,9 +27,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from loadtrial.analysis.model import Finding
 from loadtrial.analysis.runview import RunView
 from loadtrial.analysis.saturation import ResourceUse, of_capacity
+from loadtrial.findings import Finding
 
 FloatArray = npt.NDArray[np.float64]
 ONSET_SLACK_S = 2.0

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 from loadtrial.analysis.compare import Comparison, comparison_evidence, describe
 from loadtrial.analysis.confounders import Confounder
-from loadtrial.analysis.model import Finding
+from loadtrial.findings import Finding
 from loadtrial.spec.model import Claim
 
 SUPPORTS = {

@@ -116,7 +116,8 @@ def t_test(metric: str, a: ArmSpread, b: ArmSpread, alpha: float = ALPHA) -> _Te
     half = float(stats.t.ppf(1 - alpha / 2, df)) * se
     base = to_scale(metric, b.value)
     ci = (from_scale(metric, base + d - half), from_scale(metric, base + d + half))
-    return _Test(p, df, (ci[0] - b.value, ci[1] - b.value))
+    # every metric is ≥ 0, so arm − vs ≥ −level(vs): a linear interval is cut there
+    return _Test(p, df, (max(ci[0] - b.value, -b.value), ci[1] - b.value))
 
 
 def _decide(metric: str, diff: float, test: _Test, tol: float) -> tuple[Result, str]:

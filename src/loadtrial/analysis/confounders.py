@@ -30,7 +30,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from loadtrial.analysis.model import Finding
+from loadtrial.findings import Finding
 
 VOLATILE_PREFIX = "volatile."
 VOLATILE_WORDS = frozenset(

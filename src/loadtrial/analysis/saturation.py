@@ -18,8 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from loadtrial.analysis.model import Finding
 from loadtrial.analysis.windows import Window
+from loadtrial.findings import Finding
 from loadtrial.observe.model import is_use
 from loadtrial.store.model import Series
 

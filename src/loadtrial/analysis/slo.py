@@ -17,8 +17,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from loadtrial.analysis import hist
-from loadtrial.analysis.model import Finding
 from loadtrial.analysis.runview import RunView
+from loadtrial.findings import Finding
 from loadtrial.load import watch
 from loadtrial.spec.model import SloSpec
 from loadtrial.store.model import RunData

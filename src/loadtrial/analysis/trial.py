@@ -14,9 +14,9 @@ from typing import Any
 from loadtrial.analysis import bottleneck, claims, confounders, saturation, slo
 from loadtrial.analysis.compare import Comparison, compare_arms, comparison_evidence, describe
 from loadtrial.analysis.estimate import WindowSample
-from loadtrial.analysis.model import Finding
 from loadtrial.analysis.runview import RunView, build_run_view
 from loadtrial.analysis.usl_points import scalability_findings
+from loadtrial.findings import Finding
 from loadtrial.spec.model import Trial
 from loadtrial.store.model import TrialData
 

@@ -18,10 +18,10 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from loadtrial.analysis.bottleneck import held_back
-from loadtrial.analysis.model import Finding
 from loadtrial.analysis.runview import RunView
 from loadtrial.analysis.scalability import MIN_LEVELS, fit_usl
 from loadtrial.analysis.windows import stage_windows
+from loadtrial.findings import Finding
 from loadtrial.spec.model import Trial
 from loadtrial.store.model import TrialData
 

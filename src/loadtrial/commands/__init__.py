@@ -1,25 +1,20 @@
 """Command groups of the CLI, one module per area, each with `register(app)`.
 
 Modules: load (quick load), trial (validate, schema, plan, run, ls, show, export),
-testbed (testbed up/down/status, demo), analyze (analyze, fit usl), report (report).
+testbed (testbed up/down/status, demo), analyze (analyze, fit usl), report (report),
+examples (the bundled example trials), recover (replay an interrupted trial's undo journal).
+Orchestration that spans areas (the verdict after a run, the demo) lives here too
+(verdict.py, demo.py): the areas below know nothing of each other's printing.
 """
 
 from __future__ import annotations
 
-import importlib
-
 import typer
 
-_MODULES = ("load", "trial", "testbed", "analyze", "report")
+from loadtrial.commands import analyze, examples, load, recover, report, testbed, trial
 
 
 def register_all(app: typer.Typer) -> None:
-    """Register every command group that exists (areas land one by one)."""
-    for name in _MODULES:
-        try:
-            module = importlib.import_module(f"loadtrial.commands.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"loadtrial.commands.{name}":
-                raise
-            continue
+    """Register every command group (a module that fails to import is a loud error)."""
+    for module in (load, trial, testbed, analyze, report, examples, recover):
         module.register(app)

@@ -20,8 +20,8 @@ from rich.console import Console
 from rich.markup import escape
 
 from loadtrial.analysis import verdict_exit_code
-from loadtrial.analysis.model import Finding
 from loadtrial.errors import ExitCode, LoadtrialError, UserError
+from loadtrial.findings import Finding
 from loadtrial.spec.model import Trial
 
 
@@ -117,10 +117,8 @@ def _print(findings: tuple[Finding, ...], console: Console) -> None:
 
 def _print_verdict(data: Any, spec: Trial, findings: tuple[Finding, ...], console: Console) -> None:
     """The report's verdict section (hypothesis, what broke, claims, arms) after the list."""
-    try:
-        from loadtrial.report import print_summary
-    except ImportError:  # the report is optional for the analysis
-        return
+    from loadtrial.report import print_summary  # plotly and the page: only when printing
+
     console.print()
     print_summary(data, spec, findings, console)
 
@@ -214,7 +212,7 @@ def register(app: typer.Typer) -> None:
             str | None, typer.Argument(help="trial id or name (default: latest)")
         ] = None,
         store: Annotated[
-            str, typer.Option("--store", help="results store")
+            str, typer.Option("--store", envvar="LOADTRIAL_STORE", help="results store")
         ] = ".loadtrial/results.db",
         as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
     ) -> None:

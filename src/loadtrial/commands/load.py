@@ -18,6 +18,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from loadtrial.allow import refusal
 from loadtrial.errors import ExitCode, LoadtrialError, TargetError, UserError
 from loadtrial.load.model import ClosedModel, LoadPlan, OpenModel, RequestSpec, Stage
 from loadtrial.units import parse_duration_s
@@ -25,8 +26,6 @@ from loadtrial.units import parse_duration_s
 # The engine, the targets and the view are imported inside the commands: every
 # `loadtrial` command imports this module, and most never send load.
 TARGET_KINDS = "fast, delay, freeze, status, reset"
-
-LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 
 
 class LoadInterrupted(LoadtrialError):
@@ -68,13 +67,12 @@ def parse_header(text: str) -> tuple[str, str]:
 
 
 def check_host(host: str, allow: list[str]) -> None:
-    """Refuse a non-loopback host unless --allow names it."""
-    if host in LOOPBACK_NAMES or host.startswith("127.") or host in allow:
-        return
-    raise TargetError(
-        f"refusing to send load to {host}: it is not this machine",
-        f"pass --allow {host} if you own it and mean it",
-    )
+    """Refuse a host that is not this machine (by address) unless --allow names it."""
+    why = refusal(host, allow)
+    if why:
+        raise TargetError(
+            f"refusing to send load: {why}", f"pass --allow {host} if you own it and mean it"
+        )
 
 
 def check_reachable(

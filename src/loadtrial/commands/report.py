@@ -20,8 +20,8 @@ from typing import Annotated, Literal
 import typer
 from rich.console import Console
 
-from loadtrial.analysis.model import Finding
 from loadtrial.errors import LoadtrialError, UserError
+from loadtrial.findings import Finding
 from loadtrial.spec.model import Trial
 from loadtrial.store import Store
 from loadtrial.store.model import TrialData
@@ -58,11 +58,9 @@ def only_arm(trial: Trial, arm: str) -> Trial:
 
 
 def _analyse(data: TrialData, trial: Trial) -> tuple[Finding, ...]:
-    """Findings computed now, or () when the analysis is not installed."""
-    try:
-        from loadtrial.analysis import analyze_trial
-    except ImportError:
-        return ()
+    """Findings computed now (none were stored with the trial)."""
+    from loadtrial.analysis import analyze_trial  # scipy: only when analysing
+
     return tuple(analyze_trial(data, trial))
 
 
@@ -154,13 +152,14 @@ def register(app: typer.Typer) -> None:
             ),
         ] = "",
         store: Annotated[
-            Path, typer.Option("--store", help="results store (SQLite)")
+            Path, typer.Option("--store", envvar="LOADTRIAL_STORE", help="results store (SQLite)")
         ] = DEFAULT_STORE,
         output: Annotated[
             Path | None, typer.Option("-o", "--output", help="file to write (html: report.html)")
         ] = None,
         fmt: Annotated[
-            str, typer.Option("--format", help="html (one offline page) or json")
+            Literal["html", "json"],
+            typer.Option("--format", help="html (one offline page) or json"),
         ] = "html",
         plain_js: Annotated[
             bool,
@@ -171,10 +170,6 @@ def register(app: typer.Typer) -> None:
         ] = False,
     ) -> None:
         """Write a trial's report: one self-contained HTML page (or JSON)."""
-        if fmt not in ("html", "json"):
-            raise UserError(f"--format must be html or json, not {fmt!r}", hint="--format html")
-        written = report_command(
-            which, store, output, "json" if fmt == "json" else "html", Console(), plain_js=plain_js
-        )
+        written = report_command(which, store, output, fmt, Console(), plain_js=plain_js)
         if written is not None:
             typer.echo(f"Report: {written}", err=fmt == "json")

@@ -56,6 +56,9 @@ def register(app: typer.Typer) -> None:
         db_max_connections: int = typer.Option(20, min=2, max=1000),
         db_cpus: int = typer.Option(1, min=1),
         db_instances: int = typer.Option(1, min=1, max=2),
+        lb_maxconn: int = typer.Option(
+            0, min=0, help="requests in flight per app node at the balancer (0: no limit)"
+        ),
         port: int = typer.Option(8080, help="balancer port (0: any free port)"),
         stats_port: int = typer.Option(8404, help="balancer stats port (0: any free port)"),
     ) -> None:
@@ -69,6 +72,7 @@ def register(app: typer.Typer) -> None:
             db_max_connections=db_max_connections,
             db_cpus=db_cpus,
             db_instances=db_instances,
+            lb_maxconn=lb_maxconn,
         )
         st = up(config, state, lb_port=port, stats_port=stats_port)
         typer.echo(
@@ -103,14 +107,17 @@ def register(app: typer.Typer) -> None:
 
     @app.command("demo")
     def demo_cmd(
+        story: str = typer.Argument("db-connections", help="the story to tell (see --list)"),
+        list_: bool = typer.Option(False, "--list", help="list the stories and exit"),
         keep: bool = typer.Option(False, "--keep", help="leave the testbed up afterwards"),
-        quick: bool = typer.Option(
-            False, "--quick", help="3/4-length runs, one repetition (~1 min)"
-        ),
+        quick: bool = typer.Option(False, "--quick", help="3/4-length runs (the repetitions stay)"),
     ) -> None:
-        """Tell the database-bottleneck story on a testbed started for the purpose."""
-        from loadtrial.testbed.demo import run_demo
+        """Tell a bottleneck story (default: db-connections) on a testbed started for it."""
+        from loadtrial.commands.demo import run_demo, story_lines
 
-        code = run_demo(typer.echo, keep=keep, quick=quick)
+        if list_:
+            typer.echo("\n".join(story_lines()))
+            return
+        code = run_demo(typer.echo, story=story, keep=keep, quick=quick)
         if code != ExitCode.OK:
             raise CommandExit(f"the demo trial ended with exit code {code}", code)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import typer
 from rich.console import Console
@@ -22,7 +22,10 @@ from loadtrial.units import format_duration, format_ms
 
 ArmOpt = Annotated[list[str] | None, typer.Option("--arm", help="only this arm (repeatable)")]
 StoreOpt = Annotated[
-    Path, typer.Option("--store", help="results store (SQLite); created if missing")
+    Path,
+    typer.Option(
+        "--store", envvar="LOADTRIAL_STORE", help="results store (SQLite); created if missing"
+    ),
 ]
 
 
@@ -103,8 +106,12 @@ def run_cmd(
     workers: Annotated[
         int | None, typer.Option("--workers", min=1, help="load worker processes")
     ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="run even if a killed trial left the env changed")
+    ] = False,
 ) -> None:
     """Run a trial: every arm × repetition, journalled into the store."""
+    from loadtrial.commands.verdict import conclude
     from loadtrial.report.junit import junit_xml
     from loadtrial.runner import run_trial
     from loadtrial.runner.plan import make_plan
@@ -121,30 +128,54 @@ def run_cmd(
     with Store(store) as st:
         outcome = run_trial(
             loaded, store=st, only_arms=arm or (), dry_run=dry_run, live=live,
-            console=console, workers=workers,
+            console=console, workers=workers, force=force,
         )  # fmt: skip
-        if junit is not None and outcome.trial_id is not None:
-            _write(junit, junit_xml(loaded.trial.name, outcome.findings), "--junit")
-    if outcome.trial_id is not None:
-        console.print(f"trial {outcome.trial_id} stored in {store}", markup=False)
-    if outcome.exit_code != ExitCode.OK:
-        raise TrialExit(outcome.message, ExitCode(outcome.exit_code))
+        verdict = conclude(st, loaded.trial, outcome, console)
+        if junit is not None:
+            _write(junit, junit_xml(loaded.trial.name, verdict.findings), "--junit")
+    console.print(f"trial {outcome.trial_id} stored in {store}", markup=False)
+    if verdict.exit_code != ExitCode.OK:
+        raise TrialExit(verdict.message, ExitCode(verdict.exit_code))
 
 
-def ls_cmd(store: StoreOpt = DEFAULT_PATH) -> None:
+def ls_cmd(
+    store: StoreOpt = DEFAULT_PATH,
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable, to stdout")] = False,
+) -> None:
     """List trials and their runs with status."""
     with Store(_existing(store)) as st:
         trials = st.list_trials()
+        if as_json:
+            typer.echo(_json_text([_trial_json(st, t) for t in trials]))
+            return
         if not trials:
             typer.echo(f"no trials in {store}")
             return
         for t in trials:
             typer.echo(f"trial {t.trial_id}  {t.name}  [{t.status}]  {t.file_path}")
+            pending = st.journal_entries(trial_id=t.trial_id, pending_only=True)
+            if pending:
+                typer.echo(
+                    f"  ! {len(pending)} undo step(s) pending: the arm may still be applied "
+                    f"(loadtrial recover {t.trial_id})"
+                )
             for r in st.list_runs(t.trial_id):
                 reason = f"  ({r.abort_reason})" if r.abort_reason else ""
                 typer.echo(
                     f"  run {r.run_id:<4} {r.arm:<20} rep {r.repetition}  {r.status}{reason}"
                 )
+
+
+def _trial_json(st: Store, t: Any) -> dict[str, Any]:
+    """One trial of `ls --json`: its fields, pending undo steps and runs."""
+    pending = st.journal_entries(trial_id=t.trial_id, pending_only=True)
+    runs = [
+        {"run_id": r.run_id, "arm": r.arm, "repetition": r.repetition, "status": r.status,
+         "abort_reason": r.abort_reason}
+        for r in st.list_runs(t.trial_id)
+    ]  # fmt: skip
+    return {"trial_id": t.trial_id, "name": t.name, "status": t.status,
+            "file": t.file_path, "pending_undo_steps": len(pending), "runs": runs}  # fmt: skip
 
 
 def _existing(store: Path) -> Path:
@@ -216,7 +247,7 @@ def _summary_lines(s: dict[str, Any]) -> list[str]:
     if s["status"] == "incomplete":
         lines.append(
             "  note: loadtrial ended during this run, so the arm's revert may not have run: "
-            "check the system under test before the next trial"
+            f"`loadtrial recover {s['trial_id']}` undoes what the journal holds"
         )
     return lines
 
@@ -224,7 +255,7 @@ def _summary_lines(s: dict[str, Any]) -> list[str]:
 def export_cmd(
     run: Annotated[str, typer.Argument(help="run id (see `loadtrial ls`) or 'last'")],
     store: StoreOpt = DEFAULT_PATH,
-    fmt: Annotated[str, typer.Option("--format", help="json or csv")] = "json",
+    fmt: Annotated[Literal["json", "csv"], typer.Option("--format", help="json or csv")] = "json",
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="file (default stdout)")
     ] = None,
@@ -232,8 +263,6 @@ def export_cmd(
     """Export one run's seconds and series as JSON or CSV."""
     from loadtrial.store.export import run_to_csv, run_to_json
 
-    if fmt not in ("json", "csv"):
-        raise UserError(f"unknown format {fmt!r}", hint="use --format json or --format csv")
     _check_writable(output, "--output")
     with Store(_existing(store)) as st:
         data = st.load_run(_run_id(st, run))

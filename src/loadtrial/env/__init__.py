@@ -1,14 +1,21 @@
 """Environment providers: apply an arm's parameters, undo them, read the facts in force.
 
-Door: `Provider` (apply, revert, snapshot) and its data in `env.model`; `make_provider`
-and `provider_problems` below. Each provider is a module `loadtrial.env.<name>` with
+Door: `Provider` (apply, revert, snapshot) and its data in `env.model`; `make_provider`,
+`environment_key` and `provider_problems` below. Each provider is a module
+`loadtrial.env.<name>` with
 
-    create(settings: Mapping[str, Any], sink: ActionSink) -> Provider
+    create(settings: Mapping[str, Any], sink: ActionSink, log: StepLog) -> Provider
     problems(settings: Mapping[str, Any], arms: Mapping[str, Mapping[str, Any]]) -> list[Problem]
+    env_key(settings: Mapping[str, Any]) -> str    # which environment the settings change
+    preflight(settings, arms, estimate_s) -> list[Problem]    # optional: checks before a run
 
 where `settings` is the trial's `env:` mapping without `provider`, and `problems` checks
 the settings and every arm's parameters (field paths like "env.command" or
-"arms.bigger-db.db_cpus"). Modules are imported only when a trial names them, so a
+"arms.bigger-db.db_cpus"). `log` is the persistent undo journal: a provider writes each
+step to it before taking it (with its undo) and settles it after, and `revert(record)`
+settles the entries in `record.journal` (see env/journal.py). `env_key` names the
+environment, so `run` can refuse one that a killed process left changed. Modules are
+imported only when a trial names them, so a
 provider's dependencies (boto3, pgserver) are needed only by the trials that use it.
 """
 
@@ -19,7 +26,7 @@ from collections.abc import Mapping
 from types import ModuleType
 from typing import Any
 
-from loadtrial.env.model import Action, ActionSink, ApplyRecord, Facts, Provider
+from loadtrial.env.model import Action, ActionSink, ApplyRecord, Facts, Provider, StepLog
 from loadtrial.errors import Problem, UserError
 
 __all__ = [
@@ -29,8 +36,11 @@ __all__ = [
     "ApplyRecord",
     "Facts",
     "Provider",
+    "StepLog",
+    "environment_key",
     "make_provider",
     "plan_calls",
+    "preflight_problems",
     "provider_problems",
 ]
 
@@ -50,10 +60,20 @@ def _module(name: str) -> ModuleType:
     return importlib.import_module(f"loadtrial.env.{PROVIDERS[name]}")
 
 
-def make_provider(name: str, settings: Mapping[str, Any], sink: ActionSink) -> Provider:
-    """Return the provider `name` configured with `settings`; actions go to `sink`."""
-    provider: Provider = _module(name).create(settings, sink)
+def make_provider(
+    name: str, settings: Mapping[str, Any], sink: ActionSink, log: StepLog
+) -> Provider:
+    """Return the provider `name` configured with `settings`; actions go to `sink`, each
+    step is journaled in `log` before it is taken."""
+    provider: Provider = _module(name).create(settings, sink, log)
     return provider
+
+
+def environment_key(name: str, settings: Mapping[str, Any]) -> str:
+    """Return the key naming the environment the provider `name` changes with `settings`
+    (two trials with the same key change the same things)."""
+    key: str = _module(name).env_key(settings)
+    return key
 
 
 def provider_problems(
@@ -75,3 +95,18 @@ def plan_calls(name: str, settings: Mapping[str, Any], params: Mapping[str, Any]
         return []
     lines: list[str] = planner(settings, params)
     return lines
+
+
+def preflight_problems(
+    name: str,
+    settings: Mapping[str, Any],
+    arms: Mapping[str, Mapping[str, Any]],
+    estimate_s: float,
+) -> list[Problem]:
+    """Every reason the environment cannot take the arms safely, found before anything is
+    changed (a provider without `preflight` has none to find)."""
+    check = getattr(_module(name), "preflight", None)
+    if check is None:
+        return []
+    found: list[Problem] = check(settings, arms, estimate_s)
+    return found

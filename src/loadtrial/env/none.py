@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from loadtrial.env.model import ActionSink, ApplyRecord, Facts, Provider
+from loadtrial.env.model import ActionSink, ApplyRecord, Facts, Provider, StepLog
 from loadtrial.errors import Problem
 
 
@@ -29,9 +29,14 @@ class NoneProvider:
         return {}
 
 
-def create(settings: Mapping[str, Any], sink: ActionSink) -> Provider:
-    """Return the none provider (settings and sink unused)."""
+def create(settings: Mapping[str, Any], sink: ActionSink, log: StepLog) -> Provider:
+    """Return the none provider (settings, sink and log unused: it changes nothing)."""
     return NoneProvider()
+
+
+def env_key(settings: Mapping[str, Any]) -> str:
+    """The none provider changes nothing, so every trial of it shares one key."""
+    return "none"
 
 
 def problems(settings: Mapping[str, Any], arms: Mapping[str, Mapping[str, Any]]) -> list[Problem]:

@@ -14,9 +14,13 @@ In (the trial's `env:`):
 An arm may set its own `apply` / `revert` (overriding the shared ones); its other
 parameters fill the `{name}` templates (shell-quoted) and are exported as `LT_<NAME>`.
 Out: every command becomes an Action (command, exit status, output tail) sent to the sink;
-`snapshot()` returns the facts read back by the `facts:` commands. Commands run with
-/bin/sh in their own session, so a Ctrl-C meant for loadtrial does not kill a revert
-half-way, and a command that overruns its timeout is killed with all it started.
+`snapshot()` returns the facts read back by the `facts:` commands. Journal: before the
+first apply command, one entry holds the arm's filled-in revert commands (its undo); each
+command is an entry of its own, intended before it runs. So after a kill at any point,
+`loadtrial recover` runs those revert commands: write them so that running them on a
+half-applied (or already reverted) system is harmless, e.g. `rm -f`, `kill ... || true`.
+Commands run with /bin/sh in their own session, so a Ctrl-C meant for loadtrial does not
+kill a revert half-way, and a command that overruns its timeout is killed with all it started.
 """
 
 from __future__ import annotations
@@ -33,7 +37,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from loadtrial.env.model import Action, ActionSink, ApplyRecord, Facts, Provider
+from loadtrial.env.journal import undone
+from loadtrial.env.model import (
+    DONE,
+    FAILED,
+    Action,
+    ActionSink,
+    ApplyRecord,
+    Facts,
+    Provider,
+    StepLog,
+)
 from loadtrial.errors import Problem, ProviderError
 from loadtrial.units import parse_duration_s
 
@@ -150,14 +164,17 @@ def _kill_group(proc: subprocess.Popen[str]) -> None:
 class ShellProvider:
     """Runs the configured commands; every command is journalled through the sink."""
 
-    def __init__(self, settings: ShellSettings, sink: ActionSink) -> None:
+    def __init__(self, settings: ShellSettings, sink: ActionSink, log: StepLog) -> None:
         self._settings = settings
         self._sink = sink
+        self._log = log
 
     def _run(self, phase: str, command: str, env: Mapping[str, str]) -> Action:
-        """Run one command and journal it; return its Action."""
+        """Run one command, journaled before (intended) and after; return its Action."""
+        entry = self._log.intend(f"{phase}: {command}")
         result = run_command(command, self._settings.timeout_s, self._settings.cwd, env)
         action = _action(f"{phase}: {command}", result)
+        self._log.settle(entry, DONE if action.status == "ok" else FAILED, action.error)
         self._sink(action)
         return action
 
@@ -166,24 +183,31 @@ class ShellProvider:
         env = param_env(params)
         applies = _commands(params["apply"]) if "apply" in params else self._settings.apply
         reverts = _commands(params["revert"]) if "revert" in params else self._settings.revert
-        undo = {"revert": [render(c, params) for c in reverts], "env": env}
+        # no revert commands: nothing can be undone, so nothing is left pending either
+        undo = {"revert": [render(c, params) for c in reverts], "env": env} if reverts else {}
+        arm = self._log.intend(f"shell arm {_label(params)}", undo)
         done: list[Action] = []
         for template in applies:
             action = self._run("apply", render(template, params), env)
             done.append(action)
             if action.status != "ok":
-                self.revert(ApplyRecord(dict(params), undo, tuple(done)))
+                self._log.settle(arm, FAILED, action.error)
+                self.revert(ApplyRecord(dict(params), undo, tuple(done), (arm,)))
                 raise ProviderError(f"shell apply failed: {action.error}", "check the command")
-        return ApplyRecord(dict(params), undo, tuple(done))
+        self._log.settle(arm, DONE)
+        return ApplyRecord(dict(params), undo, tuple(done), (arm,))
 
     def revert(self, record: ApplyRecord) -> None:
-        """Run every revert command (all of them, even after a failure); raise at the end."""
-        env = dict(record.undo.get("env", {}))
+        """Run every revert command (all of them, even after a failure); raise at the end.
+        The journal entries of `record` are settled reverted, or revert_failed."""
+        undone(self._log, record.journal, lambda: self._revert(record.undo))
+
+    def _revert(self, undo: Mapping[str, Any]) -> None:
+        env = dict(undo.get("env", {}))
         failed = [
-            a
-            for a in (self._run("revert", c, env) for c in record.undo.get("revert", ()))
+            a for a in (self._run("revert", c, env) for c in undo.get("revert", ()))
             if a.status != "ok"
-        ]
+        ]  # fmt: skip
         if failed:
             raise ProviderError(f"shell revert failed: {failed[0].error}", "check the command")
 
@@ -198,6 +222,12 @@ class ShellProvider:
                 facts[name] = f"<error: {result.error}>"
                 self._sink(_action(f"fact {name}: {command}", result))
         return facts
+
+
+def _label(params: Mapping[str, Any]) -> str:
+    """The arm's parameters as `k=v, ...` (the commands themselves are entries of their own)."""
+    shown = ", ".join(f"{k}={v}" for k, v in params.items() if k not in RESERVED_PARAMS)
+    return shown or "(no parameters)"
 
 
 def _action(name: str, result: CommandResult) -> Action:
@@ -225,9 +255,16 @@ def plan_calls(settings: Mapping[str, Any], params: Mapping[str, Any]) -> list[s
     ]
 
 
-def create(settings: Mapping[str, Any], sink: ActionSink) -> Provider:
+def create(settings: Mapping[str, Any], sink: ActionSink, log: StepLog) -> Provider:
     """Return a shell provider for the trial's `env:` settings."""
-    return ShellProvider(parse_settings(settings), sink)
+    return ShellProvider(parse_settings(settings), sink, log)
+
+
+def env_key(settings: Mapping[str, Any]) -> str:
+    """The commands' working directory names a shell environment (what else they touch
+    cannot be known): `shell:<absolute cwd>`."""
+    cwd = settings.get("cwd")
+    return "shell:" + os.path.abspath(str(cwd) if cwd is not None else os.getcwd())
 
 
 def problems(settings: Mapping[str, Any], arms: Mapping[str, Mapping[str, Any]]) -> list[Problem]:

@@ -2,10 +2,13 @@
 
 In: the trial's `env:` settings (`state`: the state file, default
 .loadtrial/testbed/state.json) and each arm's parameters: app_nodes, pool_max,
-db_max_connections, db_cpus, lb, db_instances, failover_on_resize. Out: a Provider whose
+db_max_connections, db_cpus, lb, lb_maxconn, db_instances, failover_on_resize. Out: a Provider whose
 `apply` restarts only what changed (each step journaled as an Action), whose `revert`
 returns to the configuration found before, and whose `snapshot` reads the facts back from
 the running system (SHOW max_connections through the writer endpoint, live nodes, ...).
+Journal: before the first step, one entry holds the configuration found before (the undo:
+`apply_config` back to it restarts only what differs, so replaying it after a kill at any
+point is safe); each step is an entry of its own, intended before it is taken.
 """
 
 from __future__ import annotations
@@ -17,7 +20,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from loadtrial.env.model import Action, ActionSink, ApplyRecord, Facts
+from loadtrial.env.journal import logged, undone
+from loadtrial.env.model import DONE, FAILED, Action, ActionSink, ApplyRecord, Facts, StepLog
 from loadtrial.errors import LoadtrialError, Problem, ProviderError
 from loadtrial.testbed.model import DEFAULT_STATE_PATH, PARAM_NAMES, TestbedConfig, load_state
 
@@ -27,6 +31,7 @@ _INT_LIMITS: Mapping[str, tuple[int, int]] = {
     "db_max_connections": (2, 1000),
     "db_cpus": (1, 1024),
     "db_instances": (1, 2),
+    "lb_maxconn": (0, 10000),
 }
 SETTINGS = ("state",)
 
@@ -36,9 +41,10 @@ class TestbedProvider:
 
     __test__ = False
 
-    def __init__(self, state_path: Path, sink: ActionSink) -> None:
+    def __init__(self, state_path: Path, sink: ActionSink, log: StepLog) -> None:
         self.state_path = state_path
         self.sink = sink
+        self.log = log
 
     def _state_config(self) -> TestbedConfig:
         state = load_state(self.state_path)
@@ -53,7 +59,8 @@ class TestbedProvider:
         def step(name: str, action: Callable[[], None]) -> None:
             started = time.time()
             try:
-                action()
+                with logged(self.log, name):
+                    action()
             except (LoadtrialError, OSError) as exc:
                 record = Action(name, started, time.time(), "failed", str(exc))
                 actions.append(record)
@@ -72,20 +79,36 @@ class TestbedProvider:
         before = self._state_config()
         wanted = before.with_params(params)
         actions: list[Action] = []
+        undo = asdict(before)
+        arm = self.log.intend(f"testbed arm {dict(params)}", undo)
         try:
             apply_config(self.state_path, wanted, self._step(actions))
         except (LoadtrialError, OSError) as exc:
             message = exc.message if isinstance(exc, LoadtrialError) else str(exc)
-            raise ProviderError(f"testbed: applying {dict(params)} failed: {message}") from exc
-        return ApplyRecord(params=dict(params), undo=asdict(before), actions=tuple(actions))
+            self.log.settle(arm, FAILED, message)
+            self.revert(ApplyRecord(dict(params), undo, tuple(actions), (arm,)))
+            raise ProviderError(
+                f"testbed: applying {dict(params)} failed: {message}; back to the configuration "
+                "found before"
+            ) from exc
+        self.log.settle(arm, DONE)
+        return ApplyRecord(dict(params), undo, tuple(actions), (arm,))
 
     def revert(self, record: ApplyRecord) -> None:
-        """Return to the configuration in force before `record` was applied."""
+        """Return to the configuration in force before `record` was applied; a testbed
+        that is down has nothing to restore (`testbed up` starts from its own config)."""
+        undone(self.log, record.journal, lambda: self._revert(record.undo))
+
+    def _revert(self, undo: Mapping[str, Any]) -> None:
         from loadtrial.testbed.apply import apply_config
 
-        if not record.undo or load_state(self.state_path) is None:
+        if not undo or load_state(self.state_path) is None:
             return
-        apply_config(self.state_path, TestbedConfig(**record.undo), self._step([]))
+        try:
+            apply_config(self.state_path, TestbedConfig(**undo), self._step([]))
+        except (LoadtrialError, OSError) as exc:
+            message = exc.message if isinstance(exc, LoadtrialError) else str(exc)
+            raise ProviderError(f"testbed: reverting failed: {message}") from exc
 
     def snapshot(self) -> Facts:
         """The facts in force now, read back from the running testbed."""
@@ -101,9 +124,14 @@ def _state_path(settings: Mapping[str, Any]) -> Path:
     return Path(str(settings.get("state") or DEFAULT_STATE_PATH))
 
 
-def create(settings: Mapping[str, Any], sink: ActionSink) -> TestbedProvider:
+def create(settings: Mapping[str, Any], sink: ActionSink, log: StepLog) -> TestbedProvider:
     """Return a provider for the testbed named by `settings` (`state:` file)."""
-    return TestbedProvider(_state_path(settings), sink)
+    return TestbedProvider(_state_path(settings), sink, log)
+
+
+def env_key(settings: Mapping[str, Any]) -> str:
+    """A testbed is named by its state file: `testbed:<absolute path>`."""
+    return f"testbed:{_state_path(settings).resolve()}"
 
 
 def _param_problems(arm: str, params: Mapping[str, Any]) -> list[Problem]:

@@ -9,6 +9,10 @@ exited child's CPU into its parent's reaped-children times, so each process is c
 its own time plus its reaped children's; when a child disappears and its parent is still
 measured, the part of the child already counted is subtracted once. The sum is exact for
 trees such as a postmaster with short-lived backends.
+
+Beside the sum, each reading keeps every process's *own* CPU (without reaped children) per
+second of the interval (`own_rates`), for the busiest-process figure of the `process`
+observer: a GIL-bound server saturates at one core whatever the machine has.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ _BOOT_TIME = psutil.boot_time()
 class _Seen:
     cpu_s: float  # own + reaped children's user and system seconds
     parent: _Key | None
+    own_s: float = 0.0  # own user and system seconds only
 
 
 class CpuMeter:
@@ -43,6 +48,12 @@ class CpuMeter:
         self._prev: dict[_Key, _Seen] = {}
         self._prev_t: float | None = None
         self._prev_born = 0.0  # when the last reading was taken, on the create-time clock
+        self._rates: dict[int, float] = {}
+
+    def own_rates(self) -> dict[int, float]:
+        """Own CPU seconds per second of each process (by pid) over the interval of the
+        last `percent` call; empty after the first call."""
+        return dict(self._rates)
 
     def percent(self, procs: Iterable[psutil.Process], now: float) -> float | None:
         """Return CPU % of one core since the last call (None on the first call);
@@ -50,18 +61,23 @@ class CpuMeter:
         born_clock = _create_clock()
         seen = _read(procs)
         used = 0.0
+        own: dict[int, float] = {}
         for key, cur in seen.items():
             before = self._prev.get(key)
             if before is not None:
                 used += cur.cpu_s - before.cpu_s
+                own[key[0]] = cur.own_s - before.own_s
             elif self._prev_t is not None and key[1] >= self._prev_born - 0.01:
                 used += cur.cpu_s  # born since the last reading: all of it is new
+                own[key[0]] = cur.own_s
         for key, before in self._prev.items():
             if key not in seen and before.parent in seen:
                 used -= before.cpu_s  # its parent's reaped time now holds all of it
         prev_t, self._prev, self._prev_t, self._prev_born = self._prev_t, seen, now, born_clock
         if prev_t is None or now <= prev_t:
+            self._rates = {}
             return None
+        self._rates = {pid: max(0.0, s) / (now - prev_t) for pid, s in own.items()}
         return max(0.0, used) / (now - prev_t) * 100.0
 
 
@@ -77,37 +93,40 @@ def _create_clock() -> float:
 
 def _read(procs: Iterable[psutil.Process]) -> dict[_Key, _Seen]:
     """Return the CPU seconds and parent of each still-running process."""
-    raw: dict[int, tuple[float, float, int]] = {}
+    raw: dict[int, tuple[float, float, int, float]] = {}
     for proc in procs:
         got = _read_stat(proc.pid) if _HAS_PROC else _read_psutil(proc)
         if got is not None:
             raw[proc.pid] = got
     out: dict[_Key, _Seen] = {}
-    for pid, (created, cpu_s, ppid) in raw.items():
+    for pid, (created, cpu_s, ppid, own_s) in raw.items():
         parent = (ppid, raw[ppid][0]) if ppid in raw else None
-        out[(pid, created)] = _Seen(cpu_s, parent)
+        out[(pid, created)] = _Seen(cpu_s, parent, own_s)
     return out
 
 
-def _read_stat(pid: int) -> tuple[float, float, int] | None:
-    """(create time, own + reaped children's CPU seconds, ppid) from one /proc read."""
+def _read_stat(pid: int) -> tuple[float, float, int, float] | None:
+    """(create time, own + reaped children's CPU seconds, ppid, own CPU seconds) from one
+    /proc read."""
     try:
         with open(f"/proc/{pid}/stat", encoding="utf-8", errors="replace") as handle:
             stat = handle.read()
         fields = stat[stat.rfind(")") + 2 :].split()
-        cpu_ticks = sum(int(f) for f in fields[11:15])  # utime stime cutime cstime
+        own_ticks = int(fields[11]) + int(fields[12])  # utime stime
+        cpu_ticks = own_ticks + int(fields[13]) + int(fields[14])  # + cutime cstime
         created = _BOOT_TIME + int(fields[19]) / _TICKS
-        return created, cpu_ticks / _TICKS, int(fields[1])
+        return created, cpu_ticks / _TICKS, int(fields[1]), own_ticks / _TICKS
     except (OSError, ValueError, IndexError):
         return None
 
 
-def _read_psutil(proc: psutil.Process) -> tuple[float, float, int] | None:
+def _read_psutil(proc: psutil.Process) -> tuple[float, float, int, float] | None:
     try:
         with proc.oneshot():
             t = proc.cpu_times()
-            cpu_s = t.user + t.system + t.children_user + t.children_system
-            return proc.create_time(), cpu_s, proc.ppid()
+            own_s = t.user + t.system
+            cpu_s = own_s + t.children_user + t.children_system
+            return proc.create_time(), cpu_s, proc.ppid(), own_s
     except _GONE:
         return None
 

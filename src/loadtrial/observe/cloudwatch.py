@@ -2,16 +2,24 @@
 
 In: `{kind: cloudwatch, as: cloud, region: eu-west-1, load_balancer: app/shop/50dc6c49,
 rds_instances: [shop-1, shop-2], ec2_instances: [i-0abc], period: 60s, delay: 3m}`.
+`load_balancer` may be the ALB's name (`shop`, looked up with DescribeLoadBalancers), its
+ARN, or CloudWatch's dimension value `app/shop/50dc6c49`. Region and endpoint default to
+the trial's `env:` (an aws provider's `region` / `endpoint_url`), else the AWS chain's.
 Out: Samples named `<tier>.rds.<id>.cpu` (percent, capacity 100), `<tier>.rds.<id>.
 connections` (count, the period's maximum), `<tier>.alb.elb_5xx`, `.alb.target_5xx`,
-`.alb.requests` (per_s: the period's sum / period), `<tier>.alb.response_time` (ms, the
-period's average), `<tier>.ec2.<id>.cpu` (percent), each with `t_s = timestamp - t0`
-(the period's start on the run clock) and `resolution_s` = the spacing CloudWatch really
-returned (60 s for most, 300 s for EC2 basic monitoring).
+`.alb.requests` (per_s: the period's sum / the requested period, so a sparse series, such
+as 5XX counts published only in minutes with errors, is not inflated), `<tier>.alb.
+response_time` (ms, the period's average), `<tier>.ec2.<id>.cpu` (percent), each with
+`t_s = timestamp - t0` (the period's start on the run clock) and `resolution_s` = the
+spacing CloudWatch really returned (60 s for most, 300 s for EC2 basic monitoring); and
+`<tier>.window_coverage` (ratio) per period: the share of that period inside the run's
+window, below 1 for the partial periods at the edges (their values include time outside).
 
 CloudWatch publishes minutes late, so `sample()` returns nothing; after the run the runner
 calls `collect_window(start_unix, end_unix, t0_unix)`, which waits until `delay` has passed
-since the window's end, then fetches everything with GetMetricData (paginated, batched).
+since the window's end, then fetches everything with GetMetricData (paginated, batched,
+with botocore's standard retries). A resource for which no metric returned anything
+(usually a wrong name, dimension or region) raises SampleFault carrying the samples found.
 """
 
 from __future__ import annotations
@@ -26,11 +34,12 @@ from typing import TYPE_CHECKING, Any
 from loadtrial.clock import Clock, SystemClock
 from loadtrial.errors import ObserverError, Problem
 from loadtrial.observe import _config
-from loadtrial.observe.model import Sample
+from loadtrial.observe.model import Sample, SampleFault
 from loadtrial.units import parse_duration_s
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudwatch import CloudWatchClient
+    from mypy_boto3_elbv2 import ElasticLoadBalancingv2Client
 
 _BATCH = 500  # GetMetricData accepts at most 500 queries per call
 _MAX_PAGES = 1000  # bound on NextToken pages per batch
@@ -85,13 +94,21 @@ def _specs(
     ]
 
 
-def metric_specs(entry: Mapping[str, Any]) -> list[MetricSpec]:
-    """Return the metrics an entry asks for."""
+def alb_dimension(value: str) -> str | None:
+    """CloudWatch's LoadBalancer dimension (`app/<name>/<id>`) from an ARN or the dimension
+    itself; None for a bare name (it has to be looked up)."""
+    if ":loadbalancer/" in value:
+        return value.split(":loadbalancer/", 1)[1]
+    return value if value.count("/") == 2 else None
+
+
+def metric_specs(entry: Mapping[str, Any], alb: str | None = None) -> list[MetricSpec]:
+    """Return the metrics an entry asks for (`alb`: the ALB's dimension value, when known)."""
     specs: list[MetricSpec] = []
     for db in entry.get("rds_instances", ()) or ():
         specs += _specs(f"rds.{db}", "AWS/RDS", ("DBInstanceIdentifier", str(db)), _RDS)
     if entry.get("load_balancer"):
-        dim = ("LoadBalancer", str(entry["load_balancer"]))
+        dim = ("LoadBalancer", alb or alb_dimension(str(entry["load_balancer"])) or "")
         specs += _specs("alb", "AWS/ApplicationELB", dim, _ALB)
     for iid in entry.get("ec2_instances", ()) or ():
         specs += _specs(f"ec2.{iid}", "AWS/EC2", ("InstanceId", str(iid)), _EC2)
@@ -112,11 +129,13 @@ class CloudWatchObserver:
         entry: Mapping[str, Any],
         *,
         client: CloudWatchClient | None = None,
+        elbv2: ElasticLoadBalancingv2Client | None = None,
         clock: Clock | None = None,
     ) -> None:
         self.tier = _config.tier(entry, "cloud")
         self._entry = dict(entry)
         self._client = client
+        self._elbv2 = elbv2
         self._clock = clock or SystemClock()
         self._period_s = max(1, round(parse_duration_s(entry.get("period", 60))))
         self._delay_s = parse_duration_s(entry.get("delay", "3m"))
@@ -124,12 +143,34 @@ class CloudWatchObserver:
         self.resolutions: dict[str, float] = {}
 
     def start(self) -> None:
-        """Build the client from the standard credential chain (never from the file).
+        """Build the clients from the standard credential chain (never from the file), and
+        look up an ALB given by name.
 
-        The region is this entry's `region`, else the chain's (AWS_REGION, the profile);
-        the trial's `env.region` is not inherited, so say so when neither is set."""
-        if self._client is not None:
-            return
+        The region is this entry's `region` (the runner fills it from an aws `env:`), else
+        the chain's (AWS_REGION, the profile); say so when neither is set."""
+        if self._client is None:
+            self._client, self._elbv2 = self._make_clients()
+        name = str(self._entry.get("load_balancer") or "")
+        if name and alb_dimension(name) is None:
+            self._specs = metric_specs(self._entry, self._lookup_alb(name))
+
+    def _lookup_alb(self, name: str) -> str:
+        """The dimension value of the ALB called `name` (DescribeLoadBalancers)."""
+        if self._elbv2 is None:
+            raise ObserverError(f"cannot look up the load balancer {name!r} without elbv2")
+        try:
+            found = self._elbv2.describe_load_balancers(Names=[name])["LoadBalancers"]
+        except Exception as exc:
+            raise ObserverError(
+                f"cannot find the load balancer {name!r}: {exc}",
+                hint="give its name, ARN or app/<name>/<id>, in the observer's region",
+            ) from exc
+        dim = alb_dimension(str(found[0]["LoadBalancerArn"]))
+        if dim is None:  # an ARN always has one; keep mypy and a strange answer honest
+            raise ObserverError(f"unexpected ARN for {name!r}: {found[0]['LoadBalancerArn']}")
+        return dim
+
+    def _make_clients(self) -> tuple[CloudWatchClient, ElasticLoadBalancingv2Client]:
         try:
             import boto3
         except ImportError as exc:  # pragma: no cover - boto3 is an optional dependency
@@ -142,10 +183,14 @@ class CloudWatchObserver:
                 "no AWS region for the cloudwatch observer",
                 hint="set region: in its observe entry, or AWS_REGION / a profile region",
             )
-        kwargs: dict[str, Any] = {}
+        from botocore.config import Config
+
+        # standard retries back off on throttling (GetMetricData is rate limited per account)
+        config = Config(retries={"mode": "standard", "max_attempts": 8})
+        kwargs: dict[str, Any] = {"config": config}
         if self._entry.get("endpoint_url"):
             kwargs["endpoint_url"] = str(self._entry["endpoint_url"])
-        self._client = session.client("cloudwatch", **kwargs)
+        return session.client("cloudwatch", **kwargs), session.client("elbv2", **kwargs)
 
     def sample(self, t_s: float) -> list[Sample]:
         """Nothing live: CloudWatch data arrives minutes late; see collect_window."""
@@ -156,7 +201,8 @@ class CloudWatchObserver:
 
     def collect_window(self, start_unix: float, end_unix: float, t0_unix: float) -> list[Sample]:
         """Wait out CloudWatch's delay, then return the window's samples on the run clock
-        (`t_s = timestamp - t0_unix`). Raises ObserverError when CloudWatch fails."""
+        (`t_s = timestamp - t0_unix`). Raises ObserverError when CloudWatch fails, and
+        SampleFault (with the samples) when a resource returned nothing at all."""
         self.start()
         self._clock.sleep(end_unix + self._delay_s - self._clock.wall())
         first = math.floor(start_unix / self._period_s) * self._period_s
@@ -168,7 +214,43 @@ class CloudWatchObserver:
                 f"CloudWatch GetMetricData failed: {exc}",
                 hint="check credentials, region and IAM permissions",
             ) from exc
-        return self._to_samples(points, t0_unix)
+        samples = self._to_samples(points, t0_unix)
+        samples += self._coverage(first, max(last, first + self._period_s), start_unix,
+                                  end_unix, t0_unix)  # fmt: skip
+        samples.sort(key=lambda s: (s.t_s, s.name))
+        silent = self._silent(points)
+        if silent:
+            more = f" and {len(silent) - 5} more" if len(silent) > 5 else ""
+            raise SampleFault(
+                f"CloudWatch returned no data for {', '.join(silent[:5])}{more} in the run's "
+                "window",
+                hint="check the names or ids, the region, and that the resource was in use",
+                samples=tuple(samples),
+            )
+        return samples
+
+    def _silent(self, points: Mapping[int, Mapping[float, float]]) -> list[str]:
+        """Resources (`rds.<id>`, `alb`, `ec2.<id>`) none of whose metrics returned a point
+        (one empty metric alone is normal: ALB 5XX counts exist only in minutes with 5XX)."""
+        heard: dict[str, bool] = {}
+        for index, spec in enumerate(self._specs):
+            resource = spec.name.rsplit(".", 1)[0]
+            heard[resource] = heard.get(resource, False) or bool(points.get(index))
+        return [r for r, any_point in heard.items() if not any_point]
+
+    def _coverage(
+        self, first: float, last: float, start: float, end: float, t0: float
+    ) -> list[Sample]:
+        """The share of each period inside [start, end]: < 1 marks a partial edge period."""
+        period = float(self._period_s)
+        out: list[Sample] = []
+        p = first
+        while p < last:
+            inside = max(0.0, min(p + period, end) - max(p, start)) / period
+            out.append(Sample(p - t0, f"{self.tier}.window_coverage", inside, "ratio", None,
+                              period))  # fmt: skip
+            p += period
+        return out
 
     def _queries(self, specs: Sequence[MetricSpec], offset: int) -> list[Any]:
         return [
@@ -224,10 +306,9 @@ class CloudWatchObserver:
                 self.resolutions[name] = res
             for ts in stamps:
                 value = by_time[ts] * spec.scale
-                if spec.per_period:
-                    value /= res
+                if spec.per_period:  # a sum over the requested period, whatever the gaps
+                    value /= self._period_s
                 samples.append(Sample(ts - t0, name, value, spec.unit, spec.capacity, res))
-        samples.sort(key=lambda s: (s.t_s, s.name))
         return samples
 
 

@@ -7,8 +7,15 @@ In: `{kind: process, as: app}` with one way to pick the group:
   `pids: [1234, 1235]`    fixed pids;  `pid_file: /run/app.pid`  pid read each tick
   and `children: true` (default) to add each match's descendants. loadtrial itself and
   its load workers (copies of its process) are never part of a group.
+  `process_cores: 1` (default): how many cores ONE process of the group can keep busy.
+  1 is right for Python, Node, Ruby and other GIL-bound or single-threaded servers; set
+  more for a multi-threaded server (a JVM, a threaded Go/Rust server).
 Out per tick (tier = `as`, default "process"):
   cpu.percent (of one core, capacity 100 × cores they may use), cpu.util (ratio),
+  cpu.busiest_util (ratio, capacity 1.0): the busiest single process of the group, its own
+    CPU seconds in the interval / interval seconds / min(process_cores, cores it may use),
+    so a one-core server pegged at 100 % of its core reads 1.0 on a 32-core host whose
+    cpu.util reads 0.03,
   memory.rss_bytes (capacity = host memory), processes.count,
   connections.open (inet sockets; off with `connections: false`).
 The group is looked up again every tick, so restarted or added nodes are followed.
@@ -46,6 +53,7 @@ class ProcessObserver:
         self._pid_file = str(entry.get("pid_file") or "")
         self._children = bool(entry.get("children", True))
         self._connections = bool(entry.get("connections", True))
+        self._process_cores = int(entry.get("process_cores", 1))
         self._meter = _proc.CpuMeter()
         self._table = _ptable.ProcTable()
         self._procs: dict[tuple[int, float], psutil.Process] = {}
@@ -71,11 +79,25 @@ class ProcessObserver:
             Sample(t_s, f"{self.tier}.processes.count", float(len(group)), "count"),
             Sample(t_s, f"{self.tier}.memory.rss_bytes", rss, "bytes", self._mem_total),
             *_proc.cpu_samples(self.tier, pct, _proc.cores_of(group), t_s),
+            *self._busiest(group, t_s),
         ]
         if self._connections:
             conns = _ptable.inet_socket_count(p.pid for p in group)
             out.append(Sample(t_s, f"{self.tier}.connections.open", float(conns), "count"))
         return out
+
+    def _busiest(self, group: list[psutil.Process], t_s: float) -> list[Sample]:
+        """`cpu.busiest_util` of the last interval (none on the first tick or when empty)."""
+        rates = self._meter.own_rates()
+        utils = [
+            rates[p.pid] / min(self._process_cores, _proc.cores_of([p]))
+            for p in group
+            if p.pid in rates
+        ]
+        if not utils:
+            return []
+        busiest = min(1.0, max(utils))  # tick-counted CPU time can overshoot a hair
+        return [Sample(t_s, f"{self.tier}.cpu.busiest_util", round(busiest, 5), "ratio", 1.0)]
 
     def find(self) -> list[psutil.Process]:
         """Return the group's processes now (matches plus, optionally, descendants)."""
@@ -152,6 +174,11 @@ def _is_pid_list(value: Any) -> str:
     return "" if ok else "expected a list of process ids"
 
 
+def _is_core_count(value: Any) -> str:
+    ok = isinstance(value, int) and not isinstance(value, bool) and value >= 1
+    return "" if ok else "expected a whole number of cores, at least 1"
+
+
 def problems(entry: Mapping[str, Any], path: str) -> list[Problem]:
     """Return every problem with a process entry (it must say how to find the group)."""
     checks = {
@@ -162,6 +189,7 @@ def problems(entry: Mapping[str, Any], path: str) -> list[Problem]:
         "pid_file": _config.is_str,
         "children": _config.is_bool,
         "connections": _config.is_bool,
+        "process_cores": _is_core_count,
     }
     found = _config.check_entry(entry, path, checks)
     if not any(entry.get(k) for k in _PICKERS):

@@ -20,7 +20,7 @@ from typing import Any
 
 from rich.console import Console
 
-from loadtrial.analysis.model import Finding
+from loadtrial.findings import Finding
 from loadtrial.report.build import build_report
 from loadtrial.report.model import Report
 from loadtrial.report.page import write

@@ -11,8 +11,8 @@ import math
 from collections.abc import Iterable, Sequence
 
 from loadtrial.analysis.estimate import WindowSample, arm_interval
-from loadtrial.analysis.model import Finding
 from loadtrial.analysis.runview import build_run_view
+from loadtrial.findings import Finding
 from loadtrial.report import evidence as ev
 from loadtrial.report import stats
 from loadtrial.report.environment import action_rows, env_rows, provenance

@@ -12,7 +12,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from loadtrial.analysis.model import Finding
+from loadtrial.findings import Finding
 
 
 def _case(suite: ET.Element, classname: str, name: str, seconds: float) -> ET.Element:

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from loadtrial.analysis.model import Finding
+from loadtrial.analysis import analyze_trial
 from loadtrial.env.model import Action
+from loadtrial.findings import Finding
 from loadtrial.load import histogram as hdr
 from loadtrial.load.model import IntervalStats
 from loadtrial.spec.model import Trial
@@ -54,6 +55,7 @@ def make_trial(sc: Scenario) -> Trial:
             "arms": {a: _params(i, len(sc.arms)) for i, a in enumerate(sc.arms)},
             "repeat": sc.repeat,
             "slo": {"p99": "500ms", "error_rate": "0.1%"},
+            "expected_to_vary": ["db.instance_type"],  # the bigger db is a bigger instance
             "expect": [
                 {"arm": good, "meets_slo": True},
                 {"arm": sc.arms[min(1, len(sc.arms) - 1)], "vs": sc.arms[0]}
@@ -139,7 +141,11 @@ def _second(sc: Scenario, rng: np.random.Generator, k: int, onset: int | None) -
     """One second: latency lognormal around 40 ms, exploding after a saturation onset."""
     offered = round(600.0 * (k + 1) / sc.seconds)
     over = onset is not None and k >= onset
-    errors = {"http_502": int(offered * 0.18), "timeout": int(offered * 0.03)} if over else {}
+    errors = (
+        {"http_502": int(rng.binomial(offered, 0.18)), "timeout": int(rng.binomial(offered, 0.03))}
+        if over
+        else {}
+    )
     n = max(1, min(offered, sc.values_per_second))
     median_us = 40_000.0 * (12.0 if over else 1.0)
     values = rng.lognormal(np.log(median_us), 0.45, n)
@@ -158,99 +164,13 @@ def _second(sc: Scenario, rng: np.random.Generator, k: int, onset: int | None) -
     )
 
 
-def make_findings(sc: Scenario, data: TrialData) -> tuple[Finding, ...]:
-    """Findings as the analysis would state them for this scenario."""
-    base, good = sc.arms[0], sc.arms[-1]
-    other = sc.arms[min(1, len(sc.arms) - 1)]
-    onset = float(int(sc.seconds * 0.6))
-    first_broken = data.runs[0].info.run_id
-    out = [
-        Finding(
-            "verdict",
-            "claim 1",
-            f"{good} meets the SLO: p99 120 ms ≤ 500 ms.",
-            "supported",
-            {
-                "claim_index": 1,
-                "effect": -0.92,
-                "ci": [-0.95, -0.88],
-                "effect_unit": "relative p99",
-            },
-            arm=good,
-        ),
-        Finding(
-            "verdict",
-            "claim 2",
-            f"{other} does not lower the error rate vs {base}.",
-            "supported",
-            {"claim_index": 2, "effect": 0.004, "ci": [-0.01, 0.02], "p_value": 0.71},
-            arm=other,
-        ),
-        Finding(
-            "bottleneck",
-            "db.connections",
-            "The database ran out of connections (20/20) at "
-            f"t={onset:.0f}s, one second before p99 rose above 500 ms.",
-            "",
-            {"tier": "db", "resource": "connections.used", "onset_s": onset, "capacity": 20},
-            arm=base,
-            run_id=first_broken,
-        ),
-        Finding(
-            "confounder",
-            "db.writer",
-            f"db.writer changed during {good} runs (db-1 → db-2): "
-            "the arm ran on a different writer than declared.",
-            "",
-            {"key": "db.writer", "arms": [good]},
-            arm=good,
-        ),
-        Finding(
-            "scalability",
-            "app_nodes",
-            "USL: contention σ=0.31, coherency κ=0.002; throughput peaks near 9 nodes.",
-            "",
-            {
-                "sigma": 0.31,
-                "kappa": 0.002,
-                "lambda": 160.0,
-                "points": [[1, 160], [2, 250], [4, 330], [8, 350]],
-            },
-        ),
-    ]
-    for r in data.runs:
-        if r.info.arm != good:
-            out.append(
-                Finding(
-                    "saturation",
-                    "db.connections.used",
-                    "DB connections at capacity.",
-                    "",
-                    {"start_s": onset, "end_s": float(sc.seconds)},
-                    arm=r.info.arm,
-                    run_id=r.info.run_id,
-                )
-            )
-    for arm in sc.arms:
-        ok = arm == good
-        out.append(
-            Finding(
-                "slo",
-                f"arm {arm}",
-                f"{arm}: p99 {'120 ms' if ok else '5.1 s'} vs 500 ms.",
-                "pass" if ok else "fail",
-                {},
-                arm=arm,
-            )
-        )
-    return tuple(out)
-
-
 def scenario(sc: Scenario | None = None) -> tuple[TrialData, Trial, tuple[Finding, ...]]:
-    """Return (data, trial, findings) for `sc` (default: 3 arms × 3 reps × 60 s)."""
+    """Return (data, trial, findings) for `sc` (default: 3 arms × 3 reps × 60 s); the
+    findings are the real analysis' of the synthetic data, so the report is tested on the
+    shapes the analysis really produces."""
     sc = sc or Scenario()
-    data = make_data(sc)
-    return data, make_trial(sc), make_findings(sc, data)
+    data, trial = make_data(sc), make_trial(sc)
+    return data, trial, analyze_trial(data, trial)
 
 
 def arms_named(names: Sequence[str]) -> Scenario:

@@ -2,8 +2,8 @@
 
 Door: `run_trial(loaded, *, store, only_arms=(), dry_run=False, live=True) -> TrialOutcome`
 (`.trial_id`, `.exit_code`, `.statuses`), `make_plan(trial, only_arms=())`,
-`estimate_s(trial, plan)`. The verdict and its JUnit form come from the analysis
-(`TrialOutcome.findings`, `loadtrial.report.junit`).
+`estimate_s(trial, plan)`. The runner runs and stores; the verdict (analysis, report,
+JUnit) is the command layer's (`loadtrial.commands.verdict`).
 """
 
 from __future__ import annotations

@@ -1,10 +1,10 @@
-"""The end of a trial: its final status, the analysis and the exit code.
+"""The end of a trial's runs: its stored status and what the runs alone decide.
 
-In: the store, the trial, each run's status, whether the user interrupted and whether
-the environment was left in doubt. Out: a TrialOutcome. The analysis' findings are saved
-and printed and `verdict_exit_code` decides; there is no other judge. A Ctrl-C gives 3,
-a run stopped by an abort rule 3, an environment failure 4, and a failure of the analysis
-itself 4 (the runs stay stored: `loadtrial analyze` can redo it).
+In: the store, each run's status, whether the user interrupted and whether the environment
+was left in doubt. Out: a TrialOutcome. The runs decide the exit code only when they did
+not finish as planned (Ctrl-C 3, a run stopped by an abort rule 3, a provider step that
+failed 4); otherwise the verdict decides, which is the command layer's business
+(`loadtrial.commands.verdict`): the runner neither analyses nor prints a report.
 """
 
 from __future__ import annotations
@@ -12,27 +12,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from rich.console import Console
-
-from loadtrial.analysis import analyze_trial, verdict_exit_code
-from loadtrial.analysis.model import Finding
 from loadtrial.errors import ExitCode
-from loadtrial.report import print_summary
-from loadtrial.spec.model import Trial
-from loadtrial.store.model import TrialData
 from loadtrial.store.store import Store
-from loadtrial.units import format_ms
 
 
 @dataclass(frozen=True)
 class TrialOutcome:
-    """What `run_trial` did: the stored trial, each run's status, the exit code."""
+    """What `run_trial` did: the stored trial, each run's status, and the exit code when
+    the runs decide it (`verdict_decides` False) or 0 with `verdict_decides` True."""
 
     trial_id: int | None  # None for a dry run
     exit_code: int
     statuses: tuple[tuple[int, str], ...] = ()  # (run_id, status) in plan order
-    findings: tuple[Finding, ...] = ()
     message: str = ""
+    verdict_decides: bool = False
 
 
 def trial_status(statuses: Sequence[tuple[int, str]], interrupted: bool, env_failed: bool) -> str:
@@ -49,86 +42,21 @@ def trial_status(statuses: Sequence[tuple[int, str]], interrupted: bool, env_fai
 def conclude(
     store: Store,
     trial_id: int,
-    trial: Trial,
     statuses: Sequence[tuple[int, str]],
     interrupted: bool,
     env_failed: bool,
-    console: Console,
 ) -> TrialOutcome:
-    """Finish the stored trial, analyse it and decide the exit code."""
+    """Store the trial's final status; the exit code when the runs decide it."""
     status = trial_status(statuses, interrupted, env_failed)
     store.finish_trial(trial_id, status)
-    data = store.load_trial(trial_id)
-    findings, analysed = _analyse(store, data, trial, console)
-    for line in run_lines(data, findings):
-        console.print(line, markup=False, highlight=False, soft_wrap=True)
-    if findings:
-        _print_verdict(data, trial, findings, console)
+    done = tuple(statuses)
     if interrupted:
-        code = ExitCode.ABORTED
-        message = "interrupted: the data measured so far is kept"
-    elif env_failed or status == "failed":
-        code, message = ExitCode.INTERNAL, "a provider step failed (see `loadtrial show`)"
-    elif status == "aborted":  # whatever the analysis made of the shortened run
-        code, message = ExitCode.ABORTED, VERDICT_MESSAGES[ExitCode.ABORTED]
-    elif isinstance(analysed, str):
-        code, message = ExitCode.INTERNAL, analysed
-    else:
-        code = ExitCode(analysed)
-        message = VERDICT_MESSAGES.get(code, f"the analysis ended with exit code {int(code)}")
-    return TrialOutcome(trial_id, int(code), tuple(statuses), findings, message)
-
-
-VERDICT_MESSAGES = {
-    ExitCode.OK: "every claim supported",
-    ExitCode.FAILED: "a claim was refuted or inconclusive, or an SLO was missed (see above)",
-    ExitCode.ABORTED: "a run was stopped by an abort rule; its data is kept",
-}
-
-
-def run_lines(data: TrialData, findings: Sequence[Finding]) -> list[str]:
-    """One line per run that ran: status, and the analysis' figures of its steady window
-    (the numbers the report and `loadtrial analyze` show)."""
-    slo = {f.run_id: f.evidence for f in findings if f.kind == "slo" and f.run_id is not None}
-    out = []
-    for run in data.runs:
-        i = run.info
-        if i.status == "planned":
-            continue
-        ev = slo.get(i.run_id, {})
-        p99, err = ev.get("p99_us"), ev.get("error_rate")
-        figures = (
-            f"{ev.get('throughput_per_s', 0.0):7.1f}/s  "
-            f"p99 {'n/a' if p99 is None else format_ms(p99):>8}  "
-            f"errors {'n/a' if err is None or not ev.get('requests') else f'{err:.2%}'}"
-            if ev
-            else "not analysed"
-        )
-        out.append(f"run {i.run_id:<3} {i.arm:<16} rep {i.repetition}  {i.status:<11} {figures}")
-    return out
-
-
-def _analyse(
-    store: Store, data: TrialData, trial: Trial, console: Console
-) -> tuple[tuple[Finding, ...], int | str]:
-    """(findings, the verdict's exit code), or ((), why) when the analysis itself failed:
-    that is a bug to report, never a verdict, so it is said in one line and exits 4."""
-    try:
-        findings = tuple(analyze_trial(data, trial))
-    except Exception as exc:  # the data is safe in the store; `loadtrial analyze` can redo it
-        why = (
-            f"the analysis failed ({type(exc).__name__}: {exc}); the runs are stored: "
-            f"`loadtrial --debug analyze {data.info.trial_id}` shows the traceback"
-        )
-        console.print(why, markup=False, highlight=False, soft_wrap=True)
-        return (), why
-    store.save_findings(data.info.trial_id, findings)
-    return findings, int(verdict_exit_code(findings))
-
-
-def _print_verdict(
-    data: TrialData, trial: Trial, findings: tuple[Finding, ...], console: Console
-) -> None:
-    """The report's verdict panel (every finding stays in `loadtrial analyze`)."""
-    print_summary(data, trial, findings, console)
-    console.print("every finding: loadtrial analyze; the page: loadtrial report", markup=False)
+        return TrialOutcome(trial_id, int(ExitCode.ABORTED), done,
+                            "interrupted: the data measured so far is kept")  # fmt: skip
+    if status == "failed":
+        return TrialOutcome(trial_id, int(ExitCode.INTERNAL), done,
+                            "a provider step failed (see `loadtrial show`)")  # fmt: skip
+    if status == "aborted":  # whatever the analysis makes of the shortened run
+        return TrialOutcome(trial_id, int(ExitCode.ABORTED), done,
+                            "a run was stopped by an abort rule; its data is kept")  # fmt: skip
+    return TrialOutcome(trial_id, int(ExitCode.OK), done, verdict_decides=True)

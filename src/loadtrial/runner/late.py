@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from loadtrial.errors import ObserverError
-from loadtrial.observe.model import CollectsWindow
+from loadtrial.observe.model import CollectsWindow, SampleFault
 from loadtrial.store.model import Event
 from loadtrial.store.store import Store
 
@@ -36,6 +36,10 @@ def collect_late(store: Store, windows: Sequence[LateWindow], note: Callable[[st
     for w in windows:
         try:
             samples = w.observer.collect_window(w.start_unix, w.end_unix, w.t0_unix)
+        except SampleFault as exc:  # a warning that still carries what was found
+            store.add_event(w.run_id, Event(0.0, "observer_fault", exc.render(), {}))
+            note(f"late observer warning for run {w.run_id}: {exc.render()}")
+            samples = list(exc.samples)
         except ObserverError as exc:
             store.add_event(w.run_id, Event(0.0, "observer_fault", exc.render(), {}))
             note(f"late observer failed for run {w.run_id}: {exc.render()}")

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from loadtrial.errors import UserError
-from loadtrial.spec.checks import load_duration_s
+from loadtrial.load.schedule import total_duration_s
+from loadtrial.spec.convert import to_load_plan
 from loadtrial.spec.model import Trial
 from loadtrial.units import format_duration
 
@@ -56,14 +57,8 @@ def _order(arms: list[str], repeat: int, order: str, seed: int) -> list[tuple[st
 
 
 def run_duration_s(trial: Trial) -> float:
-    """Seconds of load in one run (the load engine's figure when it is available)."""
-    try:
-        from loadtrial.load.schedule import total_duration_s
-        from loadtrial.spec.convert import to_load_plan
-
-        return float(total_duration_s(to_load_plan(trial).model))
-    except ImportError:  # the load engine is not installed yet: same sum from the file
-        return load_duration_s(trial.load)
+    """Seconds of load in one run (the load engine's own sum of its schedule)."""
+    return float(total_duration_s(to_load_plan(trial).model))
 
 
 def estimate_s(trial: Trial, plan: Sequence[PlannedRun]) -> float:

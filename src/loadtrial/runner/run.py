@@ -3,9 +3,13 @@
 In: a LoadedTrial and an open Store. For each planned run: apply the arm → snapshot
 before → start the sampler and the load on one t0 → write every second, check the abort
 rules → stop the sampler → snapshot after (a difference is an "env_changed" event) →
-revert (always). Ctrl-C stops the current run cleanly, keeps its data, reverts, ends the
-trial. Out: a TrialOutcome whose exit code follows the analysis when it is installed,
-else the SLOs (0 met, 1 failed, 3 aborted or interrupted, 4 environment failure).
+revert (always). Every provider step is journaled in the store before it is taken (see
+runner/journal.py), so `loadtrial recover` can undo an arm after a kill; a trial does not
+start on an environment left changed (unless forced). Ctrl-C stops the current run
+cleanly, keeps its data, reverts, ends the trial. An arm whose apply failed and whose own
+undo failed too leaves the environment in doubt and ends the trial. Out: a TrialOutcome
+whose exit code follows the analysis when it is installed, else the SLOs (0 met, 1
+failed, 3 aborted or interrupted, 4 environment failure).
 """
 
 from __future__ import annotations
@@ -14,22 +18,31 @@ import contextlib
 import functools
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from rich.console import Console
 
 from loadtrial.clock import Clock, SystemClock
-from loadtrial.env import make_provider
+from loadtrial.env import environment_key, make_provider, preflight_problems
 from loadtrial.env.model import ApplyRecord, Provider
-from loadtrial.errors import ExitCode, LoadtrialError, ProviderError
+from loadtrial.errors import ExitCode, LoadtrialError, ProviderError, UserError
 from loadtrial.load.model import IntervalStats, LoadPlan, LoadResult
 from loadtrial.observe.model import CollectsWindow, Observer, Sample
+from loadtrial.observe.sampler import Sampler
 from loadtrial.runner.abort import AbortDecision, AbortWatch
 from loadtrial.runner.finish import TrialOutcome, conclude
+from loadtrial.runner.journal import StoreLog, refuse_unreverted, run_left_changed
 from loadtrial.runner.late import LateWindow, collect_late
 from loadtrial.runner.live import RunHeader, View, make_view
-from loadtrial.runner.plan import PlannedRun, describe, make_plan, provider_calls, run_duration_s
+from loadtrial.runner.plan import (
+    PlannedRun,
+    describe,
+    estimate_s,
+    make_plan,
+    provider_calls,
+    run_duration_s,
+)
 from loadtrial.runner.snapshot import changed, take_snapshot
 from loadtrial.runner.support import Interrupts, Journal, build_observers
 from loadtrial.spec.convert import to_load_plan
@@ -49,6 +62,7 @@ class _Trial:
     trial_id: int
     provider: Provider
     journal: Journal
+    log: StoreLog
     load_plan: LoadPlan
     load_fn: LoadFn
     view: View
@@ -85,8 +99,10 @@ def run_trial(
     load_fn: LoadFn | None = None,
     clock: Clock | None = None,
     workers: int | None = None,
+    force: bool = False,
 ) -> TrialOutcome:
-    """Run (or with `dry_run`, only print; then `store` may be None) every planned run."""
+    """Run (or with `dry_run`, only print; then `store` may be None) every planned run;
+    `force` runs even on an environment a killed trial left changed."""
     trial = loaded.trial
     console = console or Console(stderr=True)
     plan = make_plan(trial, only_arms)
@@ -97,16 +113,21 @@ def run_trial(
     if store is None:
         raise ValueError("run_trial needs a store unless dry_run is set")
     load_plan = to_load_plan(trial, workers)
+    settings = trial.env.model_dump(exclude={"provider"})
+    env_key = environment_key(trial.env.provider, settings)
+    refuse_unreverted(store, env_key, force=force,
+                      note=lambda m: console.print(f"warning: {m}", markup=False))  # fmt: skip
+    _preflight(loaded, plan, settings)
     trial_id = store.create_trial(
         name=trial.name, hypothesis=trial.hypothesis, file_path=loaded.path,
         file_text=loaded.text, file_hash=loaded.sha256,
     )  # fmt: skip
     journal = Journal(store, trial_id)
-    settings = trial.env.model_dump(exclude={"provider"})
+    log = StoreLog(store, trial_id, env_key, trial.env.provider)
     ctx = _Trial(
-        loaded, store, trial_id, make_provider(trial.env.provider, settings, journal), journal,
-        load_plan, load_fn or _default_load_fn(), make_view(console, live), clock or SystemClock(),
-        Interrupts(), _lead_s(load_fn, load_plan.workers),
+        loaded, store, trial_id, make_provider(trial.env.provider, settings, journal, log),
+        journal, log, load_plan, load_fn or _default_load_fn(), make_view(console, live),
+        clock or SystemClock(), Interrupts(), _lead_s(load_fn, load_plan.workers),
     )  # fmt: skip
     ctx.interrupts.on_first = lambda: ctx.view.note("Ctrl-C: stopping this run, then reverting")
     run_ids = [
@@ -130,8 +151,24 @@ def run_trial(
         raise
     finally:
         ctx.view.close()
-    return conclude(ctx.store, ctx.trial_id, trial, ctx.statuses, ctx.interrupts.count > 0,
-                    ctx.env_failed, console)  # fmt: skip
+    return conclude(ctx.store, ctx.trial_id, ctx.statuses, ctx.interrupts.count > 0,
+                    ctx.env_failed)  # fmt: skip
+
+
+def _preflight(loaded: LoadedTrial, plan: Sequence[PlannedRun], settings: dict[str, Any]) -> None:
+    """Ask the provider for every reason its arms cannot be applied safely, before any
+    change; raise one UserError listing them all."""
+    trial = loaded.trial
+    arms = {p.arm: p.params for p in plan}
+    found = preflight_problems(trial.env.provider, settings, arms, estimate_s(trial, plan))
+    if found:
+        lines = [
+            replace(p, file=loaded.path, line=loaded.lines.get(p.field)).render() for p in found
+        ]
+        raise UserError(
+            f"preflight: {len(found)} problem(s), nothing was changed:\n  " + "\n  ".join(lines),
+            hint="fix them, then run again",
+        )
 
 
 def _run_all(ctx: _Trial, plan: Sequence[PlannedRun], run_ids: Sequence[int]) -> None:
@@ -152,7 +189,7 @@ def _run_all(ctx: _Trial, plan: Sequence[PlannedRun], run_ids: Sequence[int]) ->
 
 def _one_run(ctx: _Trial, planned: PlannedRun, run_id: int) -> tuple[str, str]:
     """Apply, measure, revert one run; return its (status, reason)."""
-    ctx.journal.run_id = run_id
+    ctx.journal.run_id = ctx.log.run_id = run_id
     record: ApplyRecord | None = None
     status, reason = "failed", ""
     try:
@@ -169,6 +206,8 @@ def _one_run(ctx: _Trial, planned: PlannedRun, run_id: int) -> tuple[str, str]:
     except ProviderError as exc:
         reason = exc.render()
         ctx.view.note(f"provider: {reason}")
+        if record is None and run_left_changed(ctx.store, run_id):  # apply and its undo failed
+            ctx.env_failed = True
     except LoadtrialError as exc:  # e.g. a target refused by the load engine: stop the trial
         reason = exc.render()
         raise
@@ -241,11 +280,6 @@ def _start_sampler(
 
     observers: list[Observer] = build_observers(ctx.loaded.trial, fault)
     if not observers:
-        return None, []
-    try:
-        from loadtrial.observe.sampler import Sampler
-    except ImportError as exc:
-        fault(f"the sampler is not available: {exc}")
         return None, []
 
     def on_samples(samples: list[Sample]) -> None:

@@ -90,7 +90,20 @@ def observe_entries(trial: Trial) -> list[Mapping[str, Any]]:
                 hint="start one with `loadtrial testbed up`, or name its file in env.state",
             )
         return entries
-    return [e.model_dump(by_alias=True, exclude_unset=True) for e in trial.observe]
+    return [
+        _with_env(e.model_dump(by_alias=True, exclude_unset=True), trial) for e in trial.observe
+    ]
+
+
+def _with_env(entry: dict[str, Any], trial: Trial) -> dict[str, Any]:
+    """A cloudwatch entry takes its region and endpoint from an aws `env:` unless it names
+    its own (the trial's resources are where the provider works)."""
+    env = trial.env.model_extra or {}
+    if entry.get("kind") == "cloudwatch" and trial.env.provider == "aws":
+        for key in ("region", "endpoint_url"):
+            if not entry.get(key) and env.get(key):
+                entry[key] = env[key]
+    return entry
 
 
 def build_observers(trial: Trial, fault: Callable[[str], None]) -> list[Observer]:

@@ -9,15 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from loadtrial.spec.checks import host_allowed, host_of, load_duration_s
+from loadtrial.spec.checks import host_of
 from loadtrial.spec.convert import to_load_plan
 from loadtrial.spec.loader import LoadedTrial, load_trial_file, parse_trial_text
-from loadtrial.spec.model import Trial
+from loadtrial.spec.model import Trial, load_duration_s
 
 __all__ = [
     "LoadedTrial",
     "Trial",
-    "host_allowed",
     "host_of",
     "load_duration_s",
     "load_trial_file",

@@ -12,8 +12,13 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from loadtrial.allow import refusal
+from loadtrial.env import provider_problems
 from loadtrial.errors import Problem
-from loadtrial.spec.model import LoadSpec, Trial
+from loadtrial.load.validate import plan_problems
+from loadtrial.observe import observer_problems
+from loadtrial.spec.convert import to_load_plan
+from loadtrial.spec.model import LoadSpec, Trial, load_duration_s
 from loadtrial.spec.yamlmap import line_of
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")  # HEAD: the engine cannot
@@ -55,12 +60,6 @@ def host_of(base_url: str) -> str:
         return ""
 
 
-def host_allowed(host: str, allow: tuple[str, ...]) -> bool:
-    """True when `host` is on the allow-list (exact, case-insensitive; [v6] brackets ignored)."""
-    wanted = host.strip("[]").lower()
-    return any(wanted == a.strip("[]").lower() for a in allow)
-
-
 def _target(trial: Trial) -> list[Problem]:
     url = trial.target.base_url
     parts = urlsplit(url) if "://" in url else None
@@ -68,13 +67,13 @@ def _target(trial: Trial) -> list[Problem]:
         hint = "write a URL such as http://127.0.0.1:8080"
         return [Problem("target.base_url", f"{url!r} is not an http(s) URL with a host", hint)]
     host = host_of(url)
-    if not host_allowed(host, trial.target.allow):
-        allowed = ", ".join(trial.target.allow) or "nothing"
+    why = refusal(host, trial.target.allow)
+    if why:
         return [
             Problem(
                 "target.base_url",
-                f"host {host!r} is not in target.allow ({allowed}); nothing will be sent",
-                f"add {host} to target.allow if you really mean to load it",
+                f"{why} and target.allow does not name it; nothing will be sent",
+                f"add {host} to target.allow if you own it and mean to load it",
             )
         ]
     return []
@@ -109,12 +108,7 @@ def _load(load: LoadSpec) -> list[Problem]:
 
 
 def _engine(trial: Trial) -> list[Problem]:
-    """What the load engine itself would refuse in this trial's plan (once it is built)."""
-    try:
-        from loadtrial.load.validate import plan_problems
-        from loadtrial.spec.convert import to_load_plan
-    except ImportError:
-        return []
+    """What the load engine itself would refuse in this trial's plan."""
     hint = "fix the load settings"
     return [Problem("load", text, hint) for text in plan_problems(to_load_plan(trial))]
 
@@ -143,15 +137,6 @@ def _load_shape(load: LoadSpec) -> Iterator[Problem]:
         yield Problem("load.users", "a closed-model load needs users", "add users: 20")
     if load_duration_s(load) <= 0:
         yield Problem("load.duration", "a closed-model load needs a duration", "add duration: 30s")
-
-
-def load_duration_s(load: LoadSpec) -> float:
-    """Return the length of one run's load in seconds (warmup included)."""
-    if load.model == "open":
-        return sum(st.duration for st in load.stages)
-    if load.duration is not None:
-        return load.duration
-    return sum(st.duration for st in load.stages if st.users is not None)
 
 
 def _arms_and_claims(trial: Trial) -> list[Problem]:
@@ -244,12 +229,7 @@ def _observers(trial: Trial) -> tuple[list[Problem], list[str]]:
             hint = "give each observer its own as: name"
             out.append(Problem(f"{path}.as", f"tier {alias!r} is used twice", hint))
         seen[alias] = i
-        try:
-            from loadtrial.observe import observer_problems
-
-            out += observer_problems(entry.model_dump(by_alias=True, exclude_unset=True), path)
-        except ImportError as exc:  # the observer's module is not built or installed yet
-            notes.append(f"{path}: observer kind {entry.kind!r} not checked ({exc})")
+        out += observer_problems(entry.model_dump(by_alias=True, exclude_unset=True), path)
     return out, notes
 
 
@@ -257,9 +237,4 @@ def _provider(trial: Trial) -> tuple[list[Problem], list[str]]:
     """Problems of the env settings and arm parameters, through the providers' door."""
     settings = trial.env.model_dump(exclude={"provider"})
     name = trial.env.provider
-    try:
-        from loadtrial.env import provider_problems
-
-        return provider_problems(name, settings, trial.arms), []
-    except ImportError as exc:  # the provider's module is not built or installed yet
-        return [], [f"env: provider {name!r} not checked ({exc})"]
+    return provider_problems(name, settings, trial.arms), []

@@ -10,8 +10,8 @@ from __future__ import annotations
 import json
 
 from loadtrial.load.model import ClosedModel, LoadPlan, OpenModel, RequestSpec, Stage
-from loadtrial.spec.checks import load_duration_s
-from loadtrial.spec.model import LoadSpec, RequestEntry, Trial
+from loadtrial.load.validate import default_workers
+from loadtrial.spec.model import LoadSpec, RequestEntry, Trial, load_duration_s
 
 
 def to_load_plan(trial: Trial, workers: int | None = None) -> LoadPlan:
@@ -41,11 +41,7 @@ def to_load_plan(trial: Trial, workers: int | None = None) -> LoadPlan:
 
 
 def _default_workers(model: OpenModel | ClosedModel, connections: int) -> int:
-    """The engine's choice (one per core, no more than the schedule needs), else 1."""
-    try:
-        from loadtrial.load.validate import default_workers
-    except ImportError:
-        return 1
+    """The engine's choice: one per core, no more than the schedule needs."""
     return int(default_workers(model, connections))
 
 

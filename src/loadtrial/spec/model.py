@@ -95,6 +95,15 @@ class LoadSpec(_Frozen):
     workers: int | None = Field(default=None, ge=1)
 
 
+def load_duration_s(load: LoadSpec) -> float:
+    """Return the length of one run's load in seconds (warmup included)."""
+    if load.model == "open":
+        return sum(st.duration for st in load.stages)
+    if load.duration is not None:
+        return load.duration
+    return sum(st.duration for st in load.stages if st.users is not None)
+
+
 class ObserveEntry(BaseModel):
     """One observer: `kind`, its tier alias `as`, and kind-specific keys."""
 

@@ -6,12 +6,21 @@ Door: `Store(path)` (see store.py for its methods) returning the records of stor
 
 from __future__ import annotations
 
-from loadtrial.store.model import Event, RunData, RunInfo, Series, TrialData, TrialInfo
+from loadtrial.store.model import (
+    Event,
+    JournalEntry,
+    RunData,
+    RunInfo,
+    Series,
+    TrialData,
+    TrialInfo,
+)
 from loadtrial.store.store import DEFAULT_PATH, Store
 
 __all__ = [
     "DEFAULT_PATH",
     "Event",
+    "JournalEntry",
     "RunData",
     "RunInfo",
     "Series",

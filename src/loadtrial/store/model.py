@@ -98,3 +98,25 @@ class TrialData:
 
     info: TrialInfo
     runs: tuple[RunData, ...]
+
+
+@dataclass(frozen=True)
+class JournalEntry:
+    """One step of the persistent undo journal (see loadtrial.env.model.StepLog)."""
+
+    entry_id: int
+    trial_id: int
+    run_id: int | None
+    env_key: str  # which environment ("shell:/path", "testbed:/path/state.json", "aws:...")
+    provider: str
+    name: str
+    undo: Mapping[str, Any]  # {} for a step whose undo an enclosing entry holds
+    state: str  # intended | done | failed | reverted | revert_failed
+    error: str
+    created_at: float
+    updated_at: float
+
+    @property
+    def pending(self) -> bool:
+        """True when the entry has an undo that has not run successfully yet."""
+        return bool(self.undo) and self.state != "reverted"

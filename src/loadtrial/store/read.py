@@ -14,9 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from loadtrial.analysis.model import Finding
 from loadtrial.env.model import Action
 from loadtrial.errors import StoreError, UserError
+from loadtrial.findings import Finding
 from loadtrial.load.model import IntervalStats
 from loadtrial.store.model import Event, RunData, RunInfo, Series, TrialData, TrialInfo
 

@@ -2,7 +2,8 @@
 
 In: a path. Out: a `sqlite3.Connection` in WAL mode with the current schema, created or
 checked. The version lives in `meta.schema_version`; a database written by a newer
-loadtrial is refused with a hint rather than misread.
+loadtrial is refused with a hint rather than misread. Migrations are additive: version 2
+adds the `journal` table (the persistent undo journal), created when an older store opens.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from pathlib import Path
 
 from loadtrial.errors import StoreError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 DDL = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -53,6 +54,12 @@ CREATE TABLE IF NOT EXISTS actions (
 CREATE TABLE IF NOT EXISTS events (
     id INTEGER PRIMARY KEY, run_id INTEGER NOT NULL REFERENCES runs(id), t_s REAL NOT NULL,
     kind TEXT NOT NULL, message TEXT NOT NULL, data TEXT NOT NULL DEFAULT '{}');
+CREATE TABLE IF NOT EXISTS journal (
+    id INTEGER PRIMARY KEY, trial_id INTEGER NOT NULL REFERENCES trials(id), run_id INTEGER,
+    env_key TEXT NOT NULL, provider TEXT NOT NULL, name TEXT NOT NULL,
+    undo TEXT NOT NULL DEFAULT '{}', state TEXT NOT NULL, error TEXT NOT NULL DEFAULT '',
+    created_at REAL NOT NULL, updated_at REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS journal_env ON journal(env_key, state);
 CREATE TABLE IF NOT EXISTS findings (
     trial_id INTEGER NOT NULL REFERENCES trials(id), position INTEGER NOT NULL,
     finding TEXT NOT NULL, PRIMARY KEY (trial_id, position));

@@ -21,13 +21,15 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from loadtrial.analysis.model import Finding
+import psutil
+
 from loadtrial.env.model import Action
 from loadtrial.errors import StoreError
+from loadtrial.findings import Finding
 from loadtrial.load.model import IntervalStats
 from loadtrial.observe.model import Sample
-from loadtrial.store import read
-from loadtrial.store.model import Event, RunData, RunInfo, TrialData, TrialInfo
+from loadtrial.store import journal, read
+from loadtrial.store.model import Event, JournalEntry, RunData, RunInfo, TrialData, TrialInfo
 from loadtrial.store.schema import connect
 
 DEFAULT_PATH = Path(".loadtrial") / "results.db"
@@ -47,16 +49,20 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
-def _pid_alive(pid: int | None) -> bool:
+def _pid_alive(pid: int | None, since: float | None = None) -> bool:
+    """True when `pid` is a live process; a zombie (killed, not yet reaped by its parent) is
+    dead, and so is a process started after `since` (the pid was reused)."""
     if pid is None or pid <= 0:
         return False
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        proc = psutil.Process(pid)
+        if proc.status() == psutil.STATUS_ZOMBIE:
+            return False
+        return since is None or proc.create_time() <= since + 1.0
+    except psutil.NoSuchProcess:
         return False
-    except PermissionError:
+    except psutil.AccessDenied:
         return True
-    return True
 
 
 class Store:
@@ -101,11 +107,30 @@ class Store:
                     "UPDATE runs SET status='incomplete', abort_reason=? WHERE id=?",
                     ("the loadtrial process ended without finishing this run", rid),
                 )
-            trials = c.execute("SELECT id, pid, host FROM trials WHERE status='running'")
-            for tid, pid, host in trials.fetchall():
-                if host == self._host and not _pid_alive(pid):
+            trials = c.execute(
+                "SELECT id, pid, host, created_at FROM trials WHERE status='running'"
+            )
+            for tid, pid, host, created_at in trials.fetchall():
+                if host == self._host and not _pid_alive(pid, created_at):
                     c.execute("UPDATE trials SET status='incomplete' WHERE id=?", (tid,))
+                    # a run killed while its arm was being applied never reached `running`
+                    c.execute(
+                        "UPDATE runs SET status='incomplete', abort_reason=? WHERE trial_id=? "
+                        "AND status='planned' AND id IN (SELECT run_id FROM journal)",
+                        ("the loadtrial process ended while applying this run's arm", tid),
+                    )
         return len(stale)
+
+    def trial_alive(self, trial_id: int) -> bool:
+        """True when the trial is `running` in a process that is still alive (on this host,
+        or on another host, where we cannot tell and assume it is)."""
+        with self._tx() as c:
+            row = c.execute(
+                "SELECT status, pid, host, created_at FROM trials WHERE id=?", (trial_id,)
+            ).fetchone()
+        if row is None or row[0] != "running":
+            return False
+        return row[2] != self._host or _pid_alive(row[1], row[3])
 
     # -- writing -------------------------------------------------------------------------
 
@@ -224,6 +249,53 @@ class Store:
                 (trial_id, run_id, action.name, action.started_at, action.ended_at,
                  action.status, action.error, _json(dict(action.detail))),
             )  # fmt: skip
+
+    def journal_intend(
+        self,
+        trial_id: int,
+        run_id: int | None,
+        *,
+        env_key: str,
+        provider: str,
+        name: str,
+        undo: Mapping[str, Any],
+    ) -> int:
+        """Write an undo-journal entry `intended` before its step is taken; return its id.
+        It is synced to disk before returning (also through a power loss, unlike the
+        measurements, whose last second may be lost then)."""
+        with self._lock, self._durable(), self._tx() as c:
+            return journal.intend(
+                c, trial_id=trial_id, run_id=run_id, env_key=env_key, provider=provider,
+                name=name, undo=_json(dict(undo)),
+            )  # fmt: skip
+
+    @contextmanager
+    def _durable(self) -> Iterator[None]:
+        """synchronous=FULL for the enclosed commit: WAL synced before it returns."""
+        try:
+            self._conn.execute("PRAGMA synchronous=FULL")
+            yield
+        finally:
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+
+    def journal_settle(self, entry: int, state: str, error: str = "") -> None:
+        """Record what became of a journal entry (done, failed, reverted, revert_failed)."""
+        with self._lock, self._durable(), self._tx() as c:
+            journal.settle(c, entry, state, error)
+
+    def journal_entries(
+        self,
+        *,
+        trial_id: int | None = None,
+        env_key: str | None = None,
+        run_id: int | None = None,
+        pending_only: bool = False,
+    ) -> tuple[JournalEntry, ...]:
+        """Undo-journal entries, oldest first (see store/journal.py for the filters)."""
+        with self._tx() as c:
+            return journal.entries(
+                c, trial_id=trial_id, env_key=env_key, run_id=run_id, pending_only=pending_only
+            )
 
     def add_snapshot(self, run_id: int, phase: str, facts: Mapping[str, str]) -> None:
         """Store the facts in force at `phase` ("before" or "after") of a run."""

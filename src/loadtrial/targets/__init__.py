@@ -22,6 +22,8 @@ from multiprocessing.connection import Connection
 from types import TracebackType
 from typing import Any
 
+import uvloop
+
 from loadtrial.targets.server import KINDS, TargetConfig, freeze_remaining_s, response, serve
 
 __all__ = [
@@ -38,10 +40,6 @@ __all__ = [
 
 
 def _new_loop() -> asyncio.AbstractEventLoop:
-    try:
-        import uvloop
-    except ImportError:  # pragma: no cover
-        return asyncio.new_event_loop()
     loop: asyncio.AbstractEventLoop = uvloop.new_event_loop()
     return loop
 

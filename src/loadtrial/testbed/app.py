@@ -7,6 +7,11 @@ Out: HTTP endpoints with a realistic mix, as `python -m loadtrial.testbed.app --
     GET  /                 a cheap page, no db
     GET  /items/{id}       an indexed read
     GET  /report?hold_ms=  a heavier report query that holds its connection (default 200 ms)
+    GET  /render?cpu_ms=   app CPU only: deterministic Python work of about N ms (default
+                           10), no db; a node is one process, so it saturates one core
+    GET  /stats?rows=      db CPU: sales by region and month over the first N orders
+                           (default 20000: ~10 ms of one db core; 70000, all the seeded
+                           orders: ~26 ms), no waiting in the db
     POST /orders           a write transaction (insert an order, take stock)
     GET  /metrics          the node's pool in Prometheus text
 
@@ -21,6 +26,8 @@ import argparse
 import json
 import os
 import random
+import socket
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -39,7 +46,34 @@ FROM orders o JOIN customers c ON c.id = o.customer_id
 WHERE o.customer_id BETWEEN %s AND %s
 GROUP BY c.region ORDER BY revenue DESC
 """
+STATS_SQL = """
+SELECT c.region, date_trunc('month', o.created_at) AS month, count(*), sum(o.total)::float8
+FROM orders o JOIN customers c ON c.id = o.customer_id
+WHERE o.id <= %s
+GROUP BY 1, 2 ORDER BY 1, 2
+"""
 MAX_HOLD_MS = 5000
+MAX_CPU_MS = 1000
+MAX_STATS_ROWS = 1_000_000
+
+
+def cpu_work(rounds: int) -> int:
+    """Deterministic Python work: `rounds` steps of an integer hash (the GIL held)."""
+    acc = 0
+    for i in range(rounds):
+        acc = (acc * 31 + i) % 1_000_003
+    return acc
+
+
+def rounds_per_ms(trials: int = 5, rounds: int = 20_000) -> float:
+    """How many rounds of `cpu_work` take 1 ms of this process's CPU here (the best of
+    `trials`, in CPU time, so other busy processes at startup do not skew it)."""
+    best = float("inf")
+    for _ in range(trials):
+        started = time.process_time()
+        cpu_work(rounds)
+        best = min(best, time.process_time() - started)
+    return rounds / max(best * 1000.0, 1e-3)
 
 
 @dataclass(frozen=True)
@@ -80,6 +114,24 @@ def build_app(config: NodeConfig) -> Starlette:
         name=config.node,
         kwargs={"connect_timeout": 3},
     )
+
+    per_ms = rounds_per_ms()
+
+    async def render(request: Request) -> Response:
+        cpu_ms = min(MAX_CPU_MS, max(0.0, float(request.query_params.get("cpu_ms", "10"))))
+        # Synchronous on purpose: CPU-bound Python blocks the node's one event loop.
+        result = cpu_work(int(cpu_ms * per_ms))
+        return HTMLResponse(f"<html><body><p>{config.node} rendered {result}</p></body></html>")
+
+    async def stats(request: Request) -> Response:
+        rows = min(MAX_STATS_ROWS, max(1, int(request.query_params.get("rows", "20000"))))
+        try:
+            async with pool.connection() as conn:
+                cur = await conn.execute(STATS_SQL, (rows,))
+                found = await cur.fetchall()
+        except (PoolTimeout, psycopg.Error) as exc:
+            return _db_error(exc)
+        return JSONResponse([[r[0], r[1].isoformat(), r[2], r[3]] for r in found])
 
     async def health(request: Request) -> Response:
         return PlainTextResponse("ok\n")
@@ -164,6 +216,8 @@ def build_app(config: NodeConfig) -> Starlette:
         Route("/", home),
         Route("/items/{item_id:int}", item),
         Route("/report", report),
+        Route("/render", render),
+        Route("/stats", stats),
         Route("/orders", order, methods=["POST"]),
         Route("/metrics", metrics),
         Route("/admin/check-pool", check_pool, methods=["POST"]),
@@ -177,10 +231,8 @@ def main() -> None:
     parser.add_argument("--fd", type=int, required=True)
     parser.add_argument("--tag", default="", help="the testbed root, so `down` can find us")
     args = parser.parse_args()
-    app = build_app(NodeConfig.from_env())
-    uvicorn.run(
-        app,
-        fd=args.fd,
+    config = uvicorn.Config(
+        build_app(NodeConfig.from_env()),
         loop="uvloop",
         http="httptools",
         access_log=False,
@@ -188,6 +240,11 @@ def main() -> None:
         timeout_keep_alive=60,
         lifespan="on",
     )
+    # Not `fd=`: uvicorn wraps such a socket as AF_UNIX, so the event loop never sets
+    # TCP_NODELAY on its connections and every keep-alive response waits ~40 ms (Nagle
+    # meeting delayed ACKs). socket(fileno=) reads the real family (AF_INET) from the fd.
+    sock = socket.socket(fileno=args.fd)
+    uvicorn.Server(config).run(sockets=[sock])
 
 
 if __name__ == "__main__":

@@ -38,6 +38,7 @@ def apply_config(state_path: Path, wanted: TestbedConfig, step: Step = run_step)
         raise ProviderError("lb: haproxy is not installed", hint="use lb: builtin or auto")
     book = control.Book(state, state_path)
     endpoint_before = book.state.writer_port
+    maxconn_before = book.state.config.lb_maxconn
     _apply_instances(book, wanted, step)
     resized = _apply_writer_size(book, wanted, step)
     # Fresh pools after a db restart or failover: psycopg_pool can stay short of max_size
@@ -51,6 +52,9 @@ def apply_config(state_path: Path, wanted: TestbedConfig, step: Step = run_step)
     _apply_apps(book, wanted, apps_need_restart, step)
     if lb_kind != book.state.lb_kind:
         step(f"replace the {book.state.lb_kind} balancer by {lb_kind}", lambda: _swap_lb(book))
+    elif wanted.lb_maxconn != maxconn_before:
+        limit = f"lb_maxconn={wanted.lb_maxconn}"
+        step(f"restart the {lb_kind} balancer with {limit}", lambda: _swap_lb(book))
     book.update(config=wanted)
     return book.state
 

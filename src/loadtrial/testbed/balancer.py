@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from loadtrial.testbed.control import Book
 
 LB_TIMEOUT_S = 10.0
+LB_QUEUE_TIMEOUT_S = 1.0  # a request queued this long for a full backend gets a 503
 
 
 def write_backends(book: Book) -> None:
@@ -37,8 +38,9 @@ def write_backends(book: Book) -> None:
     if lb is not None and book.state.lb_kind == "haproxy":
         app_ports = [a.port for a in book.state.apps]
         lb_haproxy.write_config(
-            Path(book.state.root), lb.port, book.state.lb_stats_port, app_ports, LB_TIMEOUT_S
-        )
+            Path(book.state.root), lb.port, book.state.lb_stats_port, app_ports, LB_TIMEOUT_S,
+            book.state.config.lb_maxconn, LB_QUEUE_TIMEOUT_S,
+        )  # fmt: skip
         reload_haproxy(book.state, lb, len(app_ports))
     elif lb is not None:
         with contextlib.suppress(OSError):
@@ -82,7 +84,8 @@ def start_haproxy(book: Book, port: int = 0, stats_port: int = 0) -> None:
         listening_socket(wanted).close()
     app_ports = [a.port for a in book.state.apps]
     write_backends(book)
-    config = lb_haproxy.write_config(root, port, stats_port, app_ports, LB_TIMEOUT_S)
+    config = lb_haproxy.write_config(root, port, stats_port, app_ports, LB_TIMEOUT_S,
+                                     book.state.config.lb_maxconn, LB_QUEUE_TIMEOUT_S)  # fmt: skip
     proc = lb_haproxy.start(root, config, port)
     book.update(lb=proc, lb_kind="haproxy", lb_stats_port=stats_port)
     wait_port(port, proc)
@@ -99,7 +102,8 @@ def start_builtin_lb(book: Book, port: int = 0, stats_port: int = 0) -> None:
         argv = python_module(
             "loadtrial.testbed.lb", "--fd", str(sock.fileno()), "--stats-fd",
             str(stats.fileno()), "--backends", str(root / "backends.json"),
-            "--timeout", str(LB_TIMEOUT_S),
+            "--timeout", str(LB_TIMEOUT_S), "--maxconn", str(book.state.config.lb_maxconn),
+            "--queue-timeout", str(LB_QUEUE_TIMEOUT_S),
         )  # fmt: skip
         proc = spawn("lb", argv, log=root / "lb.log", port=sock.getsockname()[1],
                      pass_fds=[sock.fileno(), stats.fileno()])  # fmt: skip

@@ -34,6 +34,8 @@ from loadtrial.testbed.procs import (
     alive,
     listening_socket,
     python_module,
+    reachable_by,
+    service_user,
     spawn,
     stop_proc,
     tree,
@@ -71,8 +73,7 @@ def up(
         )
     if config.lb == "haproxy" and not lb_haproxy.available():
         raise ProviderError("lb: haproxy is not installed", hint="use lb: builtin or auto")
-    root = Path(tempfile.mkdtemp(prefix="loadtrial-testbed-"))
-    root.chmod(0o755)  # PostgreSQL runs as another user when we are root
+    root = make_root()
     book = Book(TestbedState(root=str(root), config=config), state_path)
     try:
         template = db.make_template(root)
@@ -89,6 +90,20 @@ def up(
         down(state_path)
         raise
     return book.state
+
+
+def make_root() -> Path:
+    """Create the testbed's own directory (data, logs, the db binaries' copy as root)."""
+    root = Path(tempfile.mkdtemp(prefix="loadtrial-testbed-"))
+    root.chmod(0o755)  # ours, new: PostgreSQL runs as another user when we are root
+    user = service_user()
+    if user is not None and not reachable_by(root, user):
+        shutil.rmtree(root, ignore_errors=True)
+        raise ProviderError(
+            f"PostgreSQL runs as user {user}, who cannot enter {root.parent}",
+            hint="set TMPDIR to a directory every user can enter, such as /tmp",
+        )
+    return root
 
 
 def add_db(book: Book, template: Path, name: str, max_connections: int, cpus: int) -> None:

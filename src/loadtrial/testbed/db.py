@@ -6,6 +6,11 @@ port, max_connections and CPU affinity, and to start the postmaster in its own s
 `testbed down` can end it from the state file. A seeded template data directory (~100k rows
 over customers, products and orders, filled with generate_series) is copied for each
 instance, so a second instance or a restart never seeds again.
+
+As root, PostgreSQL runs as the service user `pgserver`, who may not be able to enter the
+directory holding the venv (a 0700 home, a `mktemp -d` folder). It gets its own copy of
+the binaries (bin, lib, share and the wheel's libs: ~30 MB, ~0.15 s) in the testbed's
+root, which it can reach; no user directory is ever chmod-ed.
 """
 
 from __future__ import annotations
@@ -16,13 +21,14 @@ import os
 import shutil
 import signal
 import subprocess
+import time
 from pathlib import Path
 
 import psutil
 import psycopg
 
 from loadtrial.errors import ProviderError
-from loadtrial.testbed.model import DbInstance, dsn
+from loadtrial.testbed.model import DbInstance, Proc, dsn
 from loadtrial.testbed.procs import (
     alive,
     cpu_list,
@@ -65,15 +71,39 @@ GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO app;
 """
 
 
-def pg_bin() -> Path:
-    """Return the directory of pgserver's bundled PostgreSQL binaries."""
+def pgserver_install() -> Path:
+    """Return pgserver's bundled PostgreSQL installation (bin, lib, share)."""
     # Located without importing pgserver: its import warns about XDG_RUNTIME_DIR.
     spec = importlib.util.find_spec("pgserver")
     if spec is None or spec.origin is None:
         raise ProviderError(
             "the testbed needs the pgserver package", hint="pip install 'loadtrial[testbed]'"
         )
-    return Path(spec.origin).parent / "pginstall" / "bin"
+    return Path(spec.origin).parent / "pginstall"
+
+
+def pg_bin(root: Path) -> Path:
+    """Return the bin directory of the PostgreSQL to run for the testbed in `root`.
+
+    Normally pgserver's own; as root, a copy in `root` (made on first use), because the
+    service user may not be allowed to traverse the path to pgserver's. The copy keeps the
+    wheel's layout: the binaries find their libraries at $ORIGIN/../../../pgserver.libs.
+    """
+    if service_user() is None:
+        return pgserver_install() / "bin"
+    copy = root / "pg"
+    if not copy.exists():
+        tmp = root / "pg.tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        (tmp / "pgserver" / "pginstall").mkdir(parents=True)
+        site = pgserver_install().parent.parent
+        parts = [(site / "pgserver.libs", tmp)]
+        parts += [(pgserver_install() / p, tmp / "pgserver" / "pginstall")
+                  for p in ("bin", "lib", "share")]  # fmt: skip
+        for source, into in parts:
+            subprocess.run(["cp", "-a", str(source), str(into)], check=True, timeout=60)
+        os.replace(tmp, copy)
+    return copy / "pgserver" / "pginstall" / "bin"
 
 
 def _own(path: Path, user: str | None) -> None:
@@ -90,7 +120,7 @@ def make_template(root: Path) -> Path:
     template.mkdir(mode=0o700)
     _own(template, user)
     result = subprocess.run(
-        [str(pg_bin() / "initdb"), "-D", str(template), "-U", "postgres", "--auth=trust",
+        [str(pg_bin(root) / "initdb"), "-D", str(template), "-U", "postgres", "--auth=trust",
          "--encoding=UTF8", "--no-sync", "--no-instructions"],
         user=user, capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
@@ -128,17 +158,19 @@ def start_db(
     for _ in range(3):  # a free port can be taken between choosing and binding it
         port = wanted or free_port()
         argv = [
-            str(pg_bin() / "postgres"), "-D", str(datadir), "-p", str(port),
+            str(pg_bin(root) / "postgres"), "-D", str(datadir), "-p", str(port),
             "-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=",
             "-c", f"max_connections={max_connections}",
             "-c", "superuser_reserved_connections=3",
             "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
             "-c", "shared_buffers=32MB", "-c", "log_min_messages=fatal",
+            # one request is one backend on one core: db_cpus alone bounds the db's CPU
+            "-c", "max_parallel_workers_per_gather=0",
         ]  # fmt: skip
         log = root / f"{name}.log"
         proc = spawn(name, argv, log=log, port=port, user=service_user(), cpus=cpus)
         try:
-            wait_port(port, proc, timeout_s=30.0)
+            wait_ready(port, proc, timeout_s=60.0)
             return DbInstance(proc=proc, datadir=str(datadir), max_connections=max_connections,
                               cpus=cpus)  # fmt: skip
         except ProviderError as exc:
@@ -147,10 +179,25 @@ def start_db(
     raise ProviderError(f"PostgreSQL {name} did not start: {last}", hint=f"see {root / name}.log")
 
 
+def wait_ready(port: int, proc: Proc, *, timeout_s: float) -> None:
+    """Wait until PostgreSQL on `port` accepts a session, not just a TCP connection: it
+    listens before recovery ends ("the database system is starting up"), which takes
+    seconds on a busy host."""
+    wait_port(port, proc, timeout_s=timeout_s)
+    deadline = time.monotonic() + timeout_s
+    last = ""
+    while time.monotonic() < deadline and alive(proc.pid):
+        try:
+            with psycopg.connect(dsn(port, "postgres"), connect_timeout=5):
+                return
+        except psycopg.OperationalError as exc:
+            last = str(exc).strip().splitlines()[-1][:200] if str(exc).strip() else ""
+        time.sleep(0.05)
+    raise ProviderError(f"{proc.name} did not accept sessions: {last}", hint=f"see {proc.log}")
+
+
 def stop_db_proc(pid: int, pgid: int, name: str) -> None:
     """Fast-shutdown a postmaster (SIGINT), killing it and its backends if it lingers."""
-    from loadtrial.testbed.model import Proc
-
     stop_proc(Proc(name=name, pid=pid, pgid=pgid, port=0), sig=signal.SIGINT, timeout_s=10.0)
 
 

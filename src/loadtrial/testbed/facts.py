@@ -103,6 +103,7 @@ def snapshot(state: TestbedState) -> dict[str, str]:
     facts.update(_app_facts(state))
     metrics = lb_metrics(state)
     facts["lb.kind"] = state.lb_kind if metrics else f"{state.lb_kind} (not answering)"
+    facts["lb.maxconn"] = str(int(metrics.get("testbed_lb_maxconn", 0)))
     facts["host.cpus"] = str(os.cpu_count() or 1)
     return facts
 
@@ -113,6 +114,9 @@ LB_METRICS: tuple[dict[str, Any], ...] = (
     {"name": "testbed_lb_active_connections", "as": "connections.active"},
     {"name": "testbed_lb_backends_healthy", "as": "backends.healthy",
      "capacity": "testbed_lb_backends"},
+    {"name": "testbed_lb_backend_inflight", "as": "backend.connections",
+     "capacity": "testbed_lb_backend_limit"},
+    {"name": "testbed_lb_queue_depth", "as": "queue.depth"},
 )  # fmt: skip
 
 
@@ -125,7 +129,14 @@ def observe_entries_for(state: TestbedState) -> list[dict[str, Any]]:
     app_cmdline = r"loadtrial\.testbed\.app .*--tag " + re.escape(state.root)
     entries: list[dict[str, Any]] = [
         {"kind": "postgres", "as": "db", "dsn": dsn(state.writer_port)},
-        {"kind": "process", "as": "app", "cmdline": app_cmdline, "children": True},
+        # one node is one uvicorn process: it saturates at one core (cpu.busiest_util)
+        {
+            "kind": "process",
+            "as": "app",
+            "cmdline": app_cmdline,
+            "children": True,
+            "process_cores": 1,
+        },
         {"kind": "host", "as": "host"},
     ]
     if state.lb_stats_port:

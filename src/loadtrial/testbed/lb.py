@@ -6,6 +6,11 @@ keep-alive on both sides; 502 when a backend refuses or resets, 504 when it does
 within `--timeout`, 503 when no backend is healthy; `GET /metrics` on the stats socket in
 Prometheus text. Health checks: `GET /health` every second; two failures take a node out,
 one success brings it back. Run as `python -m loadtrial.testbed.lb`.
+
+`--maxconn N` (0: no limit) caps the requests in flight on each backend, as HAProxy's
+`server ... maxconn` does: a request finding every healthy backend full waits in one FIFO
+queue, and after `--queue-timeout` seconds gets a 503, as HAProxy's `timeout queue` gives.
+The stats show requests in flight against the limit (N × healthy backends) and the queue.
 """
 
 from __future__ import annotations
@@ -16,11 +21,13 @@ import contextlib
 import json
 import signal
 import socket
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import uvloop
+
+from loadtrial.testbed.procs import set_nodelay
 
 HEAD_LIMIT = 65536
 
@@ -32,6 +39,7 @@ class Backend:
     addr: str
     healthy: bool = True
     fails: int = 0
+    inflight: int = 0  # requests sent and not yet answered
     idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = field(default_factory=list)
 
     @property
@@ -48,10 +56,13 @@ class Balancer:
     backends_file: Path
     timeout_s: float
     health_interval_s: float = 1.0
+    maxconn: int = 0  # requests in flight per backend; 0: no limit
+    queue_timeout_s: float = 1.0
     backends: list[Backend] = field(default_factory=list)
     next_index: int = 0
     responses: Counter[tuple[str, int]] = field(default_factory=Counter)
     active: int = 0
+    waiting: deque[asyncio.Future[None]] = field(default_factory=deque)
 
     def reload(self) -> None:
         """Re-read the backend list, keeping the health of nodes that stay."""
@@ -60,14 +71,52 @@ class Balancer:
         self.backends = [old.get(a, Backend(a)) for a in addrs]
 
     def pick(self) -> Backend | None:
-        """The next healthy backend in round-robin order, or None."""
+        """The next healthy backend with room in round-robin order, or None."""
         n = len(self.backends)
         for _ in range(n):
             backend = self.backends[self.next_index % n]
             self.next_index += 1
-            if backend.healthy:
+            if backend.healthy and (not self.maxconn or backend.inflight < self.maxconn):
                 return backend
         return None
+
+    def release(self, backend: Backend) -> None:
+        """A request on `backend` is done: wake the first request waiting for room."""
+        backend.inflight -= 1
+        while self.waiting:
+            first = self.waiting.popleft()
+            if not first.done():
+                first.set_result(None)
+                return
+
+
+class QueueTimeout(Exception):
+    """No backend had room within the queue timeout."""
+
+
+async def claim(bal: Balancer) -> Backend | None:
+    """A healthy backend with room, after waiting in the FIFO queue when all are full;
+    None when no backend is healthy; QueueTimeout after `bal.queue_timeout_s`."""
+    if not any(b.healthy for b in bal.backends):
+        return None
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + bal.queue_timeout_s
+    backend = None if bal.waiting else bal.pick()  # first come, first served
+    while backend is None:
+        turn = loop.create_future()
+        bal.waiting.append(turn)
+        try:
+            await asyncio.wait_for(turn, max(0.0, deadline - loop.time()))
+        except TimeoutError:
+            raise QueueTimeout from None
+        finally:
+            if turn in bal.waiting:
+                bal.waiting.remove(turn)
+        backend = bal.pick()
+        if backend is None and not any(b.healthy for b in bal.backends):
+            return None
+    backend.inflight += 1
+    return backend
 
 
 class BackendFailed(Exception):
@@ -120,6 +169,7 @@ async def _exchange(
             reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), 3.0)
         except (OSError, TimeoutError) as exc:
             raise BackendFailed(502, f"connect: {exc}") from None
+        set_nodelay(writer)
     try:
         writer.write(request)
         head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), bal.timeout_s)
@@ -140,7 +190,10 @@ async def _exchange(
 
 async def forward(bal: Balancer, request: bytes) -> tuple[bytes, str]:
     """Forward one raw request; return (raw response, backend name or "-")."""
-    backend = bal.pick()
+    try:
+        backend = await claim(bal)
+    except QueueTimeout:
+        return _plain(503, "no backend had room within the queue timeout"), "-"
     if backend is None:
         return _plain(503, "no healthy backend"), "-"
     had_idle = bool(backend.idle)
@@ -154,6 +207,8 @@ async def forward(bal: Balancer, request: bytes) -> tuple[bytes, str]:
             head, body, _ = await _exchange(bal, backend, request, fresh=True)
     except BackendFailed as exc:
         return _plain(exc.status, str(exc)), backend.addr
+    finally:
+        bal.release(backend)
     return head + body, backend.addr
 
 
@@ -173,6 +228,7 @@ async def serve_client(
 ) -> None:
     """Proxy requests from one client connection until it closes."""
     bal.active += 1
+    set_nodelay(writer)
     try:
         while True:
             try:
@@ -232,7 +288,14 @@ def metrics_text(bal: Balancer) -> str:
         f"testbed_lb_active_connections {bal.active}",
         f"testbed_lb_backends {len(bal.backends)}",
         f"testbed_lb_backends_healthy {sum(b.healthy for b in bal.backends)}",
+        f"testbed_lb_backend_inflight {sum(b.inflight for b in bal.backends)}",
+        f"testbed_lb_queue_depth {sum(not w.done() for w in bal.waiting)}",
+        f"testbed_lb_maxconn {bal.maxconn}",
     ]
+    if bal.maxconn:  # no limit: no capacity to be near
+        lines.append(
+            f"testbed_lb_backend_limit {bal.maxconn * sum(b.healthy for b in bal.backends)}"
+        )
     for b in bal.backends:
         lines.append(f'testbed_lb_backend_up{{backend="{b.addr}"}} {int(b.healthy)}')
     return "\n".join(lines) + "\n"
@@ -256,7 +319,13 @@ async def serve_stats(
 
 async def run(args: argparse.Namespace) -> None:
     """Serve traffic and stats until SIGTERM/SIGINT; SIGHUP reloads the backend list."""
-    bal = Balancer(Path(args.backends), args.timeout, health_interval_s=args.health_interval)
+    bal = Balancer(
+        Path(args.backends),
+        args.timeout,
+        health_interval_s=args.health_interval,
+        maxconn=args.maxconn,
+        queue_timeout_s=args.queue_timeout,
+    )
     bal.reload()
     loop = asyncio.get_running_loop()
     done = asyncio.Event()
@@ -284,6 +353,8 @@ def main() -> None:
     parser.add_argument("--backends", required=True)
     parser.add_argument("--timeout", type=float, default=10.0)
     parser.add_argument("--health-interval", type=float, default=1.0)
+    parser.add_argument("--maxconn", type=int, default=0, help="per backend; 0: no limit")
+    parser.add_argument("--queue-timeout", type=float, default=1.0)
     uvloop.run(run(parser.parse_args()))
 
 

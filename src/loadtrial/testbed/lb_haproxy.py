@@ -4,8 +4,10 @@ In: the app nodes' ports, the traffic and stats ports. Out: a config file in the
 root and a master-worker `haproxy` in its own session; a backend change rewrites the file
 and reloads (SIGUSR2 to the master). Round robin, `GET /health` checks every second (2
 failures down, 1 success up), 504 after 10 s; HAProxy answers 503 when a node refuses (no
-retry) and 502 when one resets mid-response. Prometheus text at `/metrics` on the stats
-port (HAProxy's own exporter); `normalized` maps it to the built-in balancer's names.
+retry) and 502 when one resets mid-response. `lb_maxconn` > 0 sets `maxconn` on every
+server: excess requests queue, and after `timeout queue` get a 503. Prometheus text at
+`/metrics` on the stats port (HAProxy's own exporter); `normalized` maps it to the
+built-in balancer's names.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ defaults
     timeout client 60s
     timeout server {timeout_ms}ms
     timeout http-keep-alive 60s
+    timeout queue {queue_ms}ms
 
 frontend web
     bind 127.0.0.1:{port}
@@ -40,7 +43,7 @@ frontend stats
 backend app
     balance roundrobin
     option httpchk GET /health
-    default-server check inter 1s fall 2 rise 1
+    default-server check inter 1s fall 2 rise 1{maxconn}
 {servers}
 """
 
@@ -54,6 +57,10 @@ METRICS: tuple[dict[str, object], ...] = (
      "as": "connections.active"},
     {"name": "haproxy_backend_active_servers", "labels": {"proxy": "app"},
      "as": "backends.healthy"},
+    {"name": "haproxy_server_current_sessions", "labels": {"proxy": "app"},
+     "as": "backend.connections", "capacity": "haproxy_server_limit_sessions"},
+    {"name": "haproxy_backend_current_queue", "labels": {"proxy": "app"},
+     "as": "queue.depth"},
 )  # fmt: skip
 
 
@@ -63,14 +70,23 @@ def available() -> bool:
 
 
 def write_config(
-    root: Path, port: int, stats_port: int, app_ports: list[int], timeout_s: float
+    root: Path,
+    port: int,
+    stats_port: int,
+    app_ports: list[int],
+    timeout_s: float,
+    maxconn: int = 0,
+    queue_timeout_s: float = 1.0,
 ) -> Path:
-    """Write haproxy.cfg for these ports under `root`; return its path."""
+    """Write haproxy.cfg for these ports under `root` (`maxconn` per server, 0: none);
+    return its path."""
     servers = "\n".join(f"    server app-{i} 127.0.0.1:{p}" for i, p in enumerate(app_ports, 1))
     path = root / "haproxy.cfg"
     tmp = path.with_suffix(".tmp")
     tmp.write_text(CONFIG.format(port=port, stats_port=stats_port, servers=servers,
-                                 timeout_ms=int(timeout_s * 1000)))  # fmt: skip
+                                 timeout_ms=int(timeout_s * 1000),
+                                 queue_ms=int(queue_timeout_s * 1000),
+                                 maxconn=f" maxconn {maxconn}" if maxconn else ""))  # fmt: skip
     tmp.replace(path)
     return path
 
@@ -99,6 +115,9 @@ def normalized(values: dict[str, float]) -> dict[str, float]:
     names = {k.split('server="', 1)[1].split('"', 1)[0] for k in servers}
     healthy = sum(1 for k in servers if 'state="UP"' in k and values[k] == 1.0)
     out = {"testbed_lb_backends": float(len(names)), "testbed_lb_backends_healthy": float(healthy)}
+    limits = [v for k, v in values.items() if k.startswith("haproxy_server_limit_sessions{")
+              and 'proxy="app"' in k and v == v]  # fmt: skip  # NaN (no limit) != NaN
+    out["testbed_lb_maxconn"] = max(limits, default=0.0)
     for key, value in values.items():
         if key.startswith("haproxy_frontend_http_requests_total{") and 'proxy="web"' in key:
             out["testbed_lb_requests_total"] = value

@@ -1,7 +1,7 @@
 """Data at the testbed's door: the configuration an arm asks for and the state on disk.
 
-In: arm parameters (app_nodes, pool_max, db_max_connections, db_cpus, lb, db_instances,
-failover_on_resize). Out: `TestbedState`, the JSON state file that names every process
+In: arm parameters (app_nodes, pool_max, db_max_connections, db_cpus, lb, lb_maxconn,
+db_instances, failover_on_resize). Out: `TestbedState`, the JSON state file that names every process
 (pid, process group), port and data directory, so `testbed down` can always clean up, even
 after the `loadtrial` process that started them was killed.
 """
@@ -30,6 +30,7 @@ class TestbedConfig:
     db_max_connections: int = 20
     db_cpus: int = 1
     lb: str = "auto"  # "auto" (haproxy when installed, else builtin) | "builtin" | "haproxy"
+    lb_maxconn: int = 0  # requests in flight per app node at the balancer; 0: no limit
     db_instances: int = 1
     failover_on_resize: bool = False
 

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import uvloop
 
+from loadtrial.testbed.procs import set_nodelay
+
 
 async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     with contextlib.suppress(OSError, asyncio.CancelledError):
@@ -43,6 +45,8 @@ class WriterEndpoint:
         except OSError:
             writer.close()
             return
+        set_nodelay(writer)
+        set_nodelay(up_writer)
         task = asyncio.current_task()
         assert task is not None
         self.open.add(task)

@@ -3,9 +3,11 @@
 In: Ctx with env.db (cluster, member, keep_writer). Out: the member at the wanted class,
 read back; each step a journal action. AWS keeps reporting `available` and the old class
 for a while after ModifyDBInstance, so "done" means: the class reads back as wanted, no
-pending class change, instance and cluster `available`. Then the roles are read again:
-a resize may promote another member. With keep_writer, FailoverDBCluster with
-TargetDBInstanceIdentifier makes the intended writer the writer again.
+pending modification at all, instance and cluster `available` (waits use
+env.waits.db_timeout, 45 min by default). The undo judges the same way, so a resize
+interrupted half-way (or a change still queued) is waited out, never taken as restored.
+Then the roles are read again: a resize may promote another member. With keep_writer,
+FailoverDBCluster with TargetDBInstanceIdentifier makes the intended writer the writer again.
 """
 
 from __future__ import annotations
@@ -66,19 +68,26 @@ def member(ctx: Ctx, cluster: Cluster) -> str:
     return chosen
 
 
-def _applied(raw: Mapping[str, Any], wanted: str) -> bool:
-    pending = raw.get("PendingModifiedValues", {}) or {}
+def applied(raw: Mapping[str, Any], wanted: str) -> bool:
+    """True when a DescribeDBInstances entry runs as `wanted`, available, nothing pending."""
     return (
         raw.get("DBInstanceClass") == wanted
-        and "DBInstanceClass" not in pending
+        and not raw.get("PendingModifiedValues")
         and raw.get("DBInstanceStatus") == "available"
     )
 
 
 def set_class(ctx: Ctx, instance_id: str, wanted: str) -> None:
-    """Modify `instance_id` to `wanted` (if it differs) and wait until it really applied."""
-    old = str(describe_instance(ctx, instance_id).get("DBInstanceClass", ""))
+    """Modify `instance_id` to `wanted` (if it differs) and wait until it really applied;
+    when it already reads `wanted`, still wait for no pending change (a resize back may be
+    in flight)."""
+    raw = describe_instance(ctx, instance_id)
+    old = str(raw.get("DBInstanceClass", ""))
     if old == wanted:
+        if not applied(raw, wanted):
+            with ctx.journal.step(f"rds wait until {instance_id} is {wanted} with nothing "
+                                  "pending"):  # fmt: skip
+                _wait_applied(ctx, instance_id, wanted)
         return
     with ctx.journal.step(
         f"rds modify {instance_id} class {old} -> {wanted}",
@@ -90,17 +99,21 @@ def set_class(ctx: Ctx, instance_id: str, wanted: str) -> None:
             DBInstanceIdentifier=instance_id, DBInstanceClass=wanted, ApplyImmediately=True
         )
     with ctx.journal.step(f"rds wait until {instance_id} reports {wanted} and cluster available"):
-        ctx.waiter.until(
-            f"{instance_id} to run as {wanted}",
-            lambda: describe_instance(ctx, instance_id),
-            lambda raw: _applied(raw, wanted),
-        )
-        wait_cluster(ctx)
+        _wait_applied(ctx, instance_id, wanted)
+
+
+def _wait_applied(ctx: Ctx, instance_id: str, wanted: str) -> None:
+    ctx.db_waiter.until(
+        f"{instance_id} to run as {wanted} with no pending modification",
+        lambda: describe_instance(ctx, instance_id),
+        lambda raw: applied(raw, wanted),
+    )
+    wait_cluster(ctx)
 
 
 def wait_cluster(ctx: Ctx) -> Cluster:
     """Wait until the cluster and all its members are available; return the cluster."""
-    cluster = ctx.waiter.until(
+    cluster = ctx.db_waiter.until(
         f"cluster {ctx.db.cluster} to be available",
         lambda: describe_cluster(ctx),
         lambda c: c.status == "available",
@@ -111,7 +124,7 @@ def wait_cluster(ctx: Ctx) -> Cluster:
 
 
 def _wait_available(ctx: Ctx, instance_id: str) -> None:
-    ctx.waiter.until(
+    ctx.db_waiter.until(
         f"{instance_id} to be available",
         lambda: describe_instance(ctx, instance_id),
         lambda raw: raw.get("DBInstanceStatus") == "available",
@@ -142,7 +155,7 @@ def ensure_writer(ctx: Ctx, writer: str) -> None:
         ctx.clients.rds.failover_db_cluster(
             DBClusterIdentifier=cluster.cluster_id, TargetDBInstanceIdentifier=writer
         )
-        ctx.waiter.until(
+        ctx.db_waiter.until(
             f"{writer} to become writer of {cluster.cluster_id}",
             lambda: describe_cluster(ctx),
             lambda c: c.writer == writer and c.status == "available",

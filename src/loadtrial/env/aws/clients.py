@@ -14,11 +14,13 @@ from typing import TYPE_CHECKING, Any
 from loadtrial.errors import ProviderError
 
 if TYPE_CHECKING:
+    from mypy_boto3_autoscaling import AutoScalingClient
     from mypy_boto3_ec2 import EC2Client
     from mypy_boto3_elbv2 import ElasticLoadBalancingv2Client
     from mypy_boto3_rds import RDSClient
     from mypy_boto3_route53 import Route53Client
     from mypy_boto3_ssm import SSMClient
+    from mypy_boto3_sts import STSClient
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,8 @@ class Clients:
     rds: RDSClient
     route53: Route53Client
     ssm: SSMClient
+    autoscaling: AutoScalingClient
+    sts: STSClient
 
 
 def make_clients(region: str = "", endpoint_url: str = "", **client_kwargs: Any) -> Clients:
@@ -59,4 +63,18 @@ def make_clients(region: str = "", endpoint_url: str = "", **client_kwargs: Any)
         rds=session.client("rds", **kwargs),
         route53=session.client("route53", **kwargs),
         ssm=session.client("ssm", **kwargs),
+        autoscaling=session.client("autoscaling", **kwargs),
+        sts=session.client("sts", **kwargs),
     )
+
+
+def current_credentials(region: str = "") -> tuple[str, float | None]:
+    """How boto3's chain finds credentials now ("env", "sso", "assume-role", ...; "none")
+    and when they expire (Unix time; None when they do not, or it is not known)."""
+    import boto3
+
+    creds = boto3.session.Session(region_name=region or None).get_credentials()
+    if creds is None:
+        return "none", None
+    expiry = getattr(creds, "_expiry_time", None)  # botocore offers no public accessor
+    return str(creds.method), (expiry.timestamp() if expiry is not None else None)

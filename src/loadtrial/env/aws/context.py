@@ -6,7 +6,8 @@ aurora, route53 and ssm modules, so none of them holds global state.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 from loadtrial.env.aws.clients import Clients
@@ -25,6 +26,11 @@ class Ctx:
     journal: Journal
 
     @property
+    def db_waiter(self) -> Waiter:
+        """The waiter for Aurora: same clock and poll, env.waits.db_timeout."""
+        return replace(self.waiter, timeout_s=self.settings.waits.db_timeout_s)
+
+    @property
     def app(self) -> AppSettings:
         """The app settings; ProviderError when the trial has none."""
         if self.settings.app is None:
@@ -37,6 +43,11 @@ class Ctx:
         if self.settings.db is None:
             raise ProviderError("this arm changes the database but env.db is not set")
         return self.settings.db
+
+
+def batches(ids: Sequence[str], size: int) -> list[list[str]]:
+    """`ids` in lists of at most `size` (the API's limit per call)."""
+    return [list(ids[i : i + size]) for i in range(0, len(ids), size)]
 
 
 def error_code(exc: BaseException) -> str:

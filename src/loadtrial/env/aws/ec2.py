@@ -8,10 +8,10 @@ from StartInstances, raises `CapacityError` so the caller can restore the old ty
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from loadtrial.env.aws.context import Ctx, error_code
+from loadtrial.env.aws.context import Ctx, batches, error_code
 from loadtrial.errors import ProviderError
 
 CAPACITY_CODES = frozenset(
@@ -24,6 +24,9 @@ CAPACITY_CODES = frozenset(
         "Unsupported",
     }
 )
+
+
+CAPACITY_BACKOFF_S = (30.0, 60.0, 120.0)  # pauses before retrying a capacity error
 
 
 class CapacityError(ProviderError):
@@ -53,20 +56,22 @@ def _instance(raw: Mapping[str, Any]) -> Instance:
     )
 
 
-def describe(ctx: Ctx, ids: Sequence[str]) -> dict[str, Instance]:
-    """Return id -> Instance for `ids` (all of them, or ProviderError)."""
-    if not ids:
-        return {}
-    resp = ctx.clients.ec2.describe_instances(InstanceIds=list(ids))
-    found = {
-        i.instance_id: i
-        for r in resp["Reservations"]
-        for i in (_instance(raw) for raw in r.get("Instances", []))
-    }
+def describe_raw(ctx: Ctx, ids: Sequence[str]) -> dict[str, Mapping[str, Any]]:
+    """Return id -> EC2's description for `ids` (all of them, or ProviderError)."""
+    found: dict[str, Mapping[str, Any]] = {}
+    for batch in batches(ids, 1000):  # DescribeInstances takes at most 1000 ids
+        resp = ctx.clients.ec2.describe_instances(InstanceIds=batch)
+        for r in resp["Reservations"]:
+            found.update({str(raw["InstanceId"]): raw for raw in r.get("Instances", [])})
     missing = [i for i in ids if i not in found]
     if missing:
         raise ProviderError(f"EC2 instances not found: {', '.join(missing)}")
     return found
+
+
+def describe(ctx: Ctx, ids: Sequence[str]) -> dict[str, Instance]:
+    """Return id -> Instance for `ids` (all of them, or ProviderError)."""
+    return {iid: _instance(raw) for iid, raw in describe_raw(ctx, ids).items()}
 
 
 def pool_ids(ctx: Ctx) -> tuple[str, ...]:
@@ -120,15 +125,20 @@ def modify_type(ctx: Ctx, inst: Instance, new_type: str) -> None:
         )
 
 
-def _check_offered(ctx: Ctx, inst: Instance) -> None:
+def offered_in(ctx: Ctx, instance_type: str, zone: str) -> bool:
+    """True when `zone` offers `instance_type` (DescribeInstanceTypeOfferings)."""
     resp = ctx.clients.ec2.describe_instance_type_offerings(
         LocationType="availability-zone",
         Filters=[
-            {"Name": "instance-type", "Values": [inst.instance_type]},
-            {"Name": "location", "Values": [inst.az]},
+            {"Name": "instance-type", "Values": [instance_type]},
+            {"Name": "location", "Values": [zone]},
         ],
     )
-    if not resp.get("InstanceTypeOfferings"):
+    return bool(resp.get("InstanceTypeOfferings"))
+
+
+def _check_offered(ctx: Ctx, inst: Instance) -> None:
+    if not offered_in(ctx, inst.instance_type, inst.az):
         raise CapacityError(
             f"instance type {inst.instance_type} is not offered in {inst.az} "
             f"(instance {inst.instance_id})",
@@ -150,26 +160,95 @@ def check_offered(ctx: Ctx, wanted: Mapping[str, str]) -> None:
 
 
 def start(ctx: Ctx, ids: Sequence[str]) -> None:
-    """Start `ids` (checking their type is offered in their zone) and wait for status ok."""
+    """Start `ids` (checking their type is offered in their zone) and wait for status ok;
+    fail fast when one falls back to stopped or is impaired, instead of waiting it out."""
     with ctx.journal.step(f"ec2 start {', '.join(ids)} and wait status ok", instances=list(ids)):
         for inst in describe(ctx, ids).values():
             _check_offered(ctx, inst)
+        _start_retrying(ctx, ids)
+        ctx.waiter.until(
+            f"{', '.join(ids)} to be running", lambda: describe_raw(ctx, ids), StartWatch().check
+        )
+        ctx.waiter.until(
+            f"{', '.join(ids)} status checks ok",
+            lambda: _statuses(ctx, ids),
+            lambda found: status_ok(ids, found),
+        )
+
+
+def _start_retrying(ctx: Ctx, ids: Sequence[str]) -> None:
+    """StartInstances; a capacity error is retried after CAPACITY_BACKOFF_S, then raised as
+    CapacityError (the caller reverts)."""
+    for attempt, pause_s in enumerate((*CAPACITY_BACKOFF_S, None), start=1):
         try:
             ctx.clients.ec2.start_instances(InstanceIds=list(ids))
+            return
         except Exception as exc:
-            if error_code(exc) in CAPACITY_CODES:
-                raise CapacityError(f"AWS refused to start {', '.join(ids)}: {exc}") from exc
-            raise
-        _wait_state(ctx, ids, "running")
-        ctx.waiter.until(f"{', '.join(ids)} status checks ok", lambda: _status(ctx, ids), all)
+            if error_code(exc) not in CAPACITY_CODES:
+                raise
+            if pause_s is None:
+                raise CapacityError(
+                    f"AWS refused to start {', '.join(ids)} {attempt} times: {exc}",
+                    hint="try another type or zone, or later",
+                ) from exc
+            ctx.journal.record(f"ec2 start {', '.join(ids)}: {error_code(exc)}, retry in "
+                               f"{pause_s:.0f}s", "failed", str(exc))  # fmt: skip
+            ctx.waiter.clock.sleep(pause_s)
 
 
-def _status(ctx: Ctx, ids: Sequence[str]) -> list[bool]:
-    resp = ctx.clients.ec2.describe_instance_status(InstanceIds=list(ids), IncludeAllInstances=True)
-    ok = {
-        s["InstanceId"]
-        for s in resp.get("InstanceStatuses", [])
-        if s.get("InstanceStatus", {}).get("Status") == "ok"
-        and s.get("SystemStatus", {}).get("Status") == "ok"
-    }
-    return [i in ok for i in ids]
+_FELL_BACK = frozenset({"stopped", "stopping", "shutting-down", "terminated"})
+STOPPED_LOOKS = 3  # AWS may show the old `stopped` for a moment after StartInstances
+
+
+@dataclass
+class StartWatch:
+    """Watches instances after StartInstances: `check` is True once all run, and raises
+    ProviderError with EC2's StateReason (e.g. a KMS key the role may not use) for one seen
+    pending that fell back to stopped/terminated, or still stopped on the third look."""
+
+    seen: set[str] = field(default_factory=set)
+    stopped_looks: dict[str, int] = field(default_factory=dict)
+
+    def check(self, raw: Mapping[str, Mapping[str, Any]]) -> bool:
+        """True when every instance in `raw` (DescribeInstances entries by id) runs."""
+        for iid, inst in raw.items():
+            state = str(inst.get("State", {}).get("Name", ""))
+            if state in ("pending", "running"):
+                self.seen.add(iid)
+            elif state in _FELL_BACK and self._gave_up(iid, state):
+                reason = inst.get("StateReason", {}).get("Message") or "no reason given"
+                raise ProviderError(
+                    f"{iid} did not start: it is {state} ({reason})",
+                    hint="see the instance's state reason in the EC2 console",
+                )
+        return all(str(i.get("State", {}).get("Name")) == "running" for i in raw.values())
+
+    def _gave_up(self, iid: str, state: str) -> bool:
+        if iid in self.seen or state != "stopped":
+            return True
+        self.stopped_looks[iid] = self.stopped_looks.get(iid, 0) + 1
+        return self.stopped_looks[iid] >= STOPPED_LOOKS
+
+
+def _statuses(ctx: Ctx, ids: Sequence[str]) -> list[Mapping[str, Any]]:
+    found: list[Mapping[str, Any]] = []
+    for batch in batches(ids, 100):  # DescribeInstanceStatus takes at most 100 ids
+        resp = ctx.clients.ec2.describe_instance_status(InstanceIds=batch, IncludeAllInstances=True)
+        found.extend(resp.get("InstanceStatuses", []))
+    return found
+
+
+def status_ok(ids: Sequence[str], statuses: Sequence[Mapping[str, Any]]) -> bool:
+    """True when every instance's instance and system checks are ok; ProviderError at once
+    when one is impaired (it will not heal by waiting)."""
+    ok: set[str] = set()
+    for s in statuses:
+        checks = {k: s.get(k, {}).get("Status") for k in ("InstanceStatus", "SystemStatus")}
+        if "impaired" in checks.values():
+            raise ProviderError(
+                f"{s['InstanceId']} failed its status checks ({checks})",
+                hint="see the instance's status checks and system log in the EC2 console",
+            )
+        if all(v == "ok" for v in checks.values()):
+            ok.add(str(s["InstanceId"]))
+    return all(i in ok for i in ids)

@@ -7,24 +7,36 @@ deregistration delay; we wait until it is gone (or `unused`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from loadtrial.env.aws.context import Ctx
 
 DELAY_KEY = "deregistration_delay.timeout_seconds"
 
 
+STOPPED = "stopped"  # registered, but its instance is stopped (AWS: unused, InvalidState)
+
+
+def _state(health: Mapping[str, Any]) -> str:
+    state = str(health.get("State", ""))
+    if state == "unused" and health.get("Reason") == "Target.InvalidState":
+        return STOPPED  # still a member: AWS reads it `unused` only because it is stopped
+    return state
+
+
 def health(ctx: Ctx) -> dict[str, str]:
-    """Return instance id -> target health state for every target in the group."""
+    """Return instance id -> target health state for every target in the group; a
+    registered target whose instance is stopped reads `stopped`, not `unused`."""
     resp = ctx.clients.elbv2.describe_target_health(TargetGroupArn=ctx.app.target_group_arn)
     return {
-        str(d["Target"]["Id"]): str(d.get("TargetHealth", {}).get("State", ""))
+        str(d["Target"]["Id"]): _state(d.get("TargetHealth", {}))
         for d in resp.get("TargetHealthDescriptions", [])
     }
 
 
 def registered(ctx: Ctx) -> set[str]:
-    """Return the ids registered and not on their way out."""
+    """Return the ids registered and not on their way out (stopped ones included)."""
     return {i for i, s in health(ctx).items() if s not in ("draining", "unused")}
 
 

@@ -6,9 +6,10 @@ forward swap (rolling: one instance at a time; or all at once), `app_node_count`
 undo after a failure, because it looks at what *is* before acting: an instance left
 stopped by a failed swap is started, one left deregistered is registered again.
 
-Per changed instance: deregister + wait drained, stop + wait stopped, modify type,
-start + wait status ok (type offered in its zone, capacity), SSM config commands,
-register + wait healthy, Route 53 upsert when its address changed.
+Per changed instance: (with `auto_scaling: standby`) enter Standby, deregister + wait
+drained, stop + wait stopped, modify type, start + wait status ok (type offered in its
+zone, capacity), SSM config commands, register + wait healthy, back InService, Route 53
+upsert when its address changed.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from loadtrial.env.aws import ec2, elb, route53, ssm
+from loadtrial.env.aws import asg, ec2, elb, route53, ssm
 from loadtrial.env.aws.context import Ctx
 
 
@@ -67,21 +68,25 @@ def target_state(
     return PoolState(types, {i: i in active for i in ids}, running)
 
 
-def converge(ctx: Ctx, ids: Sequence[str], want: PoolState, rolling: bool) -> None:
+def converge(
+    ctx: Ctx, ids: Sequence[str], want: PoolState, rolling: bool, *, undoing: bool = False
+) -> None:
     """Bring `ids` to `want`; rolling does one instance at a time, joiners first so
-    capacity is kept while others leave."""
+    capacity is kept while others leave. `undoing`: an instance is registered again even
+    when its config commands or DNS update fail (back in service beats out of it)."""
     order = sorted(ids, key=lambda i: not want.registered[i])
     batches = [[i] for i in order] if rolling else [list(order)]
     for batch in batches:
-        _converge_batch(ctx, batch, want)
+        _converge_batch(ctx, batch, want, undoing)
 
 
-def _converge_batch(ctx: Ctx, ids: Sequence[str], want: PoolState) -> None:
+def _converge_batch(ctx: Ctx, ids: Sequence[str], want: PoolState, undoing: bool) -> None:
     found = ec2.settle(ctx, ids)
     members = elb.registered(ctx)
     run = {i: want.runs(i, found[i].state) for i in ids}
     change = [i for i in ids if found[i].instance_type != want.types[i]]
     halt = [i for i in ids if found[i].state != "stopped" and (i in change or not run[i])]
+    asg.enter_standby(ctx, halt)
     elb.deregister(ctx, [i for i in ids if i in members and (i in halt or not want.registered[i])])
     if halt:
         ec2.stop(ctx, halt)
@@ -90,7 +95,18 @@ def _converge_batch(ctx: Ctx, ids: Sequence[str], want: PoolState) -> None:
     to_start = [i for i in ids if run[i] and (i in halt or found[i].state == "stopped")]
     if to_start:
         ec2.start(ctx, to_start)
-        ssm.run_config(ctx, to_start)
-        route53.sync(ctx, to_start)
+        try:
+            ssm.run_config(ctx, to_start)
+            route53.sync(ctx, to_start)
+        except Exception:
+            if undoing:
+                _into_service(ctx, ids, want, run)
+            raise
+    _into_service(ctx, ids, want, run)
+
+
+def _into_service(ctx: Ctx, ids: Sequence[str], want: PoolState, run: Mapping[str, bool]) -> None:
+    """Register the instances that should be, and bring running ones out of Standby."""
     members = elb.registered(ctx)
     elb.register(ctx, [i for i in ids if want.registered[i] and i not in members])
+    asg.exit_standby(ctx, [i for i in ids if run[i]])

@@ -12,6 +12,7 @@ Out: frozen `AwsSettings` / `ArmParams`, or every `Problem` at once with field p
         target_group_arn: arn:aws:elasticloadbalancing:...
         instances: [i-0abc, i-0def]         # or instance_tags: {role: app}
         rolling: true                       # one instance at a time (capacity kept)
+        auto_scaling: refuse                # or standby: members in Standby while resized
         drain_delay: 10s                    # shorten deregistration delay for the trial
         config_commands: ["systemctl restart php-fpm"]   # via SSM after each start
         route53: {zone_id: Z123, records: {i-0abc: app1.example.com}, address: private}
@@ -20,7 +21,7 @@ Out: frozen `AwsSettings` / `ArmParams`, or every `Problem` at once with field p
         instance: shop-1                    # member to resize (default: the writer)
         keep_writer: true
         endpoint_command: "ssh app1 grep DB_HOST /etc/app.env"
-      waits: {poll: 5s, timeout: 20m}
+      waits: {poll: 5s, timeout: 20m, db_timeout: 45m}   # db_timeout: Aurora's waits
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ _APP_KEYS = {
     "drain_delay",
     "config_commands",
     "route53",
+    "auto_scaling",
 }
 _DB_KEYS = {"cluster", "instance", "keep_writer", "endpoint_command"}
 _ROUTE53_KEYS = {"zone_id", "records", "address", "ttl"}
@@ -68,6 +70,7 @@ class AppSettings:
     drain_delay_s: float | None = None
     config_commands: tuple[str, ...] = ()
     route53: Route53Settings | None = None
+    auto_scaling: str = "refuse"  # "refuse" | "standby" (for instances in an ASG)
 
 
 @dataclass(frozen=True)
@@ -86,6 +89,7 @@ class Waits:
 
     poll_s: float = 5.0
     timeout_s: float = 1200.0
+    db_timeout_s: float = 2700.0  # an Aurora resize or failover often takes 20-40 min
 
 
 @dataclass(frozen=True)
@@ -196,7 +200,11 @@ def _app(raw: Any, problems: list[Problem]) -> AppSettings | None:
     r53 = _route53(raw["route53"], "env.app.route53", problems) if "route53" in raw else None
     commands = _texts(raw, "config_commands", "env.app", problems)
     rolling = _bool(raw, "rolling", True, "env.app", problems)
-    return AppSettings(arn, instances, tags, rolling, drain_s, commands, r53)
+    asg = _text(raw, "auto_scaling", "env.app", problems, "refuse")
+    if asg not in ("refuse", "standby"):
+        problems.append(Problem("env.app.auto_scaling", f"unknown value {asg!r}",
+                                "refuse (the default) or standby"))  # fmt: skip
+    return AppSettings(arn, instances, tags, rolling, drain_s, commands, r53, asg)
 
 
 def _db(raw: Any, problems: list[Problem]) -> DbSettings | None:
@@ -225,10 +233,11 @@ def _duration(raw: Any, path: str, problems: list[Problem]) -> float:
 
 def _waits(raw: Any, problems: list[Problem]) -> Waits:
     found = _mapping(raw, "env.waits", problems)
-    problems.extend(_unknown(found, {"poll", "timeout"}, "env.waits"))
+    problems.extend(_unknown(found, {"poll", "timeout", "db_timeout"}, "env.waits"))
     return Waits(
         _duration(found.get("poll", 5.0), "env.waits.poll", problems),
         _duration(found.get("timeout", 1200.0), "env.waits.timeout", problems),
+        _duration(found.get("db_timeout", 2700.0), "env.waits.db_timeout", problems),
     )
 
 

@@ -5,8 +5,9 @@ poll interval / timeout. Out: the final state, or ProviderError naming what neve
 boto3's own waiters sleep on the wall clock with fixed delays; these take a Clock so tests
 run the same code in milliseconds (FakeClock) and users tune poll/timeout per trial.
 
-`Journal.step(name)` is a context manager: it records one `Action` (start, end, status,
-error, detail) through the provider's sink whether the step succeeds or raises.
+`Journal.step(name)` is a context manager: it writes the step to the undo journal as
+intended before the block runs and settles it after, and records one `Action` (start, end,
+status, error, detail) through the provider's sink whether the step succeeds or raises.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from loadtrial.clock import Clock
-from loadtrial.env.model import Action, ActionSink
+from loadtrial.env.journal import logged
+from loadtrial.env.model import DONE, FAILED, Action, ActionSink, StepLog
 from loadtrial.errors import ProviderError
 
 T = TypeVar("T")
@@ -51,14 +53,16 @@ class Waiter:
 class Journal:
     """Records each step as an Action through the sink, and keeps them for ApplyRecord."""
 
-    def __init__(self, sink: ActionSink, clock: Clock) -> None:
+    def __init__(self, sink: ActionSink, clock: Clock, log: StepLog) -> None:
         self._sink = sink
         self._clock = clock
+        self.log = log
         self.actions: list[Action] = []
 
     def record(self, name: str, status: str, error: str = "", **detail: Any) -> None:
         """Record an instant action (a decision or a skipped step)."""
         now = self._clock.wall()
+        self.log.settle(self.log.intend(name), FAILED if status == "failed" else DONE, error)
         self._emit(Action(name, now, now, status, error, dict(detail)))
 
     @contextmanager
@@ -67,7 +71,8 @@ class Journal:
         extra: dict[str, Any] = dict(detail)
         started = self._clock.wall()
         try:
-            yield extra
+            with logged(self.log, name):
+                yield extra
         except BaseException as exc:
             error = f"{type(exc).__name__}: {exc}"
             self._emit(Action(name, started, self._clock.wall(), "failed", error, extra))

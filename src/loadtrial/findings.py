@@ -1,8 +1,8 @@
-"""Data of the analysis door: typed findings with their evidence.
+"""Findings: what the analysis concludes, as the store keeps it and the report shows it.
 
-Analysis functions are pure (arrays and records in, findings out). Every finding carries
-one plain sentence (`summary`) and the numbers behind it (`evidence`, JSON-able), so the
-terminal, the HTML report and `--json` say the same thing.
+A neutral module below store, analysis and report (all three use it; none owns it).
+Every finding carries one plain sentence (`summary`) and the numbers behind it
+(`evidence`, JSON-able), so the terminal, the HTML report and `--json` say the same thing.
 """
 
 from __future__ import annotations
