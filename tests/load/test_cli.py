@@ -103,10 +103,10 @@ def test_ctrl_c_still_prints_and_writes(fast_target: RunningTarget, tmp_path: Pa
     import time
 
     out = tmp_path / "s.json"
-    # Ctrl-C as on a terminal: a disposition inherited from the test process (seen in full
-    # runs under load: SIGINT ignored or blocked there, so the child ran its whole 60 s)
-    # is reset in the child before the CLI starts. -X faulthandler: if it ever hangs after
-    # Ctrl-C, SIGABRT below prints every thread.
+    # Ctrl-C as on a terminal: full suite runs under load saw the child ignore SIGINT and
+    # run its whole 60 s, so the child starts with SIGINT at Python's default and unblocked
+    # whatever it inherited, and a failure reports the test process's SIGINT state.
+    # -X faulthandler: if it ever hangs after Ctrl-C, SIGABRT below prints every thread.
     terminal_like = (
         "import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
         "signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT}); "
