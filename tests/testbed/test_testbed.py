@@ -127,7 +127,10 @@ def test_render_costs_about_its_cpu_ms_of_app_cpu(testbed: Path) -> None:
     assert http_get(base + "?cpu_ms=0")[0] == 200  # the node has started (imports, calibration)
     plain = _node_cpu_ms(node, base + "?cpu_ms=0")
     work = _node_cpu_ms(node, base + "?cpu_ms=20")
-    assert 150 <= work - plain <= 300, (plain, work)  # 10 x 20 ms (CPU clock ticks: 10 ms)
+    # 10 x 20 ms, calibrated at the node's start; CPU time per unit of work shifts by up to
+    # about 2x on a shared (SMT) machine when a neighbour gets busy or idle, and ticks are
+    # 10 ms: the band says "about its cpu_ms", not a benchmark
+    assert 100 <= work - plain <= 400, (plain, work)
 
 
 def test_stats_is_db_work(testbed: Path) -> None:
@@ -142,7 +145,7 @@ def test_stats_is_db_work(testbed: Path) -> None:
 
 def test_lb_maxconn_is_applied_and_read_back(testbed: Path) -> None:
     actions: list[Action] = []
-    provider = create({"state": str(testbed)}, actions.append)
+    provider = create({"state": str(testbed)}, actions.append, MemoryLog())
     assert provider.snapshot()["lb.maxconn"] == "0"
     record = provider.apply({"lb_maxconn": 3})
     assert provider.snapshot()["lb.maxconn"] == "3"
