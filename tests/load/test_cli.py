@@ -29,8 +29,11 @@ def test_rate_run_writes_exact_json(
     code = main(["load", fast_target.url, "--rate", "200", "--duration", "1s", "--json", str(out)])
     assert code == 0
     printed = capsys.readouterr().out
-    assert "200/s achieved" in printed and "valid" in printed
     s = json.loads(out.read_text())
+    # a busy machine may make the generator trail its schedule: the run is then rightly
+    # INVALID, so the table must agree with the JSON rather than expect a quiet machine
+    verdict = "valid" if s["valid"] else "INVALID: " + s["invalid_reasons"][0][:20]
+    assert "200/s achieved" in printed and verdict in printed
     assert set(s) == SUMMARY_KEYS
     assert set(s["latency_ms"]) == set(s["uncorrected_latency_ms"]) == LATENCY_KEYS
     assert set(s["generator"]) == {"cpu_percent", "max_send_lag_ms"}
@@ -92,7 +95,7 @@ def test_parse_stages() -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(60)
+@pytest.mark.timeout(150)
 def test_ctrl_c_still_prints_and_writes(fast_target: RunningTarget, tmp_path: Path) -> None:
     import signal
     import subprocess
@@ -100,38 +103,60 @@ def test_ctrl_c_still_prints_and_writes(fast_target: RunningTarget, tmp_path: Pa
     import time
 
     out = tmp_path / "s.json"
-    argv = [sys.executable, "-m", "loadtrial.cli", "load", fast_target.url, "--rate", "50"]
-    proc = subprocess.Popen(
-        [*argv, "--duration", "60s", "--json", str(out)],
+    # Ctrl-C as on a terminal: full suite runs under load saw the child ignore SIGINT and
+    # run its whole 60 s, so the child starts with SIGINT at Python's default and unblocked
+    # whatever it inherited, and a failure reports the test process's SIGINT state.
+    # -X faulthandler: if it ever hangs after Ctrl-C, SIGABRT below prints every thread.
+    terminal_like = (
+        "import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+        "signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT}); "
+        "from loadtrial.cli import main; sys.exit(main(sys.argv[1:]))"
+    )
+    inherited = _sigint_state()
+    argv = [sys.executable, "-X", "faulthandler", "-c", terminal_like, "load", fast_target.url]
+    with subprocess.Popen(
+        [*argv, "--rate", "50", "--duration", "60s", "--json", str(out)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-    )
-    try:
-        deadline = time.monotonic() + 40
-        _wait_until_connected(proc.pid, fast_target.port, deadline)
+    ) as proc:
+        _wait_until_connected(proc.pid, fast_target.port, time.monotonic() + 60)
         time.sleep(1.5)
         proc.send_signal(signal.SIGINT)
-        stdout, _ = proc.communicate(timeout=max(1.0, deadline - time.monotonic()))
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert proc.returncode == 3
+        try:
+            stdout, stderr = proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGABRT)
+            stdout, stderr = proc.communicate(timeout=30)
+            raise AssertionError(f"no exit 60 s after Ctrl-C; its threads:\n{stderr}") from None
+    assert proc.returncode == 3, f"{stderr}\nSIGINT in the test process: {inherited}"
     assert "interrupted" in stdout
     s = json.loads(out.read_text())
     assert s["requests"] >= 25 and s["duration_s"] < 30
 
 
+def _sigint_state() -> str:
+    """Whether this process ignores or blocks SIGINT (children inherit both)."""
+    with open("/proc/self/status", encoding="ascii") as status:
+        fields = dict(line.split(":", 1) for line in status if ":" in line)
+    bit = 1 << 1  # SIGINT is signal 2
+    ignored, blocked = (int(fields[k].strip(), 16) & bit for k in ("SigIgn", "SigBlk"))
+    return f"ignored={bool(ignored)} blocked={bool(blocked)}"
+
+
 def _wait_until_connected(pid: int, port: int, deadline: float) -> None:
-    """Wait until process `pid` holds a connection to `port` (its load has started)."""
+    """Wait until process `pid` holds a connection to `port` in two polls 0.3 s apart: the
+    load has started (the one-off reachability check before it opens and closes at once)."""
     import time
 
     import psutil
 
     proc = psutil.Process(pid)
+    seen = 0
     while time.monotonic() < deadline:
-        if any(c.raddr and c.raddr.port == port for c in proc.net_connections("tcp")):
+        connected = any(c.raddr and c.raddr.port == port for c in proc.net_connections("tcp"))
+        seen = seen + 1 if connected else 0
+        if seen == 2:
             return
-        time.sleep(0.1)
+        time.sleep(0.3)
     raise AssertionError("the load never connected to the target")

@@ -1,7 +1,7 @@
-"""The mysql observer against the MariaDB at 127.0.0.1:3306 (user root, no password),
-skipped with a reason when that server is not reachable. The server is shared, so the
-test changes no global setting: the connection limit is met through a throw-away user
-with MAX_USER_CONNECTIONS 1."""
+"""The mysql observer against the session's private MariaDB server (tests/conftest.py:
+started by the suite on its own port, never the machine's server). The server is shared by
+the session, so a test changes no global setting: the connection limit is met through a
+throw-away user with MAX_USER_CONNECTIONS 1."""
 
 from __future__ import annotations
 
@@ -16,16 +16,13 @@ import pytest
 
 from loadtrial.observe import make_observer, observer_problems
 from loadtrial.observe.model import Sample, SampleFault
+from mariadb_server import MariaDB
 
-ROOT = {"host": "127.0.0.1", "port": 3306, "user": "root", "password": ""}
 
-
-@pytest.fixture(scope="module")
-def root() -> Iterator[Any]:
-    try:
-        conn = pymysql.connect(**ROOT, connect_timeout=2, autocommit=True)
-    except pymysql.MySQLError as exc:
-        pytest.skip(f"MariaDB/MySQL not reachable at 127.0.0.1:3306 as root: {exc}")
+@pytest.fixture
+def root(mariadb: MariaDB) -> Iterator[Any]:
+    """An autocommit connection as the private server's root."""
+    conn = pymysql.connect(**mariadb.params(), connect_timeout=10, autocommit=True)
     try:
         yield conn
     finally:
@@ -36,10 +33,10 @@ def _by_name(samples: list[Sample]) -> dict[str, Sample]:
     return {s.name: s for s in samples}
 
 
-def test_connections_questions_and_cpu(root: Any) -> None:
-    obs: Any = make_observer({"kind": "mysql", "as": "db", **ROOT})
+def test_connections_questions_and_cpu(mariadb: MariaDB, root: Any) -> None:
+    obs: Any = make_observer({"kind": "mysql", "as": "db", **mariadb.params()})
     obs.start()
-    extra = [pymysql.connect(**ROOT, autocommit=True) for _ in range(5)]
+    extra = [pymysql.connect(**mariadb.params(), autocommit=True) for _ in range(5)]
     try:
         obs.sample(0.0)
         with root.cursor() as cur:
@@ -66,7 +63,7 @@ def test_connections_questions_and_cpu(root: Any) -> None:
     assert obs.drain_events() == []
 
 
-def test_a_refused_connection_is_a_sample_not_a_crash(root: Any) -> None:
+def test_a_refused_connection_is_a_sample_not_a_crash(mariadb: MariaDB, root: Any) -> None:
     user = f"lt_obs_{uuid.uuid4().hex[:8]}"
     with root.cursor() as cur:
         cur.execute(f"CREATE USER '{user}'@'%' IDENTIFIED BY 'pw' WITH MAX_USER_CONNECTIONS 1")
@@ -76,7 +73,7 @@ def test_a_refused_connection_is_a_sample_not_a_crash(root: Any) -> None:
     entry = {
         "kind": "mysql",
         "host": "127.0.0.1",
-        "port": 3306,
+        "port": mariadb.port,
         "user": user,
         "password": "pw",
         "as": "db",

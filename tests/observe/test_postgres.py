@@ -157,10 +157,12 @@ def test_server_cpu_is_measured_on_this_host(dsn: str) -> None:
 
 
 def _postmaster(dsn: str) -> psutil.Process:
+    """The server's postmaster: the parent of our backend, read while the connection (and
+    so the backend) is still open; a closed connection's backend may already be gone."""
     with psycopg.connect(dsn) as conn:
         backend = conn.execute("SELECT pg_backend_pid()").fetchone()
-    assert backend is not None
-    parent = psutil.Process(int(backend[0])).parent()
+        assert backend is not None
+        parent = psutil.Process(int(backend[0])).parent()
     assert parent is not None
     return parent
 

@@ -14,7 +14,6 @@ import fcntl
 import json
 import os
 import select
-import shutil
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -34,20 +33,6 @@ FLAGS = (
     "--remote-debugging-pipe",
     "--hide-scrollbars",
 )
-
-
-def find_chromium() -> str | None:
-    """Return the chromium binary, installing Debian's package once when missing."""
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if found or not shutil.which("apt-get") or os.geteuid() != 0:
-        return found
-    subprocess.run(
-        ["apt-get", "install", "-y", "-q", "chromium"],
-        capture_output=True,
-        timeout=600,
-        check=False,
-    )
-    return shutil.which("chromium")
 
 
 @dataclass

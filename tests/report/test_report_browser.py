@@ -6,19 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from report_browser import check_page, find_chromium
+from report_browser import check_page
 
 from loadtrial.report import synthetic, write_html
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
-
-
-@pytest.fixture(scope="module")
-def chromium() -> str:
-    binary = find_chromium()
-    if binary is None:
-        pytest.skip("chromium is not installed and `apt-get install -y chromium` was not possible")
-    return binary
 
 
 @pytest.mark.slow

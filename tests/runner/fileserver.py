@@ -65,9 +65,15 @@ def handler(behaviour: Path, hits: list[int]) -> type[BaseHTTPRequestHandler]:
 
 
 def trial_text(
-    server: FileServer, *, extra: str = "", arms: str = "", seconds: float = 1, rate: int = 20
+    server: FileServer,
+    *,
+    extra: str = "",
+    arms: str = "",
+    seconds: float = 1,
+    rate: int = 20,
+    delay_ms: int = 0,
 ) -> str:
-    """A trial whose arms write '<status> 0' into the server's behaviour file."""
+    """A trial whose arms write '<status> <delay_ms>' into the server's behaviour file."""
     d = server.behaviour.parent
     arms = arms or "  good: {status: 200}\n  broken: {status: 503}\n"
     return (
@@ -75,7 +81,7 @@ def trial_text(
         f"target: {{base_url: '{server.url}'}}\n"
         f"load:\n  stages: [{{rate: {rate}, duration: {seconds}s}}]\n  timeout: 2s\n"
         "env:\n  provider: shell\n"
-        f"  apply: 'echo {{status}} 0 > {d}/behaviour'\n"
+        f"  apply: 'echo {{status}} {delay_ms} > {d}/behaviour'\n"
         f"  revert: 'rm -f {d}/behaviour'\n"
         f"  facts: {{server.behaviour: 'cat {d}/behaviour 2>/dev/null || echo default'}}\n"
         f"arms:\n{arms}" + extra

@@ -127,7 +127,10 @@ def test_render_costs_about_its_cpu_ms_of_app_cpu(testbed: Path) -> None:
     assert http_get(base + "?cpu_ms=0")[0] == 200  # the node has started (imports, calibration)
     plain = _node_cpu_ms(node, base + "?cpu_ms=0")
     work = _node_cpu_ms(node, base + "?cpu_ms=20")
-    assert 150 <= work - plain <= 300, (plain, work)  # 10 x 20 ms (CPU clock ticks: 10 ms)
+    # 10 x 20 ms, calibrated at the node's start; CPU time per unit of work shifts by up to
+    # about 2x on a shared (SMT) machine when a neighbour gets busy or idle, and ticks are
+    # 10 ms: the band says "about its cpu_ms", not a benchmark
+    assert 100 <= work - plain <= 400, (plain, work)
 
 
 def test_a_busy_node_reads_its_own_core_in_busiest_util(testbed: Path) -> None:

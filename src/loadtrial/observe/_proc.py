@@ -47,7 +47,7 @@ class CpuMeter:
     def __init__(self) -> None:
         self._prev: dict[_Key, _Seen] = {}
         self._prev_t: float | None = None
-        self._prev_wall = 0.0  # create_time is wall-clock based
+        self._prev_born = 0.0  # when the last reading was taken, on the create-time clock
         self._rates: dict[int, float] = {}
 
     def own_rates(self) -> dict[int, float]:
@@ -58,7 +58,7 @@ class CpuMeter:
     def percent(self, procs: Iterable[psutil.Process], now: float) -> float | None:
         """Return CPU % of one core since the last call (None on the first call);
         `now` is monotonic seconds of this reading."""
-        wall = time.time()
+        born_clock = _create_clock()
         seen = _read(procs)
         used = 0.0
         own: dict[int, float] = {}
@@ -67,18 +67,28 @@ class CpuMeter:
             if before is not None:
                 used += cur.cpu_s - before.cpu_s
                 own[key[0]] = cur.own_s - before.own_s
-            elif self._prev_t is not None and key[1] >= self._prev_wall - 0.01:
+            elif self._prev_t is not None and key[1] >= self._prev_born - 0.01:
                 used += cur.cpu_s  # born since the last reading: all of it is new
                 own[key[0]] = cur.own_s
         for key, before in self._prev.items():
             if key not in seen and before.parent in seen:
                 used -= before.cpu_s  # its parent's reaped time now holds all of it
-        prev_t, self._prev, self._prev_t, self._prev_wall = self._prev_t, seen, now, wall
+        prev_t, self._prev, self._prev_t, self._prev_born = self._prev_t, seen, now, born_clock
         if prev_t is None or now <= prev_t:
             self._rates = {}
             return None
         self._rates = {pid: max(0.0, s) / (now - prev_t) for pid, s in own.items()}
         return max(0.0, used) / (now - prev_t) * 100.0
+
+
+def _create_clock() -> float:
+    """Now, on the clock of the create times read here. Linux gives a start time in ticks
+    since boot and a boot time truncated to whole seconds, so a create time can lag the
+    wall clock by up to a second: "born since the last reading" must compare against boot
+    time plus time since boot, not `time.time()`."""
+    if _HAS_PROC:
+        return _BOOT_TIME + time.clock_gettime(time.CLOCK_BOOTTIME)
+    return time.time()
 
 
 def _read(procs: Iterable[psutil.Process]) -> dict[_Key, _Seen]:
