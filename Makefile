@@ -5,17 +5,20 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
 
-.PHONY: demo test lint typecheck unit bench clean
+LOCK := requirements.lock
+
+.PHONY: demo test lint typecheck unit bench clean lock
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(VENV)/.installed-run: pyproject.toml | $(VENV)/bin/python
-	$(PIP) install -e '.[testbed,aws]'
+# pyproject.toml declares ranges; $(LOCK) pins the exact versions every install uses
+$(VENV)/.installed-run: pyproject.toml $(LOCK) | $(VENV)/bin/python
+	$(PIP) install -c $(LOCK) -e '.[testbed,aws]'
 	touch $@
 
-$(VENV)/.installed-dev: pyproject.toml | $(VENV)/bin/python
-	$(PIP) install -e '.[dev]'
+$(VENV)/.installed-dev: pyproject.toml $(LOCK) | $(VENV)/bin/python
+	$(PIP) install -c $(LOCK) -e '.[dev]'
 	touch $@ $(VENV)/.installed-run
 
 demo: $(VENV)/.installed-run
@@ -35,6 +38,15 @@ test: lint typecheck unit
 
 bench: $(VENV)/.installed-dev
 	$(PY) bench/run_all.py
+
+# re-resolve the ranges in a scratch venv and pin what it installed (after editing ranges)
+lock:
+	rm -rf .lockvenv && $(PYTHON) -m venv .lockvenv
+	.lockvenv/bin/python -m pip --disable-pip-version-check -q install -e '.[dev]'
+	{ echo "# Exact versions that 'make' and CI install (pip install -c $(LOCK) -e '.[dev]')."; \
+	  echo "# pyproject.toml declares the ranges; regenerate after changing them: make lock"; \
+	  .lockvenv/bin/python -m pip freeze --exclude-editable | grep -v '^loadtrial'; } > $(LOCK)
+	rm -rf .lockvenv
 
 clean:
 	rm -rf $(VENV) .loadtrial .pytest_cache .mypy_cache .ruff_cache
