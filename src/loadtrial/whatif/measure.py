@@ -27,7 +27,7 @@ import numpy as np
 
 from loadtrial.analysis import hist
 from loadtrial.analysis.runview import RunView, build_run_view
-from loadtrial.analysis.saturation import SMOOTHED_SUFFIXES
+from loadtrial.analysis.saturation import SATURATED_UTIL, SMOOTHED_SUFFIXES
 from loadtrial.analysis.slo import validity_finding
 from loadtrial.errors import UserError
 from loadtrial.spec.model import Trial
@@ -42,7 +42,6 @@ from loadtrial.whatif.model import (
 )
 
 USABLE = ("complete", "aborted", "interrupted")
-SATURATED = 0.9
 MIN_PROFILE_REQUESTS = 20
 ONE_RUN_REL_SE = 0.10
 # the testbed's app pool timeout and balancer queue timeout (testbed/app.py, balancer.py);
@@ -113,9 +112,9 @@ def _saturated_from(run: RunData, view: RunView) -> int:
         if s.capacity and s.unit == "count" and is_use(s.name) and s.values.size:
             # the level it settled at counts as full too: slots others hold (or a pool
             # that cannot grow) keep a saturated resource under its nominal capacity
-            level = min(SATURATED * s.capacity, SATURATED * float(s.values.max()))
+            level = min(SATURATED_UTIL * s.capacity, SATURATED_UTIL * float(s.values.max()))
             hot = s.t_s[s.values >= level]
-            if hot.size and float(s.values.max()) >= SATURATED * 0.9 * s.capacity:
+            if hot.size and float(s.values.max()) >= SATURATED_UTIL * 0.9 * s.capacity:
                 first = min(first, int(hot[0]))
     return first
 
@@ -149,7 +148,7 @@ def run_figures(run: RunData, view: RunView) -> RunFigures:
     peak = float(held_w.max()) if held_w.size else 0.0
     # full: the held connections sat at a ceiling near capacity (slots others hold keep it
     # a little under the nominal figure); then the requests that erred waited for one
-    full = cap > 0 and peak >= 0.8 * cap and float(np.median(held_w)) >= SATURATED * peak
+    full = cap > 0 and peak >= 0.8 * cap and float(np.median(held_w)) >= SATURATED_UTIL * peak
     commits = _mean(w("db.xact.commit_per_s"))
     held = _mean(held_w)
     db_requests = commits + (errors if full else 0.0)

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from loadtrial.analysis.saturation import SATURATED_UTIL
 from loadtrial.whatif.model import (
     MODEL_FORM_ERROR_PP,
     MODEL_FORM_REL,
@@ -30,7 +31,6 @@ from loadtrial.whatif.model import (
 )
 from loadtrial.whatif.simulate import CAUSE_OF, SimResult, simulate
 
-SATURATED = 0.9
 WINDOW_S = 30.0  # simulated seconds measured per replication
 WARMUP_S = 5.0  # simulated seconds before them (pools grow, queues form)
 LABELS = {
@@ -130,7 +130,7 @@ def _bottleneck(model: WhatifModel, runs: Sequence[SimResult], bounds: dict[str,
         if cause in CAUSE_OF:
             return CAUSE_OF[cause]
         return max(util, key=lambda k: util[k]) if util else "none"
-    hot = {k: u for k, u in util.items() if u >= SATURATED}
+    hot = {k: u for k, u in util.items() if u >= SATURATED_UTIL}
     return max(hot, key=lambda k: hot[k]) if hot else "none"
 
 
