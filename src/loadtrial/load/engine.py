@@ -21,6 +21,7 @@ from collections.abc import Callable
 from typing import Any
 
 import httptools
+import uvloop
 
 from loadtrial.clock import SystemClock
 from loadtrial.load import wire
@@ -288,11 +289,7 @@ async def _run(
 
 
 def new_loop() -> asyncio.AbstractEventLoop:
-    """Return a uvloop event loop (asyncio's default loop where uvloop is missing)."""
-    try:
-        import uvloop
-    except ImportError:  # pragma: no cover - uvloop is a dependency on Linux and macOS
-        return asyncio.new_event_loop()
+    """Return a uvloop event loop (uvloop is a dependency: one loop, measured as benched)."""
     loop: asyncio.AbstractEventLoop = uvloop.new_event_loop()
     return loop
 
