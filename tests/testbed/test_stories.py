@@ -130,7 +130,10 @@ def test_db_cpu_story_pins_the_db_with_one_cpu(tmp_path: Path) -> None:
     # connections are never the limit in this story
     assert _steady(more, "db.connections.active").max() <= 4 * 10 + 3, why  # pools of 10
     assert np.median(_steady(two, "db.cpu.util")) < SATURATED, why
-    assert _error_rate(more) > 0.01 or _host_busy(more), why
+    # more app nodes do not help: that arm misses the SLO too (by latency: the db CPU
+    # queue, not errors, on a quiet machine)
+    slo = {f.arm: f.status for f in findings if f.kind == "slo" and f.run_id is None}
+    assert slo["more-app-nodes"] == "fail" or _host_busy(more), (slo, why)
     # today's analysis already names db CPU (unless the host saturated first)
     named = _bottleneck(findings, "baseline")
     assert named.get("resource") == "db.cpu.util" or _host_busy(base), (named, why)
