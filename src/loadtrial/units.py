@@ -2,12 +2,17 @@
 
 In: strings such as "30s", "500ms", "2m", "1h30m", "0.1%", "1.5k". Out: floats in the
 unit the name says (seconds, fraction, count). Bad input raises ValueError with a message
-fit to show a user (the caller adds file, line and field).
+fit to show a user (the caller adds file, line and field). `Duration` and `Fraction` are
+the same parsers as pydantic field types, for every model of the file boundary (spec,
+observer and provider settings).
 """
 
 from __future__ import annotations
 
 import re
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator, WithJsonSchema
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(us|µs|ms|s|m|h)")
 _DURATION_SCALE_S = {"us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
@@ -71,3 +76,27 @@ def format_ms(micros: float) -> str:
     if ms < 1000:
         return f"{ms:.0f}ms"
     return f"{ms / 1000:.2f}s"
+
+
+def _duration(value: Any) -> float:
+    return parse_duration_s(value)
+
+
+def _fraction(value: Any) -> float:
+    return parse_fraction(value)
+
+
+# Written as "30s", "500ms", "2m" or a number of seconds; held as float seconds.
+Duration = Annotated[
+    float,
+    BeforeValidator(_duration),
+    WithJsonSchema(
+        {"anyOf": [{"type": "number", "minimum": 0}, {"type": "string", "examples": ["30s"]}]}
+    ),
+]
+# Written as "0.1%" or a fraction; held as a float fraction.
+Fraction = Annotated[
+    float,
+    BeforeValidator(_fraction),
+    WithJsonSchema({"anyOf": [{"type": "number", "minimum": 0, "maximum": 1}, {"type": "string"}]}),
+]

@@ -10,11 +10,13 @@ from typing import Any
 
 import boto3
 import pytest
+from pydantic import TypeAdapter, ValidationError
 
 from loadtrial.clock import FakeClock
 from loadtrial.errors import ObserverError
 from loadtrial.observe.cloudwatch import CloudWatchObserver, problems, resolution_s
 from loadtrial.observe.model import SampleFault
+from loadtrial.observe.settings import ObserverSettings
 
 
 def _put(
@@ -176,9 +178,14 @@ def test_a_period_cloudwatch_refuses_is_a_problem() -> None:
 
 
 def test_problems_name_fields() -> None:
-    found = problems({"kind": "cloudwatch", "period": "soon", "rds_instance": ["x"]}, "observe[2]")
-    fields = {p.field for p in found}
-    assert {"observe[2].period", "observe[2].rds_instance", "observe[2]"} <= fields
+    # a typo or a wrong type is the model's (observe.settings.CloudWatchSettings)
+    with pytest.raises(ValidationError) as info:
+        TypeAdapter(ObserverSettings).validate_python(
+            {"kind": "cloudwatch", "period": "soon", "rds_instance": ["x"]}
+        )
+    assert {e["loc"][-1] for e in info.value.errors()} == {"period", "rds_instance"}
+    found = problems({"kind": "cloudwatch", "period": 90.0}, "observe[2]")
+    assert {p.field for p in found} == {"observe[2].period", "observe[2]"}
     assert problems({"kind": "cloudwatch", "rds_instances": ["a"]}, "observe[0]") == []
 
 

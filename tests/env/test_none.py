@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+from pydantic import ValidationError
+
 from loadtrial.env import make_provider, provider_problems
 from loadtrial.env.journal import MemoryLog
+from loadtrial.env.settings import NoneSettings
 
 
 def test_none_applies_nothing_and_has_no_facts() -> None:
@@ -15,6 +19,7 @@ def test_none_applies_nothing_and_has_no_facts() -> None:
 
 
 def test_none_refuses_settings() -> None:
-    found = provider_problems("none", {"apply": "x"}, {"a": {}})
-    assert [p.field for p in found] == ["env.apply"]
+    # a setting is refused by the model (env.settings.NoneSettings, extra keys forbidden)
+    with pytest.raises(ValidationError, match="apply"):
+        NoneSettings.model_validate({"provider": "none", "apply": "x"})
     assert provider_problems("none", {}, {"a": {"anything": 1}}) == []

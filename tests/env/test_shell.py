@@ -77,10 +77,6 @@ def test_arm_may_override_commands(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("settings", "arms", "field", "words"),
     [
-        ({"aply": "x"}, {}, "env.aply", "unknown shell setting"),
-        ({"apply": 3}, {}, "env.apply", "expected a command"),
-        ({"facts": ["x"]}, {}, "env.facts", "mapping of fact name"),
-        ({"timeout": "soon"}, {}, "env.timeout", "expected a duration"),
         ({"apply": "echo {n}"}, {"a": {"m": 1}}, "arms.a", "uses {n} but arm 'a' does not set it"),
         ({"revert": "echo {n"}, {"a": {}}, "arms.a", "unbalanced brace"),
         ({}, {"a": {"apply": 5}}, "arms.a.apply", "expected a command"),

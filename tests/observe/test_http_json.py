@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import pytest
+from written import written
 
 from loadtrial.errors import ObserverError
 from loadtrial.observe import make_observer, observer_problems
@@ -34,7 +35,7 @@ def test_fields_capacity_and_rates(page: Any) -> None:
             {"path": "nowhere.to.be.found"},
         ],
     }
-    assert observer_problems(entry, "observe[0]") == []
+    assert observer_problems(written(entry), "observe[0]") == []
     obs = make_observer(entry)
     page.content_type = "application/json"
     page.set(json.dumps({"pool": {"active": 5, "size": 20}, "requests": 100}))
@@ -52,12 +53,6 @@ def test_fields_capacity_and_rates(page: Any) -> None:
 
 
 def test_problems() -> None:
-    found = observer_problems(
-        {"kind": "http-json", "url": "http://x/s", "fields": [{"pth": "a"}], "interval": "x"},
-        "observe[3]",
-    )
-    assert {p.field for p in found} == {
-        "observe[3].fields[0].pth",
-        "observe[3].fields[0].path",
-        "observe[3].interval",
-    }
+    # the shape (unknown keys, types) is the model's: tests/observe/test_observe_settings.py
+    found = observer_problems(written({"kind": "http-json", "url": "file:///s"}), "observe[3]")
+    assert {p.field for p in found} == {"observe[3].url", "observe[3].fields"}

@@ -13,6 +13,8 @@ from typing import Any
 
 import pymysql
 import pytest
+from pydantic import ValidationError
+from written import written
 
 from loadtrial.observe import make_observer, observer_problems
 from loadtrial.observe.model import Sample, SampleFault
@@ -105,5 +107,8 @@ def test_server_down_is_refused() -> None:
 
 
 def test_problems() -> None:
-    found = observer_problems({"kind": "mysql", "prot": 1, "port": 70000}, "observe[1]")
-    assert {p.field for p in found} == {"observe[1].prot", "observe[1].port"}
+    # the shape is the model's (observe.settings.MysqlSettings), every mistake at once
+    with pytest.raises(ValidationError) as info:
+        written({"kind": "mysql", "prot": 1, "port": 70000})
+    assert {e["loc"][-1] for e in info.value.errors()} == {"prot", "port"}
+    assert observer_problems(written({"kind": "mysql", "port": 3307}), "observe[1]") == []

@@ -10,6 +10,8 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+from pydantic import ValidationError
+from written import written
 
 from loadtrial.observe import make_observer, observer_problems
 
@@ -72,5 +74,6 @@ def test_process_cores_divides_a_multi_core_process() -> None:
 
 def test_process_cores_must_be_a_whole_number() -> None:
     entry = {"kind": "process", "match": "x", "process_cores": 0}
-    assert [p.field for p in observer_problems(entry, "o")] == ["o.process_cores"]
-    assert observer_problems({**entry, "process_cores": 4}, "o") == []
+    with pytest.raises(ValidationError, match="process_cores"):
+        written(entry)
+    assert observer_problems(written({**entry, "process_cores": 4}), "o") == []

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import psutil
 import pytest
+from written import written
 
 from loadtrial.observe import make_observer, observer_problems
 from loadtrial.observe.host import read_sockstat
@@ -99,10 +100,10 @@ def test_host_observer_reports_the_machine() -> None:
 
 
 def test_process_problems() -> None:
-    assert [p.field for p in observer_problems({"kind": "process"}, "observe[1]")] == ["observe[1]"]
-    bad = observer_problems({"kind": "process", "match": "([", "pids": [0]}, "observe[1]")
-    assert {p.field for p in bad} == {"observe[1].match", "observe[1].pids"}
-    assert observer_problems({"kind": "host", "as": "bad alias"}, "o")[0].field == "o.as"
+    found = observer_problems(written({"kind": "process"}), "observe[1]")
+    assert [p.field for p in found] == ["observe[1]"]
+    bad = observer_problems(written({"kind": "process", "match": "(["}), "observe[1]")
+    assert {p.field for p in bad} == {"observe[1].match"}
 
 
 FORK_THEN_EXEC = """

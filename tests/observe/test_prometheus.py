@@ -6,6 +6,7 @@ import time
 from typing import Any
 
 import pytest
+from written import written
 
 from loadtrial.errors import ObserverError
 from loadtrial.observe import make_observer, observer_problems
@@ -64,7 +65,7 @@ def test_gauges_counters_labels_and_capacity(page: Any) -> None:
         },
         "process_resident_memory_bytes",
     ]
-    assert observer_problems(entry, "observe[0]") == []
+    assert observer_problems(written(entry), "observe[0]") == []
     obs = make_observer(entry)
     page.set(PAGE.format(sessions=40, ok=1000, bad=10))
     obs.start()
@@ -128,24 +129,15 @@ def test_sampler_keeps_scraping_and_reports_fault_and_recovery(page: Any) -> Non
 
 
 def test_problems_name_each_mistake() -> None:
-    found = observer_problems(
-        {
-            "kind": "prometheus",
-            "url": "ftp://x",
-            "metrics": [{"nme": "x"}, ""],
-            "labels": {"code": "5(("},
-        },
-        "observe[2]",
-    )
-    fields = {p.field for p in found}
-    assert {
-        "observe[2].url",
-        "observe[2].metrics[0].nme",
-        "observe[2].metrics[0].name",
-        "observe[2].metrics[1]",
-        "observe[2].labels.code",
-    } <= fields
-    missing = observer_problems({"kind": "prometheus", "url": "http://x/m"}, "observe[0]")
+    entry = {
+        "kind": "prometheus",
+        "url": "ftp://x",
+        "metrics": [{"name": "x", "labels": {"le": "(("}}, "up"],
+        "labels": {"code": "5(("},
+    }
+    fields = {p.field for p in observer_problems(written(entry), "observe[2]")}
+    assert fields == {"observe[2].url", "observe[2].metrics[0].labels.le", "observe[2].labels.code"}
+    missing = observer_problems(written({"kind": "prometheus", "url": "http://x/m"}), "observe[0]")
     assert [p.field for p in missing] == ["observe[0].metrics"]
 
 

@@ -118,7 +118,7 @@ CASES = [
     (GOOD + "observe:\n  - {as: db}\n", 11, "observe[0].kind", "is required"),
     (GOOD + "observe: everything\n", 10, "observe", "list of observers or the word testbed"),
     (GOOD + "env: {provider: magic}\n", 10, "env.provider", "unknown provider 'magic'"),
-    (GOOD + "env: {provider: none, apply: x}\n", 10, "env.apply", "takes no settings"),
+    (GOOD + "env: {provider: none, apply: x}\n", 10, "env.apply", "unknown field 'apply'"),
     (GOOD + "env: {provider: shell, apply: 'echo {n}'}\n", 8, "arms.a", "uses {n}"),
     (GOOD.replace("8080", "${PORT}"), 3, "target.base_url", "environment variable PORT is not set"),
     (GOOD.replace("load:\n", "load:\n  timeout: 0s\n"), 5, "load.timeout", "longer than 0s"),

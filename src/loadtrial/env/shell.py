@@ -51,7 +51,6 @@ from loadtrial.env.model import (
 from loadtrial.errors import Problem, ProviderError
 from loadtrial.units import parse_duration_s
 
-SETTINGS = ("apply", "revert", "facts", "timeout", "cwd")
 RESERVED_PARAMS = ("apply", "revert")
 DEFAULT_TIMEOUT_S = 60.0
 
@@ -268,37 +267,12 @@ def env_key(settings: Mapping[str, Any]) -> str:
 
 
 def problems(settings: Mapping[str, Any], arms: Mapping[str, Mapping[str, Any]]) -> list[Problem]:
-    """Every problem with the shell settings and with each arm's template parameters."""
-    out = [
-        Problem(f"env.{k}", "unknown shell setting", "use: " + ", ".join(SETTINGS))
-        for k in settings
-        if k not in SETTINGS
-    ]
-    out += _type_problems(settings)
-    if out:
-        return out
+    """Every problem with each arm's template parameters (the settings' shape is checked
+    by their model, `env.settings.ShellSettings`)."""
+    out: list[Problem] = []
     shared = parse_settings(settings)
     for arm, params in arms.items():
         out += _arm_problems(arm, params, shared)
-    return out
-
-
-def _type_problems(settings: Mapping[str, Any]) -> list[Problem]:
-    out: list[Problem] = []
-    for key in ("apply", "revert"):
-        value = settings.get(key)
-        if value is not None and not _is_commands(value):
-            out.append(Problem(f"env.{key}", "expected a command or a list of commands", ""))
-    facts = settings.get("facts")
-    if facts is not None and not (
-        isinstance(facts, Mapping) and all(isinstance(v, str) for v in facts.values())
-    ):
-        hint = "write facts: {db.max_connections: \"psql -Atc 'show max_connections'\"}"
-        out.append(Problem("env.facts", "expected a mapping of fact name to command", hint))
-    try:
-        parse_duration_s(settings.get("timeout", DEFAULT_TIMEOUT_S))
-    except ValueError as exc:
-        out.append(Problem("env.timeout", str(exc), "e.g. 30s"))
     return out
 
 

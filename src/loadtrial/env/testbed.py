@@ -33,7 +33,6 @@ _INT_LIMITS: Mapping[str, tuple[int, int]] = {
     "db_instances": (1, 2),
     "lb_maxconn": (0, 10000),
 }
-SETTINGS = ("state",)
 
 
 class TestbedProvider:
@@ -166,12 +165,9 @@ def _lb_problems(path: str, value: Any) -> list[Problem]:
 
 
 def problems(settings: Mapping[str, Any], arms: Mapping[str, Mapping[str, Any]]) -> list[Problem]:
-    """Every problem with the env settings and the arms' testbed parameters."""
-    found = [
-        Problem(f"env.{key}", "not a testbed setting", "the testbed provider takes: state")
-        for key in settings
-        if key not in SETTINGS
-    ]
+    """Every problem with the arms' testbed parameters (the settings' shape is checked by
+    their model, `env.settings.TestbedSettings`)."""
+    found: list[Problem] = []
     for arm, params in arms.items():
         found += _param_problems(arm, params)
     return found

@@ -44,15 +44,6 @@ if TYPE_CHECKING:
 _BATCH = 500  # GetMetricData accepts at most 500 queries per call
 _MAX_PAGES = 1000  # bound on NextToken pages per batch
 _PERIODS_S = (1.0, 5.0, 10.0, 30.0)  # GetMetricData: these, or a multiple of 60 s
-_CHECKS: Mapping[str, _config.Check] = {
-    "region": _config.is_str,
-    "endpoint_url": _config.is_str,
-    "load_balancer": _config.is_str,
-    "rds_instances": _config.is_str_list,
-    "ec2_instances": _config.is_str_list,
-    "period": _config.is_duration,
-    "delay": _config.is_duration,
-}
 
 
 @dataclass(frozen=True)
@@ -319,12 +310,9 @@ def create(entry: Mapping[str, Any]) -> CloudWatchObserver:
 
 def problems(entry: Mapping[str, Any], path: str) -> list[Problem]:
     """Return every problem with one cloudwatch entry."""
-    found = _config.check_entry(entry, path, _CHECKS)
+    found: list[Problem] = []
     period = entry.get("period", 60)
-    try:
-        period_s = parse_duration_s(period)
-    except (TypeError, ValueError):
-        period_s = 60.0  # check_entry reported it
+    period_s = parse_duration_s(period)
     if period_s not in _PERIODS_S and (period_s <= 0 or period_s % 60):
         found.append(
             Problem(

@@ -232,10 +232,6 @@ def create(entry: Mapping[str, Any]) -> PostgresObserver:
     )
 
 
-def _is_cpu(value: Any) -> str:
-    return "" if value == "auto" or isinstance(value, bool) else "expected auto, true or false"
-
-
 def _is_dsn(value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
         return "expected a connection string such as postgresql://user@host/db"
@@ -247,6 +243,6 @@ def _is_dsn(value: Any) -> str:
 
 
 def problems(entry: Mapping[str, Any], path: str) -> list[Problem]:
-    """Return every problem with a postgres entry."""
-    checks = {"dsn": _is_dsn, "cpu": _is_cpu, "probe_connect": _config.is_bool}
-    return _config.check_entry(entry, path, checks, required=("dsn",))
+    """Return every problem with a postgres entry that its model cannot express."""
+    why = _is_dsn(entry["dsn"])
+    return [Problem(f"{path}.dsn", why)] if why else []

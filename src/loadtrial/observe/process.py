@@ -167,31 +167,9 @@ def create(entry: Mapping[str, Any]) -> ProcessObserver:
     return ProcessObserver(_config.tier(entry, "process"), _config.interval_s(entry), entry)
 
 
-def _is_pid_list(value: Any) -> str:
-    ok = isinstance(value, list | tuple) and all(
-        isinstance(p, int) and not isinstance(p, bool) and p > 0 for p in value
-    )
-    return "" if ok else "expected a list of process ids"
-
-
-def _is_core_count(value: Any) -> str:
-    ok = isinstance(value, int) and not isinstance(value, bool) and value >= 1
-    return "" if ok else "expected a whole number of cores, at least 1"
-
-
 def problems(entry: Mapping[str, Any], path: str) -> list[Problem]:
     """Return every problem with a process entry (it must say how to find the group)."""
-    checks = {
-        "match": _config.is_regex,
-        "cmdline": _config.is_regex,
-        "name": _config.is_str,
-        "pids": _is_pid_list,
-        "pid_file": _config.is_str,
-        "children": _config.is_bool,
-        "connections": _config.is_bool,
-        "process_cores": _is_core_count,
-    }
-    found = _config.check_entry(entry, path, checks)
+    found = _config.regex_problems(entry, path, ("match", "cmdline"))
     if not any(entry.get(k) for k in _PICKERS):
         found.append(
             Problem(

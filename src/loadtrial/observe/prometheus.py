@@ -181,43 +181,17 @@ def create(entry: Mapping[str, Any]) -> PrometheusObserver:
     )
 
 
-_ITEM_KEYS = frozenset({"name", "labels", "as", "by", "rate", "unit", "capacity"})
-
-
-def _label_problems(raw: Any, path: str) -> list[Problem]:
-    if raw is None:
-        return []
-    if not isinstance(raw, Mapping):
-        return [Problem(path, "expected a mapping of label: regex")]
+def _label_problems(raw: Mapping[str, str] | None, path: str) -> list[Problem]:
     return [
-        Problem(f"{path}.{k}", why) for k, v in raw.items() if (why := _config.is_regex(str(v)))
+        Problem(f"{path}.{k}", why) for k, v in (raw or {}).items() if (why := _config.is_regex(v))
     ]
-
-
-def _item_problems(item: Any, path: str) -> list[Problem]:
-    if isinstance(item, str):
-        return [] if item.strip() else [Problem(path, "a metric name cannot be empty")]
-    if not isinstance(item, Mapping):
-        return [Problem(path, "expected a metric name or a mapping with name:")]
-    found = [
-        Problem(f"{path}.{k}", f"unknown key {k!r}", "known keys: " + ", ".join(sorted(_ITEM_KEYS)))
-        for k in item
-        if k not in _ITEM_KEYS
-    ]
-    if not item.get("name"):
-        found.append(Problem(f"{path}.name", "name is required"))
-    cap = item.get("capacity")
-    if cap is not None and _config.is_number(cap) and _config.is_str(cap):
-        found.append(Problem(f"{path}.capacity", "expected a number or a metric name"))
-    return found + _label_problems(item.get("labels"), f"{path}.labels")
 
 
 def problems(entry: Mapping[str, Any], path: str) -> list[Problem]:
-    """Return every problem with a prometheus entry."""
-    checks = {"url": _http.is_http_url, "metrics": lambda v: "", "labels": lambda v: ""}
-    found = _config.check_entry(entry, path, checks, required=("url",))
-    items = entry.get("metrics")
-    if not isinstance(items, list | tuple) or not items:
+    """Return every problem with a prometheus entry that its model cannot express."""
+    found = [Problem(f"{path}.url", why)] if (why := _http.is_http_url(entry["url"])) else []
+    items = entry.get("metrics") or ()
+    if not items:
         found.append(
             Problem(
                 f"{path}.metrics",
@@ -225,7 +199,6 @@ def problems(entry: Mapping[str, Any], path: str) -> list[Problem]:
                 "e.g. metrics: [haproxy_backend_current_sessions]",
             )
         )
-    else:
-        for i, item in enumerate(items):
-            found.extend(_item_problems(item, f"{path}.metrics[{i}]"))
+    for i, item in enumerate(items):
+        found += _label_problems(item.get("labels"), f"{path}.metrics[{i}].labels")
     return found + _label_problems(entry.get("labels"), f"{path}.labels")

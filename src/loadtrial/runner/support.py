@@ -18,6 +18,7 @@ from types import FrameType
 from typing import Any
 
 from loadtrial.env.model import Action
+from loadtrial.env.settings import AwsSettings, TestbedSettings
 from loadtrial.errors import LoadtrialError
 from loadtrial.observe.model import Observer
 from loadtrial.spec.model import Trial
@@ -81,7 +82,7 @@ def observe_entries(trial: Trial) -> list[Mapping[str, Any]]:
         from loadtrial.testbed import observe_entries as testbed_entries
 
         # the testbed the provider drives, when the trial names its state file
-        state = (trial.env.model_extra or {}).get("state")
+        state = trial.env.state if isinstance(trial.env, TestbedSettings) else None
         entries: list[Mapping[str, Any]] = list(testbed_entries(state))
         if not entries:
             where = state or os.environ.get("LOADTRIAL_TESTBED_STATE") or DEFAULT_STATE_PATH
@@ -98,8 +99,8 @@ def observe_entries(trial: Trial) -> list[Mapping[str, Any]]:
 def _with_env(entry: dict[str, Any], trial: Trial) -> dict[str, Any]:
     """A cloudwatch entry takes its region and endpoint from an aws `env:` unless it names
     its own (the trial's resources are where the provider works)."""
-    env = trial.env.model_extra or {}
-    if entry.get("kind") == "cloudwatch" and trial.env.provider == "aws":
+    env = trial.env.model_dump()
+    if entry.get("kind") == "cloudwatch" and isinstance(trial.env, AwsSettings):
         for key in ("region", "endpoint_url"):
             if not entry.get(key) and env.get(key):
                 entry[key] = env[key]

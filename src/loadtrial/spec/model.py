@@ -2,8 +2,9 @@
 
 In: the YAML mapping of a trial file (after `${ENV}` substitution). Out: a frozen Trial.
 Durations are strings such as "30s" (or numbers of seconds); percentages such as "0.1%".
-Observer entries and provider settings are open mappings here: the observe/ and env/
-folders validate their own keys through their doors and report problems with field paths.
+Observer entries and provider settings are the observe/ and env/ folders' own models
+(`observe.settings`, `env.settings`): unions on `kind` and on `provider`, so the JSON Schema
+covers the whole file; what a type cannot say is checked through their doors.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
     WithJsonSchema,
@@ -20,35 +20,13 @@ from pydantic import (
     model_validator,
 )
 
-from loadtrial.units import parse_duration_s, parse_fraction
+from loadtrial.env.settings import EnvSettings, NoneSettings
+from loadtrial.observe.settings import ObserverSettings
+from loadtrial.units import Duration, Fraction, parse_duration_s, parse_fraction
 
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
-
-
-def _duration(value: Any) -> float:
-    return parse_duration_s(value)
-
-
-def _fraction(value: Any) -> float:
-    return parse_fraction(value)
-
-
-# Written as "30s", "500ms", "2m" or a number of seconds; held as float seconds.
-Duration = Annotated[
-    float,
-    BeforeValidator(_duration),
-    WithJsonSchema(
-        {"anyOf": [{"type": "number", "minimum": 0}, {"type": "string", "examples": ["30s"]}]}
-    ),
-]
-# Written as "0.1%" or a fraction; held as a float fraction.
-Fraction = Annotated[
-    float,
-    BeforeValidator(_fraction),
-    WithJsonSchema({"anyOf": [{"type": "number", "minimum": 0, "maximum": 1}, {"type": "string"}]}),
-]
 
 
 class TargetSpec(_Frozen):
@@ -104,22 +82,6 @@ def load_duration_s(load: LoadSpec) -> float:
     if load.duration is not None:
         return load.duration
     return sum(st.duration for st in load.stages if st.users is not None)
-
-
-class ObserveEntry(BaseModel):
-    """One observer: `kind`, its tier alias `as`, and kind-specific keys."""
-
-    model_config = ConfigDict(frozen=True, extra="allow", populate_by_name=True)
-    kind: str
-    as_: str = Field(default="", alias="as")
-    interval: Duration = 1.0
-
-
-class EnvSpec(BaseModel):
-    """The provider and its shared settings (provider-specific keys allowed)."""
-
-    model_config = ConfigDict(frozen=True, extra="allow")
-    provider: str = "none"
 
 
 class SloSpec(_Frozen):
@@ -186,8 +148,8 @@ class Trial(_Frozen):
     hypothesis: str = ""
     target: TargetSpec
     load: LoadSpec
-    observe: tuple[ObserveEntry, ...] | Literal["testbed"] = ()
-    env: EnvSpec = EnvSpec()
+    observe: tuple[ObserverSettings, ...] | Literal["testbed"] = ()
+    env: EnvSettings = NoneSettings(provider="none")
     arms: dict[str, dict[str, Any]] = Field(default_factory=_default_arms)
     # runs per arm; when left out, 3 if a claim compares arms (one run per arm is never
     # evidence of a difference), else 1

@@ -3,21 +3,26 @@
 In: a `ValidationError` from validating the trial data, the data itself and the line map.
 Out: one `Problem` per mistake, with the field path as the user wrote it
 ("load.stages[1].duration"), the line, a plain message and a hint. Union branches that
-cannot apply to the value (e.g. `observe: testbed` vs a list of observers) are dropped.
+cannot apply to the value (e.g. `observe: testbed` vs a list of observers) are dropped;
+the tag of a union discriminated on a field (`kind` of an observer, `provider` of `env:`)
+is not a field of the path, and an unknown or missing tag is a problem of that field.
 """
 
 from __future__ import annotations
 
 import difflib
 from collections.abc import Mapping, Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, get_args
 
 from pydantic import BaseModel, ValidationError
+from pydantic.fields import FieldInfo
 
 from loadtrial.errors import Problem
 from loadtrial.spec.yamlmap import join_path, line_of
 
 Loc = tuple[str | int, ...]
+_SHAPE_ERRORS = ("literal_error", "tuple_type", "list_type")
 _Item = tuple[tuple[Loc, tuple[str, ...]], Any]
 
 _HINTS: Mapping[str, str] = {
@@ -39,6 +44,8 @@ _HINTS: Mapping[str, str] = {
     "greater_than": "use a larger value",
     "literal_error": "use one of the values listed",
 }
+# the fields that pick a model in the file's discriminated unions -> how a user names them
+DISCRIMINATORS: Mapping[str, str] = {"kind": "observer kind", "provider": "provider"}
 
 
 def problems_from_validation(
@@ -51,13 +58,16 @@ def problems_from_validation(
     out: list[Problem] = []
     seen: set[tuple[str, str]] = set()
     for (loc, tags), err in cleaned:
+        if err["type"] in ("union_tag_invalid", "union_tag_not_found"):
+            loc = (*loc, str(err["ctx"]["discriminator"]).strip("'"))
         path = _path(loc)
-        message, hint = _wording(err, loc, root)
-        if tags and err["type"] in ("literal_error", "tuple_type", "list_type"):
+        message, hint = _wording(err, loc, _Where(root, data))
+        if path == "observe" and tags and err["type"] in _SHAPE_ERRORS:
             message, hint = "expected a list of observers or the word testbed", "fix the value"
-        if (path, message) in seen:
+        # one sentence per field: the branches of a union (str | list) fail together
+        if (path, message) in seen or (tags and (path, "") in seen):
             continue
-        seen.add((path, message))
+        seen.update({(path, message), (path, "")})
         line = line_of(lines, path)
         if line is None and err["type"] == "missing":
             line = 1  # a missing top-level field: the file as a whole, from its first line
@@ -74,8 +84,12 @@ def _clean_loc(loc: Sequence[str | int], data: Any) -> tuple[Loc, tuple[str, ...
         if _has(here, part):
             path.append(part)
             here = here[part]
+        elif isinstance(here, Mapping) and part in (here.get(d) for d in DISCRIMINATORS):
+            continue  # the model a discriminated union picked: not a field
         elif isinstance(part, str) and ("[" in part or part.startswith("function-")):
             tags.append(part)  # a union branch or validator wrapper, not a field
+        elif isinstance(part, str) and here is not None and not isinstance(here, Mapping | list):
+            tags.append(part)  # a union branch (str, bool) of a scalar value
         else:
             path.append(part)  # a missing or extra field
             here = None
@@ -93,7 +107,7 @@ def _drop_other_branches(items: list[_Item]) -> list[_Item]:
     """For union errors, keep the branch whose shape matched the value (errors inside it)."""
     deep_tags: dict[Loc, set[str]] = {}
     for (loc, tags), err in items:
-        if tags and err["type"] not in ("literal_error", "tuple_type", "list_type"):
+        if tags and (len(loc) > 1 or err["type"] not in _SHAPE_ERRORS):
             deep_tags.setdefault(loc[:1], set()).update(tags)
     kept = []
     for (loc, tags), err in items:
@@ -111,15 +125,23 @@ def _path(loc: Sequence[str | int]) -> str:
     return path
 
 
-def _wording(
-    err: Mapping[str, Any], loc: Sequence[str | int], root: type[BaseModel]
-) -> tuple[str, str]:
+@dataclass(frozen=True)
+class _Where:
+    """The root model and the data, to find the model that holds a field."""
+
+    root: type[BaseModel]
+    data: Any
+
+
+def _wording(err: Mapping[str, Any], loc: Sequence[str | int], where: _Where) -> tuple[str, str]:
     """Return (message, hint) for one pydantic error."""
     kind = str(err["type"])
     if kind == "extra_forbidden":
-        return _unknown_field(loc, root)
+        return _unknown_field(loc, where)
     if kind == "missing":
         return "is required but missing", "add it"
+    if kind in ("union_tag_invalid", "union_tag_not_found"):
+        return _tag_wording(err, loc, where)
     message = str(err["msg"])
     if message.startswith("Value error, "):
         message = message[len("Value error, ") :]
@@ -127,10 +149,29 @@ def _wording(
     return message, _HINTS.get(kind, "see `loadtrial schema` for the expected form")
 
 
-def _unknown_field(loc: Sequence[str | int], root: type[BaseModel]) -> tuple[str, str]:
+def _tag_wording(
+    err: Mapping[str, Any], loc: Sequence[str | int], where: _Where
+) -> tuple[str, str]:
+    """An unknown or missing `kind:`/`provider:`, with the values that are known."""
+    field = str(loc[-1])
+    known = ", ".join(_tags(_models_at(where, loc[:-1]), field))
+    if err["type"] == "union_tag_not_found":
+        return "is required but missing", f"add {field}: one of {known}"
+    tag = (err.get("ctx") or {}).get("tag")
+    return f"unknown {DISCRIMINATORS.get(field, field)} {tag!r}", f"use one of: {known}"
+
+
+def _tags(models: Sequence[type[BaseModel]], field: str) -> list[str]:
+    """The values of the Literal field `field` that pick each of `models`."""
+    return [str(v) for m in models if field in m.model_fields
+            for v in get_args(m.model_fields[field].annotation)]  # fmt: skip
+
+
+def _unknown_field(loc: Sequence[str | int], where: _Where) -> tuple[str, str]:
     """Say which field is unknown and, when close to a known one, which was meant."""
     name = str(loc[-1]) if loc else ""
-    known = _fields_at(root, loc[:-1])
+    models = _models_at(where, loc[:-1])
+    known = [f.alias or n for n, f in models[0].model_fields.items()] if models else []
     close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
     if close:
         return f"unknown field {name!r}", f"did you mean {close[0]!r}?"
@@ -139,33 +180,42 @@ def _unknown_field(loc: Sequence[str | int], root: type[BaseModel]) -> tuple[str
     return f"unknown field {name!r}", "remove it"
 
 
-def _fields_at(root: type[BaseModel], loc: Sequence[str | int]) -> list[str]:
-    """Return the field names (aliases where set) of the model found at `loc`."""
-    model: Any = root
+def _models_at(where: _Where, loc: Sequence[str | int]) -> list[type[BaseModel]]:
+    """The model classes that may hold the value at `loc`: one, the one a discriminated
+    union picked for the data there, or every branch when the data picks none."""
+    models: list[type[BaseModel]] = [where.root]
+    here = where.data
     for part in loc:
-        if isinstance(part, int):
-            continue
-        if not (isinstance(model, type) and issubclass(model, BaseModel)):
-            return []
-        model = _field_model(model, part)
-    if not (isinstance(model, type) and issubclass(model, BaseModel)):
-        return []
-    return [f.alias or n for n, f in model.model_fields.items()]
+        here = here[part] if _has(here, part) else None
+        if isinstance(part, str) and models:
+            field = _field(models[0], part)
+            models = [] if field is None else _inner_models(field.annotation)
+        if len(models) > 1:
+            models = _picked(models, here) or models
+    return models
 
 
-def _field_model(model: type[BaseModel], name: str) -> Any:
-    """Return the model class a field holds (looking through tuples and optionals)."""
+def _field(model: type[BaseModel], name: str) -> FieldInfo | None:
     for n, f in model.model_fields.items():
         if name in (n, f.alias):
-            return _inner_model(f.annotation)
+            return f
     return None
 
 
-def _inner_model(annotation: Any) -> Any:
+def _picked(models: list[type[BaseModel]], value: Any) -> list[type[BaseModel]]:
+    """The branch whose discriminator (`kind`, `provider`) the value names."""
+    if not isinstance(value, Mapping):
+        return []
+    return [
+        m
+        for m in models
+        for d in DISCRIMINATORS
+        if d in m.model_fields and value.get(d) in get_args(m.model_fields[d].annotation)
+    ]
+
+
+def _inner_models(annotation: Any) -> list[type[BaseModel]]:
+    """The model classes inside an annotation (through tuples, optionals, unions)."""
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    for arg in getattr(annotation, "__args__", ()) or ():
-        found = _inner_model(arg)
-        if found is not None:
-            return found
-    return None
+        return [annotation]
+    return [m for arg in get_args(annotation) for m in _inner_models(arg)]
