@@ -2,7 +2,9 @@
 
 In: nothing, or a folder to copy them into. Out: one line per example (its file and first
 comment line), or the files copied (an existing file is never overwritten: it is named
-and skipped). Works the same from a checkout and from an installed wheel.
+and skipped). Works the same from a checkout and from an installed wheel. The folder's
+`trial.schema.json` (the output of `loadtrial schema`) is copied with them: each example's
+first line, `# yaml-language-server: $schema=trial.schema.json`, names it beside the file.
 """
 
 from __future__ import annotations
@@ -16,9 +18,13 @@ import typer
 from loadtrial.commands.demo import examples_dir
 
 
+SCHEMA_FILE = "trial.schema.json"
+MODELINE = f"# yaml-language-server: $schema={SCHEMA_FILE}"
+
+
 def _first_line(path: Path) -> str:
     for line in path.read_text(encoding="utf-8").splitlines():
-        if line.startswith("#"):
+        if line.startswith("#") and line != MODELINE:
             return line.lstrip("# ").strip()
     return ""
 
@@ -27,7 +33,7 @@ def copy_examples(dest: Path) -> tuple[list[Path], list[Path]]:
     """Copy every example into `dest` (created); return (copied, skipped as existing)."""
     dest.mkdir(parents=True, exist_ok=True)
     copied, skipped = [], []
-    for src in sorted(examples_dir().glob("*.yaml")):
+    for src in [*sorted(examples_dir().glob("*.yaml")), examples_dir() / SCHEMA_FILE]:
         target = dest / src.name
         if target.exists():
             skipped.append(target)
