@@ -15,7 +15,7 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 PACKAGE = SRC / "loadtrial"
 # lower layers first; a module may import its own layer's modules and any layer below
 LAYERS = (
-    {"errors", "units", "clock", "findings", "allow", "targets"},
+    {"errors", "units", "clock", "findings", "abilities", "allow", "targets"},
     {"spec", "load", "observe", "testbed", "env"},
     {"store"},
     {"runner", "analysis"},

@@ -21,6 +21,8 @@ ARMS = {
     "bigger-db": {"app_nodes": 4, "db_max_connections": 60, "db_cpus": 2},
 }
 OBSERVE = [{"kind": "postgres", "as": "db", "dsn": "x"}, {"kind": "process", "as": "app"}]
+# ARMS are testbed parameters: the testbed provider declares which facts each one governs
+TESTBED = {"provider": "testbed"}
 
 
 def _db_limited(arm: str, facts: dict[str, str]) -> RunPlan:
@@ -54,7 +56,7 @@ def _by(findings: tuple[Finding, ...], kind: str) -> list[Finding]:
 
 
 def test_planted_db_connection_bottleneck_is_named_with_evidence() -> None:
-    trial = trial_from(arms=ARMS, observe=OBSERVE)
+    trial = trial_from(arms=ARMS, env=TESTBED, observe=OBSERVE)
     data = make_trial_data(trial, [_db_limited("baseline", {})] * 2)
     found = analyze_trial(data, trial)
     b = next(f for f in _by(found, "bottleneck") if f.arm == "baseline")
@@ -73,7 +75,7 @@ def test_planted_db_connection_bottleneck_is_named_with_evidence() -> None:
 
 
 def test_the_bottleneck_sentence_is_short_and_says_it_once() -> None:
-    trial = trial_from(arms=ARMS, observe=OBSERVE)
+    trial = trial_from(arms=ARMS, env=TESTBED, observe=OBSERVE)
     data = make_trial_data(trial, [_db_limited("baseline", {})] * 2)
     b = next(f for f in _by(analyze_trial(data, trial), "bottleneck") if f.arm == "baseline")
     ev = b.evidence
@@ -104,7 +106,7 @@ def test_failover_trap_is_a_confounder_and_makes_the_claim_inconclusive() -> Non
         {"arm": "more-app-nodes", "vs": "baseline", "metric": "error_rate", "expect": "not_lower"},
         {"arm": "bigger-db", "meets_slo": True},
     ]
-    trial = trial_from(arms=ARMS, observe=OBSERVE, expect=expect)
+    trial = trial_from(arms=ARMS, env=TESTBED, observe=OBSERVE, expect=expect)
     base = {"db.writer": "db-1", "db.max_connections": "20", "app.nodes": "4",
             "lb.backends_healthy": "4", "volatile.read_at": "12:00:01"}  # fmt: skip
     plans = [
@@ -125,7 +127,9 @@ def test_failover_trap_is_a_confounder_and_makes_the_claim_inconclusive() -> Non
 
 
 def test_a_single_arm_claim_is_confounded_by_its_own_parameter_not_in_force() -> None:
-    trial = trial_from(arms=ARMS, observe=OBSERVE, expect=[{"arm": "bigger-db", "meets_slo": True}])
+    trial = trial_from(
+        arms=ARMS, env=TESTBED, observe=OBSERVE, expect=[{"arm": "bigger-db", "meets_slo": True}]
+    )
     base = {"db.writer": "db-1", "db.max_connections": "20", "app.nodes": "4"}
     plans = [
         _healthy("baseline", base),
@@ -138,7 +142,7 @@ def test_a_single_arm_claim_is_confounded_by_its_own_parameter_not_in_force() ->
 
 
 def test_expected_to_vary_whitelists_the_fact() -> None:
-    trial = trial_from(arms=ARMS, observe=OBSERVE, expected_to_vary=["db.writer"],
+    trial = trial_from(arms=ARMS, env=TESTBED, observe=OBSERVE, expected_to_vary=["db.writer"],
                        expect=[{"arm": "bigger-db", "meets_slo": True}])  # fmt: skip
     base = {"db.writer": "db-1"}
     plans = [_healthy("baseline", base), _healthy("bigger-db", {"db.writer": "db-2"})] * 2
@@ -316,7 +320,7 @@ def test_a_trial_without_runs_and_a_run_without_seconds() -> None:
 
 
 def test_bottlenecks_helper_for_the_testbed() -> None:
-    trial = trial_from(arms=ARMS, observe=OBSERVE)
+    trial = trial_from(arms=ARMS, env=TESTBED, observe=OBSERVE)
     data = make_trial_data(trial, [_db_limited("baseline", {})])
     assert bottlenecks(data, trial)["baseline"].status == "db.connections.used"
 

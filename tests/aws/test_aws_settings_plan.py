@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 
 from loadtrial.env import provider_problems
-from loadtrial.env.aws import PARAM_FACTS, plan_calls, problems
+from loadtrial.env.aws import plan_calls, problems
 from loadtrial.env.journal import MemoryLog
+from loadtrial.env.settings import AWS_GOVERNANCE
 from loadtrial.errors import ProviderError
 
 TG = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/app/93795524aca9cc53"
@@ -135,8 +136,10 @@ def test_plan_for_an_arm_without_aws_changes() -> None:
     assert plan_calls(SETTINGS, {})[0].startswith("no AWS changes")
 
 
-def test_param_facts_cover_every_parameter() -> None:
-    assert set(PARAM_FACTS) == {"app_instance_type", "app_node_count", "db_instance_class"}
+def test_the_declared_facts_cover_every_parameter() -> None:
+    from loadtrial.env.aws.settings import PARAMS
+
+    assert set(AWS_GOVERNANCE) == set(PARAMS)
 
 
 def test_clients_from_settings_reach_the_endpoint(client_kwargs: dict[str, Any]) -> None:

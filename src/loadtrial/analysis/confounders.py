@@ -1,35 +1,37 @@
 """Confounders: environment facts that differ where the arms say they should not.
 
 In: per run its arm, the arm's declared parameters and its snapshots ("before"/"after"
-mappings of flat facts), plus the trial's `expected_to_vary` patterns. Out: `Confounder`
-records and `confounder` findings; `confounders_between(a, b)` tells the claims which
-facts make a comparison of arms a and b untrustworthy.
+mappings of flat facts), the provider's `Governance` (which facts each parameter sets,
+declared by the provider: `loadtrial.abilities`) and the trial's `expected_to_vary`
+patterns. Out: `Confounder` records and `confounder` findings; `confounders_between(a, b)`
+tells the claims which facts make a comparison of arms a and b untrustworthy.
 
 Rules (kept simple on purpose, documented in docs/analysis.md):
-- A fact is *governed* by a parameter when every word of the parameter's name appears
-  among the fact key's words (words split on `.`, `_`, `-`): `db_max_connections`
-  governs `db.max_connections`; `app_nodes` governs `app.nodes`; `db_cpus` does NOT
-  govern `db.writer`. A fact is also governed by a parameter whose value it equals in
-  both arms (`lb.backends_healthy` = "4" where `app_nodes: 4`). A fact that differs
-  between two arms is excused only when a parameter governing it differs between them.
+- A fact is *governed* by a parameter when the provider declares it so: the fact's key
+  matches one of the parameter's `governs` patterns (the testbed: `db_cpus` governs
+  `db.cpus` and `db.*.cpus`, not `db.writer`). A fact is also governed by a parameter
+  whose value it equals in both arms (`lb.backends_healthy` = "4" where `app_nodes: 4`).
+  A fact that differs between two arms is excused only when a parameter governing it
+  differs between them. A parameter the provider does not declare governs no fact by
+  name (the words of a name are no evidence of what it sets).
 - Facts matching a pattern of `expected_to_vary` (fnmatch, or a prefix ending in `.`) may
   differ between arms.
 - Volatile facts never count: keys under `volatile.` and keys whose last word is a
   timestamp, pid, uptime or similar (see VOLATILE_WORDS).
 - A fact that differs between the before and after snapshots of one run (changed during
   the run), or between repetitions of one arm, is a confounder of that arm; so is a
-  parameter not in force: the fact whose key has exactly the parameter's words
-  (`db.max_connections` for `db_max_connections`) reads another value than declared.
+  parameter not in force: the fact the provider declares as reading the parameter back
+  (`reads`: `db.max_connections` for `db_max_connections`) shows another value.
 """
 
 from __future__ import annotations
 
 import fnmatch
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from loadtrial.abilities import Governance
 from loadtrial.findings import Finding
 
 VOLATILE_PREFIX = "volatile."
@@ -76,12 +78,6 @@ class Confounder:
     why: str
 
 
-def _words(text: str) -> set[str]:
-    """Words of a key, plurals folded ("nodes" = "node") so `app_nodes` governs `app.node_count`."""
-    words = (w for w in re.split(r"[._\-]+", text.lower()) if w)
-    return {w[:-1] if len(w) > 3 and w.endswith("s") else w for w in words}
-
-
 def is_volatile(key: str) -> bool:
     """True for facts that differ run to run by nature (timestamps, pids, uptimes)."""
     if key.startswith(VOLATILE_PREFIX):
@@ -90,10 +86,10 @@ def is_volatile(key: str) -> bool:
     return last in VOLATILE_WORDS or last.endswith(("_at", "_pid", "_ts"))
 
 
-def governs(param: str, fact: str) -> bool:
-    """True when every word of the parameter's name appears in the fact's key."""
-    pw = _words(param)
-    return bool(pw) and pw <= _words(fact)
+def governs(governance: Governance, param: str, fact: str) -> bool:
+    """True when the provider declares that `param` sets `fact` (a `governs` pattern)."""
+    declared = governance.get(param)
+    return declared is not None and any(fnmatch.fnmatchcase(fact, p) for p in declared.governs)
 
 
 def expected(fact: str, patterns: Sequence[str]) -> bool:
@@ -129,15 +125,24 @@ def _same(value: Any, seen: set[str]) -> bool:
         return text == str(value)
 
 
-def _excused(
-    fact: str, a: Mapping[str, Any], b: Mapping[str, Any], va: set[str], vb: set[str]
-) -> bool:
+@dataclass(frozen=True)
+class _Pair:
+    """Two arms' parameters and the provider's declaration of what they set."""
+
+    a: Mapping[str, Any]
+    b: Mapping[str, Any]
+    governance: Governance
+
+
+def _excused(fact: str, pair: _Pair, va: set[str], vb: set[str]) -> bool:
     """True when a parameter that differs between the arms explains the fact's difference:
-    it governs the fact by name, or the fact's value is that parameter's value in both."""
+    the provider declares it governs the fact, or the fact's value is that parameter's
+    value in both."""
+    a, b = pair.a, pair.b
     for p in set(a) | set(b):
         if a.get(p) == b.get(p):
             continue
-        if governs(p, fact) or (_same(a.get(p), va) and _same(b.get(p), vb)):
+        if governs(pair.governance, p, fact) or (_same(a.get(p), va) and _same(b.get(p), vb)):
             return True
     return False
 
@@ -145,9 +150,11 @@ def _excused(
 def between_arms(
     runs: Sequence[RunFacts],
     arm_params: Mapping[str, Mapping[str, Any]],
+    governance: Governance,
     expected_to_vary: Sequence[str] = (),
 ) -> list[Confounder]:
-    """Facts that differ between two arms without a parameter (or declaration) explaining it."""
+    """Facts that differ between two arms without a parameter (or declaration) explaining
+    it; `governance`: the provider's declaration of which facts each parameter sets."""
     values = _arm_values(runs)
     arms = sorted(values)
     out: list[Confounder] = []
@@ -158,7 +165,8 @@ def between_arms(
                 vb = values[b].get(fact, {ABSENT})
                 if va == vb or expected(fact, expected_to_vary):
                     continue
-                if _excused(fact, arm_params.get(a, {}), arm_params.get(b, {}), va, vb):
+                pair = _Pair(arm_params.get(a, {}), arm_params.get(b, {}), governance)
+                if _excused(fact, pair, va, vb):
                     continue
                 why = (
                     f"{fact} was {_either(va)} in {a} but {_either(vb)} in {b}, "
@@ -195,9 +203,9 @@ def within_arms(runs: Sequence[RunFacts]) -> list[Confounder]:
     return out
 
 
-def not_in_force(runs: Sequence[RunFacts]) -> list[Confounder]:
+def not_in_force(runs: Sequence[RunFacts], governance: Governance) -> list[Confounder]:
     """Parameters the environment did not take: an arm declares `db_max_connections: 80`
-    but the fact with exactly those words (`db.max_connections`) reads 20."""
+    but the fact the provider declares as reading it back (`db.max_connections`) reads 20."""
     seen_in: dict[tuple[str, str, str, str], list[int]] = {}  # (arm, param=value, fact) -> runs
     read: dict[tuple[str, str, str, str], set[str]] = {}
     for r in runs:
@@ -205,12 +213,12 @@ def not_in_force(runs: Sequence[RunFacts]) -> list[Confounder]:
         for param, value in r.params.items():
             if isinstance(value, Mapping | list | tuple) or value is None:
                 continue
-            for fact, seen in facts.items():
-                if _words(fact) != _words(param) or _same(value, {str(seen)}):
-                    continue
-                key = (r.arm, f"{param}={value}", fact, str(value))
-                seen_in.setdefault(key, []).append(r.run_id)
-                read.setdefault(key, set()).add(str(seen))
+            fact = governance[param].reads if param in governance else ""
+            if fact not in facts or _same(value, {str(facts[fact])}):
+                continue
+            key = (r.arm, f"{param}={value}", fact, str(value))
+            seen_in.setdefault(key, []).append(r.run_id)
+            read.setdefault(key, set()).add(str(facts[fact]))
     out = []
     for key, run_ids in seen_in.items():
         arm, declared, fact, value = key

@@ -24,9 +24,10 @@ REPORTED_METRICS = ("p50", "p99", "error_rate", "throughput")
 
 
 def declared_tiers(trial: Trial) -> list[str]:
-    """Tier aliases the trial's observers promise samples for."""
+    """Tier aliases the trial's observers promise samples for (`observe: testbed`: those
+    the provider declares its own observers cover)."""
     if trial.observe == "testbed":
-        return ["lb", "app", "db"]
+        return list(trial.env.own_tiers())
     return [e.as_ or e.kind for e in trial.observe]
 
 
@@ -168,8 +169,10 @@ def analyze_trial(data: TrialData, trial: Trial) -> tuple[Finding, ...]:
         if r.info.run_id in kept
     ]
     # a parameter not in force says most plainly what went wrong: it comes first
-    found = confounders.not_in_force(facts)
-    found += confounders.between_arms(facts, trial.arms, trial.expected_to_vary)
+    # which facts each parameter sets: the provider's declaration, carried by the trial
+    governance = trial.env.governance()
+    found = confounders.not_in_force(facts, governance)
+    found += confounders.between_arms(facts, trial.arms, governance, trial.expected_to_vary)
     found += confounders.within_arms(facts)
     return tuple(
         validity

@@ -17,7 +17,6 @@ import typer
 
 from loadtrial.commands.demo import examples_dir
 
-
 SCHEMA_FILE = "trial.schema.json"
 MODELINE = f"# yaml-language-server: $schema={SCHEMA_FILE}"
 

@@ -8,13 +8,16 @@ Door: `Provider` (apply, revert, snapshot) and its data in `env.model`; `make_pr
     problems(settings: Mapping[str, Any], arms: Mapping[str, Mapping[str, Any]]) -> list[Problem]
     env_key(settings: Mapping[str, Any]) -> str    # which environment the settings change
     preflight(settings, arms, estimate_s) -> list[Problem]    # optional: checks before a run
+    observers(settings) -> list[entry]    # optional: its own `observe:` entries
 
 where `settings` is the trial's `env:` mapping without `provider`, and `problems` checks
 the settings and every arm's parameters (field paths like "env.command" or
 "arms.bigger-db.db_cpus"). `log` is the persistent undo journal: a provider writes each
 step to it before taking it (with its undo) and settles it after, and `revert(record)`
 settles the entries in `record.journal` (see env/journal.py). `env_key` names the
-environment, so `run` can refuse one that a killed process left changed. Modules are
+environment, so `run` can refuse one that a killed process left changed. `observers` is
+the ability behind `observe: testbed` (a provider whose settings model declares
+`own_tiers()`; see env/settings.py for the declarations a provider makes). Modules are
 imported only when a trial names them, so a
 provider's dependencies (boto3, pgserver) are needed only by the trials that use it.
 """
@@ -41,6 +44,7 @@ __all__ = [
     "make_provider",
     "plan_calls",
     "preflight_problems",
+    "provider_observers",
     "provider_problems",
 ]
 
@@ -110,3 +114,13 @@ def preflight_problems(
         return []
     found: list[Problem] = check(settings, arms, estimate_s)
     return found
+
+
+def provider_observers(name: str, settings: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The provider's own `observe:` entries (`observe: testbed`); raises LoadtrialError when
+    it cannot give them now (nothing is up), UserError when it has none to give."""
+    give = getattr(_module(name), "observers", None)
+    if give is None:
+        raise UserError(f"the {name} provider has no observers of its own", hint="list them")
+    entries: list[Mapping[str, Any]] = give(settings)
+    return entries

@@ -8,27 +8,54 @@ not one, `{field}`s an arm does not set) are checked by the provider's own `prob
 A dump (`model_dump(exclude={"provider"})`) holds only the keys the user wrote, the mapping
 each provider's `create(settings, …)` reads. No provider module (boto3, the testbed) is
 imported here.
+
+Each model also carries its provider's declarations (abilities), read as data by the
+checks, the runner and the analysis instead of comparing provider names:
+`governance()`: which snapshot facts each arm parameter sets (the confounder rule);
+`own_tiers()`: the tiers its own observers cover, for `observe: testbed` (the runner gets
+the entries from the provider module's `observers(settings)`); `for_observers()`: settings
+an observer entry takes when it leaves them out (the AWS region of a cloudwatch entry).
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
+from loadtrial.abilities import Governance, ParamFacts
 from loadtrial.observe.settings import Written
 from loadtrial.units import Duration
 
 Commands = str | tuple[str, ...]  # one shell command or a list run in order
+FactPatterns = str | tuple[str, ...]  # fnmatch patterns of fact keys
 
 
-class NoneSettings(Written):
+class ProviderSettings(Written):
+    """What every provider declares; a provider without an ability keeps the default."""
+
+    def governance(self) -> Governance:
+        """Which facts each arm parameter sets (none: the parameters are labels)."""
+        return {}
+
+    def own_tiers(self) -> tuple[str, ...]:
+        """The tiers the provider's own observers promise samples for (`observe: testbed`);
+        () when it has none."""
+        return ()
+
+    def for_observers(self) -> Mapping[str, Any]:
+        """Settings an observer entry takes when it does not name its own."""
+        return {}
+
+
+class NoneSettings(ProviderSettings):
     """`provider: none`: arms are labels only; nothing is changed."""
 
     provider: Literal["none"] = "none"
 
 
-class ShellSettings(Written):
+class ShellSettings(ProviderSettings):
     """`provider: shell`: your commands reshape the system between arms."""
 
     provider: Literal["shell"]
@@ -37,14 +64,49 @@ class ShellSettings(Written):
     facts: dict[str, str] | None = None  # fact name -> command printing its value
     timeout: Duration | None = None  # per command; default 60s
     cwd: str | None = None
+    # arm parameter -> the facts its commands set, e.g. {db_size: [db.instance_class]}:
+    # only you know what your scripts change
+    governs: dict[str, FactPatterns] | None = None
+
+    def governance(self) -> Governance:
+        """The facts the trial declares each parameter's commands set (`governs:`)."""
+        return {
+            param: ParamFacts((facts,) if isinstance(facts, str) else facts)
+            for param, facts in (self.governs or {}).items()
+        }
 
 
-class TestbedSettings(Written):
+# the testbed's arm parameters -> the facts its snapshot reads back (testbed/facts.py)
+TESTBED_GOVERNANCE: Governance = {
+    "app_nodes": ParamFacts(("app.nodes",), reads="app.nodes"),
+    "pool_max": ParamFacts(("app.pool_max",), reads="app.pool_max"),
+    "db_max_connections": ParamFacts(
+        ("db.max_connections", "db.*.max_connections"), reads="db.max_connections"
+    ),
+    "db_cpus": ParamFacts(("db.cpus", "db.*.cpus"), reads="db.cpus"),
+    "lb": ParamFacts(("lb.kind",)),  # "auto" reads back as the balancer it chose
+    "lb_maxconn": ParamFacts(("lb.maxconn",), reads="lb.maxconn"),
+    # an instance more or less: its own facts (db.<name>.*) appear or vanish
+    "db_instances": ParamFacts(("db.instances", "db.*.*"), reads="db.instances"),
+    # a behaviour, not a size: where the writer lands after a resize is what it exposes
+    "failover_on_resize": ParamFacts(()),
+}
+
+
+class TestbedSettings(ProviderSettings):
     """`provider: testbed`: arms reshape the built-in testbed."""
 
     __test__ = False
     provider: Literal["testbed"]
     state: str | None = None  # the testbed's state file; default .loadtrial/testbed/state.json
+
+    def governance(self) -> Governance:
+        return TESTBED_GOVERNANCE
+
+    def own_tiers(self) -> tuple[str, ...]:
+        """The testbed observes its balancer, app nodes, database and host itself
+        (testbed/facts.py `observe_entries_for`)."""
+        return ("lb", "app", "db", "host")
 
 
 class AwsManagedTag(Written):
@@ -83,7 +145,15 @@ class AwsWaits(Written):
     db_timeout: Duration | None = None
 
 
-class AwsSettings(Written):
+# the aws provider's arm parameters -> the facts it reads back (env/aws/facts.py)
+AWS_GOVERNANCE: Governance = {
+    "app_instance_type": ParamFacts(("aws.app.*.instance_type",)),
+    "app_node_count": ParamFacts(("aws.elb.*.node_count", "aws.elb.*.node_count_*")),
+    "db_instance_class": ParamFacts(("aws.rds.*.*.db_instance_class",)),
+}
+
+
+class AwsSettings(ProviderSettings):
     """`provider: aws`: instance swaps behind an ALB, Aurora resizes (docs/aws.md)."""
 
     provider: Literal["aws"]
@@ -93,6 +163,13 @@ class AwsSettings(Written):
     app: AwsApp | None = None
     db: AwsDb | None = None
     waits: AwsWaits | None = None
+
+    def governance(self) -> Governance:
+        return AWS_GOVERNANCE
+
+    def for_observers(self) -> Mapping[str, Any]:
+        """Where the trial's AWS resources are: a cloudwatch entry looks there too."""
+        return self.model_dump(include={"region", "endpoint_url"})
 
 
 EnvSettings = Annotated[

@@ -1,5 +1,7 @@
 """The `testbed` provider: arms reshape the built-in testbed (see loadtrial.testbed).
 
+Abilities: `observers(settings)` gives the entries of `observe: testbed`; which facts each
+parameter governs is declared with the settings (`env.settings.TESTBED_GOVERNANCE`).
 In: the trial's `env:` settings (`state`: the state file, default
 .loadtrial/testbed/state.json) and each arm's parameters: app_nodes, pool_max,
 db_max_connections, db_cpus, lb, lb_maxconn, db_instances, failover_on_resize. Out: a Provider whose
@@ -126,6 +128,21 @@ def _state_path(settings: Mapping[str, Any]) -> Path:
 def create(settings: Mapping[str, Any], sink: ActionSink, log: StepLog) -> TestbedProvider:
     """Return a provider for the testbed named by `settings` (`state:` file)."""
     return TestbedProvider(_state_path(settings), sink, log)
+
+
+def observers(settings: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The observe entries of the testbed named by `settings` (`observe: testbed`): its db,
+    app, lb and host tiers. Raises LoadtrialError when no testbed is up."""
+    from loadtrial.testbed import observe_entries
+
+    path = _state_path(settings)
+    entries = observe_entries(path)
+    if not entries:
+        raise LoadtrialError(
+            f"no testbed is up (no state at {path})",
+            hint="start one with `loadtrial testbed up`, or name its file in env.state",
+        )
+    return entries
 
 
 def env_key(settings: Mapping[str, Any]) -> str:

@@ -11,7 +11,7 @@ the spec imports it for every trial.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
     BaseModel,
@@ -53,7 +53,13 @@ class Written(BaseModel):
 
 
 class _Entry(Written):
-    """Keys every observer entry takes."""
+    """Keys every observer entry takes.
+
+    `FROM_ENV`: an ability — the keys the entry takes from its provider's settings for
+    observers (`for_observers()` of `env:`) when it leaves them out.
+    """
+
+    FROM_ENV: ClassVar[frozenset[str]] = frozenset()
 
     as_: Tier | None = Field(default=None, alias="as")  # the tier; default: the kind
     interval: Duration | None = None  # own sampling interval; default: the sampler's
@@ -142,6 +148,7 @@ class HttpJsonSettings(_Entry):
 
 
 class CloudWatchSettings(_Entry):
+    FROM_ENV: ClassVar[frozenset[str]] = frozenset({"region", "endpoint_url"})  # env: aws
     kind: Literal["cloudwatch"]
     region: str | None = None
     endpoint_url: str | None = None

@@ -9,7 +9,6 @@ built becomes an event, not a crash).
 
 from __future__ import annotations
 
-import os
 import signal
 import threading
 from collections.abc import Callable, Iterator, Mapping
@@ -17,10 +16,11 @@ from contextlib import contextmanager
 from types import FrameType
 from typing import Any
 
+from loadtrial.env import provider_observers
 from loadtrial.env.model import Action
-from loadtrial.env.settings import AwsSettings, TestbedSettings
 from loadtrial.errors import LoadtrialError
 from loadtrial.observe.model import Observer
+from loadtrial.observe.settings import ObserverSettings
 from loadtrial.spec.model import Trial
 from loadtrial.store.store import Store
 
@@ -76,35 +76,21 @@ class Journal:
 
 
 def observe_entries(trial: Trial) -> list[Mapping[str, Any]]:
-    """The observer entries of a trial; `observe: testbed` asks the testbed for its own."""
+    """The observer entries of a trial; `observe: testbed` asks the provider for its own."""
     if trial.observe == "testbed":
-        from loadtrial.testbed import DEFAULT_STATE_PATH
-        from loadtrial.testbed import observe_entries as testbed_entries
-
-        # the testbed the provider drives, when the trial names its state file
-        state = trial.env.state if isinstance(trial.env, TestbedSettings) else None
-        entries: list[Mapping[str, Any]] = list(testbed_entries(state))
-        if not entries:
-            where = state or os.environ.get("LOADTRIAL_TESTBED_STATE") or DEFAULT_STATE_PATH
-            raise LoadtrialError(
-                f"no testbed is up (no state at {where})",
-                hint="start one with `loadtrial testbed up`, or name its file in env.state",
-            )
-        return entries
-    return [
-        _with_env(e.model_dump(by_alias=True, exclude_unset=True), trial) for e in trial.observe
-    ]
+        settings = trial.env.model_dump(exclude={"provider"})
+        return provider_observers(trial.env.provider, settings)
+    return [_with_env(e, trial) for e in trial.observe]
 
 
-def _with_env(entry: dict[str, Any], trial: Trial) -> dict[str, Any]:
-    """A cloudwatch entry takes its region and endpoint from an aws `env:` unless it names
-    its own (the trial's resources are where the provider works)."""
-    env = trial.env.model_dump()
-    if entry.get("kind") == "cloudwatch" and isinstance(trial.env, AwsSettings):
-        for key in ("region", "endpoint_url"):
-            if not entry.get(key) and env.get(key):
-                entry[key] = env[key]
-    return entry
+def _with_env(entry: ObserverSettings, trial: Trial) -> dict[str, Any]:
+    """An entry's dump, with the settings it takes from the provider when it leaves them
+    out (its `FROM_ENV` ability: a cloudwatch entry looks where an aws `env:` works)."""
+    out: dict[str, Any] = entry.model_dump(by_alias=True)
+    for key, value in trial.env.for_observers().items():
+        if key in entry.FROM_ENV and not out.get(key) and value:
+            out[key] = value
+    return out
 
 
 def build_observers(trial: Trial, fault: Callable[[str], None]) -> list[Observer]:

@@ -196,8 +196,10 @@ def _scale(trial: Trial) -> list[Problem]:
 def _abort(trial: Trial) -> list[Problem]:
     out: list[Problem] = []
     tiers = (
-        None if trial.observe == "testbed" else {e.as_ or e.kind for e in trial.observe}
-    )  # None: tiers known only at run time
+        set(trial.env.own_tiers())  # the provider's own observers' (its declaration)
+        if trial.observe == "testbed"
+        else {e.as_ or e.kind for e in trial.observe}
+    )
     for i, rule in enumerate(trial.abort):
         path = f"abort[{i}]"
         if rule.for_ <= 0:
@@ -207,7 +209,7 @@ def _abort(trial: Trial) -> list[Problem]:
                 out.append(Problem(f"{path}.above", "an error rate lies in 0%..100%", "e.g. 50%"))
             continue
         tier = rule.metric.split(".", 1)[0]
-        if "." not in rule.metric or (tiers is not None and tier not in tiers):
+        if "." not in rule.metric or tier not in tiers:
             hint = "use error_rate, p50, p99 or an observed metric such as db.cpu.util"
             if tiers:
                 hint += " (tiers: " + ", ".join(sorted(tiers)) + ")"
@@ -218,7 +220,11 @@ def _abort(trial: Trial) -> list[Problem]:
 def _observers(trial: Trial) -> tuple[list[Problem], list[str]]:
     """Problems of each observe entry, through the observers' door."""
     if trial.observe == "testbed":
-        return [], []
+        if trial.env.own_tiers():
+            return [], []
+        hint = "use env: {provider: testbed}, or list the observers"
+        what = f"the {trial.env.provider} provider has no observers of its own"
+        return [Problem("observe", what, hint)], []
     out: list[Problem] = []
     notes: list[str] = []
     seen: dict[str, int] = {}

@@ -7,11 +7,12 @@ Door (as in loadtrial.env):
     problems(settings, arms) -> list[Problem]
     plan_calls(settings, params) -> list[str]     # --dry-run: the AWS calls, none made
     preflight(settings, arms, estimate_s) -> list[Problem]   # before any change (preflight.py)
-    PARAM_FACTS                                   # param -> fact keys it may change
 
 Arm parameters: `app_instance_type`, `app_node_count`, `db_instance_class`. Settings and
-fact keys are documented in settings.py, facts.py and docs/aws.md. Credentials come from
-boto3's standard chain only; `clients` and `clock` are injected by tests.
+fact keys are documented in settings.py, facts.py and docs/aws.md; which facts each
+parameter governs is declared with the settings model (`env.settings.AWS_GOVERNANCE`).
+Credentials come from boto3's standard chain only; `clients` and `clock` are injected by
+tests.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ from loadtrial.clock import Clock, SystemClock
 from loadtrial.env.aws import preflight as checks
 from loadtrial.env.aws.clients import Clients, current_credentials, make_clients
 from loadtrial.env.aws.context import Ctx
-from loadtrial.env.aws.facts import PARAM_FACTS
 from loadtrial.env.aws.plan import plan_calls
 from loadtrial.env.aws.provider import AwsProvider
 from loadtrial.env.aws.settings import check, parse_params, parse_settings
@@ -33,7 +33,6 @@ from loadtrial.env.model import ActionSink, StepLog
 from loadtrial.errors import Problem, UserError
 
 __all__ = [
-    "PARAM_FACTS",
     "AwsProvider",
     "Clients",
     "create",

@@ -22,20 +22,13 @@ which is how the analysis knows the difference was declared:
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Mapping
 
 from loadtrial.env.aws import aurora, ec2, elb
 from loadtrial.env.aws.context import Ctx
 
+
 # Which fact keys each arm parameter is expected to change (fnmatch patterns), so the
 # analysis does not call them confounders.
-PARAM_FACTS: Mapping[str, tuple[str, ...]] = {
-    "app_instance_type": ("aws.app.*.instance_type",),
-    "app_node_count": ("aws.elb.*.node_count", "aws.elb.*.node_count_*"),
-    "db_instance_class": ("aws.rds.*.*.db_instance_class",),
-}
-
-
 def target_group_name(arn: str) -> str:
     """Return the name part of a target group ARN (…:targetgroup/<name>/<id>)."""
     parts = arn.split(":targetgroup/", 1)
