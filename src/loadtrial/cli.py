@@ -1,7 +1,10 @@
 """The `loadtrial` command: a thin shell over the packages.
 
 Each command group lives in `loadtrial/commands/<area>.py` and exposes
-`register(app: typer.Typer) -> None`. `main()` turns LoadtrialError into one clear line on
+`register(app: typer.Typer) -> None`. The root takes `-q/-v` (how much progress goes to
+stderr, see commands/output.py), `--debug` and `--version`; shell completion
+(`--install-completion`, `--show-completion`) is typer's. `main()` turns LoadtrialError
+into one clear line on
 stderr and its exit code; nothing a user can cause ends in a traceback. Any other
 exception is a bug: one line and exit 4 (INTERNAL), never 1 (which means "claim
 refuted"); `loadtrial --debug ...` shows its traceback.
@@ -16,6 +19,7 @@ import typer
 
 from loadtrial import __version__
 from loadtrial.commands import register_all
+from loadtrial.commands.output import NORMAL, QUIET, Output
 from loadtrial.errors import ExitCode, LoadtrialError
 
 
@@ -25,7 +29,6 @@ def build_app() -> typer.Typer:
         name="loadtrial",
         help="Load testing as an experiment: hypothesis, arms, load, every tier observed, verdict.",
         no_args_is_help=True,
-        add_completion=False,
         pretty_exceptions_enable=False,
     )
 
@@ -36,14 +39,22 @@ def build_app() -> typer.Typer:
 
     @app.callback()
     def _root(
+        ctx: typer.Context,
         debug: bool = typer.Option(False, "--debug", help="show the traceback of a failure"),
         version: bool = typer.Option(
             False, "--version", callback=_version, is_eager=True, help="print the version"
+        ),
+        verbose: int = typer.Option(
+            0, "--verbose", "-v", count=True, help="more progress on stderr (-vv: still more)"
+        ),
+        quiet: bool = typer.Option(
+            False, "--quiet", "-q", help="no progress on stderr: only results and errors"
         ),
     ) -> None:
         """Load testing as an experiment."""
         # --debug is read by main() from the arguments: a failure outside any command has
         # no context to carry it
+        ctx.obj = Output(QUIET if quiet else NORMAL + verbose)
 
     @app.command()
     def version() -> None:

@@ -1,7 +1,9 @@
 """CLI: `loadtrial testbed up|down|status` and `loadtrial demo`.
 
 In: flags. Out: a running (or stopped) testbed described by its state file, its facts on
-stdout, or the demo's story; errors as one line with a hint (LoadtrialError).
+stdout, or the demo's story; errors as one line with a hint (LoadtrialError). With
+`--json`, `up` and `status` print one JSON document on stdout and nothing else: what they
+would say besides goes to stderr as progress (`-q` silences it, commands/output.py).
 """
 
 from __future__ import annotations
@@ -12,8 +14,9 @@ from typing import Annotated
 
 import typer
 
+from loadtrial.commands.output import VERBOSE, Output
 from loadtrial.errors import ExitCode, LoadtrialError
-from loadtrial.testbed.model import DEFAULT_STATE_PATH, TestbedConfig
+from loadtrial.testbed.model import DEFAULT_STATE_PATH, TestbedConfig, TestbedState
 
 
 class CommandExit(LoadtrialError):
@@ -27,6 +30,19 @@ class CommandExit(LoadtrialError):
 
 STATE_HELP = "state file naming the testbed's processes, ports and data dirs"
 StateOpt = Annotated[Path, typer.Option(help=STATE_HELP)]
+JsonOpt = Annotated[bool, typer.Option("--json", help="one JSON document on stdout, only")]
+
+
+def describe(st: TestbedState, state: Path, body_key: str, body: object) -> dict[str, object]:
+    """The JSON document of `up --json` / `status --json`: where the testbed is and `body`
+    (its facts, or its observe entries) under `body_key`."""
+    return {
+        "base_url": st.base_url,
+        "stats_url": f"http://127.0.0.1:{st.lb_stats_port}/metrics",
+        "state": str(state),
+        "root": st.root,
+        body_key: body,
+    }
 
 
 def next_steps(base_url: str, state: Path) -> str:
@@ -50,6 +66,7 @@ def register(app: typer.Typer) -> None:
 
     @group.command("up")
     def up_cmd(
+        ctx: typer.Context,
         state: StateOpt = DEFAULT_STATE_PATH,
         app_nodes: int = typer.Option(2, min=1, max=16),
         pool_max: int = typer.Option(25, min=1, max=200),
@@ -61,6 +78,7 @@ def register(app: typer.Typer) -> None:
         ),
         port: int = typer.Option(8080, help="balancer port (0: any free port)"),
         stats_port: int = typer.Option(8404, help="balancer stats port (0: any free port)"),
+        as_json: JsonOpt = False,
     ) -> None:
         """Start the testbed and print its URL and facts."""
         from loadtrial.testbed import up
@@ -74,12 +92,18 @@ def register(app: typer.Typer) -> None:
             db_instances=db_instances,
             lb_maxconn=lb_maxconn,
         )
+        out = Output.of(ctx)
+        out.progress(f"starting the testbed (PostgreSQL, {app_nodes} app nodes, balancer) ...")
+        out.progress(f"state file: {state}", VERBOSE)
         st = up(config, state, lb_port=port, stats_port=stats_port)
-        typer.echo(
-            f"testbed up: {st.base_url}  (stats http://127.0.0.1:{st.lb_stats_port}/metrics)"
-        )
-        typer.echo(json.dumps(snapshot(st), indent=2))
-        typer.echo(next_steps(st.base_url, state), err=True)
+        facts = snapshot(st)
+        if as_json:
+            typer.echo(json.dumps(describe(st, state, "facts", facts), indent=2))
+        else:
+            stats = f"http://127.0.0.1:{st.lb_stats_port}/metrics"
+            typer.echo(f"testbed up: {st.base_url}  (stats {stats})")
+            typer.echo(json.dumps(facts, indent=2))
+        out.progress(next_steps(st.base_url, state))
 
     @group.command("down")
     def down_cmd(state: StateOpt = DEFAULT_STATE_PATH) -> None:
@@ -93,6 +117,7 @@ def register(app: typer.Typer) -> None:
     def status_cmd(
         state: StateOpt = DEFAULT_STATE_PATH,
         observe: bool = typer.Option(False, help="print the observe entries instead"),
+        as_json: JsonOpt = False,
     ) -> None:
         """Print the facts read back from the running testbed (exit 1 when it is down)."""
         from loadtrial.testbed import load_state, observe_entries
@@ -101,8 +126,12 @@ def register(app: typer.Typer) -> None:
         st = load_state(state)
         if st is None:
             raise CommandExit(f"testbed is down (no state file {state})", ExitCode.FAILED)
-        typer.echo(f"testbed: {st.base_url}  root {st.root}")
         body = observe_entries(st) if observe else snapshot(st)
+        if as_json:
+            key = "observe" if observe else "facts"
+            typer.echo(json.dumps(describe(st, state, key, body), indent=2))
+            return
+        typer.echo(f"testbed: {st.base_url}  root {st.root}")
         typer.echo(json.dumps(body, indent=2))
 
     @app.command("demo")

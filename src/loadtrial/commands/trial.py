@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal
 import typer
 from rich.console import Console
 
+from loadtrial.commands.output import NORMAL, Output
 from loadtrial.errors import ExitCode, LoadtrialError, UserError
 from loadtrial.store.store import DEFAULT_PATH, Store
 from loadtrial.units import format_duration, format_ms
@@ -60,7 +61,7 @@ def validate_cmd(file: Annotated[Path, typer.Argument(help="trial file (YAML)")]
     loaded = load_trial_file(file)
     plan = make_plan(loaded.trial)
     for note in loaded.notes:
-        typer.echo(f"note: {note}", err=True)
+        typer.echo(f"note: {note}", err=True)  # a warning, not progress: -q keeps it
     typer.echo(
         f"{file}: ok — {len(loaded.trial.arms)} arm(s) × {loaded.trial.repeat} = "
         f"{len(plan)} run(s), about {format_duration(estimate_s(loaded.trial, plan))}"
@@ -90,6 +91,7 @@ def plan_cmd(
 
 
 def run_cmd(
+    ctx: typer.Context,
     file: Annotated[Path, typer.Argument(help="trial file (YAML)")],
     store: StoreOpt = DEFAULT_PATH,
     arm: Annotated[
@@ -125,6 +127,8 @@ def run_cmd(
         outcome = run_trial(loaded, store=None, only_arms=arm or (), dry_run=True, console=console)
         typer.echo(outcome.message, err=True)
         return
+    out = Output.of(ctx)
+    live = live and out.shows(NORMAL)  # -q: no live view either
     with Store(store) as st:
         outcome = run_trial(
             loaded, store=st, only_arms=arm or (), dry_run=dry_run, live=live,
@@ -133,7 +137,7 @@ def run_cmd(
         verdict = conclude(st, loaded.trial, outcome, console)
         if junit is not None:
             _write(junit, junit_xml(loaded.trial.name, verdict.findings), "--junit")
-    console.print(f"trial {outcome.trial_id} stored in {store}", markup=False)
+    out.progress(f"trial {outcome.trial_id} stored in {store}")
     if verdict.exit_code != ExitCode.OK:
         raise TrialExit(verdict.message, ExitCode(verdict.exit_code))
 
