@@ -1,6 +1,6 @@
 """How long `analyze_trial` takes on a trial of realistic size: 9 runs × 60 s × 30 series.
 
-The trial comes from `loadtrial.report.synthetic` (3 arms × 3 repetitions, one arm whose
+The trial comes from `tests/report/report_synth.py` (3 arms × 3 repetitions, one arm whose
 database saturates, a writer flip); each run gets 27 more metric series (per-instance CPU,
 connections ...) beside the synthetic three, so the bottleneck and saturation passes see
 30. Prints the best and median of a few repetitions, and the findings count.
@@ -12,14 +12,18 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import time
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 
 from loadtrial.analysis import analyze_trial
-from loadtrial.report import synthetic
 from loadtrial.store.model import Series, TrialData
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "report"))
+import report_synth as synthetic  # the report tests' fixture: a trial with known answers
 
 
 def widen(data: TrialData, series: int, seed: int = 11) -> TrialData:

@@ -1,6 +1,6 @@
 """Benchmark: render the HTML report of a 3 arms × 3 repetitions × 60 s trial.
 
-Builds the synthetic trial of `loadtrial.report.synthetic` (per-second HDR histograms,
+Builds the synthetic trial of `tests/report/report_synth.py` (per-second HDR histograms,
 three observed series per run, snapshots, events) and its real analysis (timed apart),
 then times `write_html` end to end (histogram decoding, pooled figures, document, page,
 file write) and prints the time and the file's size (plotly.js packed, the default, and
@@ -13,12 +13,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import tempfile
 import time
 from pathlib import Path
 
-from loadtrial.report import synthetic, write_html
+from loadtrial.report import write_html
 from loadtrial.report.page import plotly_js, plotly_js_gzip_base64
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "report"))
+import report_synth as synthetic  # the report tests' fixture: a trial with known answers
 
 
 def main() -> None:

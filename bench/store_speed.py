@@ -1,6 +1,6 @@
 """What the results store costs: add_interval, add_samples and load_trial on SQLite.
 
-Writes a synthetic trial (from `loadtrial.report.synthetic`: 9 runs × 60 s, per-second
+Writes a synthetic trial (from `tests/report/report_synth.py`: 9 runs × 60 s, per-second
 HDR histograms) into a fresh store in a temporary folder, as the runner does while a run
 goes on: one `add_interval` per second, one `add_samples` per sampler tick carrying
 `--series` samples. Then reads it back with `load_trial`. Prints per-call figures and
@@ -12,13 +12,16 @@ the file size.
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 from loadtrial.observe.model import Sample
-from loadtrial.report import synthetic
 from loadtrial.store import Store
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "report"))
+import report_synth as synthetic  # the report tests' fixture: a trial with known answers
 
 
 def _ticks(series: int, seconds: int) -> list[list[Sample]]:

@@ -6,9 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import report_synth as synthetic
 from report_browser import check_page
 
-from loadtrial.report import synthetic, write_html
+from loadtrial.report import write_html
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 

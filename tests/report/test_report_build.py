@@ -7,12 +7,13 @@ import math
 
 import numpy as np
 import pytest
+import report_synth as synthetic
 
 from loadtrial.analysis import analyze_trial
 from loadtrial.findings import Finding
 from loadtrial.load import histogram as hdr
 from loadtrial.load.model import IntervalStats
-from loadtrial.report import build_report, synthetic, to_json
+from loadtrial.report import build_report, to_json
 from loadtrial.report import stats as st
 from loadtrial.report.evidence import effect, time_range
 from loadtrial.report.model import ClaimView

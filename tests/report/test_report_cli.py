@@ -6,12 +6,12 @@ import json
 from pathlib import Path
 
 import pytest
+import report_synth as synthetic
 import yaml
 
 from loadtrial.cli import main
 from loadtrial.errors import ExitCode
 from loadtrial.observe.model import Sample
-from loadtrial.report import synthetic
 from loadtrial.store import Store
 from loadtrial.store.model import TrialData
 

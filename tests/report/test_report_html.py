@@ -10,9 +10,10 @@ import re
 from pathlib import Path
 
 import pytest
+import report_synth as synthetic
 from rich.console import Console
 
-from loadtrial.report import print_summary, synthetic, to_json, write_html
+from loadtrial.report import print_summary, to_json, write_html
 from loadtrial.report.page import plotly_js, plotly_js_gzip_base64, script_json
 
 EVIL = "<script>alert('x')</script><!--"

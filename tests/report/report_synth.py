@@ -1,4 +1,6 @@
-"""A synthetic trial with known answers, for the report's tests, benchmark and docs.
+"""A synthetic trial with known answers, for the report's tests and benchmarks (a test
+fixture: it lived in src/loadtrial/report/ though no command uses it; the bench scripts
+import it from here).
 
 In: the arm names, repetitions, seconds per run and a few strings (so tests can plant
 `<script>` in every user- and server-supplied field). Out: (TrialData, Trial, findings)
@@ -55,6 +57,7 @@ def make_trial(sc: Scenario) -> Trial:
             "arms": {a: _params(i, len(sc.arms)) for i, a in enumerate(sc.arms)},
             "repeat": sc.repeat,
             "slo": {"p99": "500ms", "error_rate": "0.1%"},
+            "env": {"provider": "testbed"},  # its arms' parameters are the testbed's
             "expected_to_vary": ["db.instance_type"],  # the bigger db is a bigger instance
             "expect": [
                 {"arm": good, "meets_slo": True},
