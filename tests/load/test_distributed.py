@@ -1,21 +1,19 @@
 """The Ray engine on a real local Ray cluster of three nodes (Ray's cluster utilities).
 
 The head and two worker nodes run as separate raylets on this machine, one CPU each (the
-two worker nodes also offer the custom resource "loadgen"), object stores of 80 MB. The
-cluster is started once for the module and shut down after (only the processes it
-started; never `ray stop`). Where Ray cannot start here the tests skip with the reason.
+two worker nodes also offer the custom resource "loadgen"): the `cluster` fixture of
+tests/load/conftest.py, started once for the module and shut down after. Where Ray cannot
+start here the tests skip with the reason.
 """
 
 from __future__ import annotations
 
 import io
-import logging
 import os
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -47,28 +45,6 @@ from loadtrial.store import Store
 from loadtrial.targets import RunningTarget
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
-STORE_BYTES = 80 * 1024 * 1024
-
-
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[Cluster]:
-    try:
-        c = Cluster(
-            initialize_head=True,
-            head_node_args={"num_cpus": 1, "object_store_memory": STORE_BYTES,
-                            "include_dashboard": False},
-        )  # fmt: skip
-        for _ in range(2):
-            c.add_node(num_cpus=1, object_store_memory=STORE_BYTES, resources={"loadgen": 1})
-        c.wait_for_nodes()
-    except Exception as exc:  # no shared memory, no ports, ...: say why and skip
-        pytest.skip(f"a local Ray cluster cannot start here: {type(exc).__name__}: {exc}")
-    ray.init(address=c.address, log_to_driver=False, logging_level=logging.ERROR)
-    try:
-        yield c
-    finally:
-        ray.shutdown()
-        c.shutdown()  # type: ignore[no-untyped-call]
 
 
 def open_plan(url: str, rate: float, seconds: float, **kw: Any) -> LoadPlan:

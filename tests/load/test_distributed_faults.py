@@ -1,7 +1,8 @@
 """The Ray engine when a node is lost mid-run, on a real local Ray cluster of three nodes.
 
-Its own cluster (a node is killed here): the head and two worker nodes offering the
-resource "loadgen", one generator actor on each worker node. Mid-run the raylet of the
+Its own cluster (a node is killed here; the `cluster` fixture of tests/load/conftest.py is
+one per module): the head and two worker nodes offering the resource "loadgen", one
+generator actor on each worker node. Mid-run the raylet of the
 second worker node is killed (SIGKILL, through Ray's cluster utilities, never `ray stop`):
 the hard case, where the actor's process outlives its node and keeps running unless its
 lease stops it. The test ends that process itself afterwards (it started it).
@@ -10,15 +11,12 @@ lease stops it. The test ends that process itself afterwards (it started it).
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import signal
 import threading
 import time
-from collections.abc import Iterator
 
 import pytest
-import ray
 from counting_target import CountingTarget
 from ray.cluster_utils import Cluster
 
@@ -34,29 +32,7 @@ from loadtrial.load.model import (
 )
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
-STORE_BYTES = 80 * 1024 * 1024
 RATE, SECONDS, KILL_AFTER_SECOND = 100.0, 16.0, 2
-
-
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[Cluster]:
-    try:
-        c = Cluster(
-            initialize_head=True,
-            head_node_args={"num_cpus": 1, "object_store_memory": STORE_BYTES,
-                            "include_dashboard": False},
-        )  # fmt: skip
-        for _ in range(2):
-            c.add_node(num_cpus=1, object_store_memory=STORE_BYTES, resources={"loadgen": 1})
-        c.wait_for_nodes()
-    except Exception as exc:  # no shared memory, no ports, ...: say why and skip
-        pytest.skip(f"a local Ray cluster cannot start here: {type(exc).__name__}: {exc}")
-    ray.init(address=c.address, log_to_driver=False, logging_level=logging.ERROR)
-    try:
-        yield c
-    finally:
-        ray.shutdown()
-        c.shutdown()  # type: ignore[no-untyped-call]
 
 
 def test_a_lost_node_is_reported_and_its_orphan_stops(
