@@ -12,7 +12,8 @@ from loadtrial.env import provider_problems
 from loadtrial.env.aws import plan_calls, problems
 from loadtrial.env.journal import MemoryLog
 from loadtrial.env.settings import AWS_GOVERNANCE
-from loadtrial.errors import ProviderError
+from loadtrial.errors import ProviderError, SpecError
+from loadtrial.spec import parse_trial_text
 
 TG = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/app/93795524aca9cc53"
 SETTINGS = {
@@ -41,70 +42,69 @@ def test_good_settings_have_no_problems() -> None:
     assert provider_problems("aws", SETTINGS, arms) == []
 
 
-def test_every_problem_is_reported_with_its_field() -> None:
+TRIAL = """\
+name: t
+target: {base_url: "http://127.0.0.1:8080"}
+load: {stages: [{rate: 5, duration: 2s}]}
+arms: {a: {app_node_count: 2}}
+env:
+  provider: aws
+"""
+
+
+def _rendered(env: str) -> list[str]:
+    """The problems of a trial file with these `env:` lines, rendered as file:line: ..."""
+    with pytest.raises(SpecError) as info:
+        parse_trial_text(TRIAL + env, "trial.yaml", {})
+    return [p.render() for p in info.value.problems]
+
+
+def test_a_wrong_shape_is_a_located_problem_of_the_trial_file() -> None:
+    # keys and types are the model's (env.settings.AwsEnv): every mistake, with its line
+    found = _rendered(
+        "  regoin: x\n"
+        "  managed_tag: loadtrial\n"
+        "  app:\n"
+        "    target_group_arn: arn:aws:x\n"
+        "    instances: [i-abc]\n"
+        "    rolling: 'no'\n"
+        "    drain_delay: soon\n"
+        "    route53: {zone_id: Z1, records: {i-abc: a.example.com}, ttl: 0, adress: x}\n"
+        "  db: {cluster: shop, keep_writer: 'false'}\n"
+        "  waits: {poll: often, timout: 5m}\n"
+    )
+    where = [r.split(" ")[0] for r in found]  # in file order
+    assert where == [
+        "trial.yaml:7:", "trial.yaml:8:", "trial.yaml:13:", "trial.yaml:14:", "trial.yaml:14:",
+        "trial.yaml:16:", "trial.yaml:16:",
+    ], found  # fmt: skip
+    fields = {r.split(" ")[1].rstrip(":") for r in found}
+    assert fields == {
+        "env.regoin", "env.managed_tag", "env.app.drain_delay", "env.app.route53.ttl",
+        "env.app.route53.adress", "env.waits.poll", "env.waits.timout",
+    }  # fmt: skip
+    # 'no' and 'false' are read as booleans, as everywhere in the trial file (pydantic)
+
+
+def test_what_a_type_cannot_say_is_the_providers() -> None:
     settings = {
-        "regoin": "x",
-        "app": {"target_group_arn": "app", "drain_delay": "soon"},
-        "waits": {"poll": "often"},
+        "app": {"target_group_arn": "app", "route53": {"zone_id": "Z1", "records": {}}},
+        "waits": {"poll": 0.0},
     }
     arms = {"a": {"app_node_count": 0, "db_instance_class": "r5.large", "cpus": 2}}
     fields = {p.field for p in problems(settings, arms)}
-    assert {
-        "env.regoin",
+    assert fields == {
         "env.app.target_group_arn",
-        "env.app",
-        "env.app.drain_delay",
+        "env.app",  # neither instances nor instance_tags
+        "env.app.route53.records",
         "env.waits.poll",
         "arms.a.app_node_count",
         "arms.a.db_instance_class",
         "arms.a.cpus",
-    } <= fields
-
-
-def test_wrongly_typed_settings_are_problems_not_crashes() -> None:
-    # each of these used to raise (int("soon"), "x".get, iterating a string as ids ...)
-    settings = {
-        "managed_tag": "loadtrial",
-        "app": {
-            "target_group_arn": TG,
-            "instances": "i-abc",
-            "rolling": "no",
-            "route53": {"zone_id": "Z1", "records": {"i-abc": "a.example.com"}, "ttl": "soon"},
-        },
-        "db": {"cluster": "shop", "keep_writer": "false"},
-        "waits": "5s",
     }
-    arms = {"a": {"app_instance_type": 5}}
-    found = {p.field: p.message for p in problems(settings, arms)}
-    assert {
-        "env.managed_tag",
-        "env.app.instances",
-        "env.app.rolling",
-        "env.app.route53.ttl",
-        "env.db.keep_writer",
-        "env.waits",
-        "arms.a.app_instance_type",
-    } <= set(found)
-    assert "soon" in found["env.app.route53.ttl"]
-
-
-def test_unknown_nested_keys_and_zero_waits_are_problems() -> None:
-    settings = {
-        "app": {
-            "target_group_arn": TG,
-            "instances": ["i-1"],
-            "route53": {"zone_id": "Z1", "records": {"i-1": "a.example.com"}, "adress": "x"},
-        },
-        "managed_tag": {"key": "team", "valeu": "perf"},
-        "waits": {"poll": "0s", "timout": "5m"},
-    }
-    fields = {p.field for p in problems(settings, {})}
-    assert {
-        "env.app.route53.adress",
-        "env.managed_tag.valeu",
-        "env.waits.poll",
-        "env.waits.timout",
-    } <= fields
+    # the same, through the trial file: located at the lines of the fields
+    found = _rendered("  app: {target_group_arn: app, instances: [i-1]}\n")
+    assert found == ["trial.yaml:7: env.app.target_group_arn: needs the target group's ARN"]
 
 
 def test_plan_lists_the_calls_in_order_without_making_any() -> None:

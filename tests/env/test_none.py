@@ -7,7 +7,7 @@ from pydantic import ValidationError
 
 from loadtrial.env import make_provider, provider_problems
 from loadtrial.env.journal import MemoryLog
-from loadtrial.env.settings import NoneSettings
+from loadtrial.env.settings import NoneEnv
 
 
 def test_none_applies_nothing_and_has_no_facts() -> None:
@@ -19,7 +19,7 @@ def test_none_applies_nothing_and_has_no_facts() -> None:
 
 
 def test_none_refuses_settings() -> None:
-    # a setting is refused by the model (env.settings.NoneSettings, extra keys forbidden)
+    # a setting is refused by the model (env.settings.NoneEnv, extra keys forbidden)
     with pytest.raises(ValidationError, match="apply"):
-        NoneSettings.model_validate({"provider": "none", "apply": "x"})
+        NoneEnv.model_validate({"provider": "none", "apply": "x"})
     assert provider_problems("none", {}, {"a": {"anything": 1}}) == []

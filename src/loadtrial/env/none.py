@@ -41,5 +41,5 @@ def env_key(settings: Mapping[str, Any]) -> str:
 
 def problems(settings: Mapping[str, Any], arms: Mapping[str, Mapping[str, Any]]) -> list[Problem]:
     """Any arm parameters are accepted as labels (that it takes no settings is said by
-    its model, `env.settings.NoneSettings`)."""
+    its model, `env.settings.NoneEnv`)."""
     return []

@@ -49,13 +49,13 @@ class ProviderSettings(Written):
         return {}
 
 
-class NoneSettings(ProviderSettings):
+class NoneEnv(ProviderSettings):
     """`provider: none`: arms are labels only; nothing is changed."""
 
     provider: Literal["none"] = "none"
 
 
-class ShellSettings(ProviderSettings):
+class ShellEnv(ProviderSettings):
     """`provider: shell`: your commands reshape the system between arms."""
 
     provider: Literal["shell"]
@@ -93,7 +93,7 @@ TESTBED_GOVERNANCE: Governance = {
 }
 
 
-class TestbedSettings(ProviderSettings):
+class TestbedEnv(ProviderSettings):
     """`provider: testbed`: arms reshape the built-in testbed."""
 
     __test__ = False
@@ -109,37 +109,37 @@ class TestbedSettings(ProviderSettings):
         return ("lb", "app", "db", "host")
 
 
-class AwsManagedTag(Written):
+class AwsEnvTag(Written):
     key: str = "loadtrial"
     value: str = "managed"
 
 
-class AwsRoute53(Written):
+class AwsEnvRoute53(Written):
     zone_id: str
     records: dict[str, str]  # instance id -> record name
     address: Literal["private", "public"] = "private"
     ttl: int = Field(default=60, ge=1)
 
 
-class AwsApp(Written):
+class AwsEnvApp(Written):
     target_group_arn: str
     instances: tuple[str, ...] | None = None
     instance_tags: dict[str, str] | None = None
     rolling: bool = True
     drain_delay: Duration | None = None
     config_commands: tuple[str, ...] | None = None
-    route53: AwsRoute53 | None = None
+    route53: AwsEnvRoute53 | None = None
     auto_scaling: Literal["refuse", "standby"] = "refuse"
 
 
-class AwsDb(Written):
+class AwsEnvDb(Written):
     cluster: str
     instance: str | None = None
     keep_writer: bool = False
     endpoint_command: str | None = None
 
 
-class AwsWaits(Written):
+class AwsEnvWaits(Written):
     poll: Duration | None = None
     timeout: Duration | None = None
     db_timeout: Duration | None = None
@@ -153,16 +153,16 @@ AWS_GOVERNANCE: Governance = {
 }
 
 
-class AwsSettings(ProviderSettings):
+class AwsEnv(ProviderSettings):
     """`provider: aws`: instance swaps behind an ALB, Aurora resizes (docs/aws.md)."""
 
     provider: Literal["aws"]
     region: str | None = None
     endpoint_url: str | None = None
-    managed_tag: AwsManagedTag | None = None
-    app: AwsApp | None = None
-    db: AwsDb | None = None
-    waits: AwsWaits | None = None
+    managed_tag: AwsEnvTag | None = None
+    app: AwsEnvApp | None = None
+    db: AwsEnvDb | None = None
+    waits: AwsEnvWaits | None = None
 
     def governance(self) -> Governance:
         return AWS_GOVERNANCE
@@ -173,6 +173,6 @@ class AwsSettings(ProviderSettings):
 
 
 EnvSettings = Annotated[
-    NoneSettings | ShellSettings | TestbedSettings | AwsSettings,
+    NoneEnv | ShellEnv | TestbedEnv | AwsEnv,
     Field(discriminator="provider"),
 ]

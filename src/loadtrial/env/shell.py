@@ -268,7 +268,7 @@ def env_key(settings: Mapping[str, Any]) -> str:
 
 def problems(settings: Mapping[str, Any], arms: Mapping[str, Mapping[str, Any]]) -> list[Problem]:
     """Every problem with each arm's template parameters (the settings' shape is checked
-    by their model, `env.settings.ShellSettings`)."""
+    by their model, `env.settings.ShellEnv`)."""
     out: list[Problem] = []
     shared = parse_settings(settings)
     for arm, params in arms.items():

@@ -183,7 +183,7 @@ def _lb_problems(path: str, value: Any) -> list[Problem]:
 
 def problems(settings: Mapping[str, Any], arms: Mapping[str, Mapping[str, Any]]) -> list[Problem]:
     """Every problem with the arms' testbed parameters (the settings' shape is checked by
-    their model, `env.settings.TestbedSettings`)."""
+    their model, `env.settings.TestbedEnv`)."""
     found: list[Problem] = []
     for arm, params in arms.items():
         found += _param_problems(arm, params)

@@ -20,7 +20,7 @@ from pydantic import (
     model_validator,
 )
 
-from loadtrial.env.settings import EnvSettings, NoneSettings
+from loadtrial.env.settings import EnvSettings, NoneEnv
 from loadtrial.observe.settings import ObserverSettings
 from loadtrial.units import Duration, Fraction, parse_duration_s, parse_fraction
 
@@ -149,7 +149,7 @@ class Trial(_Frozen):
     target: TargetSpec
     load: LoadSpec
     observe: tuple[ObserverSettings, ...] | Literal["testbed"] = ()
-    env: EnvSettings = NoneSettings(provider="none")
+    env: EnvSettings = NoneEnv(provider="none")
     arms: dict[str, dict[str, Any]] = Field(default_factory=_default_arms)
     # runs per arm; when left out, 3 if a claim compares arms (one run per arm is never
     # evidence of a difference), else 1

@@ -1,8 +1,10 @@
 """The `aws` provider's settings and arm parameters, parsed and checked.
 
-In: the trial's `env:` mapping (without `provider`) and each arm's parameters.
-Out: frozen `AwsSettings` / `ArmParams`, or every `Problem` at once with field paths such as
-"env.app.target_group_arn" or "arms.big.app_node_count".
+In: the trial's `env:` mapping (without `provider`) — its shape (keys, types, enums) already
+checked by its model, `env.settings.AwsEnv`, when the trial was read — and each arm's
+parameters. Out: frozen `AwsSettings` / `ArmParams`, and every `Problem` a type cannot
+express, at once, with field paths such as "env.app.target_group_arn" or
+"arms.big.app_node_count".
 
     env:
       provider: aws
@@ -30,23 +32,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from loadtrial.env.settings import AwsEnv, AwsEnvApp, AwsEnvTag, AwsEnvWaits
 from loadtrial.errors import Problem
-from loadtrial.units import parse_duration_s
 
 PARAMS = ("app_instance_type", "app_node_count", "db_instance_class")
-_TOP_KEYS = {"region", "endpoint_url", "managed_tag", "app", "db", "waits"}
-_APP_KEYS = {
-    "target_group_arn",
-    "instances",
-    "instance_tags",
-    "rolling",
-    "drain_delay",
-    "config_commands",
-    "route53",
-    "auto_scaling",
-}
-_DB_KEYS = {"cluster", "instance", "keep_writer", "endpoint_command"}
-_ROUTE53_KEYS = {"zone_id", "records", "address", "ttl"}
 
 
 @dataclass(frozen=True)
@@ -114,149 +103,57 @@ class ArmParams:
     db_instance_class: str | None = None
 
 
-def _unknown(keys: Mapping[str, Any], allowed: set[str], path: str) -> list[Problem]:
-    return [
-        Problem(f"{path}.{k}", "unknown setting", f"use one of: {', '.join(sorted(allowed))}")
-        for k in keys
-        if k not in allowed
-    ]
-
-
-def _mapping(raw: Any, path: str, problems: list[Problem]) -> Mapping[str, Any]:
-    """Return `raw` when it is a mapping (None = empty); otherwise record a problem."""
-    if raw is None:
-        return {}
-    if isinstance(raw, Mapping):
-        return raw
-    problems.append(Problem(path, "must be a mapping", "see docs/aws.md"))
-    return {}
-
-
-def _bool(raw: Mapping[str, Any], key: str, default: bool, path: str, p: list[Problem]) -> bool:
-    value = raw.get(key, default)
-    if isinstance(value, bool):
-        return value
-    p.append(Problem(f"{path}.{key}", f"must be true or false, not {value!r}"))
-    return default
-
-
-def _text(raw: Mapping[str, Any], key: str, path: str, p: list[Problem], default: str = "") -> str:
-    value = raw.get(key, default)
-    if value is None or isinstance(value, str):
-        return value or default
-    p.append(Problem(f"{path}.{key}", f"must be text, not {value!r}"))
-    return default
-
-
-def _texts(raw: Mapping[str, Any], key: str, path: str, p: list[Problem]) -> tuple[str, ...]:
-    value = raw.get(key) or ()
-    if isinstance(value, list | tuple) and all(isinstance(v, str) and v for v in value):
-        return tuple(value)
-    p.append(Problem(f"{path}.{key}", "must be a list of text", f'e.g. {key}: ["..."]'))
-    return ()
-
-
-def _text_map(raw: Any, path: str, p: list[Problem]) -> dict[str, str]:
-    found = _mapping(raw, path, p)
-    if any(not isinstance(v, str | int) or isinstance(v, bool) for v in found.values()):
-        p.append(Problem(path, "values must be text"))
-    return {str(k): str(v) for k, v in found.items()}
-
-
-def _route53(raw: Any, path: str, problems: list[Problem]) -> Route53Settings | None:
-    if not isinstance(raw, Mapping) or not raw.get("zone_id"):
-        problems.append(Problem(path, "needs zone_id and records", "see docs/aws.md"))
-        return None
-    problems.extend(_unknown(raw, _ROUTE53_KEYS, path))
-    address = str(raw.get("address", "private"))
-    if address not in ("private", "public"):
-        problems.append(
-            Problem(f"{path}.address", f"unknown address {address!r}", "private|public")
-        )
-    records = _text_map(raw.get("records"), f"{path}.records", problems)
-    if not records:
-        problems.append(Problem(f"{path}.records", "needs {instance-id: record name}"))
-    ttl = raw.get("ttl", 60)
-    if isinstance(ttl, bool) or not isinstance(ttl, int) or ttl < 1:
-        problems.append(Problem(f"{path}.ttl", f"must be a whole number of seconds, not {ttl!r}"))
-        ttl = 60
-    return Route53Settings(str(raw["zone_id"]), records, address, ttl)
-
-
-def _app(raw: Any, problems: list[Problem]) -> AppSettings | None:
-    if not isinstance(raw, Mapping):
-        problems.append(Problem("env.app", "must be a mapping", "see docs/aws.md"))
-        return None
-    problems.extend(_unknown(raw, _APP_KEYS, "env.app"))
-    arn = _text(raw, "target_group_arn", "env.app", problems)
-    if not arn.startswith("arn:"):
+def _app(raw: AwsEnvApp, problems: list[Problem]) -> AppSettings:
+    if not raw.target_group_arn.startswith("arn:"):
         problems.append(Problem("env.app.target_group_arn", "needs the target group's ARN"))
-    instances = _texts(raw, "instances", "env.app", problems)
-    tags = _text_map(raw.get("instance_tags"), "env.app.instance_tags", problems)
+    instances, tags = raw.instances or (), raw.instance_tags or {}
     if bool(instances) == bool(tags):
         problems.append(Problem("env.app", "give exactly one of instances or instance_tags"))
-    drain = raw.get("drain_delay")
-    drain_s = _duration(drain, "env.app.drain_delay", problems) if drain is not None else None
-    r53 = _route53(raw["route53"], "env.app.route53", problems) if "route53" in raw else None
-    commands = _texts(raw, "config_commands", "env.app", problems)
-    rolling = _bool(raw, "rolling", True, "env.app", problems)
-    asg = _text(raw, "auto_scaling", "env.app", problems, "refuse")
-    if asg not in ("refuse", "standby"):
-        problems.append(Problem("env.app.auto_scaling", f"unknown value {asg!r}",
-                                "refuse (the default) or standby"))  # fmt: skip
-    return AppSettings(arn, instances, tags, rolling, drain_s, commands, r53, asg)
-
-
-def _db(raw: Any, problems: list[Problem]) -> DbSettings | None:
-    if not isinstance(raw, Mapping) or not raw.get("cluster"):
-        problems.append(Problem("env.db", "needs cluster: <DB cluster identifier>"))
-        return None
-    problems.extend(_unknown(raw, _DB_KEYS, "env.db"))
-    return DbSettings(
-        _text(raw, "cluster", "env.db", problems),
-        _text(raw, "instance", "env.db", problems),
-        _bool(raw, "keep_writer", False, "env.db", problems),
-        _text(raw, "endpoint_command", "env.db", problems),
+    r53 = raw.route53
+    route53 = (
+        None if r53 is None else Route53Settings(r53.zone_id, r53.records, r53.address, r53.ttl)
     )
+    if r53 is not None and not r53.records:
+        problems.append(Problem("env.app.route53.records", "needs {instance-id: record name}"))
+    return AppSettings(
+        raw.target_group_arn, tuple(instances), tags, raw.rolling, raw.drain_delay,
+        tuple(raw.config_commands or ()), route53, raw.auto_scaling,
+    )  # fmt: skip
 
 
-def _duration(raw: Any, path: str, problems: list[Problem]) -> float:
-    try:
-        seconds = parse_duration_s(raw)
-    except (TypeError, ValueError) as exc:
-        problems.append(Problem(path, str(exc)))
-        return 0.0
-    if seconds <= 0 and not path.endswith("drain_delay"):
-        problems.append(Problem(path, "must be more than 0s"))
-    return seconds
-
-
-def _waits(raw: Any, problems: list[Problem]) -> Waits:
-    found = _mapping(raw, "env.waits", problems)
-    problems.extend(_unknown(found, {"poll", "timeout", "db_timeout"}, "env.waits"))
-    return Waits(
-        _duration(found.get("poll", 5.0), "env.waits.poll", problems),
-        _duration(found.get("timeout", 1200.0), "env.waits.timeout", problems),
-        _duration(found.get("db_timeout", 2700.0), "env.waits.db_timeout", problems),
+def _waits(raw: AwsEnvWaits, problems: list[Problem]) -> Waits:
+    """How often and how long to wait; each given one must be more than 0s."""
+    waits = Waits(
+        5.0 if raw.poll is None else raw.poll,
+        1200.0 if raw.timeout is None else raw.timeout,
+        2700.0 if raw.db_timeout is None else raw.db_timeout,
     )
+    for key, seconds in (("poll", waits.poll_s), ("timeout", waits.timeout_s),
+                         ("db_timeout", waits.db_timeout_s)):  # fmt: skip
+        if seconds <= 0:
+            problems.append(Problem(f"env.waits.{key}", "must be more than 0s"))
+    return waits
 
 
 def parse_settings(settings: Mapping[str, Any]) -> tuple[AwsSettings, list[Problem]]:
-    """Return the settings and every problem found (settings are usable only if none)."""
-    problems = _unknown({k: v for k, v in settings.items() if k != "provider"}, _TOP_KEYS, "env")
-    tag = _mapping(settings.get("managed_tag"), "env.managed_tag", problems)
-    problems.extend(_unknown(tag, {"key", "value"}, "env.managed_tag"))
-    app = _app(settings["app"], problems) if "app" in settings else None
-    db = _db(settings["db"], problems) if "db" in settings else None
+    """Return the settings and every problem their model cannot express (settings are
+    usable only if none). `settings` is the dump of a valid `AwsEnv` (a malformed mapping
+    raises pydantic's ValidationError: the trial file's reader reports those)."""
+    env = AwsEnv.model_validate({**settings, "provider": "aws"})
+    problems: list[Problem] = []
+    tag = env.managed_tag or AwsEnvTag()
+    db = env.db
     parsed = AwsSettings(
-        region=_text(settings, "region", "env", problems),
-        endpoint_url=_text(settings, "endpoint_url", "env", problems),
-        tag_key=_text(tag, "key", "env.managed_tag", problems, "loadtrial"),
-        tag_value=_text(tag, "value", "env.managed_tag", problems, "managed"),
-        app=app,
-        db=db,
-        waits=_waits(settings.get("waits"), problems),
-    )
+        region=env.region or "",
+        endpoint_url=env.endpoint_url or "",
+        tag_key=tag.key,
+        tag_value=tag.value,
+        app=None if env.app is None else _app(env.app, problems),
+        db=None if db is None else DbSettings(
+            db.cluster, db.instance or "", db.keep_writer, db.endpoint_command or ""
+        ),
+        waits=_waits(env.waits or AwsEnvWaits(), problems),
+    )  # fmt: skip
     return parsed, problems
 
 
