@@ -18,7 +18,7 @@ from loadtrial.units import parse_duration_s
 
 def tier(entry: Mapping[str, Any], default: str) -> str:
     """Return the tier alias (`as:`), or `default` (the kind) when not given."""
-    alias = entry.get("as") or entry.get("as_") or ""
+    alias = entry.get("as") or ""
     return str(alias) if alias else default
 
 
