@@ -1,7 +1,7 @@
 """The `recover` command: undo what a killed trial left applied.
 
 In: an optional trial id and `--store PATH`. Out: one line per undo step replayed (stderr
-while it works), a summary per trial on stdout, and exit 0 when everything pending was
+while it works, progress: `-q` silences it), a summary per trial on stdout, and exit 0 when everything pending was
 undone (or nothing was), 4 when an undo failed (the environment is still changed: the
 journal keeps the step pending, so `recover` can be run again once the cause is fixed).
 """
@@ -12,12 +12,14 @@ from typing import Annotated
 
 import typer
 
+from loadtrial.commands.output import Output
 from loadtrial.commands.trial import StoreOpt, TrialExit, _existing
 from loadtrial.errors import ExitCode
 from loadtrial.store.store import DEFAULT_PATH, Store
 
 
 def recover_cmd(
+    ctx: typer.Context,
     trial: Annotated[
         int | None, typer.Argument(help="trial id (see `loadtrial ls`); default: every trial")
     ] = None,
@@ -27,7 +29,7 @@ def recover_cmd(
     from loadtrial.runner.recover import recover
 
     with Store(_existing(store)) as st:
-        done = recover(st, trial, note=lambda m: typer.echo(m, err=True))
+        done = recover(st, trial, note=Output.of(ctx).progress)
     if not done:
         which = f"trial {trial} has no" if trial is not None else "no trial has a"
         typer.echo(f"nothing to recover: {which} pending undo step in {store}")
