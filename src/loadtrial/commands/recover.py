@@ -1,9 +1,10 @@
 """The `recover` command: undo what a killed trial left applied.
 
 In: an optional trial id and `--store PATH`. Out: one line per undo step replayed (stderr
-while it works, progress: `-q` silences it), a summary per trial on stdout, and exit 0 when everything pending was
-undone (or nothing was), 4 when an undo failed (the environment is still changed: the
-journal keeps the step pending, so `recover` can be run again once the cause is fixed).
+while it works, as progress: `-q` silences it), a summary per trial on stdout, and exit 0
+when everything pending was undone (or nothing was), 4 when an undo failed (the
+environment is still changed: the journal keeps the step pending, so `recover` can be run
+again once the cause is fixed).
 """
 
 from __future__ import annotations
