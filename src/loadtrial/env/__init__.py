@@ -10,8 +10,9 @@ Door: `Provider` (apply, revert, snapshot) and its data in `env.model`; `make_pr
     preflight(settings, arms, estimate_s) -> list[Problem]    # optional: checks before a run
     observers(settings) -> list[entry]    # optional: its own `observe:` entries
 
-where `settings` is the trial's `env:` mapping without `provider`, and `problems` checks
-the settings and every arm's parameters (field paths like "env.command" or
+where `settings` is the trial's `env:` mapping without `provider`, validated by the
+provider's model (`env.settings`) and dumped with only the keys the user wrote, and
+`problems` checks what that model cannot say and every arm's parameters (field paths like "env.command" or
 "arms.bigger-db.db_cpus"). `log` is the persistent undo journal: a provider writes each
 step to it before taking it (with its undo) and settles it after, and `revert(record)`
 settles the entries in `record.journal` (see env/journal.py). `env_key` names the

@@ -8,8 +8,11 @@ load. Each kind is a module `loadtrial.observe.<module>` with
     problems(entry: Mapping[str, Any], path: str) -> list[Problem]
 
 where `entry` is one item of the trial's `observe:` list (keys `kind`, `as`, `interval`
-and the kind's own), already `${ENV}`-substituted, and `path` is its field path such as
-"observe[0]". Modules are imported only when a trial uses them.
+and the kind's own), already `${ENV}`-substituted and validated by its kind's model
+(`observe.settings`: types, unknown and required keys), as the dump of that model: only the
+keys the user wrote, so `create` applies its own defaults. `path` is its field path such
+as "observe[0]"; `problems` reports only what the model cannot say. Modules are imported
+only when a trial uses them.
 """
 
 from __future__ import annotations
