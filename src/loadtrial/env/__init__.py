@@ -12,15 +12,15 @@ Door: `Provider` (apply, revert, snapshot) and its data in `env.model`; `make_pr
 
 where `settings` is the trial's `env:` mapping without `provider`, validated by the
 provider's model (`env.settings`) and dumped with only the keys the user wrote, and
-`problems` checks what that model cannot say and every arm's parameters (field paths
-like "env.app.target_group_arn" or "arms.bigger-db.db_cpus"). `log` is the persistent undo journal: a provider writes each
-step to it before taking it (with its undo) and settles it after, and `revert(record)`
-settles the entries in `record.journal` (see env/journal.py). `env_key` names the
-environment, so `run` can refuse one that a killed process left changed. `observers` is
-the ability behind `observe: testbed` (a provider whose settings model declares
-`own_tiers()`; see env/settings.py for the declarations a provider makes). Modules are
-imported only when a trial names them, so a
-provider's dependencies (boto3, pgserver) are needed only by the trials that use it.
+`problems` checks what that model cannot say and every arm's parameters (field paths like
+"env.app.target_group_arn" or "arms.bigger-db.db_cpus"). `log` is the persistent undo
+journal: a provider writes each step to it before taking it (with its undo) and settles it
+after, and `revert(record)` settles the entries in `record.journal` (see env/journal.py).
+`env_key` names the environment, so `run` can refuse one that a killed process left
+changed. `observers` is the ability behind `observe: testbed` (a provider whose settings
+model declares `own_tiers()`; see env/settings.py for the declarations a provider makes).
+Modules are imported only when a trial names them, so a provider's dependencies (boto3,
+pgserver) are needed only by the trials that use it.
 """
 
 from __future__ import annotations
