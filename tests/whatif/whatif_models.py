@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from loadtrial.load.model import Stage
 from loadtrial.whatif.model import (
     PROFILE_PERCENTS,
     Demands,
@@ -29,9 +30,12 @@ def station(
     profile_s: float = 0.0,
     warm_nodes: int = 0,
     warm_per_node: int = 0,
+    run_s: float = 30.0,
+    warmup_s: float = 2.0,
 ) -> WhatifModel:
     """A model with a flat profile (every request's fixed time `profile_s`), Poisson
-    arrivals, no measurement error and no reserved db slots."""
+    arrivals at a constant `rate` for `run_s` (the first `warmup_s` not measured), no
+    measurement error and no reserved db slots."""
     return WhatifModel(
         source="test",
         rate_per_s=rate,
@@ -56,4 +60,6 @@ def station(
         ),
         timeouts=Timeouts(pool_wait_s, lb_queue_s, request_s),
         profile_s=(profile_s,) * len(PROFILE_PERCENTS),
+        stages=(Stage(run_s, rate),),
+        warmup_s=warmup_s,
     )

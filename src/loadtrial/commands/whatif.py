@@ -182,9 +182,7 @@ def whatif_command(
     if sweep_text is not None:
         return _sweep(model, parse_sweep(sweep_text), seed, as_json)
     if not as_json:  # progress: a simulation of thousands of requests per second takes a while
-        from loadtrial.whatif.predict import WARMUP_S, WINDOW_S  # (scipy: only when asked)
-
-        span = WARMUP_S + WINDOW_S
+        span = sum(st.duration_s for st in model.stages)
         typer.echo(f"simulating {replications} × {span:.0f} s at {model.rate_per_s:.0f}/s ...",
                    err=True)  # fmt: skip
     prediction = whatif.predict(model, replications=replications, seed=seed)

@@ -27,7 +27,6 @@ ARM_KNOBS = tuple(
     k for k in TOPOLOGY_KNOBS if not k.startswith("warm_") and k != "db_other_connections"
 )
 CHECKED = ("throughput_per_s", "p99_s", "error_rate")
-MIN_WINDOW_S = 3.0
 
 
 @dataclass(frozen=True)
@@ -120,12 +119,9 @@ def self_check(
     trial: Trial,
     *,
     replications: int = 3,
-    window_s: float = 20.0,
-    max_requests: int | None = None,
 ) -> SelfCheckResult:
-    """Every measured arm predicted from every other arm that yields a model; with
-    `max_requests`, each replication simulates at most about that many arrivals (a shorter
-    window at a high rate, never under MIN_WINDOW_S)."""
+    """Every measured arm predicted from every other arm that yields a model (each
+    replication simulates the trial's run at the measured arm's rate)."""
     arms = list(dict.fromkeys(r.info.arm for r in data.runs))
     if trial.load.model == "closed":
         return SelfCheckResult((), {a: "a closed-model trial is not modelled" for a in arms})
@@ -148,9 +144,7 @@ def self_check(
             except UserError as exc:  # e.g. an arm that offered nothing
                 unmodelled.setdefault(arm, exc.message)
                 continue
-            span = window_s if max_requests is None else max_requests / target.rate_per_s
-            p = predict(target, replications=replications,
-                        window_s=max(MIN_WINDOW_S, min(window_s, span)))  # fmt: skip
+            p = predict(target, replications=replications)
             inside = {k: getattr(p, k).contains(getattr(measured, k)) for k in CHECKED}
             out.append(SelfCheck(arm, source, p, measured, inside))
     return SelfCheckResult(tuple(out), unmodelled)
