@@ -62,6 +62,9 @@ BUSY_UTIL = 0.5
 # editable in the model for another system
 POOL_WAIT_S = 2.0
 LB_QUEUE_S = 1.0
+# both balancers' health checks (testbed/lb.py, lb_haproxy.py: `inter 1s`, `timeout check 3s`)
+HEALTH_EVERY_S = 1.0
+HEALTH_ANSWER_S = 3.0
 
 
 @dataclass(frozen=True)
@@ -352,7 +355,9 @@ def model_from_arm(data: TrialData, trial: Trial, arm: str) -> WhatifModel:
         poisson=bool(trial.load.poisson),
         topology=_topology(runs[0][0], figs),
         demands=demands,
-        timeouts=Timeouts(POOL_WAIT_S, LB_QUEUE_S, float(trial.load.timeout)),
+        timeouts=Timeouts(
+            POOL_WAIT_S, LB_QUEUE_S, float(trial.load.timeout), HEALTH_EVERY_S, HEALTH_ANSWER_S
+        ),
         profile_s=profile,
         stages=tuple(Stage(st.duration, st.rate, st.ramp_to) for st in trial.load.stages),
         warmup_s=float(trial.load.warmup),

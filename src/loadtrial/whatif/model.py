@@ -7,7 +7,8 @@ db_cpus, db_max_connections, pool_max, lb_maxconn, or any field name of the mode
 
 The system (one request's path): arrivals → balancer (optional per-backend concurrency
 limit, FIFO queue with a timeout) → one app node, round robin (its CPU: `app_cores_per_node`
-servers, demand `app_cpu_s`, waiting requests served in random order: an event loop) →
+servers, demand `app_cpu_s`, the newest waiting request first; the balancer's health
+check after them all, two unanswered in `health_answer_s` take the node out) →
 with probability `db_share`, a connection from the node's own pool (grows up to
 `pool_max`, while the database has a free slot; waits up to `pool_wait_s`) → the database
 CPU (`db_cpus` servers, demand `db_cpu_s`) while the connection is held for `hold_s` on
@@ -82,6 +83,11 @@ class Timeouts:
     pool_wait_s: float  # the app's pool timeout (→ 503)
     lb_queue_s: float  # the balancer's queue timeout when lb_maxconn is set (→ 503)
     request_s: float  # the client's timeout
+    # the balancer's health check: every `health_every_s` a check waits its turn for the
+    # node's CPU; unanswered after `health_answer_s`, twice in a row, takes the node out
+    # (one answer puts it back); with no node in, the balancer answers 503 at once
+    health_every_s: float
+    health_answer_s: float
 
 
 @dataclass(frozen=True)
@@ -127,7 +133,7 @@ PROFILE_PERCENTS: tuple[float, ...] = (
 # `--set` knobs that are arm parameters (names as the testbed provider's)
 TOPOLOGY_KNOBS = tuple(f.name for f in dataclasses.fields(Topology))
 DB_RESTART_KNOBS = ("db_max_connections", "db_cpus", "db_reserved_connections")
-TIMEOUT_KNOBS = {"pool_wait_s": "pool_wait_s", "lb_queue_s": "lb_queue_s", "request_s": "request_s"}
+TIMEOUT_KNOBS = tuple(f.name for f in dataclasses.fields(Timeouts))
 DEMAND_KNOBS = tuple(f.name for f in dataclasses.fields(Demands))
 
 

@@ -129,6 +129,8 @@ def _bottleneck(model: WhatifModel, runs: Sequence[SimResult], bounds: dict[str,
     done = sum(r.completed for r in runs)
     if done and sum(causes.values()) / done > 0.01:
         cause = max(causes, key=lambda c: causes[c])
+        if cause == "pool_timeout" and util.get("db.cpu", 0.0) >= SATURATED_UTIL:
+            return "db.cpu"  # the connections were held while their queries queued for CPU
         if cause in CAUSE_OF:
             return CAUSE_OF[cause]
         return max(util, key=lambda k: util[k]) if util else "none"

@@ -36,7 +36,16 @@ from loadtrial.whatif.model import WhatifModel, profile_quantile
 FloatArray = npt.NDArray[np.float64]
 MONITOR_STEP_S = 0.1
 RESOURCES = ("db.connections", "db.cpu", "app.cpu", "lb.maxconn")
-CAUSE_OF = {"pool_timeout": "db.connections", "lb_queue": "lb.maxconn"}
+# an error's cause -> the resource that caused it (a node is taken out when its CPU is too
+# far behind to answer the balancer's health check)
+CAUSE_OF = {"pool_timeout": "db.connections", "lb_queue": "lb.maxconn", "no_backend": "app.cpu"}
+HEALTH_FALL = 2  # unanswered checks in a row that take a node out (both balancers: fall 2)
+CHECK_LAST = 2**62  # a health check's priority at a node's CPU: after every waiting request
+
+
+def _newest_first(now_s: float) -> int:
+    """A request's priority at a node's CPU (lower first): the newest is served first."""
+    return -int(now_s * 1e6)
 
 
 @dataclass(frozen=True, eq=False)
@@ -143,14 +152,16 @@ class _System:
                     pool.open += 1
                     pool.idle += 1
         cores = max(1, round(t.app_cores_per_node))
-        # a node is one event loop: it does not take waiting requests in arrival order (a
-        # measured overload times some out at 5 s while the median waits < 1 s), so its
-        # CPU serves them in random order
+        # a node is one event loop, and an overloaded one does not serve in arrival order:
+        # measured (app-cpu, one node), the median stays < 0.8 s while a tail times out at
+        # 5 s, and the balancer's checks go unanswered until it takes the node out. So its
+        # CPU takes the newest waiting request first, and a health check after them all
         self.app_cpu = [simpy.PriorityResource(env, cores) for _ in range(t.app_nodes)]
         self.db_cpu = simpy.Resource(env, max(1, round(t.db_cpus)))
         slots = t.lb_maxconn * t.app_nodes
         self.lb = simpy.Resource(env, slots) if slots else None
         self.next_node = 0
+        self.healthy = [True] * t.app_nodes
         self.db_from = 1.0 - d.db_share.value  # quantiles above this use the database
         self.base_s = profile_quantile(model.profile_s, self.db_from) if d.db_share.value else 0
         self.tilt, self.hold_scale, self.hold_offset_s = hold_shape(
@@ -169,8 +180,9 @@ class _System:
         t0, key = self.env.now, self.sent
         self.sent += 1
         self.pending[key] = t0
-        node = self.next_node
-        self.next_node = (self.next_node + 1) % len(self.pools)
+        node = self._route()
+        if node is None:  # every node taken out: the balancer answers 503 at once
+            return self._end(key, "no_backend")
         lb = self.lb
         if lb is None:
             cause = yield from self._serve(node)
@@ -191,6 +203,33 @@ class _System:
             lb.release(slot)
         self._end(key, cause)
 
+    def _route(self) -> int | None:
+        """The next node in round-robin order that the balancer has in; None if none is."""
+        n = len(self.pools)
+        for i in range(n):
+            node = (self.next_node + i) % n
+            if self.healthy[node]:
+                self.next_node = (node + 1) % n
+                return node
+        return None
+
+    def health(self, node: int) -> Generator[Any, Any, None]:
+        """The balancer's health check of one node: a check waits for the node's CPU until
+        no request waits; HEALTH_FALL unanswered in a row take the node out, one answer
+        puts it back."""
+        w, fails = self.model.timeouts, 0
+        cpu = self.app_cpu[node]
+        while True:
+            check = cpu.request(priority=CHECK_LAST)
+            got = yield check | self.env.timeout(w.health_answer_s)
+            if check.triggered:
+                cpu.release(check)
+            else:
+                check.cancel()
+            fails = 0 if check in got else fails + 1
+            self.healthy[node] = fails < HEALTH_FALL
+            yield self.env.timeout(w.health_every_s)
+
     def _serve(self, node: int) -> Generator[Any, Any, str]:
         """App CPU, then (for a db request) a pool connection held while the db works."""
         u = self.rng.random()
@@ -208,7 +247,7 @@ class _System:
         fixed = min(self.base_s, max(0.0, whole - hold)) if uses_db else whole
         fixed -= d.app_cpu_s.value
         yield self.env.timeout(max(0.0, fixed))
-        with self.app_cpu[node].request(priority=self.rng.getrandbits(31)) as cpu:
+        with self.app_cpu[node].request(priority=_newest_first(self.env.now)) as cpu:
             yield cpu
             yield self.env.timeout(self._exp(d.app_cpu_s.value))
         if not uses_db:
@@ -345,6 +384,8 @@ def simulate(model: WhatifModel, *, seed: int) -> SimResult:
     sums: dict[str, float] = {}
     counts = [0]
     env.process(_arrivals(sys, times))
+    for node in range(len(sys.pools)):
+        env.process(sys.health(node))
     env.process(_monitor(sys, sums, counts))
     limit = model.timeouts.request_s
     env.run(until=run_s + limit + 0.001)
