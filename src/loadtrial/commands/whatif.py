@@ -190,7 +190,8 @@ def whatif_command(
         return _sweep(model, parse_sweep(sweep_text), seed, as_json)
     if not as_json:  # progress: a simulation of thousands of requests per second takes a while
         span = sum(st.duration_s for st in model.stages)
-        typer.echo(f"simulating 2 × {replications} runs of {span:.0f} s at {model.rate_per_s:.0f}/s ...",
+        rate = model.rate_per_s
+        typer.echo(f"simulating 2 × {replications} runs of {span:.0f} s at {rate:.0f}/s ...",
                    err=True)  # fmt: skip
     prediction = whatif.predict(model, replications=replications, seed=seed)
     if as_json:
