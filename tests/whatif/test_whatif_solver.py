@@ -182,3 +182,17 @@ def test_balancer_queue_against_a_hand_calculation() -> None:
     assert r.error_rate == pytest.approx(0.25, abs=0.03)
     assert set(r.errors) == {"lb_queue"}
     assert r.latency_quantile_s(50) == pytest.approx(1.2, abs=0.1)
+
+
+def test_a_capped_run_sends_about_max_requests_and_keeps_its_ramp() -> None:
+    from loadtrial.whatif.selfcheck import capped_run
+    from loadtrial.whatif.simulate import arrival_times
+
+    # 750 in the ramp, 30 000 in the plateau: the plateau shortened to ~8.5 s
+    big = replace(station(rate=500.0), stages=(Stage(3.0, None, 500.0), Stage(60.0, 500.0)),
+                  warmup_s=3.0)  # fmt: skip
+    capped = capped_run(big, 5000)
+    assert capped.stages[0] == big.stages[0]
+    assert len(arrival_times(capped, 0)) == pytest.approx(5000, rel=0.02)
+    small = station(rate=10.0)  # 300 requests: left as it is
+    assert capped_run(small, 5000) == small

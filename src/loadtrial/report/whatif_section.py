@@ -16,6 +16,7 @@ from loadtrial.spec.model import Trial
 from loadtrial.store.model import TrialData
 
 REPLICATIONS = 2  # the report's check is a glance; `loadtrial whatif --self-check` does 3
+MAX_REQUESTS = 5000  # per replication: a report of a 2000/s trial stays a few seconds
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,7 @@ def whatif_rows(data: TrialData, trial: Trial) -> tuple[WhatifRow, ...]:
         return ()
     from loadtrial.whatif.selfcheck import self_check
 
-    result = self_check(data, trial, replications=REPLICATIONS)
+    result = self_check(data, trial, replications=REPLICATIONS, max_requests=MAX_REQUESTS)
     rows = []
     for c in result.checks:
         p, m = c.prediction, c.measured
