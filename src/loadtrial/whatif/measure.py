@@ -152,12 +152,14 @@ def _profile_counts(run: RunData, view: RunView) -> np.ndarray:
 def _capped_rate(view: RunView) -> float | None:
     """Successful responses/s of the window's seconds before the first error, when they fell
     behind the offered rate (< 90 %): the rate a saturated station could serve, before
-    clients started giving up; None when the run kept up or failed from its first second."""
+    clients started giving up (errors from the window's first seconds: the whole window's,
+    a lower bound: the station also served requests whose clients had given up); None when
+    the run kept up."""
     start, end = view.window.start_s, view.window.end_s
     erred = np.flatnonzero(view.errors[start:end] > 0)
     stop = start + int(erred[0]) if erred.size else end
     if stop - start < 2:
-        return None
+        stop = end
     ok = float(np.mean(view.ok[start:stop]))
     offered = float(np.mean(view.offered[start:stop]))
     return ok if 0 < ok < 0.9 * offered else None
@@ -183,9 +185,17 @@ def run_figures(run: RunData, view: RunView) -> RunFigures:
     # full: the held connections sat at a ceiling near capacity (slots others hold keep it
     # a little under the nominal figure); then the requests that erred waited for one
     full = cap > 0 and peak >= 0.8 * cap and float(np.median(held_w)) >= SATURATED_UTIL * peak
+    # the pools' own ceiling (nodes × pool_max) can be the lower one: there too the requests
+    # that erred waited for a connection (db-cpu: 20 held of 100 allowed, the pools full)
+    nodes = _fact(run, "app.nodes", float(run.info.params.get("app_nodes", 1)))
+    pools = nodes * _fact(run, "app.pool_max", float(run.info.params.get("pool_max", 0)))
+    ceiling = min(cap, pools) if pools > 0 else cap
+    waited = full or (
+        ceiling > 0 and peak >= 0.8 * ceiling and float(np.median(held_w)) >= SATURATED_UTIL * peak
+    )
     commits = _mean(w("db.xact.commit_per_s"))
     held = _mean(held_w)
-    db_requests = commits + (errors if full else 0.0)
+    db_requests = commits + (errors if waited else 0.0)
     reserved = int(_mean(w("db.connections.reserved")))
     # requests answered or given up: when the system falls behind, commits follow what it
     # serves, not what arrives, so the db's share is of these (≈ arrivals when it keeps up)
@@ -194,12 +204,12 @@ def run_figures(run: RunData, view: RunView) -> RunFigures:
     db_u = _mean(w("db.cpu.percent")) / 100.0
     app_cpu_s = app_u / completed if completed else 0.0
     db_cpu_s = db_u / commits if commits else 0.0
-    nodes = _fact(run, "app.nodes", float(run.info.params.get("app_nodes", 1)))
     db_cpus = _fact(run, "db.cpus", float(run.info.params.get("db_cpus", 1)))
     db_share = min(1.0, db_requests / answered) if answered > 0 else 0.0
-    # a CPU station fell behind (not the connections): D = U / X understates its work when
-    # U is capped (by the host, or pinned at 1); its throughput then is c / D
-    capped = _capped_rate(view) if not full else None
+    # a CPU station fell behind (one at least BUSY_UTIL busy: the db's connections or the
+    # balancer's limit leave the CPUs idler): D = U / X understates its work when U is
+    # capped (by the host, or pinned at 1); its throughput then is c / D
+    capped = _capped_rate(view)
     app_busier = app_u / nodes > db_u / db_cpus
     busy = max(app_u / nodes, db_u / db_cpus) >= BUSY_UTIL  # not a balancer's limit
     app_capped = capped is not None and busy and app_busier
