@@ -197,9 +197,11 @@ def run_figures(run: RunData, view: RunView) -> RunFigures:
     held = _mean(held_w)
     db_requests = commits + (errors if waited else 0.0)
     reserved = int(_mean(w("db.connections.reserved")))
-    # requests answered or given up: when the system falls behind, commits follow what it
-    # serves, not what arrives, so the db's share is of these (≈ arrivals when it keeps up)
-    answered = completed + errors - _mean(view.in_window(view.errors))
+    # the requests the apps served, and those that gave up waiting for a connection: when
+    # the system falls behind, commits follow what it serves, not what arrives; requests
+    # the balancer turned away or the client gave up on never reached the db
+    ok = completed - _mean(view.in_window(view.errors))
+    answered = ok + (errors if waited else 0.0)
     app_u = _mean(w("app.cpu.percent")) / 100.0
     db_u = _mean(w("db.cpu.percent")) / 100.0
     app_cpu_s = app_u / completed if completed else 0.0
