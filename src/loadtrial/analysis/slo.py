@@ -141,7 +141,7 @@ def slo_finding(subject: str, fig: SloFigures, slo: SloSpec, **where: object) ->
         f"p99 {format_ms(fig.latency_us[99.0])}, errors {fig.error_rate:.2%}, "
         f"{fig.throughput_per_s:.0f} ok/s"
     )
-    declared = any(v is not None for v in slo.model_dump().values())
+    declared = slo.declared()
     if breaches:
         summary = f"{subject} misses the SLO: " + "; ".join(breaches)
     elif declared:
