@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from shop_target import ShopTarget, running_shop
 
 from loadtrial.load import histogram as hdr
 from loadtrial.load import run_load, summarize
@@ -27,45 +25,10 @@ from loadtrial.targets import RunningTarget
 pytestmark = pytest.mark.timeout(60)
 
 
-class ShopTarget:
-    """A keep-alive server on 127.0.0.1: /item answers JSON with a header, anything else
-    "ok"; it keeps every request line it received."""
-
-    def __init__(self) -> None:
-        seen = self.paths = []  # type: list[str]
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_GET(self) -> None:
-                seen.append(self.path)
-                body = b"ok"
-                if self.path.startswith("/item"):
-                    body = json.dumps({"items": [{"id": 7, "name": "tea"}]}).encode()
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(body)))
-                self.send_header("X-Shop", "yes")
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, format: str, *args: object) -> None:
-                """Quiet."""
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-
 @pytest.fixture
 def shop() -> Iterator[ShopTarget]:
-    target = ShopTarget()
-    target.thread.start()
-    try:
+    with running_shop() as target:
         yield target
-    finally:
-        target.server.shutdown()
-        target.server.server_close()
 
 
 def plan_of(*requests: RequestSpec, rate: float = 200, seconds: float = 1.0, **kw: object):  # type: ignore[no-untyped-def]

@@ -1,0 +1,72 @@
+"""A trial file with two named requests, one with a failing check, run as a user runs it:
+`loadtrial run`, then `analyze`, `show`, `export` and `report` each show the request."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from shop_target import running_shop
+
+from loadtrial.cli import main
+
+TRIAL = """\
+name: shop
+target:
+  base_url: {url}
+load:
+  warmup: 1s
+  stages:
+    - {{rate: 150, duration: 4s}}
+  requests:
+    - name: browse
+      path: /items page
+    - name: pay
+      path: /pay
+      checks:
+        status: [200]
+        body_contains: paid
+arms: [a]
+slo:
+  error_rate: 1%
+  request: {request}
+"""
+
+
+def _trial(tmp_path: Path, url: str, request: str) -> Path:
+    path = tmp_path / f"{request}.yaml"
+    path.write_text(TRIAL.format(url=url.rstrip("/"), request=request))
+    return path
+
+
+@pytest.mark.timeout(120)
+def test_a_wrong_body_is_a_check_error_everywhere_and_fails_its_slo(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = str(tmp_path / "r.db")
+    with running_shop() as shop:
+        on_pay, on_browse = (str(_trial(tmp_path, shop.url, n)) for n in ("pay", "browse"))
+        assert main(["run", on_pay, "--store", db, "--no-live"]) == 1  # the SLO is missed
+        assert main(["run", on_browse, "--store", db, "--no-live"]) == 0
+    assert "/items%20page" in shop.paths  # the space was percent-encoded on the wire
+    capsys.readouterr()
+    main(["analyze", "1", "--store", db, "--json"])
+    findings = json.loads(capsys.readouterr().out)["findings"]
+    arm = next(f for f in findings if f["kind"] == "slo" and f["subject"] == "arm a")
+    assert arm["status"] == "fail" and "request pay" in arm["summary"]
+    assert arm["evidence"]["error_rate"] == 1.0  # every pay response lacks "paid"
+    main(["show", "1", "--store", db, "--json"])
+    shown = json.loads(capsys.readouterr().out)
+    pay, browse = shown["requests"]["pay"], shown["requests"]["browse"]
+    assert set(pay["errors"]) == {"check:body_contains"} and browse["errors"] == {}
+    assert shown["load"]["errors"] == pay["errors"]
+    main(["show", "1", "--store", db])
+    assert "request pay:" in capsys.readouterr().out
+    main(["export", "1", "--store", db])
+    seconds = json.loads(capsys.readouterr().out)["seconds"]
+    assert any(s["requests"]["pay"]["errors"] for s in seconds)
+    out = tmp_path / "r.json"
+    assert main(["report", "1", "--store", db, "--format", "json", "-o", str(out)]) == 0
+    cells = {(c["arm"], c["request"]): c for c in json.loads(out.read_text())["requests"]}
+    assert cells[("a", "pay")]["error_rate"] == 1.0 and cells[("a", "browse")]["error_rate"] == 0
