@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
 from shop_target import ShopTarget, running_shop
@@ -19,6 +20,7 @@ from loadtrial.load.model import (
     Stage,
 )
 from loadtrial.load.recorder import merge_intervals
+from loadtrial.load.transport import Tick, decode, encode
 from loadtrial.load.wire import percent_encode
 from loadtrial.targets import RunningTarget
 
@@ -152,3 +154,13 @@ def test_json_paths_subset() -> None:
     for bad in ("items", "$.a[x]", "$..a", "$['a']"):
         with pytest.raises(ValueError):
             parse_path(bad)
+
+
+def test_per_request_parts_cross_the_worker_transport_intact() -> None:
+    """Workers and Ray actors send seconds as JSON Ticks: the parts must survive."""
+    hist = hdr.encode(hdr.from_values_us([1000, 2000]))
+    part = IntervalStats(3, 2, 2, 2, 1, errors={"check:status": 1}, latency_hist=hist,
+                         uncorrected_hist=hist)  # fmt: skip
+    whole = merge_intervals(3, [part, part])
+    tick = Tick(1, replace(whole, requests={"a": part, "b": part}))
+    assert decode(encode(tick)) == tick
