@@ -12,6 +12,7 @@ from loadtrial.load import histogram as hdr
 from loadtrial.load import run_load, summarize
 from loadtrial.load.checks import compile_checks, parse_path
 from loadtrial.load.model import (
+    ClosedModel,
     IntervalStats,
     LoadPlan,
     OpenModel,
@@ -164,3 +165,23 @@ def test_per_request_parts_cross_the_worker_transport_intact() -> None:
     whole = merge_intervals(3, [part, part])
     tick = Tick(1, replace(whole, requests={"a": part, "b": part}))
     assert decode(encode(tick)) == tick
+
+
+def test_closed_model_chained_sends_keep_each_response_with_its_request(
+    fast_target: RunningTarget,
+) -> None:
+    """Without think time a response's connection carries the user's next request at once
+    (the chained path): that request's outcome must land on its own name."""
+    plan = LoadPlan(
+        (
+            RequestSpec("fine", "GET", fast_target.url),
+            RequestSpec("broken", "GET", fast_target.url + "status/502"),
+            RequestSpec("checked", "GET", fast_target.url,
+                        checks=ResponseChecks(body_contains=("nope",))),
+        ),
+        ClosedModel(users=4, duration_s=1.0),
+    )  # fmt: skip
+    per = summarize(run_load(plan))["per_request"]
+    assert per["fine"]["errors"] == {} and per["fine"]["ok"] == per["fine"]["requests"] > 50
+    assert per["broken"]["errors"] == {"http_502": per["broken"]["requests"]}
+    assert per["checked"]["errors"] == {"check:body_contains": per["checked"]["requests"]}
