@@ -11,6 +11,7 @@ from shop_target import ShopTarget, running_shop
 from loadtrial.load import histogram as hdr
 from loadtrial.load import run_load, summarize
 from loadtrial.load.checks import compile_checks, parse_path
+from loadtrial.load.client import Conn, conn_class
 from loadtrial.load.model import (
     ClosedModel,
     IntervalStats,
@@ -185,3 +186,15 @@ def test_closed_model_chained_sends_keep_each_response_with_its_request(
     assert per["fine"]["errors"] == {} and per["fine"]["ok"] == per["fine"]["requests"] > 50
     assert per["broken"]["errors"] == {"http_502": per["broken"]["requests"]}
     assert per["checked"]["errors"] == {"check:body_contains": per["checked"]["requests"]}
+
+
+def test_responses_are_read_only_as_far_as_checks_need() -> None:
+    """Without checks the plain connection runs; with checks, the parser callbacks for
+    headers and body exist only when some check reads them (httptools calls each one)."""
+    assert conn_class(body=False, headers=False, checks=False) is Conn
+    status_only = conn_class(body=False, headers=False, checks=True)
+    assert not hasattr(status_only, "on_body") and not hasattr(status_only, "on_header")
+    body_only = conn_class(body=True, headers=False, checks=True)
+    assert hasattr(body_only, "on_body") and not hasattr(body_only, "on_header")
+    both = conn_class(body=True, headers=True, checks=True)
+    assert hasattr(both, "on_body") and hasattr(both, "on_header")

@@ -133,8 +133,12 @@ class Conn(asyncio.Protocol):
 
 
 class CheckedConn(Conn):
-    """A connection whose responses are judged by their request's checks (checks.py):
-    headers and body kept only when the request's checks need them."""
+    """A connection whose responses are judged by their request's checks (checks.py).
+
+    This class receives neither headers nor body; its subclasses add the parser callbacks
+    only when some request's checks need them (httptools calls a callback the protocol
+    has for every header or chunk), and keep them only for a request that needs them.
+    """
 
     __slots__ = ("body", "headers")
 
@@ -142,14 +146,6 @@ class CheckedConn(Conn):
         super().__init__(client)
         self.headers: dict[str, str] = {}
         self.body: list[bytes] = []
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        if self.client.wants_headers[self.req]:
-            self.headers[name.decode("latin-1").lower()] = value.decode("latin-1")
-
-    def on_body(self, chunk: bytes) -> None:
-        if self.client.wants_body[self.req]:
-            self.body.append(chunk)
 
     def on_message_complete(self) -> None:
         """Account the response as a plain one, then let its checks overrule the status."""
@@ -160,11 +156,51 @@ class CheckedConn(Conn):
             return
         status = self.parser.get_status_code()
         verdict = checker.verdict(status, self.headers, b"".join(self.body))
-        self.headers, self.body = {}, []
+        if self.headers or self.body:
+            self.headers, self.body = {}, []
         part = client.cur.by[req]  # before the plain path may send the next request
         Conn.on_message_complete(self)
         if verdict is not None:
             part.reclassify(status, verdict)
+
+
+class BodyCheckedConn(CheckedConn):
+    """Checks that read the body: keeps each chunk of a request whose checks need it."""
+
+    __slots__ = ()
+
+    def on_body(self, chunk: bytes) -> None:
+        if self.client.wants_body[self.req]:
+            self.body.append(chunk)
+
+
+class HeaderCheckedConn(CheckedConn):
+    """Checks that read headers: keeps them (lower-case names) when a request needs them."""
+
+    __slots__ = ()
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        if self.client.wants_headers[self.req]:
+            self.headers[name.decode("latin-1").lower()] = value.decode("latin-1")
+
+
+class FullCheckedConn(BodyCheckedConn, HeaderCheckedConn):
+    """Checks that read the body and headers."""
+
+    __slots__ = ()
+
+
+def conn_class(body: bool, headers: bool, checks: bool) -> type[Conn]:
+    """The connection class for a plan: plain without checks, else one that receives
+    only what some request's checks read."""
+    if not checks:
+        return Conn
+    return {
+        (False, False): CheckedConn,
+        (True, False): BodyCheckedConn,
+        (False, True): HeaderCheckedConn,
+        (True, True): FullCheckedConn,
+    }[(body, headers)]
 
 
 class Client:
@@ -217,7 +253,9 @@ class Client:
         self.checkers: list[Checker | None] = list(checkers) or [None] * len(payloads)
         self.wants_body = [c is not None and c.checks.needs_body for c in self.checkers]
         self.wants_headers = [c is not None and c.checks.needs_headers for c in self.checkers]
-        self.conn_class = CheckedConn if any(self.checkers) else Conn
+        self.conn_class = conn_class(
+            any(self.wants_body), any(self.wants_headers), any(self.checkers)
+        )
         self.cap, self.timeout_s, self.ssl = max(1, connections), timeout_s, ssl_context
         self.on_done = on_done  # closed model: a user's request finished at this time
         # closed model without think time, while sending: a response's connection carries
