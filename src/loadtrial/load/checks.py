@@ -55,6 +55,7 @@ class Checker:
 
     checks: ResponseChecks
     statuses: frozenset[int]
+    contains: tuple[bytes, ...]  # body_contains, UTF-8
     regexes: tuple[re.Pattern[bytes], ...]
     json_equals: tuple[tuple[str, tuple[str | int, ...], object], ...]
     json_exists: tuple[tuple[str, tuple[str | int, ...]], ...]
@@ -83,8 +84,8 @@ class Checker:
         return ""
 
     def _body(self, body: bytes) -> str:
-        for text in self.checks.body_contains:
-            if text.encode() not in body:
+        for text in self.contains:
+            if text not in body:
                 return "body_contains"
         for rx in self.regexes:
             if rx.search(body) is None:
@@ -113,6 +114,7 @@ def compile_checks(checks: ResponseChecks) -> Checker:
     return Checker(
         checks,
         frozenset(checks.status),
+        tuple(text.encode() for text in checks.body_contains),
         tuple(re.compile(rx.encode()) for rx in checks.body_regex),
         tuple((p, parse_path(p), v) for p, v in checks.json_equals),
         tuple((p, parse_path(p)) for p in checks.json_exists),

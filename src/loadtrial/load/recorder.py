@@ -77,9 +77,9 @@ class Interval:
         self.binned: list[hdr.Binned | None] = [None, None, None]
         # one part per request name (none with one name); `by[i]`: where request i records
         self.parts: list[Interval] = [Interval() for _ in range(names)] if names > 1 else []
-        self.by: list[Interval] = [self.parts[k] for k in index] if self.parts else [self]
-        if not self.parts:
-            self.by = self.by * max(1, len(index))
+        self.by: list[Interval] = (
+            [self.parts[k] for k in index] if self.parts else [self] * max(1, len(index))
+        )
 
     def fold(self) -> None:
         """Bin the values appended so far and start fresh arrays.
