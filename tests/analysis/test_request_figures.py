@@ -93,3 +93,15 @@ def test_a_claim_naming_a_request_compares_its_figures() -> None:
     plain = _one(analyze_trial(_data(*runs), _trial(expect=[{**claim, "request": None}],
                  repeat=3)), "verdict", "claim 1")  # fmt: skip
     assert plain.status != "supported"
+
+
+def test_with_one_request_name_the_request_is_the_whole_run() -> None:
+    """A run of one name stores no parts: its request-scoped figures are the run's."""
+    run = make_run(1, 1, RunPlan("a", rate=100, latency_ms=30), {}, seed=1)
+    assert all(s.requests == {} for s in run.seconds)
+    trial = trial_from(slo={"p99": "1s", "request": "GET /"})
+    arm = _one(analyze_trial(_data(run), trial), "slo", "arm a")
+    whole = _one(analyze_trial(_data(run), trial_from(slo={"p99": "1s"})), "slo", "arm a")
+    assert arm.status == whole.status == "pass"
+    assert arm.evidence["p99_us"] == whole.evidence["p99_us"]
+    assert arm.evidence["requests"] == whole.evidence["requests"] > 0

@@ -69,3 +69,34 @@ def test_a_wrong_body_is_a_check_error_everywhere_and_fails_its_slo(
     assert main(["report", "1", "--store", db, "--format", "json", "-o", str(out)]) == 0
     cells = {(c["arm"], c["request"]): c for c in json.loads(out.read_text())["requests"]}
     assert cells[("a", "pay")]["error_rate"] == 1.0 and cells[("a", "browse")]["error_rate"] == 0
+
+
+ABORTING = """\
+name: abort-on-checks
+target:
+  base_url: {url}
+load:
+  stages:
+    - {{rate: 100, duration: 20s}}
+  requests:
+    - {{name: pay, path: /pay, checks: {{body_contains: paid}}}}
+abort:
+  - {{metric: error_rate, above: 50%, for: 2s}}
+"""
+
+
+@pytest.mark.timeout(120)
+def test_failed_checks_drive_an_error_rate_abort_rule(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = str(tmp_path / "r.db")
+    trial = tmp_path / "abort.yaml"
+    with start_target_thread(TargetConfig("fast")) as target:  # 200 "ok": never "paid"
+        trial.write_text(ABORTING.format(url=target.url.rstrip("/")))
+        main(["run", str(trial), "--store", db, "--no-live"])
+    capsys.readouterr()
+    main(["show", "1", "--store", db, "--json"])
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["status"] == "aborted" and "error_rate" in shown["reason"]
+    assert shown["ended_at"] - shown["started_at"] < 15  # stopped well before its 20 s
+    assert set(shown["load"]["errors"]) == {"check:body_contains"}
