@@ -147,7 +147,7 @@ def _checks(checks: CheckSpec, path: str) -> list[Problem]:
 def _named_requests(trial: Trial) -> list[Problem]:
     """`slo.request` and claims' `request` must name a request of load.requests."""
     names = list(dict.fromkeys(request_name(r) for r in trial.load.requests))
-    hint = f"requests are: {', '.join(names)} (named by name:, else METHOD /path)"
+    hint = f"requests are: {', '.join(names)}; a request's name is its name:, else METHOD /path"
     named = [("slo.request", trial.slo.request)]
     named += [(f"expect[{i}].request", c.request) for i, c in enumerate(trial.expect)]
     out = [
