@@ -105,3 +105,12 @@ def test_with_one_request_name_the_request_is_the_whole_run() -> None:
     assert arm.status == whole.status == "pass"
     assert arm.evidence["p99_us"] == whole.evidence["p99_us"]
     assert arm.evidence["requests"] == whole.evidence["requests"] > 0
+
+
+def test_a_run_stored_without_parts_has_no_figures_for_one_of_several_requests() -> None:
+    """Runs stored before per-request rows existed: never the whole passed off as a part."""
+    run = _run(1, 1, "a", checkout_ms=300, checkout_errors=0.0)
+    old = replace(run, seconds=tuple(replace(s, requests={}) for s in run.seconds))
+    arm = _one(analyze_trial(_data(old), _trial(slo={"p99": "1s", "request": "browse"})),
+               "slo", "arm a")  # fmt: skip
+    assert arm.status == "no_data" and arm.evidence["requests"] == 0

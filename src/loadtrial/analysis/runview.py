@@ -85,12 +85,21 @@ def _per_second(run: RunData, n: int) -> dict[str, FloatArray]:
     return out
 
 
-def build_run_view(run: RunData, *, closed: bool = False, request: str | None = None) -> RunView:
-    """Return the arrays, windows and onsets of one run, or of one request of it."""
+def build_run_view(
+    run: RunData, *, closed: bool = False, request: str | None = None, parts: bool = False
+) -> RunView:
+    """Return the arrays, windows and onsets of one run, or of one request of it.
+
+    `parts`: the run's plan had several request names, so the request's figures must come
+    from its recorded parts; a run without any (stored before the store kept them) then
+    has no figures for it, rather than the whole run's passed off as the request's.
+    """
     n = max((s.second for s in run.seconds), default=-1) + 1
     window = steady_window(_per_second(run, n)["offered"], run.info.warmup_s, closed=closed)
     if request is not None:
-        run = replace(run, seconds=tuple(request_seconds(run.seconds, request)))
+        recorded = not parts or any(s.requests for s in run.seconds)
+        own = request_seconds(run.seconds, request) if recorded else []
+        run = replace(run, seconds=tuple(own))
     arrays = _per_second(run, n)
     encoded = [b""] * n
     for s in run.seconds:

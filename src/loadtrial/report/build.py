@@ -137,7 +137,7 @@ def request_cell(
     excluded = excluded_runs(runs, views)
     closed = trial.load.model == "closed"
     kept = [
-        build_run_view(r, closed=closed, request=name)
+        build_run_view(r, closed=closed, request=name, parts=True)  # 2+ names recorded
         for r in runs
         if r.info.run_id not in excluded
     ]
