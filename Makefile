@@ -32,7 +32,7 @@ typecheck: $(VENV)/.installed-dev
 	$(VENV)/bin/mypy
 
 unit: $(VENV)/.installed-dev
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n 2
 
 test: lint typecheck unit
 

@@ -138,7 +138,11 @@ def main() -> int:
             started = time.monotonic()
             print(f"running {path.stem} on the testbed ...", flush=True)
             trial_id = run_story(path, store, args.quick)
-            print(f"  {path.stem}: {time.monotonic() - started:.0f}s", flush=True)
+            print(
+                f"  {path.stem}: {time.monotonic() - started:.0f}s; re-validate without load:"
+                f" --store {store.path} --trial {trial_id}",
+                flush=True,
+            )
             rows += validate(store.load_trial(trial_id))
     print_table(rows)
     return 0 if all(r["ok"] for r in rows) else 1

@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from xdist.scheduler import LoadScopeScheduling
+from xdist.workermanage import Producer
 
 import machine
 import mariadb_server
@@ -23,12 +25,50 @@ from mariadb_server import MariaDB
 NEEDS = {"chromium": ("chromium", "chromium"), "mariadb": ("mariadbd", "mariadb-server")}
 FOUND = pytest.StashKey[dict[str, machine.Found]]()
 
+# `make test` runs the suite on two worker processes (pytest-xdist, `-n 2`). The tests
+# below measure what this machine's CPUs can do (a testbed under load, a Ray cluster, a
+# generator's schedule): the scheduler below sends them to one worker as one unit, to run
+# one after another, so two of them never compete for the cores their assertions depend
+# on; every other test is its own unit and goes to whichever worker is free (they mostly
+# wait on sockets and timers).
+MACHINE_BOUND = (
+    "tests/testbed/test_stories.py",
+    "tests/testbed/test_demo.py",
+    "tests/testbed/test_testbed.py",
+    "tests/whatif/test_whatif_testbed.py",
+    "tests/load/test_distributed.py",
+    "tests/load/test_distributed_faults.py",
+    "tests/runner/test_runner_stall.py",
+)
+
+
+class MachineBoundFirst(LoadScopeScheduling):
+    """xdist's scope scheduling with one scope for every MACHINE_BOUND test and one per
+    test otherwise (xdist's own `xdist_group` mark does not reach the scheduler under
+    pytest 9: it rewrites a node attribute pytest no longer reads)."""
+
+    def _split_scope(self, nodeid: str) -> str:
+        return "machine-bound" if nodeid.split("::", 1)[0] in MACHINE_BOUND else nodeid
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Producer) -> MachineBoundFirst:
+    """The scheduler of `-n N` runs (see MachineBoundFirst)."""
+    return MachineBoundFirst(config, log)
+
 
 def pytest_configure(config: pytest.Config) -> None:
     """Install HAProxy when missing (once per machine, under a lock); a machine that
     cannot keeps the skip and its reason on the tests that need it."""
     machine.ensure_binary("haproxy", "haproxy")
     config.stash[FOUND] = {}
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Put the MACHINE_BOUND tests into one group: one worker runs them in turn."""
+    for item in items:
+        if item.nodeid.split("::", 1)[0] in MACHINE_BOUND:
+            item.add_marker(pytest.mark.xdist_group("machine-bound"))
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:

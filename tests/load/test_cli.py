@@ -17,6 +17,7 @@ SUMMARY_KEYS = {
     "target", "model", "duration_s", "requests", "ok", "offered_rate_per_s",
     "achieved_rate_per_s", "latency_ms", "uncorrected_latency_ms", "errors", "late",
     "dropped", "generator", "engine", "valid", "invalid_reasons", "partial_seconds", "seconds",
+    "per_request",
 }  # fmt: skip
 LATENCY_KEYS = {"p50", "p90", "p99", "p999", "max"}
 
@@ -53,6 +54,25 @@ def test_users_run_with_header_and_post(
     assert s["model"] == "closed" and s["requests"] > 50 and s["errors"] == {}
 
 
+@pytest.mark.timeout(60)
+def test_several_urls_are_figured_per_request_and_checks_fail_as_errors(
+    fast_target: RunningTarget, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "s.json"
+    urls = [fast_target.url + "home", fast_target.url + "status/404"]
+    argv = ["load", *urls, "--rate", "100", "--duration", "1s", "--json", str(out)]
+    code = main([*argv, "--expect-status", "200-299", "--expect-body", "ok"])
+    assert code == 0
+    printed = capsys.readouterr().out
+    s = json.loads(out.read_text())
+    home, gone = s["per_request"]["GET /home"], s["per_request"]["GET /status/404"]
+    assert home["errors"] == {} and home["ok"] == home["requests"] > 0
+    assert gone["errors"] == {"check:status": gone["requests"]} and gone["ok"] == 0
+    assert home["requests"] + gone["requests"] == s["requests"] == 100
+    assert s["errors"] == {"check:status": gone["requests"]}
+    assert "per request" in printed and "GET /status/404" in printed and "check:status" in printed
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
@@ -69,6 +89,7 @@ def test_users_run_with_header_and_post(
         (["load", "http://127.0.0.1:9/", "--rate", "5", "--method", "GE T"], "valid HTTP method"),
         (["load", "http://127.0.0.1:9/", "--rate", "5", "-H", "A B: 1"], "header name"),
         (["load", "http://127.0.0.1:9/", "--rate", "5", "--json", "/nonexistent/s.json"], "folder"),
+        (["load", "http://127.0.0.1:9/", "--rate", "5", "--expect-status", "2xx"], "status code"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(

@@ -93,16 +93,16 @@ def test_model_measured_on_the_testbed_has_its_mechanism(stored: tuple[Path, Tri
 def test_predictions_from_the_baseline(stored: tuple[Path, TrialData]) -> None:
     _, data = stored
     model = model_from_arm(data, trial_of_text(data.info.file_text, ""), "baseline")
-    same = predict(model, replications=2, window_s=15.0)
+    same = predict(model, replications=2)
     why = f"{model}\n{same}"  # shown when an assertion fails
     assert same.bottleneck == "db.connections", why
     assert same.error_rate.value > 0.10, why
     bigger = predict(with_settings(model, {"db_max_connections": "80", "db_cpus": "2"}),
-                     replications=2, window_s=15.0)  # fmt: skip
+                     replications=2)  # fmt: skip
     assert bigger.error_rate.value < 0.01, bigger
     assert bigger.bottleneck == "none", bigger
     assert bigger.p99_s.value < 2.0, bigger  # the demo's SLO
-    more_nodes = predict(with_settings(model, {"app_nodes": "4"}), replications=2, window_s=15.0)
+    more_nodes = predict(with_settings(model, {"app_nodes": "4"}), replications=2)
     # the two running nodes keep (nearly) every slot: the db requests routed to the two new
     # nodes (half of them) fail; pools sharing the slots fairly would do about as baseline
     assert more_nodes.error_rate.value > same.error_rate.value + 0.05, more_nodes
@@ -142,7 +142,7 @@ def test_self_check_and_report_section_on_the_measured_arms(
 
     _, data = stored
     trial = trial_of_text(data.info.file_text, "")
-    result = self_check(data, trial, replications=2, window_s=10.0)
+    result = self_check(data, trial, replications=2)
     by = {(c.arm, c.from_arm): c for c in result.checks}
     bigger = by[("bigger-db", "baseline")]  # the done-when: predicted from baseline alone
     assert bigger.prediction.bottleneck == "none"

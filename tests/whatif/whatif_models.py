@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from loadtrial.load.model import Stage
 from loadtrial.whatif.model import (
     PROFILE_PERCENTS,
     Demands,
@@ -26,12 +27,16 @@ def station(
     pool_wait_s: float = 2.0,
     lb_queue_s: float = 1.0,
     request_s: float = 60.0,
+    health_answer_s: float = 1000.0,
     profile_s: float = 0.0,
     warm_nodes: int = 0,
     warm_per_node: int = 0,
+    run_s: float = 30.0,
+    warmup_s: float = 2.0,
 ) -> WhatifModel:
     """A model with a flat profile (every request's fixed time `profile_s`), Poisson
-    arrivals, no measurement error and no reserved db slots."""
+    arrivals at a constant `rate` for `run_s` (the first `warmup_s` not measured), no
+    measurement error and no reserved db slots."""
     return WhatifModel(
         source="test",
         rate_per_s=rate,
@@ -54,6 +59,8 @@ def station(
             app_cpu_s=Estimate(app_cpu_s),
             db_cpu_s=Estimate(0.0),
         ),
-        timeouts=Timeouts(pool_wait_s, lb_queue_s, request_s),
+        timeouts=Timeouts(pool_wait_s, lb_queue_s, request_s, 1.0, health_answer_s),
         profile_s=(profile_s,) * len(PROFILE_PERCENTS),
+        stages=(Stage(run_s, rate),),
+        warmup_s=warmup_s,
     )

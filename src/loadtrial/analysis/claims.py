@@ -34,7 +34,8 @@ def claim_text(claim: Claim) -> str:
     if claim.meets_slo is not None:
         return f"{claim.arm} {'meets' if claim.meets_slo else 'misses'} the SLO"
     by = f" by at least {claim.by_at_least:.0%}" if claim.by_at_least else ""
-    return f"{claim.arm} {claim.metric} {claim.expect} vs {claim.vs}{by}".replace("_", " ")
+    what = f"{claim.request} {claim.metric}" if claim.request else claim.metric
+    return f"{claim.arm} {what} {claim.expect} vs {claim.vs}{by}".replace("_", " ")
 
 
 def _by_at_least(claim: Claim, c: Comparison) -> tuple[str, str]:

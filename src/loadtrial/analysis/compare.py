@@ -66,6 +66,7 @@ class Comparison:
     tolerance: float
     n_runs: tuple[int, int]
     reason: str
+    request: str = ""  # the request name the figures are of ("": the whole run)
 
     @property
     def relative(self) -> float:
@@ -159,8 +160,11 @@ def compare_arms(
     *,
     seed: int = 0,
     rel_tolerance: float | None = None,
+    request: str = "",
 ) -> Comparison:
-    """Compare `arm` with `vs` on `metric` over their valid runs (see module doc)."""
+    """Compare `arm` with `vs` on `metric` over their valid runs (see module doc); the
+    samples are of one request when `request` names it (the label only: the caller
+    gives that request's samples)."""
     rng = np.random.default_rng(seed)
     a, b = arm_spread(metric, arm_runs, rng), arm_spread(metric, vs_runs, rng)
     rel = REL_TOLERANCE.get(metric, 0.10) if rel_tolerance is None else rel_tolerance
@@ -172,13 +176,13 @@ def compare_arms(
     if why_not:
         return Comparison(
             metric, arm, vs, "inconclusive", a.value, b.value, diff, (NAN, NAN), NAN, NAN,
-            tol, (a.runs, b.runs), why_not,
+            tol, (a.runs, b.runs), why_not, request,
         )  # fmt: skip
     test = t_test(metric, a, b)
     result, reason = _decide(metric, diff, test, tol)
     return Comparison(
         metric, arm, vs, result, a.value, b.value, diff, test.ci, test.p_value, test.df,
-        tol, (a.runs, b.runs), reason,
+        tol, (a.runs, b.runs), reason, request,
     )  # fmt: skip
 
 
@@ -204,16 +208,17 @@ def describe(c: Comparison) -> str:
     """'p99 12ms vs 30ms (-60%, 95% CI -70%..-50%, p=0.001, 3+3 runs)'; without data on a
     side, 'p99: no valid runs to compare in arm X'; with one run, the levels alone."""
     empty = [a for a, v in ((c.arm, c.level_arm), (c.vs, c.level_vs)) if not math.isfinite(v)]
+    metric = f"{c.request} {c.metric}" if c.request else c.metric
     if empty:
-        return f"{c.metric}: no valid runs to compare in arm {' and '.join(empty)}"
+        return f"{metric}: no valid runs to compare in arm {' and '.join(empty)}"
     levels = f"{format_level(c.metric, c.level_arm)} vs {format_level(c.metric, c.level_vs)}"
     lo, hi = c.relative_ci
     runs = f"{c.n_runs[0]}+{c.n_runs[1]} runs"
     if not all(math.isfinite(x) for x in (c.relative, lo, hi, c.p_value)):
         change = f"{c.relative:+.0%}, " if math.isfinite(c.relative) else ""
-        return f"{c.metric} {levels} ({change}{runs}: no test)"
+        return f"{metric} {levels} ({change}{runs}: no test)"
     return (
-        f"{c.metric} {levels} ({c.relative:+.0%}, 95% CI {lo:+.0%}..{hi:+.0%}, "
+        f"{metric} {levels} ({c.relative:+.0%}, 95% CI {lo:+.0%}..{hi:+.0%}, "
         f"p={c.p_value:.2g}, {runs})"
     )
 
@@ -225,6 +230,7 @@ def comparison_evidence(c: Comparison) -> dict[str, object]:
         "unit": UNITS.get(c.metric, ""),
         "arm": c.arm,
         "vs": c.vs,
+        "request": c.request,
         "level_arm": c.level_arm,
         "level_vs": c.level_vs,
         "difference": c.difference,

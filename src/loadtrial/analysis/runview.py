@@ -5,11 +5,15 @@ Out: a frozen `RunView`: per-second counts, error rate, throughput and latency q
 (µs, NaN where nothing completed; for onsets and charts only), the steady window, the
 onsets of latency and of errors, and the window's `WindowSample` (per-second histograms
 and counts: the input of every figure and comparison, see estimate.py).
+
+A request's view (`request=` a request name) holds that request's figures alone over the
+*whole run's* steady window, so a request-scoped SLO or claim is judged on the same
+seconds as the run, by the same estimate functions.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -17,6 +21,7 @@ import numpy.typing as npt
 from loadtrial.analysis import hist
 from loadtrial.analysis.estimate import WindowSample, window_sample
 from loadtrial.analysis.windows import Window, onset, steady_window
+from loadtrial.load.model import request_seconds
 from loadtrial.store.model import RunData
 
 FloatArray = npt.NDArray[np.float64]
@@ -80,9 +85,21 @@ def _per_second(run: RunData, n: int) -> dict[str, FloatArray]:
     return out
 
 
-def build_run_view(run: RunData, *, closed: bool = False) -> RunView:
-    """Return the arrays, windows and onsets of one run."""
+def build_run_view(
+    run: RunData, *, closed: bool = False, request: str | None = None, parts: bool = False
+) -> RunView:
+    """Return the arrays, windows and onsets of one run, or of one request of it.
+
+    `parts`: the run's plan had several request names, so the request's figures must come
+    from its recorded parts; a run without any (stored before the store kept them) then
+    has no figures for it, rather than the whole run's passed off as the request's.
+    """
     n = max((s.second for s in run.seconds), default=-1) + 1
+    window = steady_window(_per_second(run, n)["offered"], run.info.warmup_s, closed=closed)
+    if request is not None:
+        recorded = not parts or any(s.requests for s in run.seconds)
+        own = request_seconds(run.seconds, request) if recorded else []
+        run = replace(run, seconds=tuple(own))
     arrays = _per_second(run, n)
     encoded = [b""] * n
     for s in run.seconds:
@@ -93,7 +110,6 @@ def build_run_view(run: RunData, *, closed: bool = False) -> RunView:
     latency = {p: q[:, j] for j, p in enumerate(PERCENTS)}
     with np.errstate(divide="ignore", invalid="ignore"):
         err_rate = np.where(arrays["completed"] > 0, arrays["errors"] / arrays["completed"], np.nan)
-    window = steady_window(arrays["offered"], run.info.warmup_s, closed=closed)
     # onsets are looked for from second 0: the light-load seconds of warm-up and ramp are
     # the best picture of "before"; a knee often lies in the ramp
     kinds: dict[str, int] = {}

@@ -125,31 +125,34 @@ def _evidence(fig: SloFigures) -> dict[str, object]:
 
 
 def slo_finding(subject: str, fig: SloFigures, slo: SloSpec, **where: object) -> Finding:
-    """One `slo` finding for a run or an arm."""
+    """One `slo` finding for a run or an arm (of `slo.request`'s figures when it names one:
+    the summary says so and the evidence carries `request`)."""
     arm = str(where.get("arm", ""))
+    label = subject if slo.request is None else f"{subject} (request {slo.request})"
     run_id = where.get("run_id")
     rid = run_id if isinstance(run_id, int) else None
     if fig.requests == 0:
-        text = f"{subject}: no valid run measured anything, so its SLO is not met"
+        text = f"{label}: no valid run measured anything, so its SLO is not met"
         if rid is not None:
-            text = f"{subject}: no requests measured in its steady window"
+            text = f"{label}: no requests measured in its steady window"
         objectives = [asdict(o) for o in slo_objectives(fig, slo)]
-        ev = {**_evidence(fig), "objectives": objectives}
+        ev = {**_evidence(fig), "objectives": objectives, "request": slo.request}
         return Finding("slo", subject, text, "no_data", ev, arm, rid)
     breaches = slo_breaches(fig, slo)
     figures = (
         f"p99 {format_ms(fig.latency_us[99.0])}, errors {fig.error_rate:.2%}, "
         f"{fig.throughput_per_s:.0f} ok/s"
     )
-    declared = any(v is not None for v in slo.model_dump().values())
+    declared = slo.declared()
     if breaches:
-        summary = f"{subject} misses the SLO: " + "; ".join(breaches)
+        summary = f"{label} misses the SLO: " + "; ".join(breaches)
     elif declared:
-        summary = f"{subject} meets the SLO ({figures})"
+        summary = f"{label} meets the SLO ({figures})"
     else:  # nothing to meet: say the figures, not a pass the trial never asked for
-        summary = f"{subject}: {figures} (the trial declares no slo)"
+        summary = f"{label}: {figures} (the trial declares no slo)"
     ev = {
         **_evidence(fig),
+        "request": slo.request,
         "breaches": breaches,
         "objectives": [asdict(o) for o in slo_objectives(fig, slo)],
     }

@@ -17,7 +17,7 @@ from loadtrial.analysis.estimate import WindowSample
 from loadtrial.analysis.runview import RunView, build_run_view
 from loadtrial.analysis.usl_points import scalability_findings
 from loadtrial.findings import Finding
-from loadtrial.spec.model import Trial
+from loadtrial.spec.model import Trial, request_name
 from loadtrial.store.model import TrialData
 
 REPORTED_METRICS = ("p50", "p99", "error_rate", "throughput")
@@ -37,12 +37,13 @@ def _arm_names(trial: Trial, data: TrialData) -> list[str]:
 
 
 def _slo_findings(
-    trial: Trial, arms: Sequence[str], views: Mapping[int, RunView], valid: Sequence[RunView]
+    trial: Trial, arms: Sequence[str], views: Mapping[int, RunView], valid_ids: set[int]
 ) -> tuple[list[Finding], dict[str, Finding], dict[str, list[Finding]]]:
-    """Run and arm SLO findings; also per arm: its pooled finding and its run findings."""
+    """Run and arm SLO findings; also per arm: its pooled finding and its run findings.
+    `views` are the runs' views, or their `slo.request`'s views when it names one."""
     out: list[Finding] = []
     per_run: dict[str, list[Finding]] = {a: [] for a in arms}
-    valid_ids = {v.run_id for v in valid}
+    valid = [v for v in views.values() if v.run_id in valid_ids]
     for v in views.values():
         f = slo.slo_finding(
             f"run {v.run_id}", slo.pooled_figures([v]), trial.slo, arm=v.arm, run_id=v.run_id
@@ -97,19 +98,39 @@ def _use_findings(
     return out
 
 
+def request_views(
+    data: TrialData, request: str, *, closed: bool, parts: bool
+) -> dict[int, RunView]:
+    """Every run's view of one request's figures (over the run's own steady window);
+    `parts`: the trial has several request names (see build_run_view)."""
+    return {
+        r.info.run_id: build_run_view(r, closed=closed, request=request, parts=parts)
+        for r in data.runs
+    }
+
+
 def _compare(
-    trial: Trial, valid: Sequence[RunView], metric: str, arm: str, vs: str, salt: int
+    trial: Trial,
+    valid: Sequence[RunView],
+    metric: str,
+    arm: str,
+    vs: str,
+    salt: int,
+    request: str = "",
 ) -> Comparison:
     def runs_of(name: str) -> list[WindowSample]:
         return [v.sample for v in valid if v.arm == name]
 
-    return compare_arms(metric, arm, runs_of(arm), vs, runs_of(vs), seed=trial.seed + salt)
+    return compare_arms(
+        metric, arm, runs_of(arm), vs, runs_of(vs), seed=trial.seed + salt, request=request
+    )  # fmt: skip
 
 
 def _comparison_finding(c: Comparison) -> Finding:
     text = f"{c.arm} vs {c.vs}: {c.result} — {describe(c)}"
+    metric = f"{c.request} {c.metric}" if c.request else c.metric
     return Finding(
-        "comparison", f"{c.arm} vs {c.vs}: {c.metric}", text, c.result,
+        "comparison", f"{c.arm} vs {c.vs}: {metric}", text, c.result,
         comparison_evidence(c), c.arm,
     )  # fmt: skip
 
@@ -121,14 +142,18 @@ def _claims_and_comparisons(
     found: Sequence[confounders.Confounder],
     pooled: Mapping[str, Finding],
     per_run: Mapping[str, list[Finding]],
+    by_request: Mapping[str, Sequence[RunView]],
 ) -> list[Finding]:
-    comps: dict[tuple[str, str, str], Comparison] = {}
+    """Comparisons (the reported metrics against the first arm, and each claim's) and the
+    claims' verdicts; a claim naming a request compares that request's valid views."""
+    comps: dict[tuple[str, str, str, str], Comparison] = {}
     base = arms[0] if arms else ""
-    pairs = [(m, a, base) for a in arms[1:] for m in REPORTED_METRICS]
-    pairs += [(c.metric, c.arm, c.vs) for c in trial.expect if c.vs and c.metric]
-    for m, a, b in pairs:
-        if (m, a, b) not in comps:
-            comps[(m, a, b)] = _compare(trial, valid, m, a, b, salt=len(comps))
+    pairs = [(m, a, base, "") for a in arms[1:] for m in REPORTED_METRICS]
+    pairs += [(c.metric, c.arm, c.vs, c.request or "") for c in trial.expect if c.vs and c.metric]
+    for m, a, b, req in pairs:
+        if (m, a, b, req) not in comps:
+            views = by_request[req] if req else valid
+            comps[(m, a, b, req)] = _compare(trial, views, m, a, b, len(comps), req)
     out = [_comparison_finding(c) for c in comps.values()]
     for i, claim in enumerate(trial.expect):
         if claim.meets_slo is not None:
@@ -141,7 +166,7 @@ def _claims_and_comparisons(
             )
         elif claim.vs and claim.metric:
             touching = confounders.confounders_between(found, claim.arm, claim.vs)
-            c = comps[(claim.metric, claim.arm, claim.vs)]
+            c = comps[(claim.metric, claim.arm, claim.vs, claim.request or "")]
             out.append(claims.judge_comparison(i, claim, c, touching))
     return out
 
@@ -161,7 +186,16 @@ def analyze_trial(data: TrialData, trial: Trial) -> tuple[Finding, ...]:
     ]
     invalid = {f.run_id for f in validity if f.status == "invalid"}
     valid = [v for v in views.values() if v.run_id not in invalid]
-    slo_out, pooled, per_run = _slo_findings(trial, arms, views, valid)
+    valid_ids = {v.run_id for v in valid}
+    # a run's validity is the whole run's; a request's figures are judged on its valid runs
+    named = sorted({c.request for c in trial.expect if c.request} | {trial.slo.request or ""})
+    several = len({request_name(r) for r in trial.load.requests}) > 1
+    by_request = {n: request_views(data, n, closed=closed, parts=several) for n in named if n}
+    valid_by_request = {
+        n: [v for v in vs.values() if v.run_id in valid_ids] for n, vs in by_request.items()
+    }
+    slo_views = views if trial.slo.request is None else by_request[trial.slo.request]
+    slo_out, pooled, per_run = _slo_findings(trial, arms, slo_views, valid_ids)
     kept = {v.run_id for v in valid}  # an invalid run's environment decides nothing
     facts = [
         confounders.RunFacts(r.info.run_id, r.info.arm, r.info.params, r.snapshots)
@@ -179,6 +213,6 @@ def analyze_trial(data: TrialData, trial: Trial) -> tuple[Finding, ...]:
         + slo_out
         + _use_findings(data, views, arms, tiers, kept)
         + confounders.confounder_findings(found)
-        + _claims_and_comparisons(trial, arms, valid, found, pooled, per_run)
+        + _claims_and_comparisons(trial, arms, valid, found, pooled, per_run, valid_by_request)
         + scalability_findings(trial, data, views, valid)
     )

@@ -1,9 +1,11 @@
 """`loadtrial load URL ...` (quick load, Vegeta/hey style) and `loadtrial target KIND`.
 
-In: flags. Out: a live view while the load runs, a summary table at the end, and with
-`--json PATH` the summary of `loadtrial.load.summarize`. Bad input (malformed URL,
-negative rate, header without a colon, unreachable or non-loopback target without
-`--allow`) raises UserError/TargetError, which the CLI prints as one line.
+In: one or more URLs (a request each, named "METHOD /path", in an even mix) and flags,
+optionally checks every response must pass (`--expect-status`, `--expect-body`). Out: a
+live view while the load runs, a summary table at the end (and a table per request when
+there are several), and with `--json PATH` the summary of `loadtrial.load.summarize`.
+Bad input (malformed URL, negative rate, header without a colon, unreachable or
+non-loopback target without `--allow`) raises UserError/TargetError, printed as one line.
 """
 
 from __future__ import annotations
@@ -20,7 +22,15 @@ from rich.console import Console
 
 from loadtrial.allow import refusal
 from loadtrial.errors import ExitCode, LoadtrialError, TargetError, UserError
-from loadtrial.load.model import ClosedModel, LoadPlan, OpenModel, RequestSpec, Stage
+from loadtrial.load.model import (
+    ClosedModel,
+    LoadPlan,
+    OpenModel,
+    RequestSpec,
+    ResponseChecks,
+    Stage,
+)
+from loadtrial.spec.model import expected_statuses
 from loadtrial.units import parse_duration_s
 
 # The engine, the targets and the view are imported inside the commands: every
@@ -156,8 +166,37 @@ def _duration(text: str, flag: str) -> float:
         raise UserError(f"{flag}: {exc}") from None
 
 
+def response_checks(status: str | None, body: str | None) -> ResponseChecks | None:
+    """The checks of --expect-status ("200,300-399") and --expect-body (None: no checks)."""
+    if status is None and body is None:
+        return None
+    try:
+        codes = expected_statuses(tuple(status.split(","))) if status else ()
+    except ValueError as exc:
+        raise UserError(f"--expect-status: {exc}", "e.g. --expect-status 200-299,404") from None
+    return ResponseChecks(status=codes, body_contains=(body,) if body else ())
+
+
+def _requests(
+    urls: list[str],
+    method: str,
+    headers: tuple[tuple[str, str], ...],
+    body: bytes,
+    checks: ResponseChecks | None,
+) -> tuple[RequestSpec, ...]:
+    """One request per URL, named "METHOD /path?query" (figures are kept per name)."""
+    from loadtrial.load.wire import parse_origin
+
+    m = method.upper()
+    return tuple(
+        RequestSpec(f"{m} {parse_origin(u)[1]}", m, u, headers, body, checks=checks) for u in urls
+    )  # fmt: skip
+
+
 def load_command(
-    url: Annotated[str, typer.Argument(help="Target URL, e.g. http://127.0.0.1:8080/")],
+    url: Annotated[
+        list[str], typer.Argument(help="Target URL(s), e.g. http://127.0.0.1:8080/ (one origin)")
+    ],
     rate: Annotated[float | None, typer.Option(help="Open model: requests per second.")] = None,
     users: Annotated[int | None, typer.Option(help="Closed model: virtual users.")] = None,
     duration: Annotated[str, typer.Option(help="How long, e.g. 30s, 2m.")] = "30s",
@@ -175,6 +214,12 @@ def load_command(
     header: Annotated[list[str] | None, typer.Option("-H", "--header", help="'Name: v'")] = None,
     method: Annotated[str, typer.Option(help="HTTP method.")] = "GET",
     body: Annotated[str | None, typer.Option(help="Request body.")] = None,
+    expect_status: Annotated[
+        str | None, typer.Option(help="Check: ok statuses, e.g. 200-299,404.")
+    ] = None,
+    expect_body: Annotated[
+        str | None, typer.Option(help="Check: the body must contain this text.")
+    ] = None,
     json_path: Annotated[Path | None, typer.Option("--json", help="Write the summary.")] = None,
     allow: Annotated[list[str] | None, typer.Option(help="Allow a non-loopback host.")] = None,
     insecure: Annotated[bool, typer.Option(help="HTTPS: skip certificate checks.")] = False,
@@ -194,14 +239,14 @@ def load_command(
         ),
     ] = None,
 ) -> None:
-    """Send load to one URL at a fixed rate (open model) or with fixed users (closed)."""
+    """Send load to URLs at a fixed rate (open model) or with fixed users (closed)."""
     from loadtrial.load import check_plan, run_load, summarize
 
     address = ray_address if ray_address is not None else ("" if ray else None)
     from loadtrial.load.view import LiveView, summary_table
     from loadtrial.load.wire import parse_origin, ssl_context
 
-    origin, _ = parse_origin(url)
+    origin, _ = parse_origin(url[0])
     check_host(origin.host, allow or [])
     check_json_path(json_path)
     headers = tuple(parse_header(h) for h in header or [])
@@ -214,9 +259,9 @@ def load_command(
     )  # fmt: skip
     if connections < 1:
         raise UserError(f"--connections must be at least 1, got {connections}")
-    request = RequestSpec("request", method.upper(), url, headers, (body or "").encode())
+    checks = response_checks(expect_status, expect_body)
     plan = LoadPlan(
-        requests=(request,),
+        requests=_requests(url, method, headers, (body or "").encode(), checks),
         model=model,
         timeout_s=timeout_s,
         connections=connections,

@@ -241,6 +241,13 @@ def _summary_lines(s: dict[str, Any]) -> list[str]:
             + (f" {load['errors']}" if load["errors"] else ""),
             "  latency: " + "  ".join(f"{k} {format_ms(v)}" for k, v in lat.items()),
         ]
+    for name, r in s["requests"].items():  # per request name, when the run had several
+        r_rate = "n/a" if r["error_rate"] is None else f"{r['error_rate']:.2%}"
+        lines.append(
+            f"  request {name}: {r['completed']} done, errors {r_rate}"
+            + (f" {r['errors']}" if r["errors"] else "")
+            + f", p50 {format_ms(r['latency_us']['p50'])} p99 {format_ms(r['latency_us']['p99'])}"
+        )
     for tier, peak in s["peak_utilisation"].items():
         lines.append(
             f"  peak {tier}: {peak['utilisation']:.0%} of capacity ({peak['series']} "

@@ -110,7 +110,14 @@ def _echo_model(model: Any) -> None:
         e = getattr(d, name)
         typer.echo(f"  {name:<14}{e.value:.5g} ± {e.se:.2g}   ({e.source})")
     typer.echo(f"  timeouts      pool wait {w.pool_wait_s}s, balancer queue {w.lb_queue_s}s, "
-               f"request {w.request_s}s")  # fmt: skip
+               f"request {w.request_s}s, health check every {w.health_every_s}s "
+               f"answered within {w.health_answer_s}s")  # fmt: skip
+    stages = ", ".join(
+        f"{st.duration_s:g}s " + (f"ramp to {st.ramp_to_per_s:g}/s" if st.ramp_to_per_s
+                                  is not None else f"at {st.rate_per_s:g}/s")
+        for st in model.stages
+    )  # fmt: skip
+    typer.echo(f"  run           {stages}; warm-up {model.warmup_s:g}s (scaled to the rate)")
     profile = ", ".join(f"{x * 1000:.0f}" for x in model.profile_s)
     typer.echo(f"  profile (ms at 0,5,10..90,95,99,100 %): {profile}  [{model.profile_source}]")
 
@@ -182,10 +189,9 @@ def whatif_command(
     if sweep_text is not None:
         return _sweep(model, parse_sweep(sweep_text), seed, as_json)
     if not as_json:  # progress: a simulation of thousands of requests per second takes a while
-        from loadtrial.whatif.predict import WARMUP_S, WINDOW_S  # (scipy: only when asked)
-
-        span = WARMUP_S + WINDOW_S
-        typer.echo(f"simulating {replications} × {span:.0f} s at {model.rate_per_s:.0f}/s ...",
+        span = sum(st.duration_s for st in model.stages)
+        rate = model.rate_per_s
+        typer.echo(f"simulating 2 × {replications} runs of {span:.0f} s at {rate:.0f}/s ...",
                    err=True)  # fmt: skip
     prediction = whatif.predict(model, replications=replications, seed=seed)
     if as_json:

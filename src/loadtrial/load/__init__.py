@@ -30,6 +30,7 @@ from loadtrial.load.model import (
     LoadResult,
     OpenModel,
     RequestSpec,
+    ResponseChecks,
     Stage,
 )
 
@@ -58,6 +59,7 @@ __all__ = [
     "OpenModel",
     "PlanEstimate",
     "RequestSpec",
+    "ResponseChecks",
     "Stage",
     "check_plan",
     "default_workers",

@@ -13,6 +13,11 @@ latency at its elapsed time from the intended send (censored at ≥ the timeout,
 lost). A periodic sweep, not a timer per request, enforces the deadline. Arrivals still
 waiting when the run ends are errors `unsent`; `dropped` is only what the generator itself
 could not hold (its queue cap).
+
+Each outcome is recorded on its request name's part of the Interval (`cur.by[req]`,
+recorder.py). Responses of requests with checks are judged by `CheckedConn`, used only
+when some request of the plan has checks; it keeps headers and body only for a request
+whose checks need them, so a plan without checks runs the plain `Conn` unchanged.
 """
 
 from __future__ import annotations
@@ -23,10 +28,11 @@ import socket
 import ssl
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import httptools
 
+from loadtrial.load.checks import Checker
 from loadtrial.load.recorder import LATE_BOUND_S, Interval
 from loadtrial.load.wire import Origin
 
@@ -94,7 +100,7 @@ class Conn(asyncio.Protocol):
         """
         now = _mono()
         client, parser = self.client, self.parser
-        cur = client.cur
+        cur = client.cur.by[self.req]  # this request name's part (the Interval, with one)
         cur.completed += 1
         status = parser.get_status_code()
         if status < 400:
@@ -115,7 +121,8 @@ class Conn(asyncio.Protocol):
             else:
                 req = mix[client.n % len(mix)]
                 client.n += 1
-            cur.chained += 1
+            client.cur.by[req].chained += 1
+            self.req = req
             self.intended = self.sent_at = now
             self.transport.write(client.payloads[req])  # type: ignore[union-attr]
             return
@@ -125,19 +132,94 @@ class Conn(asyncio.Protocol):
         self.client.on_lost(self, exc)
 
 
+class CheckedConn(Conn):
+    """A connection whose responses are judged by their request's checks (checks.py).
+
+    This class receives neither headers nor body; its subclasses add the parser callbacks
+    only when some request's checks need them (httptools calls a callback the protocol
+    has for every header or chunk), and keep them only for a request that needs them.
+    """
+
+    __slots__ = ("body", "headers")
+
+    def __init__(self, client: Client) -> None:
+        super().__init__(client)
+        self.headers: dict[str, str] = {}
+        self.body: list[bytes] = []
+
+    def on_message_complete(self) -> None:
+        """Account the response as a plain one, then let its checks overrule the status."""
+        req, client = self.req, self.client
+        checker = client.checkers[req]
+        if checker is None:
+            Conn.on_message_complete(self)
+            return
+        status = self.parser.get_status_code()
+        verdict = checker.verdict(status, self.headers, b"".join(self.body))
+        if self.headers or self.body:
+            self.headers, self.body = {}, []
+        part = client.cur.by[req]  # before the plain path may send the next request
+        Conn.on_message_complete(self)
+        if verdict is not None:
+            part.reclassify(status, verdict)
+
+
+class BodyCheckedConn(CheckedConn):
+    """Checks that read the body: keeps each chunk of a request whose checks need it."""
+
+    __slots__ = ()
+
+    def on_body(self, chunk: bytes) -> None:
+        if self.client.wants_body[self.req]:
+            self.body.append(chunk)
+
+
+class HeaderCheckedConn(CheckedConn):
+    """Checks that read headers: keeps them (lower-case names) when a request needs them."""
+
+    __slots__ = ()
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        if self.client.wants_headers[self.req]:
+            self.headers[name.decode("latin-1").lower()] = value.decode("latin-1")
+
+
+class FullCheckedConn(BodyCheckedConn, HeaderCheckedConn):
+    """Checks that read the body and headers."""
+
+    __slots__ = ()
+
+
+def conn_class(body: bool, headers: bool, checks: bool) -> type[Conn]:
+    """The connection class for a plan: plain without checks, else one that receives
+    only what some request's checks read."""
+    if not checks:
+        return Conn
+    return {
+        (False, False): CheckedConn,
+        (True, False): BodyCheckedConn,
+        (False, True): HeaderCheckedConn,
+        (True, True): FullCheckedConn,
+    }[(body, headers)]
+
+
 class Client:
     """Connection pool and request accounting for one engine (one event loop)."""
 
     __slots__ = (
         "cap",
         "chain",
+        "checkers",
+        "conn_class",
         "conns",
         "cur",
         "idle",
+        "index",
         "inflight",
         "loop",
         "mix",
         "n",
+        "names",
         "next_due_at",
         "on_done",
         "on_due",
@@ -147,6 +229,8 @@ class Client:
         "queue",
         "ssl",
         "timeout_s",
+        "wants_body",
+        "wants_headers",
     )
 
     def __init__(
@@ -159,8 +243,19 @@ class Client:
         timeout_s: float,
         ssl_context: ssl.SSLContext | None,
         on_done: Callable[[float], None] | None = None,
+        index: Sequence[int] = (0,),
+        checkers: Sequence[Checker | None] = (),
     ) -> None:
+        """`index[i]`: request i's name number (per-name parts when 2+ names);
+        `checkers[i]`: request i's compiled checks (None: judged by its status)."""
         self.origin, self.payloads, self.mix, self.n = origin, payloads, mix, 0
+        self.index, self.names = list(index), len(set(index))
+        self.checkers: list[Checker | None] = list(checkers) or [None] * len(payloads)
+        self.wants_body = [c is not None and c.checks.needs_body for c in self.checkers]
+        self.wants_headers = [c is not None and c.checks.needs_headers for c in self.checkers]
+        self.conn_class = conn_class(
+            any(self.wants_body), any(self.wants_headers), any(self.checkers)
+        )
         self.cap, self.timeout_s, self.ssl = max(1, connections), timeout_s, ssl_context
         self.on_done = on_done  # closed model: a user's request finished at this time
         # closed model without think time, while sending: a response's connection carries
@@ -170,13 +265,17 @@ class Client:
         # on every response so dispatch need not wait for the next timer tick
         self.next_due_at = math.inf
         self.on_due: Callable[[], None] = _nothing
-        self.cur = Interval()
+        self.cur = self.new_interval()
         self.idle: list[Conn] = []
         self.conns: set[Conn] = set()
         self.opening = 0
         self.queue: deque[tuple[float, int]] = deque()
         self.inflight = 0
         self.loop = asyncio.get_running_loop()
+
+    def new_interval(self) -> Interval:
+        """A fresh accumulator for the next second (with a part per request name)."""
+        return Interval(self.index, self.names)
 
     def next_req(self) -> int:
         """Return the index of the next request of the weighted mix."""
@@ -205,7 +304,7 @@ class Client:
         now = _mono()
         conn.busy, conn.intended, conn.sent_at, conn.req = True, intended, now, req
         self.inflight += 1
-        cur = self.cur
+        cur = self.cur.by[req]
         cur.sent += 1
         if now - intended > LATE_BOUND_S:
             cur.late += 1
@@ -216,7 +315,7 @@ class Client:
         try:
             _, conn = await asyncio.wait_for(
                 self.loop.create_connection(
-                    lambda: Conn(self),
+                    lambda: self.conn_class(self),
                     self.origin.host,
                     self.origin.port,
                     ssl=self.ssl,
@@ -225,24 +324,25 @@ class Client:
                 timeout=max(0.0, intended + self.timeout_s - _mono()),
             )
         except (OSError, TimeoutError, ssl.SSLError, ValueError) as exc:
-            self._open_failed(classify(exc), intended)
+            self._open_failed(classify(exc), intended, req)
             return
         if conn.lost_kind:  # closed by the peer before we could send (e.g. reset at once)
-            self._open_failed(conn.lost_kind, intended)
+            self._open_failed(conn.lost_kind, intended, req)
             return
         self.opening -= 1
         self.conns.add(conn)
         self._send(conn, intended, req)
 
-    def _open_failed(self, kind: str, intended: float) -> None:
+    def _open_failed(self, kind: str, intended: float, req: int) -> None:
         """Count a request whose connection could not be opened as failed with `kind`."""
         self.opening -= 1
-        self.cur.sent += 1  # it was attempted: count it so sent - completed = in flight
+        cur = self.cur.by[req]
+        cur.sent += 1  # it was attempted: count it so sent - completed = in flight
         now = _mono()
         if kind == "timeout":  # the connect ran into the deadline: censored, not lost
-            self.cur.timed_out(now - intended, None)
+            cur.timed_out(now - intended, None)
         else:
-            self.cur.error(kind)
+            cur.error(kind)
         self._user_done(now)
         self._after_loss()
 
@@ -270,10 +370,11 @@ class Client:
             conn.busy = False
             self.inflight -= 1
             now = _mono()
+            cur = self.cur.by[conn.req]
             if kind == "timeout":
-                self.cur.timed_out(now - conn.intended, now - conn.sent_at)
+                cur.timed_out(now - conn.intended, now - conn.sent_at)
             else:
-                self.cur.error(kind)
+                cur.error(kind)
             self._user_done(now)
         self._drop_conn(conn)
         if conn.transport is not None:
@@ -304,7 +405,7 @@ class Client:
             intended, req = queue.popleft()
             if now - intended <= timeout:
                 return intended, req
-            self.cur.timed_out(now - intended, None)
+            self.cur.by[req].timed_out(now - intended, None)
             self._user_done(now)
         return None
 
@@ -336,18 +437,18 @@ class Client:
             self.fail(conn, "timeout")
         queue = self.queue
         while queue and now - queue[0][0] > timeout:
-            intended, _ = queue.popleft()
-            self.cur.timed_out(now - intended, None)
+            intended, req = queue.popleft()
+            self.cur.by[req].timed_out(now - intended, None)
             self._user_done(now)
 
     def abandon_queue(self) -> None:
         """Count every request still waiting for a connection as error `unsent` (the run
         is over before the target freed a connection for it)."""
-        if self.queue:
-            cur = self.cur
-            cur.completed += len(self.queue)
-            cur.errors["unsent"] = cur.errors.get("unsent", 0) + len(self.queue)
-            self.queue.clear()
+        for _, req in self.queue:
+            cur = self.cur.by[req]
+            cur.completed += 1
+            cur.errors["unsent"] = cur.errors.get("unsent", 0) + 1
+        self.queue.clear()
 
     def close(self) -> None:
         """Close every connection (in-flight requests are abandoned, not counted)."""

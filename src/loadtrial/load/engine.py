@@ -25,9 +25,10 @@ import uvloop
 
 from loadtrial.clock import SystemClock
 from loadtrial.load import wire
+from loadtrial.load.checks import compile_checks
 from loadtrial.load.client import Client
-from loadtrial.load.model import ClosedModel, IntervalStats, LoadPlan, OpenModel
-from loadtrial.load.recorder import Interval, finish
+from loadtrial.load.model import ClosedModel, IntervalStats, LoadPlan, OpenModel, request_names
+from loadtrial.load.recorder import finish
 from loadtrial.load.schedule import Pacer, total_duration_s, user_starts
 from loadtrial.load.ticker import Ticker
 
@@ -83,6 +84,7 @@ class Engine:
         self.loop_is_monotonic = abs(self.loop.time() - _mono()) < 0.01
         self.done: asyncio.Future[None] = self.loop.create_future()
         self.drain_deadline = math.inf
+        self.names = request_names(plan)  # per-name figures when there are two or more
         self.client = Client(
             origin,
             self.payloads,
@@ -91,6 +93,8 @@ class Engine:
             timeout_s=plan.timeout_s,
             ssl_context=wire.ssl_context(plan, origin),
             on_done=self._user_done if isinstance(plan.model, ClosedModel) else None,
+            index=[self.names.index(r.name) for r in plan.requests],
+            checkers=[compile_checks(r.checks) if r.checks else None for r in plan.requests],
         )
         self.pacer: Pacer | None = None
         self.ticker: Ticker | None = None
@@ -195,8 +199,8 @@ class Engine:
     # -- time keeping -------------------------------------------------------------------
     def _swap(self) -> None:
         """Close second k: swap in a fresh accumulator and emit the old one's stats."""
-        old, self.client.cur = self.client.cur, Interval()
-        self._emit(finish(old, self.second, self._cpu_percent()))
+        old, self.client.cur = self.client.cur, self.client.new_interval()
+        self._emit(finish(old, self.second, self._cpu_percent(), self.names))
         self.second += 1
         if not self.done.done():
             self._at(self.second + 1.0, self._swap)
@@ -259,8 +263,8 @@ class Engine:
         try:
             self.client.abandon_queue()
             self.client.close()
-            old, self.client.cur = self.client.cur, Interval()
-            self._emit(finish(old, self.second, self._cpu_percent()))
+            old, self.client.cur = self.client.cur, self.client.new_interval()
+            self._emit(finish(old, self.second, self._cpu_percent(), self.names))
         finally:
             self.done.set_result(None)
 

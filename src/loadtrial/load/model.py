@@ -8,15 +8,49 @@ intervals are mergeable across processes and machines and storable as they are.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
 # Error kinds. HTTP errors are "http_<code>" (e.g. "http_502") for any status >= 400.
+# Failed response checks are "check:<name>" (see ResponseChecks).
 # "timeout": no answer by the request's deadline (intended send + timeout), in flight or
 # still waiting for a connection the target kept busy; its elapsed time is in the
 # corrected latency. "unsent": still waiting for a connection when the run ended.
 ERROR_KINDS = ("timeout", "unsent", "connect_refused", "reset", "dns", "tls", "other")
+
+
+@dataclass(frozen=True)
+class ResponseChecks:
+    """What a response must be for its request to count as ok (see load/checks.py).
+
+    A failed check is an error of kind `check:<name>` (CHECK_PREFIX), the name saying
+    which check: status, body_contains, body_regex, json:<path>, json_exists:<path>,
+    header:<name>. `status` given: those statuses are ok (a 404 too), others fail
+    `check:status`; not given: a status ≥ 400 is an http_<code> error as without checks.
+    JSON paths are a small subset: `$`, then `.key` or `[index]` steps (`$.items[0].id`).
+    """
+
+    status: tuple[int, ...] = ()
+    body_contains: tuple[str, ...] = ()
+    body_regex: tuple[str, ...] = ()
+    json_equals: tuple[tuple[str, object], ...] = ()  # (path, expected value)
+    json_exists: tuple[str, ...] = ()
+    header_equals: tuple[tuple[str, str], ...] = ()  # (name, value); names case-insensitive
+    header_present: tuple[str, ...] = ()
+
+    @property
+    def needs_body(self) -> bool:
+        """Whether judging a response needs its body (else it is never kept)."""
+        return bool(self.body_contains or self.body_regex or self.json_equals or self.json_exists)
+
+    @property
+    def needs_headers(self) -> bool:
+        """Whether judging a response needs its headers (else they are never kept)."""
+        return bool(self.header_equals or self.header_present)
+
+
+CHECK_PREFIX = "check:"  # error kinds of failed checks: "check:status", "check:json:$.id"
 
 
 @dataclass(frozen=True)
@@ -29,6 +63,7 @@ class RequestSpec:
     headers: tuple[tuple[str, str], ...] = ()
     body: bytes = b""
     weight: int = 1
+    checks: ResponseChecks | None = None
 
 
 @dataclass(frozen=True)
@@ -102,6 +137,27 @@ class IntervalStats:
     # how far the generator's dispatch ran behind its schedule (µs, encoded HDR); the
     # self-watch uses its p99 (a queue behind a full connection pool is not counted here)
     send_lag_hist: bytes = b""
+    # per request name, the same figures for that name's requests alone (offered = sent,
+    # no dropped, lag or CPU); empty when the plan has one name: the whole is that name's
+    requests: Mapping[str, IntervalStats] = field(default_factory=dict)
+
+
+def request_names(plan: LoadPlan) -> tuple[str, ...]:
+    """The plan's request names, each once, in the order they first appear."""
+    return tuple(dict.fromkeys(r.name for r in plan.requests))
+
+
+def of_request(stats: IntervalStats, name: str) -> IntervalStats | None:
+    """One second's figures of request `name`: its part, or the whole second when the run
+    had one name (recorded without parts); None when the name sent nothing that second."""
+    if not stats.requests:
+        return stats
+    return stats.requests.get(name)
+
+
+def request_seconds(seconds: Iterable[IntervalStats], name: str) -> list[IntervalStats]:
+    """The seconds of request `name` alone (see `of_request`), in the order given."""
+    return [part for s in seconds if (part := of_request(s, name)) is not None]
 
 
 @dataclass(frozen=True)

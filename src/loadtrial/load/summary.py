@@ -4,7 +4,8 @@ In: a LoadResult. Out: a plain dict with exactly these keys: target, model, dura
 requests, ok, offered_rate_per_s, achieved_rate_per_s, latency_ms{p50,p90,p99,p999,max},
 uncorrected_latency_ms{...}, errors{kind: count}, late, dropped,
 generator{cpu_percent, max_send_lag_ms}, engine{engine, workers, ...}, valid,
-invalid_reasons[], partial_seconds[], seconds[].
+invalid_reasons[], partial_seconds[], seconds[], per_request{name: {requests, ok, sent,
+rate_per_s, error_rate, errors{}, latency_ms{...}, uncorrected_latency_ms{...}}}.
 
 `requests` counts finished requests (a response or an error); `achieved_rate_per_s` is
 requests sent per second of schedule run. Percentiles come from the histograms merged
@@ -18,7 +19,7 @@ from typing import Any
 from hdrh.histogram import HdrHistogram
 
 from loadtrial.load import histogram as hdr
-from loadtrial.load.model import IntervalStats, LoadResult
+from loadtrial.load.model import IntervalStats, LoadResult, request_names, request_seconds
 from loadtrial.load.pooled import pool
 
 _PERCENTS = {"p50": 50.0, "p90": 90.0, "p99": 99.0, "p999": 99.9, "max": 100.0}
@@ -65,6 +66,25 @@ def engine_entry(result: LoadResult) -> dict[str, Any]:
     return entry
 
 
+def request_entry(result: LoadResult, name: str) -> dict[str, Any]:
+    """One `per_request` entry: the figures of request `name` alone, pooled like the whole."""
+    ivs = request_seconds(result.intervals, name)
+    window = pool(ivs)
+    secs = _run_seconds(result)
+    sent = sum(i.sent for i in ivs)
+    rate = window.error_rate
+    return {
+        "requests": window.completed,
+        "ok": window.ok,
+        "sent": sent,
+        "rate_per_s": round(sent / secs, 2) if secs else 0.0,
+        "error_rate": round(rate, 6) if rate is not None else None,
+        "errors": window.errors,
+        "latency_ms": latency_ms(window.latency),
+        "uncorrected_latency_ms": latency_ms(hdr.merge(i.uncorrected_hist for i in ivs)),
+    }
+
+
 def _run_seconds(result: LoadResult) -> float:
     """Seconds of schedule run (falls back to the number of seconds recorded)."""
     return result.duration_s or float(len(result.intervals))
@@ -101,4 +121,5 @@ def summarize(result: LoadResult) -> dict[str, Any]:
         "invalid_reasons": list(result.invalid_reasons),
         "partial_seconds": list(result.partial_seconds),
         "seconds": [second_entry(i) for i in ivs],
+        "per_request": {name: request_entry(result, name) for name in request_names(result.plan)},
     }

@@ -67,11 +67,25 @@ def encode(msg: Message) -> bytes:
     kind = next(k for k, t in _TYPES.items() if isinstance(msg, t))
     body: dict[str, Any] = asdict(msg)
     if isinstance(msg, Tick):
-        stats = body["stats"]
-        for name in _HIST_FIELDS:
-            stats[name] = stats[name].decode("ascii")
-        stats["errors"] = dict(msg.stats.errors)
+        body["stats"] = _stats_out(body["stats"])
     return json.dumps({"type": kind, **body}, separators=(",", ":")).encode()
+
+
+def _stats_out(stats: dict[str, Any]) -> dict[str, Any]:
+    """An IntervalStats as asdict gave it, made JSON-ready (per-request parts included)."""
+    for name in _HIST_FIELDS:
+        stats[name] = stats[name].decode("ascii")
+    stats["errors"] = dict(stats["errors"])
+    stats["requests"] = {k: _stats_out(v) for k, v in stats["requests"].items()}
+    return stats
+
+
+def _stats_in(stats: dict[str, Any]) -> IntervalStats:
+    """The IntervalStats of a `_stats_out` mapping."""
+    for name in _HIST_FIELDS:
+        stats[name] = stats[name].encode("ascii")
+    stats["requests"] = {k: _stats_in(v) for k, v in stats["requests"].items()}
+    return IntervalStats(**stats)
 
 
 def decode(data: bytes) -> Message:
@@ -79,10 +93,7 @@ def decode(data: bytes) -> Message:
     body = json.loads(data)
     cls = _TYPES[body.pop("type")]
     if cls is Tick:
-        stats = body["stats"]
-        for name in _HIST_FIELDS:
-            stats[name] = stats[name].encode("ascii")
-        body["stats"] = IntervalStats(**stats)
+        body["stats"] = _stats_in(body["stats"])
     msg: Message = cls(**body)
     return msg
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Any
 
-from rich.console import Console
+from rich.console import Console, Group, RenderableType
 from rich.live import Live
 from rich.table import Table
 from rich.text import Text
@@ -74,8 +74,35 @@ class LiveView:
         )
 
 
-def summary_table(summary: dict[str, Any], interrupted: bool = False) -> Table:
-    """Return the end-of-run table of a `summarize` dict."""
+def summary_table(summary: dict[str, Any], interrupted: bool = False) -> RenderableType:
+    """Return the end-of-run table of a `summarize` dict, followed by a table of the
+    requests when the run had more than one request name."""
+    whole = _whole_table(summary, interrupted)
+    if len(summary["per_request"]) < 2:
+        return whole
+    return Group(whole, requests_table(summary["per_request"]))
+
+
+def requests_table(per_request: dict[str, dict[str, Any]]) -> Table:
+    """One row per request name: counts, error rate, errors by kind and latency (ms)."""
+    table = Table(title="per request")
+    table.add_column("request", no_wrap=True)
+    for col in ("finished", "ok", "error rate", "p50", "p90", "p99", "max"):
+        table.add_column(col, justify="right")
+    table.add_column("errors", no_wrap=True)
+    for name, r in per_request.items():
+        lat = r["latency_ms"]
+        rate = "-" if r["error_rate"] is None else f"{r['error_rate']:.2%}"
+        errors = ", ".join(f"{k} {n}" for k, n in r["errors"].items()) or "none"
+        table.add_row(
+            name, str(r["requests"]), str(r["ok"]), rate,
+            *(f"{lat[k]:g}ms" for k in ("p50", "p90", "p99", "max")), errors,
+        )  # fmt: skip
+    return table
+
+
+def _whole_table(summary: dict[str, Any], interrupted: bool) -> Table:
+    """The table of the whole run."""
     title = f"loadtrial load {summary['target']} ({summary['model']} model)"
     table = Table(title=title + (" — interrupted" if interrupted else ""), show_header=False)
     table.add_column("what", style="bold")

@@ -8,6 +8,7 @@ Malformed or mixed-origin URLs raise TargetError before a packet is sent.
 
 from __future__ import annotations
 
+import re
 import ssl
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -19,6 +20,20 @@ from loadtrial.errors import TargetError
 from loadtrial.load.model import LoadPlan, RequestSpec
 
 MIX_LENGTH = 1 << 14  # the weighted mix repeats every this many requests
+# What a request line may carry as is (RFC 3986 pchar, "/" and "?"): anything else, and a
+# "%" that does not start an escape, is percent-encoded as UTF-8 bytes; escapes already
+# written ("%20") are kept, so encoding twice changes nothing.
+_NOT_IN_LINE = re.compile(r"%(?![0-9A-Fa-f]{2})|[^A-Za-z0-9\-._~!$&'()*+,;=:@/?%]+")
+
+
+def _escape(match: re.Match[str]) -> str:
+    return "".join(f"%{b:02X}" for b in match.group().encode("utf-8"))
+
+
+def percent_encode(target: str) -> str:
+    """Return a path (with its query) safe for the request line: spaces, non-ASCII and
+    other characters outside RFC 3986 percent-encoded; existing escapes unchanged."""
+    return _NOT_IN_LINE.sub(_escape, target)
 
 
 @dataclass(frozen=True)
@@ -38,7 +53,8 @@ class Origin:
 
 
 def parse_origin(url: str) -> tuple[Origin, str]:
-    """Return (origin, path with query) of an absolute http(s) URL; TargetError if bad."""
+    """Return (origin, percent-encoded path with query) of an absolute http(s) URL;
+    TargetError if bad."""
     try:
         parts = urlsplit(url)
         port = parts.port
@@ -52,7 +68,7 @@ def parse_origin(url: str) -> tuple[Origin, str]:
     path = parts.path or "/"
     if parts.query:
         path = f"{path}?{parts.query}"
-    return Origin(parts.scheme, parts.hostname, port), path
+    return Origin(parts.scheme, parts.hostname, port), percent_encode(path)
 
 
 def plan_origin(plan: LoadPlan) -> Origin:

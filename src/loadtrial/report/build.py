@@ -23,6 +23,7 @@ from loadtrial.report.model import (
     Estimate,
     FindingView,
     Report,
+    RequestCell,
     RunTimeline,
     TierSeries,
 )
@@ -72,6 +73,9 @@ def build_report(
         slo_p99_ms=None if trial.slo.p99 is None else trial.slo.p99 * 1000.0,
         notes=() if findings else ("No findings were stored or computed for this trial.",),
         whatif=whatif_rows(data, trial),
+        requests=tuple(
+            request_cell(a, name, data, trial, views) for name in request_names(data) for a in arms
+        ),
     )
 
 
@@ -116,6 +120,38 @@ def arm_row(arm: str, data: TrialData, trial: Trial, views: Sequence[FindingView
         slo_detail=detail,
         validity=tuple(reason for _, reason in invalid),
         notes=tuple(reservations(runs, views)),
+    )
+
+
+def request_names(data: TrialData) -> tuple[str, ...]:
+    """Request names with figures of their own in the stored runs (none with one name)."""
+    return tuple(dict.fromkeys(n for r in data.runs for s in r.seconds for n in s.requests))
+
+
+def request_cell(
+    arm: str, name: str, data: TrialData, trial: Trial, views: Sequence[FindingView]
+) -> RequestCell:
+    """One request of one arm over the arm's valid runs' steady windows: the analysis' own
+    request views and estimate functions, as a request-scoped SLO or claim quotes them."""
+    runs = [r for r in data.runs if r.info.arm == arm]
+    excluded = excluded_runs(runs, views)
+    closed = trial.load.model == "closed"
+    kept = [
+        build_run_view(r, closed=closed, request=name, parts=True)  # 2+ names recorded
+        for r in runs
+        if r.info.run_id not in excluded
+    ]
+    samples = [v.sample for v in kept if v.sample.n_seconds]
+    completed = int(sum(s.completed.sum() for s in samples))
+    errors = stats.merge_counts(v.error_kinds for v in kept)
+    return RequestCell(
+        arm=arm,
+        request=name,
+        throughput_per_s=_estimate("throughput", samples, 1.0),
+        latency_ms={key: _estimate(key, samples, 1e-3) for key in ("p50", "p99")},
+        requests=completed,
+        error_rate=(sum(errors.values()) / completed) if completed else None,
+        errors_by_kind=errors,
     )
 
 

@@ -79,6 +79,19 @@ class ArmRow:
 
 
 @dataclass(frozen=True)
+class RequestCell:
+    """One request name in one arm, pooled over the arm's valid runs like its ArmRow."""
+
+    arm: str
+    request: str
+    throughput_per_s: Estimate
+    latency_ms: Mapping[str, Estimate]  # "p50" | "p99" -> estimate
+    requests: int
+    error_rate: float | None
+    errors_by_kind: Mapping[str, int]
+
+
+@dataclass(frozen=True)
 class TierSeries:
     """One observed metric of a run, with utilisation when its capacity is known."""
 
@@ -191,4 +204,5 @@ class Report:
     bottlenecks: tuple[FindingView, ...] = ()  # every arm's bottleneck finding
     load_text: str = ""  # the load in words
     repeat: int = 1
+    requests: tuple[RequestCell, ...] = ()  # arms × request names (2+ names only)
     whatif: tuple[WhatifRow, ...] = ()  # each arm predicted from the others (whatif_section)

@@ -210,6 +210,7 @@ def render(r: Report, *, compress_js: bool = True) -> str:
             sec.verdict(r),
             sec.bottleneck(r),
             tables.arms_table(r),
+            tables.requests_table(r),
             sec.timelines(r),
             environment(r),
             sec.scalability(r),

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from loadtrial.report.model import ArmRow, Estimate, FindingView, Report
+from loadtrial.report.model import ArmRow, Estimate, FindingView, Report, RequestCell
 from loadtrial.report.sections import esc, est_ms, evidence_list, pill
 
 
@@ -27,6 +27,43 @@ def arms_table(r: Report) -> str:
         f"<tbody>{rows}</tbody></table></div>{_validity_notes(r)}"
         f"{chart}</section>"
     )
+
+
+def requests_table(r: Report) -> str:
+    """Arms × requests: each request name's figures in each arm (2+ names only)."""
+    if not r.requests:
+        return ""
+    arms = list(dict.fromkeys(c.arm for c in r.requests))
+    by_name: dict[str, list[RequestCell]] = {}
+    for c in r.requests:  # built request by request, arms in the arms table's order
+        by_name.setdefault(c.request, []).append(c)
+    rows = "".join(
+        f'<tr><th scope="row">{esc(name)}</th>{"".join(_request_cell(c) for c in cells)}</tr>'
+        for name, cells in by_name.items()
+    )
+    head = "".join(f'<th colspan="4">{esc(a)}</th>' for a in arms)
+    sub = "<th>ok/s</th><th>p50</th><th>p99</th><th>errors</th>" * len(arms)
+    return (
+        '<section id="requests" class="card"><h2>Requests</h2>'
+        '<p class="muted">Each request name alone, pooled over the arm\'s valid runs and their '
+        "steady windows, by the same estimates as the arms table (errors include failed "
+        "checks, <code>check:&lt;name&gt;</code>).</p>"
+        '<div class="table-wrap"><table class="arms requests"><thead>'
+        f'<tr><th rowspan="2">request</th>{head}</tr><tr>{sub}</tr></thead>'
+        f"<tbody>{rows}</tbody></table></div></section>"
+    )
+
+
+def _request_cell(c: RequestCell) -> str:
+    """One request's four cells in one arm."""
+    t = c.throughput_per_s
+    tput = "—" if t.value is None else f'<span class="num">{t.value:.1f}/s</span>'
+    lat = "".join(f"<td>{est_ms(c.latency_ms.get(k, Estimate(None)))}</td>" for k in ("p50", "p99"))
+    rate = "—" if c.error_rate is None else f"{c.error_rate:.2%}"
+    kinds = "".join(
+        f'<span class="kind">{esc(k)}&nbsp;{n}</span>' for k, n in c.errors_by_kind.items()
+    )
+    return f'<td>{tput}</td>{lat}<td><span class="num">{esc(rate)}</span>{kinds}</td>'
 
 
 def _validity_notes(r: Report) -> str:

@@ -16,7 +16,6 @@ from loadtrial.spec.model import Trial
 from loadtrial.store.model import TrialData
 
 REPLICATIONS = 2  # the report's check is a glance; `loadtrial whatif --self-check` does 3
-WINDOW_S = 10.0
 MAX_REQUESTS = 5000  # per replication: a report of a 2000/s trial stays a few seconds
 
 
@@ -43,9 +42,7 @@ def whatif_rows(data: TrialData, trial: Trial) -> tuple[WhatifRow, ...]:
         return ()
     from loadtrial.whatif.selfcheck import self_check
 
-    result = self_check(
-        data, trial, replications=REPLICATIONS, window_s=WINDOW_S, max_requests=MAX_REQUESTS
-    )
+    result = self_check(data, trial, replications=REPLICATIONS, max_requests=MAX_REQUESTS)
     rows = []
     for c in result.checks:
         p, m = c.prediction, c.measured

@@ -8,6 +8,7 @@ their folders' doors (`observer_problems`, `provider_problems`).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -15,10 +16,18 @@ from urllib.parse import urlsplit
 from loadtrial.allow import refusal
 from loadtrial.env import provider_problems
 from loadtrial.errors import Problem
+from loadtrial.load.checks import parse_path
 from loadtrial.load.validate import plan_problems
 from loadtrial.observe import observer_problems
 from loadtrial.spec.convert import to_load_plan
-from loadtrial.spec.model import LoadSpec, Trial, load_duration_s
+from loadtrial.spec.model import (
+    CheckSpec,
+    LoadSpec,
+    Trial,
+    expected_statuses,
+    load_duration_s,
+    request_name,
+)
 from loadtrial.spec.yamlmap import line_of
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")  # HEAD: the engine cannot
@@ -40,6 +49,7 @@ def check_trial(trial: Trial, lines: Mapping[str, int], file: str) -> Checked:
     load_found = _load(trial.load)
     found += load_found or _engine(trial)
     found += _arms_and_claims(trial)
+    found += _named_requests(trial)
     found += _scale(trial)
     found += _abort(trial)
     observer_found, notes = _observers(trial)
@@ -104,6 +114,51 @@ def _load(load: LoadSpec) -> list[Problem]:
             out.append(Problem(f"{path}.path", f"path {req.path!r} does not start with /", hint))
         if req.body is not None and req.json_body is not None:
             out.append(Problem(path, "both body and json are given", "keep one of them"))
+        if req.checks is not None:
+            out += _checks(req.checks, f"{path}.checks")
+    return out
+
+
+def _checks(checks: CheckSpec, path: str) -> list[Problem]:
+    """Problems of one request's `checks:`: statuses, the regex, the JSON paths."""
+    out: list[Problem] = []
+    try:
+        expected_statuses(checks.status)
+    except ValueError as exc:
+        out.append(Problem(f"{path}.status", str(exc), 'e.g. status: [200, "300-399"]'))
+    if checks.body_regex is not None:
+        try:
+            re.compile(checks.body_regex)
+        except re.error as exc:
+            what = f"not a regular expression: {exc}"
+            out.append(Problem(f"{path}.body_regex", what, "e.g. id=\\d+"))
+    paths = [("json", p) for p in checks.json_equals] + [
+        ("json_exists", p) for p in checks.json_exists
+    ]
+    for field, json_path in paths:
+        try:
+            parse_path(json_path)
+        except ValueError as exc:
+            hint = "a path is $ then .key or [index] steps, e.g. $.items[0].id"
+            out.append(Problem(f"{path}.{field}", str(exc), hint))
+    return out
+
+
+def _named_requests(trial: Trial) -> list[Problem]:
+    """`slo.request` and claims' `request` must name a request of load.requests."""
+    names = list(dict.fromkeys(request_name(r) for r in trial.load.requests))
+    hint = f"requests are: {', '.join(names)}; a request's name is its name:, else METHOD /path"
+    named = [("slo.request", trial.slo.request)]
+    named += [(f"expect[{i}].request", c.request) for i, c in enumerate(trial.expect)]
+    out = [
+        Problem(field, f"unknown request {name!r}", hint)
+        for field, name in named
+        if name is not None and name not in names
+    ]
+    for i, claim in enumerate(trial.expect):
+        if claim.request is not None and claim.meets_slo is not None:
+            why = "a meets_slo claim follows the slo; name the request in slo.request"
+            out.append(Problem(f"expect[{i}].request", why, "or compare arms on it: vs, metric"))
     return out
 
 
@@ -144,7 +199,7 @@ def _arms_and_claims(trial: Trial) -> list[Problem]:
     if not trial.arms:
         out.append(Problem("arms", "no arms", "add at least one: arms: {baseline: {}}"))
     known = ", ".join(trial.arms) or "none"
-    slo_given = any(v is not None for v in trial.slo.model_dump().values())
+    slo_given = trial.slo.declared()
     for i, claim in enumerate(trial.expect):
         if claim.arm not in trial.arms:
             out.append(

@@ -9,9 +9,24 @@ from __future__ import annotations
 
 import json
 
-from loadtrial.load.model import ClosedModel, LoadPlan, OpenModel, RequestSpec, Stage
+from loadtrial.load.model import (
+    ClosedModel,
+    LoadPlan,
+    OpenModel,
+    RequestSpec,
+    ResponseChecks,
+    Stage,
+)
 from loadtrial.load.validate import default_workers
-from loadtrial.spec.model import LoadSpec, RequestEntry, Trial, load_duration_s
+from loadtrial.spec.model import (
+    CheckSpec,
+    LoadSpec,
+    RequestEntry,
+    Trial,
+    expected_statuses,
+    load_duration_s,
+    request_name,
+)
 
 
 def to_load_plan(trial: Trial, workers: int | None = None) -> LoadPlan:
@@ -62,10 +77,24 @@ def _request(base: str, entry: RequestEntry) -> RequestSpec:
     elif entry.body is not None:
         body = entry.body.encode()
     return RequestSpec(
-        name=entry.name or f"{entry.method.upper()} {entry.path}",
+        name=request_name(entry),
         method=entry.method.upper(),
         url=base + entry.path,
         headers=tuple(headers.items()),
         body=body,
         weight=entry.weight,
+        checks=None if entry.checks is None else response_checks(entry.checks),
+    )
+
+
+def response_checks(spec: CheckSpec) -> ResponseChecks:
+    """The engine's form of a request's `checks:` (validated first: statuses parse)."""
+    return ResponseChecks(
+        status=expected_statuses(spec.status),
+        body_contains=() if spec.body_contains is None else (spec.body_contains,),
+        body_regex=() if spec.body_regex is None else (spec.body_regex,),
+        json_equals=tuple(spec.json_equals.items()),
+        json_exists=spec.json_exists,
+        header_equals=tuple(spec.header.items()),
+        header_present=spec.header_present,
     )

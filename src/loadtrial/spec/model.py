@@ -48,6 +48,39 @@ class StageSpec(_Frozen):
         return self
 
 
+class CheckSpec(_Frozen):
+    """What a response must be to count as ok (load.model.ResponseChecks; docs/trials.md).
+
+    status: codes and ranges (`[200, "300-399"]`); json: `{"$.items[0].id": 7}` (path →
+    expected value); header: `{Content-Type: application/json}` (name → value).
+    """
+
+    status: int | str | tuple[int | str, ...] | None = None
+    body_contains: str | None = None
+    body_regex: str | None = None
+    json_equals: dict[str, Any] = Field(default_factory=dict, alias="json")
+    json_exists: tuple[str, ...] = ()
+    header: dict[str, str] = Field(default_factory=dict)
+    header_present: tuple[str, ...] = ()
+
+
+def expected_statuses(status: int | str | tuple[int | str, ...] | None) -> tuple[int, ...]:
+    """The status codes a `checks.status` allows (codes and "200-299" ranges); ValueError
+    naming the entry that is not a code or range of 100..599."""
+    given = status if isinstance(status, tuple) else () if status is None else (status,)
+    out: list[int] = []
+    for item in given:
+        low, _, high = str(item).strip().partition("-")
+        try:
+            lo, hi = int(low), int(high or low)
+        except ValueError:
+            raise ValueError(f"{item!r} is not a status code or a range such as 200-299") from None
+        if not 100 <= lo <= hi <= 599:
+            raise ValueError(f"{item!r} is not within 100..599")
+        out.extend(range(lo, hi + 1))
+    return tuple(sorted(set(out)))
+
+
 class RequestEntry(_Frozen):
     name: str = ""
     method: str = "GET"
@@ -56,6 +89,12 @@ class RequestEntry(_Frozen):
     body: str | None = None
     json_body: Any = Field(default=None, alias="json")
     weight: int = Field(default=1, ge=1)
+    checks: CheckSpec | None = None
+
+
+def request_name(entry: RequestEntry) -> str:
+    """A request's name: its `name:`, else "METHOD /path" (the figures' key everywhere)."""
+    return entry.name or f"{entry.method.upper()} {entry.path}"
 
 
 class LoadSpec(_Frozen):
@@ -91,6 +130,12 @@ class SloSpec(_Frozen):
     p999: Duration | None = None
     error_rate: Fraction | None = None  # fraction
     min_throughput: float | None = None  # req/s
+    # judge the SLO on this request's figures alone (a name of load.requests)
+    request: str | None = None
+
+    def declared(self) -> bool:
+        """Whether any objective is set (a `request` alone declares none)."""
+        return any(v is not None for k, v in self.model_dump().items() if k != "request")
 
 
 class AbortRule(_Frozen):
@@ -128,6 +173,7 @@ class Claim(_Frozen):
     metric: Literal["p50", "p90", "p99", "error_rate", "throughput"] | None = None
     expect: Literal["lower", "higher", "not_lower", "not_higher", "no_difference"] | None = None
     by_at_least: Fraction | None = None  # relative change as a fraction ("50%")
+    request: str | None = None  # compare this request's figures alone (a load.requests name)
 
     @model_validator(mode="after")
     def _shape(self) -> Claim:

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from loadtrial.load import histogram
-from loadtrial.load.model import IntervalStats
+from loadtrial.load.model import IntervalStats, request_seconds
 from loadtrial.load.pooled import after_warmup, pool
 from loadtrial.observe.model import is_use
 from loadtrial.store.model import RunData, Series
@@ -64,6 +64,12 @@ def _pname(p: float) -> str:
     return "max" if p >= 100 else f"p{p:g}".replace(".", "")
 
 
+def stored_request_names(run: RunData) -> list[str]:
+    """The request names with per-request figures in a run, in recorded order (none when
+    the run had one name: its whole figures are that name's)."""
+    return list(dict.fromkeys(name for s in run.seconds for name in s.requests))
+
+
 def run_summary(run: RunData) -> dict[str, Any]:
     """What `loadtrial show` prints: the run, its load figures, peaks, events, journal."""
     i = run.info
@@ -80,6 +86,10 @@ def run_summary(run: RunData) -> dict[str, Any]:
         "ended_at": i.ended_at,
         "warmup_s": i.warmup_s,
         "load": _load_figures(run.seconds, i.warmup_s),
+        "requests": {
+            name: _load_figures(tuple(request_seconds(run.seconds, name)), i.warmup_s)
+            for name in stored_request_names(run)
+        },
         "peak_utilisation": peak_utilisation(run),
         "snapshots": {k: dict(v) for k, v in run.snapshots.items()},
         "events": [{"t_s": e.t_s, "kind": e.kind, "message": e.message} for e in run.events],
@@ -110,6 +120,17 @@ def _second_json(s: IntervalStats) -> dict[str, Any]:
         "ok": s.ok, "late": s.late, "dropped": s.dropped, "errors": dict(s.errors),
         "latency_us": {_pname(p): v for p, v in qs.items()},
         "max_send_lag_us": s.max_send_lag_us, "cpu_percent": s.cpu_percent,
+        "latency_hist": base64.b64encode(s.latency_hist).decode() if s.latency_hist else "",
+        "requests": {name: _part_json(p) for name, p in s.requests.items()},
+    }  # fmt: skip
+
+
+def _part_json(s: IntervalStats) -> dict[str, Any]:
+    """One request name's part of a second: its counts, errors and histograms."""
+    qs = histogram.quantiles_us(histogram.decode(s.latency_hist), list(QUANTILES))
+    return {
+        "sent": s.sent, "completed": s.completed, "ok": s.ok, "late": s.late,
+        "errors": dict(s.errors), "latency_us": {_pname(p): v for p, v in qs.items()},
         "latency_hist": base64.b64encode(s.latency_hist).decode() if s.latency_hist else "",
     }  # fmt: skip
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections import defaultdict
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -148,6 +149,35 @@ def _seconds(
                 cpu_percent=r[12],
                 send_lag_hist=bytes(r[13]),
             )
+        )
+    parts = _request_parts(conn, marks, ids)
+    if parts:
+        for rid, secs in out.items():
+            out[rid] = [replace(s, requests=parts.get((rid, s.second), {})) for s in secs]
+    return out
+
+
+def _request_parts(
+    conn: sqlite3.Connection, marks: str, ids: list[int]
+) -> dict[tuple[int, int], dict[str, IntervalStats]]:
+    """Per (run, second): each request name's IntervalStats (offered = sent, as recorded)."""
+    out: dict[tuple[int, int], dict[str, IntervalStats]] = defaultdict(dict)
+    sql = (
+        "SELECT run_id, second, name, sent, completed, ok, late, errors, latency_hist, "
+        f"uncorrected_hist FROM request_seconds WHERE run_id IN ({marks}) "
+        "ORDER BY run_id, second, rowid"
+    )
+    for r in conn.execute(sql, ids):
+        out[(r[0], r[1])][r[2]] = IntervalStats(
+            second=r[1],
+            offered=r[3],
+            sent=r[3],
+            completed=r[4],
+            ok=r[5],
+            late=r[6],
+            errors=json.loads(r[7]),
+            latency_hist=bytes(r[8]),
+            uncorrected_hist=bytes(r[9]),
         )
     return out
 

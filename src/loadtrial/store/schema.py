@@ -3,7 +3,9 @@
 In: a path. Out: a `sqlite3.Connection` in WAL mode with the current schema, created or
 checked. The version lives in `meta.schema_version`; a database written by a newer
 loadtrial is refused with a hint rather than misread. Migrations are additive: version 2
-adds the `journal` table (the persistent undo journal), created when an older store opens.
+adds the `journal` table (the persistent undo journal), version 3 the `request_seconds`
+table (per-request figures of each second, for runs with two or more request names),
+each created when an older store opens; older runs simply have no per-request rows.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from pathlib import Path
 
 from loadtrial.errors import StoreError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 DDL = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -38,6 +40,11 @@ CREATE TABLE IF NOT EXISTS seconds (
     max_send_lag_us INTEGER NOT NULL, cpu_percent REAL NOT NULL,
     send_lag_hist BLOB NOT NULL DEFAULT x'',
     PRIMARY KEY (run_id, second));
+CREATE TABLE IF NOT EXISTS request_seconds (
+    run_id INTEGER NOT NULL REFERENCES runs(id), second INTEGER NOT NULL, name TEXT NOT NULL,
+    sent INTEGER NOT NULL, completed INTEGER NOT NULL, ok INTEGER NOT NULL,
+    late INTEGER NOT NULL, errors TEXT NOT NULL, latency_hist BLOB NOT NULL,
+    uncorrected_hist BLOB NOT NULL, PRIMARY KEY (run_id, second, name));
 CREATE TABLE IF NOT EXISTS series (
     id INTEGER PRIMARY KEY, run_id INTEGER NOT NULL REFERENCES runs(id), name TEXT NOT NULL,
     unit TEXT NOT NULL, capacity REAL, UNIQUE (run_id, name));

@@ -197,7 +197,8 @@ class Store:
             )
 
     def add_interval(self, run_id: int, stats: IntervalStats) -> None:
-        """Store one second of load data (replacing that second if written before)."""
+        """Store one second of load data, and its per-request parts (replacing that second
+        if written before)."""
         with self._tx() as c:
             c.execute(
                 "INSERT OR REPLACE INTO seconds VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
@@ -205,6 +206,12 @@ class Store:
                  stats.late, stats.dropped, _json(dict(stats.errors)), stats.latency_hist,
                  stats.uncorrected_hist, stats.max_send_lag_us, stats.cpu_percent,
                  stats.send_lag_hist),
+            )  # fmt: skip
+            c.executemany(
+                "INSERT OR REPLACE INTO request_seconds VALUES (?,?,?,?,?,?,?,?,?,?)",
+                [(run_id, stats.second, name, part.sent, part.completed, part.ok, part.late,
+                  _json(dict(part.errors)), part.latency_hist, part.uncorrected_hist)
+                 for name, part in stats.requests.items()],
             )  # fmt: skip
 
     def add_samples(self, run_id: int, samples: Sequence[Sample]) -> None:

@@ -4,8 +4,18 @@ In: `TrialData`, the `Trial` it ran, an arm. Out: a model whose every number say
 came from. Per run, over its steady window (the analysis' own, `build_run_view`):
 - arrival rate X0 = offered/s; db requests/s C = `db.xact.commit_per_s` (+ the errors/s
   when the db connections were saturated: those requests waited for a connection);
-- db_share = C / X0; hold_s = (db connections active + idle in transaction) / C (Little);
-- app_cpu_s = app CPU cores busy / completed/s; db_cpu_s = db CPU cores busy / C;
+- db_share = C / answered (requests completed or given up: when the system falls behind,
+  commits follow what it serves, not what arrives; ≈ X0 when it keeps up);
+- hold_s = (db connections active + idle in transaction) / C (Little); when the db CPU
+  was saturated (≥ SATURATED_UTIL), db_cpu_s instead: the connections were held while
+  their queries queued for the CPU, a queue the simulator makes itself;
+- app_cpu_s = app CPU cores busy / completed/s; when the run fell behind (goodput of the
+  window's seconds before the first error < 90 % of offered) and the app's CPU was busier
+  than the db's (per core) and at least BUSY_UTIL busy, nodes / that goodput instead
+  (X_max = c / D): D = U / X understates the work when U is capped by the host or pinned
+  at 1;
+- db_cpu_s = db CPU cores busy / C; when the run fell behind and the db's CPU was the
+  busier, db CPUs / (db_share × that goodput) instead (C counts the observer's commits too);
 - db_other_connections = slots the apps never got when they were saturated (capacity −
   peak held; saturated: the held connections sat at a ceiling ≥ 80 % of capacity);
 - topology from the facts read back (app.nodes, app.pool_max, db.max_connections, db.cpus,
@@ -30,6 +40,7 @@ from loadtrial.analysis.runview import RunView, build_run_view
 from loadtrial.analysis.saturation import SATURATED_UTIL, SMOOTHED_SUFFIXES
 from loadtrial.analysis.slo import validity_finding
 from loadtrial.errors import UserError
+from loadtrial.load.model import Stage
 from loadtrial.spec.model import Trial
 from loadtrial.store.model import RunData, Series, TrialData
 from loadtrial.whatif.model import (
@@ -44,10 +55,16 @@ from loadtrial.whatif.model import (
 USABLE = ("complete", "aborted", "interrupted")
 MIN_PROFILE_REQUESTS = 20
 ONE_RUN_REL_SE = 0.10
+# a CPU at least this busy (per core) when the run fell behind is taken as the station that
+# did: the host may cap it below SATURATED_UTIL (a balancer's limit leaves the CPUs idler)
+BUSY_UTIL = 0.5
 # the testbed's app pool timeout and balancer queue timeout (testbed/app.py, balancer.py);
 # editable in the model for another system
 POOL_WAIT_S = 2.0
 LB_QUEUE_S = 1.0
+# both balancers' health checks (testbed/lb.py, lb_haproxy.py: `inter 1s`, `timeout check 3s`)
+HEALTH_EVERY_S = 1.0
+HEALTH_ANSWER_S = 3.0
 
 
 @dataclass(frozen=True)
@@ -65,6 +82,9 @@ class RunFigures:
     other_connections: int
     open_connections: int  # the apps' pools' open connections (db.connections.used) at peak
     reserved: int
+    app_capped: bool  # the app CPU fell behind: app_cpu_s = nodes / goodput before errors
+    db_capped: bool  # the db CPU fell behind: db_cpu_s = db CPUs / db goodput before errors
+    db_cpu_full: bool  # the db CPU was saturated: hold_s = db_cpu_s (its queue is simulated)
     profile_counts: np.ndarray  # HDR counts of the unloaded seconds
 
 
@@ -129,6 +149,22 @@ def _profile_counts(run: RunData, view: RunView) -> np.ndarray:
     return hist.merge_counts(hist.counts_of(s.uncorrected_hist) for s in secs if s.uncorrected_hist)
 
 
+def _capped_rate(view: RunView) -> float | None:
+    """Successful responses/s of the window's seconds before the first error, when they fell
+    behind the offered rate (< 90 %): the rate a saturated station could serve, before
+    clients started giving up (errors from the window's first seconds: the whole window's,
+    a lower bound: the station also served requests whose clients had given up); None when
+    the run kept up."""
+    start, end = view.window.start_s, view.window.end_s
+    erred = np.flatnonzero(view.errors[start:end] > 0)
+    stop = start + int(erred[0]) if erred.size else end
+    if stop - start < 2:
+        stop = end
+    ok = float(np.mean(view.ok[start:stop]))
+    offered = float(np.mean(view.offered[start:stop]))
+    return ok if 0 < ok < 0.9 * offered else None
+
+
 def run_figures(run: RunData, view: RunView) -> RunFigures:
     """The operational-law figures of one run's steady window."""
     by = {s.name: s for s in run.series}
@@ -149,24 +185,61 @@ def run_figures(run: RunData, view: RunView) -> RunFigures:
     # full: the held connections sat at a ceiling near capacity (slots others hold keep it
     # a little under the nominal figure); then the requests that erred waited for one
     full = cap > 0 and peak >= 0.8 * cap and float(np.median(held_w)) >= SATURATED_UTIL * peak
+    # the pools' own ceiling (nodes × pool_max) can be the lower one: there too the requests
+    # that erred waited for a connection (db-cpu: 20 held of 100 allowed, the pools full)
+    nodes = _fact(run, "app.nodes", float(run.info.params.get("app_nodes", 1)))
+    pools = nodes * _fact(run, "app.pool_max", float(run.info.params.get("pool_max", 0)))
+    ceiling = min(cap, pools) if pools > 0 else cap
+    waited = full or (
+        ceiling > 0 and peak >= 0.8 * ceiling and float(np.median(held_w)) >= SATURATED_UTIL * peak
+    )
     commits = _mean(w("db.xact.commit_per_s"))
     held = _mean(held_w)
-    db_requests = commits + (errors if full else 0.0)
+    db_requests = commits + (errors if waited else 0.0)
     reserved = int(_mean(w("db.connections.reserved")))
+    # the requests the apps served, and those that gave up waiting for a connection: when
+    # the system falls behind, commits follow what it serves, not what arrives; requests
+    # the balancer turned away or the client gave up on never reached the db
+    ok = completed - _mean(view.in_window(view.errors))
+    answered = ok + (errors if waited else 0.0)
+    app_u = _mean(w("app.cpu.percent")) / 100.0
+    db_u = _mean(w("db.cpu.percent")) / 100.0
+    app_cpu_s = app_u / completed if completed else 0.0
+    db_cpu_s = db_u / commits if commits else 0.0
+    db_cpus = _fact(run, "db.cpus", float(run.info.params.get("db_cpus", 1)))
+    db_share = min(1.0, db_requests / answered) if answered > 0 else 0.0
+    # a CPU station fell behind (one at least BUSY_UTIL busy: the db's connections or the
+    # balancer's limit leave the CPUs idler): D = U / X understates its work when U is
+    # capped (by the host, or pinned at 1); its throughput then is c / D
+    capped = _capped_rate(view)
+    app_busier = app_u / nodes > db_u / db_cpus
+    busy = max(app_u / nodes, db_u / db_cpus) >= BUSY_UTIL  # not a balancer's limit
+    app_capped = capped is not None and busy and app_busier
+    db_capped = capped is not None and busy and not app_busier and db_share > 0
+    if capped is not None and app_capped:
+        app_cpu_s = max(app_cpu_s, nodes / capped)
+    if capped is not None and db_capped:
+        db_cpu_s = max(db_cpu_s, db_cpus / (db_share * capped))
+    db_cpu_full = db_capped or db_u / db_cpus >= SATURATED_UTIL
     return RunFigures(
         run_id=run.info.run_id,
         arrivals=arrivals,
         completed=completed,
         db_requests=db_requests,
-        db_share=min(1.0, db_requests / arrivals) if arrivals else 0.0,
-        hold_s=held / commits if commits else 0.0,
-        app_cpu_s=_mean(w("app.cpu.percent")) / 100.0 / completed if completed else 0.0,
-        db_cpu_s=_mean(w("db.cpu.percent")) / 100.0 / commits if commits else 0.0,
+        db_share=db_share,
+        # a saturated db CPU: the connections are held while their queries queue for it, and
+        # the simulator queues them itself; the hold of its own is the query's CPU time
+        hold_s=db_cpu_s if db_cpu_full else held / commits if commits else 0.0,
+        app_cpu_s=app_cpu_s,
+        db_cpu_s=db_cpu_s,
         other_connections=max(0, round(cap - peak)) if full else 0,
         open_connections=int(w("db.connections.used").max())
         if w("db.connections.used").size
         else 0,
         reserved=reserved,
+        app_capped=app_capped,
+        db_capped=db_capped,
+        db_cpu_full=db_cpu_full,
         profile_counts=_profile_counts(run, view),
     )
 
@@ -216,6 +289,14 @@ def _profile(figs: Sequence[RunFigures]) -> tuple[tuple[float, ...], str]:
     return tuple(q[p] / 1e6 for p in PROFILE_PERCENTS), f"{n} requests before saturation"
 
 
+def _rule(figs: Sequence[RunFigures], flag: str, usual: str, saturated: str) -> str:
+    """The source phrase of a demand measured one way or another per run."""
+    n = sum(bool(getattr(f, flag)) for f in figs)
+    if n == 0:
+        return usual
+    return saturated if n == len(figs) else f"{saturated} ({n} of {len(figs)} runs), else {usual}"
+
+
 def usable_runs(data: TrialData, trial: Trial, arm: str) -> list[tuple[RunData, RunView]]:
     """The arm's runs the analysis keeps (not invalid: the generator was not the limit),
     with their views; UserError when there is none, or for a closed-model trial."""
@@ -250,10 +331,34 @@ def model_from_arm(data: TrialData, trial: Trial, arm: str) -> WhatifModel:
     figs = [run_figures(r, v) for r, v in runs]
     profile, how = _profile(figs)
     demands = Demands(
-        db_share=_estimate([f.db_share for f in figs], "(commits + pool errors) / arrivals"),
-        hold_s=_estimate([f.hold_s for f in figs], "connections held / commits (Little)"),
-        app_cpu_s=_estimate([f.app_cpu_s for f in figs], "app CPU busy / completed"),
-        db_cpu_s=_estimate([f.db_cpu_s for f in figs], "db CPU busy / commits"),
+        db_share=_estimate([f.db_share for f in figs], "(commits + pool errors) / answered"),
+        hold_s=_estimate(
+            [f.hold_s for f in figs],
+            _rule(
+                figs,
+                "db_cpu_full",
+                "connections held / commits (Little)",
+                "db CPU saturated: db CPU busy / commits (its queue is simulated)",
+            ),
+        ),
+        app_cpu_s=_estimate(
+            [f.app_cpu_s for f in figs],
+            _rule(
+                figs,
+                "app_capped",
+                "app CPU busy / completed",
+                "app fell behind: nodes / goodput before the first error",
+            ),
+        ),
+        db_cpu_s=_estimate(
+            [f.db_cpu_s for f in figs],
+            _rule(
+                figs,
+                "db_capped",
+                "db CPU busy / commits",
+                "db fell behind: db CPUs / (db share × goodput before errors)",
+            ),
+        ),
     )
     ids = ", ".join(str(f.run_id) for f in figs)
     return WhatifModel(
@@ -262,7 +367,11 @@ def model_from_arm(data: TrialData, trial: Trial, arm: str) -> WhatifModel:
         poisson=bool(trial.load.poisson),
         topology=_topology(runs[0][0], figs),
         demands=demands,
-        timeouts=Timeouts(POOL_WAIT_S, LB_QUEUE_S, float(trial.load.timeout)),
+        timeouts=Timeouts(
+            POOL_WAIT_S, LB_QUEUE_S, float(trial.load.timeout), HEALTH_EVERY_S, HEALTH_ANSWER_S
+        ),
         profile_s=profile,
+        stages=tuple(Stage(st.duration, st.rate, st.ramp_to) for st in trial.load.stages),
+        warmup_s=float(trial.load.warmup),
         profile_source=how,
     )

@@ -7,11 +7,14 @@ db_cpus, db_max_connections, pool_max, lb_maxconn, or any field name of the mode
 
 The system (one request's path): arrivals → balancer (optional per-backend concurrency
 limit, FIFO queue with a timeout) → one app node, round robin (its CPU: `app_cores_per_node`
-servers, demand `app_cpu_s`) → with probability `db_share`, a connection from the node's
-own pool (grows up to `pool_max`, while the database has a free slot; waits up to
-`pool_wait_timeout_s`) → the database CPU (`db_cpus` servers, demand `db_cpu_s`) while the
-connection is held for `hold_s` on average. The request's unloaded latency profile (its
-shape) comes from measured quantiles; the client gives up after `request_timeout_s`.
+servers, demand `app_cpu_s`, the newest waiting request first; the balancer's health
+check after them all, two unanswered in `health_answer_s` take the node out) →
+with probability `db_share`, a connection from the node's own pool (grows up to
+`pool_max`, while the database has a free slot; waits up to `pool_wait_s`) → the database
+CPU (`db_cpus` servers, demand `db_cpu_s`) while the connection is held for `hold_s` on
+average. The request's unloaded latency profile (its shape) comes from measured quantiles;
+the client gives up after `request_s`. The run is the trial's schedule (`stages`,
+`warmup_s`) at `rate_per_s`.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from loadtrial.errors import UserError
+from loadtrial.load.model import Stage
 
 # the uncertainty that is not sampling error: the model's form (stated, checked by selfcheck)
 MODEL_FORM_REL = 0.10  # ±10 % on throughput-like figures and latencies
@@ -66,7 +70,8 @@ class Demands:
     """Service demands per request (seconds), measured by the operational laws."""
 
     db_share: Estimate  # share of requests that take a db connection
-    hold_s: Estimate  # mean time a db request holds its connection (Little: N / X)
+    hold_s: Estimate  # mean connection hold per db request (Little: N / X; = db_cpu_s when
+    # the db CPU was saturated: the simulator queues the queries for the CPU itself)
     app_cpu_s: Estimate  # app CPU seconds per request (U / X)
     db_cpu_s: Estimate  # db CPU seconds per db request (U / X_db)
 
@@ -78,6 +83,11 @@ class Timeouts:
     pool_wait_s: float  # the app's pool timeout (→ 503)
     lb_queue_s: float  # the balancer's queue timeout when lb_maxconn is set (→ 503)
     request_s: float  # the client's timeout
+    # the balancer's health check: every `health_every_s` a check waits its turn for the
+    # node's CPU; unanswered after `health_answer_s`, twice in a row, takes the node out
+    # (one answer puts it back); with no node in, the balancer answers 503 at once
+    health_every_s: float
+    health_answer_s: float
 
 
 @dataclass(frozen=True)
@@ -93,6 +103,12 @@ class WhatifModel:
     # unloaded response time quantiles (s) at PROFILE_PERCENTS: the shape of one request's
     # time through the system when nothing waits (from seconds before anything saturated)
     profile_s: tuple[float, ...]
+    # the run's arrival schedule (the trial's stages, warm-up included): a prediction
+    # simulates this run, scaled so its plateau is `rate_per_s`, and measures it as the
+    # analysis does (steady window after `warmup_s`, completions in the second they end):
+    # an overloaded station's backlog grows over a short run, it does not reach a steady state
+    stages: tuple[Stage, ...]
+    warmup_s: float
     profile_source: str = ""
     notes: tuple[str, ...] = field(default_factory=tuple)
 
@@ -117,7 +133,7 @@ PROFILE_PERCENTS: tuple[float, ...] = (
 # `--set` knobs that are arm parameters (names as the testbed provider's)
 TOPOLOGY_KNOBS = tuple(f.name for f in dataclasses.fields(Topology))
 DB_RESTART_KNOBS = ("db_max_connections", "db_cpus", "db_reserved_connections")
-TIMEOUT_KNOBS = {"pool_wait_s": "pool_wait_s", "lb_queue_s": "lb_queue_s", "request_s": "request_s"}
+TIMEOUT_KNOBS = tuple(f.name for f in dataclasses.fields(Timeouts))
 DEMAND_KNOBS = tuple(f.name for f in dataclasses.fields(Demands))
 
 
@@ -178,6 +194,8 @@ def check(model: WhatifModel) -> None:
         problems.append("rate must be > 0")
     if not 0.0 <= model.demands.db_share.value <= 1.0:
         problems.append("db_share must be within 0..1")
+    if not model.stages or sum(st.duration_s for st in model.stages) <= model.warmup_s:
+        problems.append("stages must last longer than warmup_s")
     if len(model.profile_s) != len(PROFILE_PERCENTS):
         problems.append(f"profile_s needs {len(PROFILE_PERCENTS)} quantiles")
     if problems:
@@ -207,6 +225,8 @@ def from_doc(doc: Mapping[str, Any]) -> WhatifModel:
             timeouts=Timeouts(**doc["timeouts"]),
             profile_s=tuple(float(x) for x in doc["profile_s"]),
             profile_source=str(doc.get("profile_source", "")),
+            stages=tuple(Stage(**st) for st in doc["stages"]),
+            warmup_s=float(doc["warmup_s"]),
             notes=tuple(str(n) for n in doc.get("notes", ())),
         )
     except KeyError as exc:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,8 +31,6 @@ from loadtrial.whatif.model import (
 )
 from loadtrial.whatif.simulate import CAUSE_OF, SimResult, simulate
 
-WINDOW_S = 30.0  # simulated seconds measured per replication
-WARMUP_S = 5.0  # simulated seconds before them (pools grow, queues form)
 LABELS = {
     "db.connections": "db connections",
     "db.cpu": "db CPU",
@@ -59,6 +57,7 @@ class Prediction:
     """What the model says a topology does at a rate."""
 
     rate_per_s: float
+    offered_per_s: float  # the simulated arrivals of the measured window, per second
     throughput_per_s: Figure
     p50_s: Figure
     p99_s: Figure
@@ -107,14 +106,17 @@ def perturbed(model: WhatifModel, rng: random.Random) -> WhatifModel:
     return dataclasses.replace(model, demands=drawn)
 
 
-def _figure(values: Sequence[float], rel: float, abs_: float = 0.0) -> Figure:
-    arr = np.asarray([v for v in values if math.isfinite(v)], dtype=np.float64)
-    if not arr.size:
+def _figure(central: Sequence[float], drawn: Sequence[float], rel: float, abs_: float = 0.0
+            ) -> Figure:  # fmt: skip
+    """The measured model's mean, in the range of every replication widened by the
+    model-form allowance (relative `rel`, absolute `abs_`)."""
+    mid = np.asarray([v for v in central if math.isfinite(v)], dtype=np.float64)
+    arr = np.asarray([v for v in (*central, *drawn) if math.isfinite(v)], dtype=np.float64)
+    if not mid.size:
         return Figure(math.nan, math.nan, math.nan)
-    mean = float(arr.mean())
     low = float(arr.min()) * (1 - rel) - abs_
     high = float(arr.max()) * (1 + rel) + abs_
-    return Figure(mean, max(0.0, low), high)
+    return Figure(float(mid.mean()), max(0.0, low), high)
 
 
 def _bottleneck(model: WhatifModel, runs: Sequence[SimResult], bounds: dict[str, float]) -> str:
@@ -127,6 +129,8 @@ def _bottleneck(model: WhatifModel, runs: Sequence[SimResult], bounds: dict[str,
     done = sum(r.completed for r in runs)
     if done and sum(causes.values()) / done > 0.01:
         cause = max(causes, key=lambda c: causes[c])
+        if cause == "pool_timeout" and util.get("db.cpu", 0.0) >= SATURATED_UTIL:
+            return "db.cpu"  # the connections were held while their queries queued for CPU
         if cause in CAUSE_OF:
             return CAUSE_OF[cause]
         return max(util, key=lambda k: util[k]) if util else "none"
@@ -148,14 +152,17 @@ def predict(
     model: WhatifModel,
     *,
     replications: int = 5,
-    window_s: float = WINDOW_S,
-    warmup_s: float = WARMUP_S,
     seed: int = 0,
 ) -> Prediction:
-    """Simulate `replications` draws of the model; summarise with intervals and bounds."""
+    """Simulate `replications` draws of the model's run; summarise with intervals and
+    bounds."""
+    # the value: the model as measured (seeds differ); the interval: also the demands drawn
+    # from their measurement error (at a saturated station a low draw of both the db share
+    # and the db demand is a far higher ceiling: the mean of draws would be biased upward)
     rng = random.Random(seed)
-    runs = [
-        simulate(perturbed(model, rng), seed=seed * 1000 + i, window_s=window_s, warmup_s=warmup_s)
+    runs = [simulate(model, seed=seed * 1000 + i) for i in range(replications)]
+    drawn = [
+        simulate(perturbed(model, rng), seed=seed * 1000 + replications + i)
         for i in range(replications)
     ]
     bounds = ceilings(model)
@@ -165,12 +172,17 @@ def predict(
     for r in runs:
         for cause, n in r.errors.items():
             causes[cause] = causes.get(cause, 0.0) + n / done
+
+    def figure(of: Callable[[SimResult], float], rel: float, abs_: float = 0.0) -> Figure:
+        return _figure([of(r) for r in runs], [of(r) for r in drawn], rel, abs_)
+
     return Prediction(
         rate_per_s=model.rate_per_s,
-        throughput_per_s=_figure([r.throughput_per_s for r in runs], MODEL_FORM_REL),
-        p50_s=_figure([r.latency_quantile_s(50) for r in runs], MODEL_FORM_REL),
-        p99_s=_figure([r.latency_quantile_s(99) for r in runs], MODEL_FORM_REL),
-        error_rate=_figure([r.error_rate for r in runs], 0.0, MODEL_FORM_ERROR_PP),
+        offered_per_s=float(np.mean([r.arrived / r.window_s for r in runs if r.window_s > 0])),
+        throughput_per_s=figure(lambda r: r.throughput_per_s, MODEL_FORM_REL),
+        p50_s=figure(lambda r: r.latency_quantile_s(50), MODEL_FORM_REL),
+        p99_s=figure(lambda r: r.latency_quantile_s(99), MODEL_FORM_REL),
+        error_rate=figure(lambda r: r.error_rate, 0.0, MODEL_FORM_ERROR_PP),
         errors_by_cause=causes,
         utilisation=_mean_util(runs),
         ceilings_per_s=bounds,
@@ -198,7 +210,7 @@ def find_knee(points: Sequence[Prediction]) -> Knee:
     last: float | None = None
     for p in points:
         reasons = []
-        if p.throughput_per_s.value < 0.95 * p.rate_per_s:
+        if p.throughput_per_s.value < 0.95 * p.offered_per_s:  # (Poisson: not the nominal)
             reasons.append("goodput falls behind arrivals")
         if p.error_rate.value > 0.01:
             reasons.append(f"errors {p.error_rate.value:.1%}")

@@ -14,7 +14,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from loadtrial.analysis.slo import pooled_figures
+from loadtrial.analysis.windows import MIN_STEADY_S
 from loadtrial.errors import UserError
+from loadtrial.load import schedule
+from loadtrial.load.model import OpenModel
 from loadtrial.spec.model import Trial
 from loadtrial.store.model import TrialData
 from loadtrial.whatif.measure import arm_setting, model_from_arm, usable_runs
@@ -27,7 +30,6 @@ ARM_KNOBS = tuple(
     k for k in TOPOLOGY_KNOBS if not k.startswith("warm_") and k != "db_other_connections"
 )
 CHECKED = ("throughput_per_s", "p99_s", "error_rate")
-MIN_WINDOW_S = 3.0
 
 
 @dataclass(frozen=True)
@@ -102,6 +104,26 @@ def retarget(source: WhatifModel, topology: Topology, rate_per_s: float) -> What
     return with_settings(source, settings)
 
 
+def capped_run(model: WhatifModel, max_requests: int) -> WhatifModel:
+    """The model with its run's last stage shortened so it sends about `max_requests` at
+    most (a report's glance at a 2000/s trial stays seconds); never to under MIN_STEADY_S
+    of that stage after warm-up. A shorter plateau grows a shorter backlog: a glance only."""
+    segs = schedule.segments(OpenModel(model.stages))
+    if not segs:
+        return model
+    peak = max(max(g.rate0, g.rate1) for g in segs)
+    k = model.rate_per_s / peak if peak > 0 else 0.0
+    last = segs[-1]
+    excess = k * last.count1 - max_requests
+    mean_rate = k * (last.rate0 + last.rate1) / 2
+    if excess <= 0 or mean_rate <= 0:
+        return model
+    floor = max(0.0, model.warmup_s - last.start_s) + MIN_STEADY_S
+    duration = max(min(floor, last.duration_s), last.duration_s - excess / mean_rate)
+    stages = (*model.stages[:-1], dataclasses.replace(model.stages[-1], duration_s=duration))
+    return dataclasses.replace(model, stages=stages)
+
+
 @dataclass(frozen=True)
 class SelfCheckResult:
     """The checks, and the arms no model could be measured on (arm -> why)."""
@@ -120,12 +142,11 @@ def self_check(
     trial: Trial,
     *,
     replications: int = 3,
-    window_s: float = 20.0,
     max_requests: int | None = None,
 ) -> SelfCheckResult:
-    """Every measured arm predicted from every other arm that yields a model; with
-    `max_requests`, each replication simulates at most about that many arrivals (a shorter
-    window at a high rate, never under MIN_WINDOW_S)."""
+    """Every measured arm predicted from every other arm that yields a model (each
+    replication simulates the trial's run at the measured arm's rate); with `max_requests`,
+    a run that would send more has its last stage shortened (`capped_run`)."""
     arms = list(dict.fromkeys(r.info.arm for r in data.runs))
     if trial.load.model == "closed":
         return SelfCheckResult((), {a: "a closed-model trial is not modelled" for a in arms})
@@ -148,9 +169,9 @@ def self_check(
             except UserError as exc:  # e.g. an arm that offered nothing
                 unmodelled.setdefault(arm, exc.message)
                 continue
-            span = window_s if max_requests is None else max_requests / target.rate_per_s
-            p = predict(target, replications=replications,
-                        window_s=max(MIN_WINDOW_S, min(window_s, span)))  # fmt: skip
+            if max_requests is not None:
+                target = capped_run(target, max_requests)
+            p = predict(target, replications=replications)
             inside = {k: getattr(p, k).contains(getattr(measured, k)) for k in CHECKED}
             out.append(SelfCheck(arm, source, p, measured, inside))
     return SelfCheckResult(tuple(out), unmodelled)

@@ -8,12 +8,16 @@ grow per node under one database-wide limit; Ciw's networks move a customer from
 the next. Closed forms (`whatif.formulas`) answer the single-station questions and check
 this simulator in the tests.
 
-Conventions match the load engine's: a request that gives up is a completed error recorded
-at its elapsed time; a client timeout is recorded at the timeout.
+The run simulated is the measured one: the trial's stages (ramp, plateau, warm-up) at the
+model's rate, measured over the analysis' steady window. Conventions match the load
+engine's: arrivals are its schedule; a request is counted in the second it completes; one
+that gives up is an error recorded then; a client timeout (from the intended send) is
+recorded at the timeout while the system keeps working on the request.
 """
 
 from __future__ import annotations
 
+import math
 import random
 from collections import deque
 from collections.abc import Generator
@@ -24,12 +28,24 @@ import numpy as np
 import numpy.typing as npt
 import simpy
 
+from loadtrial.analysis.windows import steady_window
+from loadtrial.load import schedule
+from loadtrial.load.model import OpenModel, Stage
 from loadtrial.whatif.model import WhatifModel, profile_quantile
 
 FloatArray = npt.NDArray[np.float64]
 MONITOR_STEP_S = 0.1
 RESOURCES = ("db.connections", "db.cpu", "app.cpu", "lb.maxconn")
-CAUSE_OF = {"pool_timeout": "db.connections", "lb_queue": "lb.maxconn"}
+# an error's cause -> the resource that caused it (a node is taken out when its CPU is too
+# far behind to answer the balancer's health check)
+CAUSE_OF = {"pool_timeout": "db.connections", "lb_queue": "lb.maxconn", "no_backend": "app.cpu"}
+HEALTH_FALL = 2  # unanswered checks in a row that take a node out (both balancers: fall 2)
+CHECK_LAST = 2**62  # a health check's priority at a node's CPU: after every waiting request
+
+
+def _newest_first(now_s: float) -> int:
+    """A request's priority at a node's CPU (lower first): the newest is served first."""
+    return -int(now_s * 1e6)
 
 
 @dataclass(frozen=True, eq=False)
@@ -122,12 +138,6 @@ class DbSlots:
         return True
 
 
-@dataclass
-class _Tally:
-    ok: int = 0
-    arrived: int = 0
-
-
 class _System:
     """The simulated resources and the request process."""
 
@@ -142,45 +152,83 @@ class _System:
                     pool.open += 1
                     pool.idle += 1
         cores = max(1, round(t.app_cores_per_node))
-        self.app_cpu = [simpy.Resource(env, cores) for _ in range(t.app_nodes)]
+        # a node is one event loop, and an overloaded one does not serve in arrival order:
+        # measured (app-cpu, one node), the median stays < 0.8 s while a tail times out at
+        # 5 s, and the balancer's checks go unanswered until it takes the node out. So its
+        # CPU takes the newest waiting request first, and a health check after them all
+        self.app_cpu = [simpy.PriorityResource(env, cores) for _ in range(t.app_nodes)]
         self.db_cpu = simpy.Resource(env, max(1, round(t.db_cpus)))
         slots = t.lb_maxconn * t.app_nodes
         self.lb = simpy.Resource(env, slots) if slots else None
         self.next_node = 0
+        self.healthy = [True] * t.app_nodes
         self.db_from = 1.0 - d.db_share.value  # quantiles above this use the database
         self.base_s = profile_quantile(model.profile_s, self.db_from) if d.db_share.value else 0
         self.tilt, self.hold_scale, self.hold_offset_s = hold_shape(
             model, self.db_from, self.base_s
         )
-        self.latencies: list[float] = []
-        self.errors: dict[str, int] = {}
-        self.tally = _Tally()
+        self.records: list[tuple[float, float, str]] = []  # (recorded at, latency, cause)
+        self.pending: dict[int, float] = {}  # request number -> its send time, until it ends
+        self.sent = 0
         self.window = (0.0, 0.0)
 
     def _exp(self, mean: float) -> float:
         return self.rng.expovariate(1.0 / mean) if mean > 0 else 0.0
 
     def request(self) -> Generator[Any, Any, None]:
-        """One request's path; records its outcome when it arrived inside the window."""
-        t0 = self.env.now
-        counted = self.window[0] <= t0 < self.window[1]
-        self.tally.arrived += counted
-        node = self.next_node
-        self.next_node = (self.next_node + 1) % len(self.pools)
+        """One request's path, sent now; records its outcome."""
+        t0, key = self.env.now, self.sent
+        self.sent += 1
+        self.pending[key] = t0
+        node = self._route()
+        if node is None:  # every node taken out: the balancer answers 503 at once
+            return self._end(key, "no_backend")
         lb = self.lb
         if lb is None:
             cause = yield from self._serve(node)
-            return self._end(t0, cause, counted)
+            return self._end(key, cause)
         slot = lb.request()
         got = yield slot | self.env.timeout(self.model.timeouts.lb_queue_s)
         if slot not in got:
-            slot.cancel()
-            return self._end(t0, "lb_queue", counted)
+            # granted in the very instant it timed out: give it back (cancel() only takes a
+            # waiting request off the queue; a granted slot would be held for ever)
+            if slot.triggered:
+                lb.release(slot)
+            else:
+                slot.cancel()
+            return self._end(key, "lb_queue")
         try:
             cause = yield from self._serve(node)
         finally:
             lb.release(slot)
-        self._end(t0, cause, counted)
+        self._end(key, cause)
+
+    def _route(self) -> int | None:
+        """The next node in round-robin order that the balancer has in; None if none is."""
+        n = len(self.pools)
+        for i in range(n):
+            node = (self.next_node + i) % n
+            if self.healthy[node]:
+                self.next_node = (node + 1) % n
+                return node
+        return None
+
+    def health(self, node: int) -> Generator[Any, Any, None]:
+        """The balancer's health check of one node: a check waits for the node's CPU until
+        no request waits; HEALTH_FALL unanswered in a row take the node out, one answer
+        puts it back."""
+        w, fails = self.model.timeouts, 0
+        cpu = self.app_cpu[node]
+        while True:
+            check = cpu.request(priority=CHECK_LAST)
+            got = yield check | self.env.timeout(w.health_answer_s)
+            if check.triggered:
+                cpu.release(check)
+            else:
+                check.cancel()
+            fails = 0 if check in got else fails + 1
+            self.healthy[node] = fails < HEALTH_FALL
+            yield self.env.timeout(w.health_every_s)
 
     def _serve(self, node: int) -> Generator[Any, Any, str]:
         """App CPU, then (for a db request) a pool connection held while the db works."""
@@ -192,10 +240,14 @@ class _System:
             w = (u - self.db_from) / (1.0 - self.db_from)
             hold = _db_hold(self.model, self.db_from, self.base_s, w, self.tilt) * self.hold_scale
             hold += self.hold_offset_s
-        fixed = self.base_s if uses_db else profile_quantile(self.model.profile_s, u)
+        whole = profile_quantile(self.model.profile_s, u)  # its unloaded time in all
+        # a db request spends the rest of its profile time outside the connection: at most
+        # the fastest db request's time, less when the measured hold fills its profile time
+        # (a query that holds its connection ~200 ms is ~200 ms of its 206 ms)
+        fixed = min(self.base_s, max(0.0, whole - hold)) if uses_db else whole
         fixed -= d.app_cpu_s.value
         yield self.env.timeout(max(0.0, fixed))
-        with self.app_cpu[node].request() as cpu:
+        with self.app_cpu[node].request(priority=_newest_first(self.env.now)) as cpu:
             yield cpu
             yield self.env.timeout(self._exp(d.app_cpu_s.value))
         if not uses_db:
@@ -215,18 +267,16 @@ class _System:
             pool.release()
         return ""
 
-    def _end(self, t0: float, cause: str, counted: bool) -> None:
-        if not counted:
-            return
+    def _end(self, key: int, cause: str) -> None:
+        """Record the outcome as the load engine does: a request still unanswered at the
+        client's timeout (counted from its intended send) is a timeout error recorded then,
+        while the system goes on working on it (nobody tells the server)."""
+        t0 = self.pending.pop(key)
         elapsed = self.env.now - t0
         limit = self.model.timeouts.request_s
         if elapsed > limit:
             cause, elapsed = "timeout", limit
-        self.latencies.append(elapsed)
-        if cause:
-            self.errors[cause] = self.errors.get(cause, 0) + 1
-        else:
-            self.tally.ok += 1
+        self.records.append((t0 + elapsed, elapsed, cause))
 
     def busy(self) -> dict[str, float]:
         """Each resource's busy share right now."""
@@ -283,11 +333,29 @@ def hold_shape(model: WhatifModel, db_from: float, base_s: float) -> tuple[float
     return float(np.exp((lo + hi) / 2)), 1.0, 0.0
 
 
-def _arrivals(sys: _System, horizon_s: float) -> Generator[Any, Any, None]:
-    env, rate = sys.env, sys.model.rate_per_s
-    while env.now < horizon_s:
-        gap = sys.rng.expovariate(rate) if sys.model.poisson else 1.0 / rate
-        yield env.timeout(gap)
+def arrival_times(model: WhatifModel, seed: int) -> FloatArray:
+    """Intended send times (s) of the model's run: the trial's stages scaled so their peak
+    is `rate_per_s`, paced by the load engine's own schedule (even or Poisson)."""
+    peak = schedule.peak_rate_per_s(OpenModel(model.stages))
+    k = model.rate_per_s / peak if peak > 0 else 0.0
+    stages = tuple(
+        Stage(st.duration_s, _scaled(st.rate_per_s, k), _scaled(st.ramp_to_per_s, k))
+        for st in model.stages
+    )
+    plan = OpenModel(stages, poisson=model.poisson, seed=seed)
+    chunks = list(schedule.iter_chunks(plan))
+    return np.concatenate(chunks) if chunks else np.zeros(0)
+
+
+def _scaled(rate: float | None, k: float) -> float | None:
+    return None if rate is None else rate * k
+
+
+def _arrivals(sys: _System, times: FloatArray) -> Generator[Any, Any, None]:
+    env = sys.env
+    for t in times.tolist():
+        if t > env.now:
+            yield env.timeout(t - env.now)
         env.process(sys.request())
 
 
@@ -301,27 +369,40 @@ def _monitor(sys: _System, sums: dict[str, float], counts: list[int]) -> Generat
         yield sys.env.timeout(MONITOR_STEP_S)
 
 
-def simulate(model: WhatifModel, *, seed: int, window_s: float, warmup_s: float) -> SimResult:
-    """Simulate `warmup_s` + `window_s` of arrivals and let every counted request finish."""
+def simulate(model: WhatifModel, *, seed: int) -> SimResult:
+    """Simulate the model's run and measure it as the analysis measures a run: the steady
+    window of its offered rate after warm-up (`analysis.windows.steady_window`), requests
+    counted in the second they complete (errors too, timeouts at the timeout)."""
     env = simpy.Environment()
     sys = _System(model, env, random.Random(seed))
-    horizon = warmup_s + window_s
-    sys.window = (warmup_s, horizon)
+    times = arrival_times(model, seed)
+    run_s = sum(st.duration_s for st in model.stages)
+    seconds = max(1, math.ceil(run_s))
+    offered = np.bincount(times.astype(np.int64), minlength=seconds)[:seconds]
+    window = steady_window(offered.astype(np.float64), model.warmup_s)
+    sys.window = (float(window.start_s), float(window.end_s))
     sums: dict[str, float] = {}
     counts = [0]
-    env.process(_arrivals(sys, horizon))
+    env.process(_arrivals(sys, times))
+    for node in range(len(sys.pools)):
+        env.process(sys.health(node))
     env.process(_monitor(sys, sums, counts))
-    env.run(until=horizon + model.timeouts.request_s + 0.001)
-    unfinished = sys.tally.arrived - len(sys.latencies)
-    if unfinished > 0:  # still inside the system past the client's timeout
-        sys.latencies.extend([model.timeouts.request_s] * unfinished)
-        sys.errors["timeout"] = sys.errors.get("timeout", 0) + unfinished
+    limit = model.timeouts.request_s
+    env.run(until=run_s + limit + 0.001)
+    # requests still inside the system past the client's timeout: timeouts at t0 + limit
+    records = sys.records + [(t0 + limit, limit, "timeout") for t0 in sys.pending.values()]
+    lo, hi = sys.window
+    inside = [(lat, cause) for end, lat, cause in records if lo <= end < hi]
+    errors: dict[str, int] = {}
+    for _, cause in inside:
+        if cause:
+            errors[cause] = errors.get(cause, 0) + 1
     n = max(1, counts[0])
     return SimResult(
-        window_s=window_s,
-        arrived=sys.tally.arrived,
-        ok=sys.tally.ok,
-        errors=dict(sys.errors),
-        latency_s=np.asarray(sys.latencies, dtype=np.float64),
+        window_s=hi - lo,
+        arrived=int(np.count_nonzero((times >= lo) & (times < hi))),
+        ok=sum(1 for _, cause in inside if not cause),
+        errors=errors,
+        latency_s=np.asarray([lat for lat, _ in inside], dtype=np.float64),
         utilisation={k: v / n for k, v in sums.items()},
     )

@@ -1,0 +1,51 @@
+"""A small shop on 127.0.0.1 for the per-request and check tests (tests/load)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+class ShopTarget:
+    """A keep-alive server on 127.0.0.1: /item answers JSON with a header, anything else
+    "ok"; it keeps every request line it received."""
+
+    def __init__(self) -> None:
+        seen = self.paths = []  # type: list[str]
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:
+                seen.append(self.path)
+                body = b"ok"
+                if self.path.startswith("/item"):
+                    body = json.dumps({"items": [{"id": 7, "name": "tea"}]}).encode()
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.send_header("X-Shop", "yes")
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: object) -> None:
+                """Quiet."""
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+
+@contextmanager
+def running_shop() -> Iterator[ShopTarget]:
+    """A started ShopTarget, stopped after."""
+    target = ShopTarget()
+    target.thread.start()
+    try:
+        yield target
+    finally:
+        target.server.shutdown()
+        target.server.server_close()

@@ -1,0 +1,102 @@
+"""A trial file with two named requests, one with a failing check, run as a user runs it:
+`loadtrial run`, then `analyze`, `show`, `export` and `report` each show the request."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from loadtrial.cli import main
+from loadtrial.targets import TargetConfig, start_target_thread
+
+TRIAL = """\
+name: shop
+target:
+  base_url: {url}
+load:
+  warmup: 1s
+  stages:
+    - {{rate: 100, duration: 4s}}
+  requests:
+    - name: browse
+      path: /items page
+    - name: pay
+      path: /pay
+      checks:
+        status: [200]
+        body_contains: paid
+arms: [a]
+slo:
+  error_rate: 1%
+  request: {request}
+"""
+
+
+def _trial(tmp_path: Path, url: str, request: str) -> Path:
+    path = tmp_path / f"{request}.yaml"
+    path.write_text(TRIAL.format(url=url.rstrip("/"), request=request))
+    return path
+
+
+@pytest.mark.timeout(120)
+def test_a_wrong_body_is_a_check_error_everywhere_and_fails_its_slo(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = str(tmp_path / "r.db")
+    with start_target_thread(TargetConfig("fast")) as target:  # answers "ok" to any path
+        on_pay, on_browse = (str(_trial(tmp_path, target.url, n)) for n in ("pay", "browse"))
+        assert main(["run", on_pay, "--store", db, "--no-live"]) == 1  # the SLO is missed
+        assert main(["run", on_browse, "--store", db, "--no-live"]) == 0
+    capsys.readouterr()
+    main(["analyze", "1", "--store", db, "--json"])
+    findings = json.loads(capsys.readouterr().out)["findings"]
+    arm = next(f for f in findings if f["kind"] == "slo" and f["subject"] == "arm a")
+    assert arm["status"] == "fail" and "request pay" in arm["summary"]
+    assert arm["evidence"]["error_rate"] == 1.0  # every pay response lacks "paid"
+    main(["show", "1", "--store", db, "--json"])
+    shown = json.loads(capsys.readouterr().out)
+    pay, browse = shown["requests"]["pay"], shown["requests"]["browse"]
+    assert set(pay["errors"]) == {"check:body_contains"} and browse["errors"] == {}
+    assert shown["load"]["errors"] == pay["errors"]
+    main(["show", "1", "--store", db])
+    assert "request pay:" in capsys.readouterr().out
+    main(["export", "1", "--store", db])
+    seconds = json.loads(capsys.readouterr().out)["seconds"]
+    assert any(s["requests"]["pay"]["errors"] for s in seconds)
+    out = tmp_path / "r.json"
+    assert main(["report", "1", "--store", db, "--format", "json", "-o", str(out)]) == 0
+    cells = {(c["arm"], c["request"]): c for c in json.loads(out.read_text())["requests"]}
+    assert cells[("a", "pay")]["error_rate"] == 1.0 and cells[("a", "browse")]["error_rate"] == 0
+
+
+ABORTING = """\
+name: abort-on-checks
+target:
+  base_url: {url}
+load:
+  stages:
+    - {{rate: 100, duration: 20s}}
+  requests:
+    - {{name: pay, path: /pay, checks: {{body_contains: paid}}}}
+abort:
+  - {{metric: error_rate, above: 50%, for: 2s}}
+"""
+
+
+@pytest.mark.timeout(120)
+def test_failed_checks_drive_an_error_rate_abort_rule(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = str(tmp_path / "r.db")
+    trial = tmp_path / "abort.yaml"
+    with start_target_thread(TargetConfig("fast")) as target:  # 200 "ok": never "paid"
+        trial.write_text(ABORTING.format(url=target.url.rstrip("/")))
+        main(["run", str(trial), "--store", db, "--no-live"])
+    capsys.readouterr()
+    main(["show", "1", "--store", db, "--json"])
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["status"] == "aborted" and "error_rate" in shown["reason"]
+    assert shown["ended_at"] - shown["started_at"] < 15  # stopped well before its 20 s
+    assert set(shown["load"]["errors"]) == {"check:body_contains"}
