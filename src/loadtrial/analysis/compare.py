@@ -25,7 +25,6 @@ from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
-from scipy import stats
 
 from loadtrial.analysis.estimate import ArmSpread, WindowSample, arm_spread, from_scale, to_scale
 from loadtrial.units import format_ms
@@ -100,6 +99,10 @@ def t_test(metric: str, a: ArmSpread, b: ArmSpread, alpha: float = ALPHA) -> _Te
     Equal runs per arm (the usual `repeat`): Student's t with the pooled variance and
     n_a + n_b − 2 degrees of freedom, exact under equal spreads and, with equal counts,
     robust to unequal ones. Unequal counts (a run left out as invalid): Welch's t."""
+    # imported here, not at the top: scipy's ~0.6 s of import CPU would otherwise land on
+    # every `loadtrial load`, which never calls this
+    from scipy import stats
+
     va, vb = a.variance_of_mean, b.variance_of_mean
     d = to_scale(metric, a.value) - to_scale(metric, b.value)
     if not all(math.isfinite(x) for x in (va, vb, d)):

@@ -28,7 +28,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from scipy import stats
 
 from loadtrial.analysis import hist
 
@@ -238,6 +237,10 @@ def arm_interval(
     """An arm's pooled figure with its 95 % interval, on the metric's analysis scale:
     t over runs with two or more runs; with one run, the run's own block-bootstrap noise
     only (the method says so: run-to-run spread is not in it)."""
+    # imported here, not at the top: scipy's ~0.6 s of import CPU would otherwise land on
+    # every `loadtrial load`, which never calls this
+    from scipy import stats
+
     rng = np.random.default_rng(seed)
     spread = arm_spread(metric, samples, rng)
     centre = to_scale(metric, spread.value)

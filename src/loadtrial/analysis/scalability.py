@@ -15,7 +15,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from scipy.optimize import least_squares
 
 from loadtrial.errors import UserError
 
@@ -73,6 +72,10 @@ def _peak(sigma: float, kappa: float, lam: float) -> tuple[float, float]:
 
 def fit_usl(n: npt.ArrayLike, throughput: npt.ArrayLike) -> UslFit:
     """Fit the USL; raises UserError when the data cannot support a fit."""
+    # imported here, not at the top: scipy's ~0.6 s of import CPU would otherwise land on
+    # every `loadtrial load`, which never calls this
+    from scipy.optimize import least_squares
+
     x = np.asarray(n, dtype=np.float64)
     y = np.asarray(throughput, dtype=np.float64)
     ok = np.isfinite(x) & np.isfinite(y) & (x > 0)
