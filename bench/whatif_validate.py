@@ -24,6 +24,7 @@ import yaml
 
 from loadtrial.analysis import bottlenecks
 from loadtrial.commands.analyze import trial_of_text
+from loadtrial.errors import UserError
 from loadtrial.store import Store
 from loadtrial.store.model import TrialData
 from loadtrial.whatif import model_from_arm, predict
@@ -88,7 +89,11 @@ def validate(data: TrialData) -> list[dict[str, object]]:
     measured_neck = {arm: f.status for arm, f in bottlenecks(data, trial).items()}
     rows = []
     for arm in arms:
-        topology, rate = arm_setting(data, trial, arm)
+        try:
+            topology, rate = arm_setting(data, trial, arm)
+        except UserError as exc:  # e.g. every run of the arm invalid (a starved generator)
+            print(f"  {data.info.name}: arm {arm} not compared: {exc}")
+            continue
         p = predict(retarget(base, topology, rate), replications=5)
         m = measured_figures(data, trial, arm)
         assert m is not None
