@@ -29,7 +29,7 @@ import numpy.typing as npt
 
 from loadtrial.analysis.runview import RunView
 from loadtrial.analysis.saturation import ResourceUse, of_capacity
-from loadtrial.findings import Finding
+from loadtrial.findings import Finding, NoBottleneck, evidence_from_json
 
 FloatArray = npt.NDArray[np.float64]
 ONSET_SLACK_S = 2.0
@@ -307,8 +307,7 @@ def arm_bottleneck(arm: str, calls: Sequence[Call], missing_tiers: Sequence[str]
         else:
             text = f"no observed resource saturated in arm {arm}{_busiest(peaks)}"
         text += _unobserved(missing_tiers)
-        ev = {"per_run": per_run, "missing_tiers": list(missing_tiers), "peaks": peaks,
-              "at_capacity": full}  # fmt: skip
+        ev = NoBottleneck(per_run, tuple(missing_tiers), peaks, full)
         return Finding("bottleneck", f"arm {arm}", text, "none", ev, arm)
     if chosen.evidence.get("resource") is None:
         errs = ", ".join(chosen.evidence["error_series"])
@@ -328,4 +327,8 @@ def arm_bottleneck(arm: str, calls: Sequence[Call], missing_tiers: Sequence[str]
         "missing_tiers": list(missing_tiers),
         "tier": chosen.tier,
     }
-    return Finding("bottleneck", f"arm {arm}", text, name, out, arm)
+    # the run's call is still a mapping of figures (Call.evidence); it becomes the typed
+    # evidence here, through the one reader of evidence keys
+    return Finding(
+        "bottleneck", f"arm {arm}", text, name, evidence_from_json("bottleneck", name, out), arm
+    )

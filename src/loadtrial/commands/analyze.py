@@ -23,6 +23,7 @@ from loadtrial.analysis import verdict_exit_code
 from loadtrial.commands.output import DEFAULT_OUTPUT, NORMAL, VERBOSE, Output
 from loadtrial.errors import ExitCode, LoadtrialError, UserError
 from loadtrial.findings import Finding
+from loadtrial.findings import finding_json as finding_doc
 from loadtrial.spec.model import Trial
 
 
@@ -60,10 +61,7 @@ def plain(value: Any) -> Any:
 
 def finding_json(f: Finding) -> dict[str, Any]:
     """One finding as JSON-able data."""
-    doc: dict[str, Any] = plain(
-        {"kind": f.kind, "subject": f.subject, "summary": f.summary, "status": f.status,
-         "arm": f.arm, "run_id": f.run_id, "evidence": dict(f.evidence)}
-    )  # fmt: skip
+    doc: dict[str, Any] = plain(finding_doc(f))
     return doc
 
 
