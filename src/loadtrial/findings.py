@@ -47,8 +47,8 @@ class RunWindow:
     start_s: int
     end_s: int
     how: str
-    latency_onset_s: float | None
-    error_onset_s: float | None
+    latency_onset_s: int | None  # whole run-clock seconds, as the run view finds them
+    error_onset_s: int | None
 
 
 @dataclass(frozen=True)
@@ -225,9 +225,9 @@ class BottleneckEvidence:
     not_helping: tuple[str, ...]
     not_limits: Mapping[str, QuietTier]
     missing_tiers: tuple[str, ...]
-    onset_s: float | None
-    latency_onset_s: float | None
-    error_onset_s: float | None
+    onset_s: int | None  # whole run-clock seconds
+    latency_onset_s: int | None
+    error_onset_s: int | None
     throughput_per_s: float
     steady_offered_per_s: float | None
     peaks: Mapping[str, float]
@@ -329,6 +329,7 @@ def _window_json(w: RunWindow | None) -> JsonDoc:
 
 
 def _slo_json(e: SloEvidence) -> JsonDoc:
+    # the key order the analysis always wrote (the report's folded evidence shows it)
     out: JsonDoc = {
         "requests": e.requests,
         "errors": e.errors,
@@ -336,13 +337,14 @@ def _slo_json(e: SloEvidence) -> JsonDoc:
         "throughput_per_s": e.throughput_per_s,
         "seconds": e.seconds,
         **{f"p{p:g}_us": v for p, v in e.latency_us},
-        "request": e.request,
-        "objectives": [
-            {"name": o.name, "limit": o.limit, "value": o.value, "met": o.met} for o in e.objectives
-        ],
     }
-    if e.breaches is not None:
-        out["breaches"] = list(e.breaches)
+    objectives: JsonValue = [
+        {"name": o.name, "limit": o.limit, "value": o.value, "met": o.met} for o in e.objectives
+    ]
+    if e.breaches is None:
+        out.update(objectives=objectives, request=e.request)
+    else:
+        out.update(request=e.request, breaches=list(e.breaches), objectives=objectives)
     return {**out, **_window_json(e.window)}
 
 
@@ -469,6 +471,12 @@ def _opt(v: object) -> float | None:
     return out if math.isfinite(out) else None
 
 
+def _opt_int(v: object) -> int | None:
+    """A whole number, or None (absent, null, or not finite)."""
+    out = _opt(v)
+    return None if out is None else int(out)
+
+
 def _int(v: object) -> int:
     x = _num(v)
     return int(x) if math.isfinite(x) else 0
@@ -516,8 +524,8 @@ def _window(d: Mapping[str, object]) -> RunWindow | None:
     if "window_start_s" not in d:
         return None
     return RunWindow(_int(d["window_start_s"]), _int(d.get("window_end_s")),
-                     _str(d.get("window_how")), _opt(d.get("latency_onset_s")),
-                     _opt(d.get("error_onset_s")))  # fmt: skip
+                     _str(d.get("window_how")), _opt_int(d.get("latency_onset_s")),
+                     _opt_int(d.get("error_onset_s")))  # fmt: skip
 
 
 def _slo(d: Mapping[str, object]) -> SloEvidence:
@@ -594,9 +602,9 @@ def _bottleneck(status: str, d: Mapping[str, object]) -> NoBottleneck | Bottlene
     return BottleneckEvidence(
         tier=_str(d.get("tier")), per_run=per_run, runs_saturated=_int(d.get("runs_saturated")),
         runs=_int(d.get("runs")), not_helping=_strs(d.get("not_helping")), not_limits=quiet,
-        missing_tiers=missing, onset_s=_opt(d.get("onset_s")),
-        latency_onset_s=_opt(d.get("latency_onset_s")),
-        error_onset_s=_opt(d.get("error_onset_s")),
+        missing_tiers=missing, onset_s=_opt_int(d.get("onset_s")),
+        latency_onset_s=_opt_int(d.get("latency_onset_s")),
+        error_onset_s=_opt_int(d.get("error_onset_s")),
         throughput_per_s=_num(d.get("throughput_per_s")),
         steady_offered_per_s=_opt(d.get("steady_offered_per_s")), peaks=peaks, demand=demand,
         d_max=_str(d.get("d_max")), error_series=_floats(d.get("error_series")),

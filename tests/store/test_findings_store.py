@@ -31,7 +31,7 @@ from loadtrial.findings import (
 )
 from loadtrial.store import Store
 
-WINDOW = RunWindow(5, 40, "ramp end + 5 s", 21.0, None)
+WINDOW = RunWindow(5, 40, "ramp end + 5 s", 21, None)
 SLO = SloEvidence(
     requests=4000, errors=12, error_rate=0.003, throughput_per_s=114.2, seconds=35,
     latency_us=((50.0, 2100.0), (99.0, 48000.0), (99.9, None)), request=None,
@@ -51,7 +51,7 @@ LIMIT = Limit("db.connections.used", 18.0, 1.0, 20.0, "count", 0.8, 2.5, 150.0, 
 BOTTLENECK = BottleneckEvidence(
     tier="db", per_run={"1": "db.connections.used"}, runs_saturated=1, runs=1,
     not_helping=("app",), not_limits={"app": QuietTier("app.cpu.util", 0.4)},
-    missing_tiers=(), onset_s=20.0, latency_onset_s=20.0, error_onset_s=None,
+    missing_tiers=(), onset_s=20, latency_onset_s=20, error_onset_s=None,
     throughput_per_s=120.0, steady_offered_per_s=150.0, peaks={"db.connections.used": 1.0},
     demand={"db.connections.used": Demand(8.0, 125.0, 0.95)}, d_max="db.connections.used",
     error_series={}, at_capacity=None, limit=LIMIT,
