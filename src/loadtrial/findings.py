@@ -391,6 +391,7 @@ def _bottleneck_json(e: BottleneckEvidence) -> JsonDoc:
         },
         "d_max": e.d_max,
         "error_series": dict(e.error_series),
+        **({} if e.at_capacity is None else {"at_capacity": dict(e.at_capacity)}),
         **_limit_json(e.limit),
         "per_run": dict(e.per_run),
         "runs_saturated": e.runs_saturated,
@@ -402,8 +403,6 @@ def _bottleneck_json(e: BottleneckEvidence) -> JsonDoc:
         "missing_tiers": list(e.missing_tiers),
         "tier": e.tier,
     }
-    if e.at_capacity is not None:
-        out["at_capacity"] = dict(e.at_capacity)
     return out
 
 
