@@ -144,3 +144,17 @@ def test_fit_usl_header_case_spaces_and_blank_lines_are_accepted(
     assert main(["fit", "usl", str(csv), "--json"]) == 0
     fit = json.loads(capsys.readouterr().out)
     assert fit["n_points"] == 5 and fit["sigma"] == pytest.approx(0.05, abs=1e-3)
+
+
+def test_analyze_honours_root_quiet_and_verbose(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = tmp_path / "r.db"
+    _store_trial(db, RunPlan("a", latency_ms=20))
+    assert main(["-v", "analyze", "--store", str(db)]) == 0
+    loud = capsys.readouterr()
+    assert "findings saved in" in loud.err and "verdict:" in loud.out
+    assert main(["-q", "analyze", "--store", str(db)]) == 0
+    quiet = capsys.readouterr()
+    assert "SUPPORTED" in quiet.out  # the findings are the result: -q keeps them
+    assert "verdict:" not in quiet.out and "findings saved" not in quiet.err

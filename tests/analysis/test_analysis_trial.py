@@ -11,7 +11,7 @@ import pytest
 from analysis_synth import RunPlan, const, make_trial_data, step, trial_from
 
 from loadtrial.analysis import analyze_trial, bottlenecks, verdict_exit_code
-from loadtrial.findings import Finding
+from loadtrial.findings import Finding, JsonDoc, evidence_json
 from loadtrial.load.watch import LAG_REASON
 from loadtrial.store.model import Event
 
@@ -23,6 +23,11 @@ ARMS = {
 OBSERVE = [{"kind": "postgres", "as": "db", "dsn": "x"}, {"kind": "process", "as": "app"}]
 # ARMS are testbed parameters: the testbed provider declares which facts each one governs
 TESTBED = {"provider": "testbed"}
+
+
+def fields(f: Finding) -> JsonDoc:
+    """A finding's evidence as `analyze --json` and the store write it (the same keys)."""
+    return evidence_json(f.evidence)
 
 
 def _db_limited(arm: str, facts: dict[str, str]) -> RunPlan:
@@ -61,13 +66,13 @@ def test_planted_db_connection_bottleneck_is_named_with_evidence() -> None:
     found = analyze_trial(data, trial)
     b = next(f for f in _by(found, "bottleneck") if f.arm == "baseline")
     assert b.status == "db.connections.used"
-    assert b.evidence["tier"] == "db" and b.evidence["saturated_at_s"] < 21
-    assert 19 <= b.evidence["onset_s"] <= 23
+    assert fields(b)["tier"] == "db" and fields(b)["saturated_at_s"] < 21
+    assert 19 <= fields(b)["onset_s"] <= 23
     assert "app capacity will not raise throughput: app.cpu.util peaked at 3" in " ".join(
-        b.evidence["not_helping"]
+        fields(b)["not_helping"]
     )
-    assert b.evidence["not_limits"]["app"]["series"] == "app.cpu.util"
-    assert b.evidence["demand"]["db.connections.used"]["bound_per_s"] > 0
+    assert fields(b)["not_limits"]["app"]["series"] == "app.cpu.util"
+    assert fields(b)["demand"]["db.connections.used"]["bound_per_s"] > 0
     sats = {f.subject for f in _by(found, "saturation")}
     assert {"db.connections.used", "db.connect.refused"} <= sats and "app.cpu.util" not in sats
     arm_slo = next(f for f in _by(found, "slo") if f.subject == "arm baseline")
@@ -78,7 +83,7 @@ def test_the_bottleneck_sentence_is_short_and_says_it_once() -> None:
     trial = trial_from(arms=ARMS, env=TESTBED, observe=OBSERVE)
     data = make_trial_data(trial, [_db_limited("baseline", {})] * 2)
     b = next(f for f in _by(analyze_trial(data, trial), "bottleneck") if f.arm == "baseline")
-    ev = b.evidence
+    ev = fields(b)
     bound = ev["demand"]["db.connections.used"]["bound_per_s"]
     assert b.summary.startswith(
         "db connections limited throughput in arm baseline: db.connections.used at 100% of 20 "
@@ -176,7 +181,7 @@ def test_planted_no_effect_and_planted_effect_verdicts() -> None:
     status = [f.status for f in _by(found, "verdict")]
     assert status == ["supported", "refuted", "supported", "supported"]
     comp = next(f for f in _by(found, "comparison") if f.subject == "c vs a: p99")
-    assert comp.status == "lower" and comp.evidence["relative"] < -0.4
+    assert comp.status == "lower" and fields(comp)["relative"] < -0.4
 
 
 def test_invalid_and_aborted_runs() -> None:
@@ -255,8 +260,8 @@ def test_usl_over_the_declared_scale_from_limited_arms() -> None:
     rates = {1: 100.0, 2: 190.0, 4: 340.0, 8: 520.0}
     plans = [_scaled(n, rates[n]) for n in rates] * 2
     fit = _by(analyze_trial(make_trial_data(trial, plans), trial), "scalability")
-    assert len(fit) == 1 and fit[0].evidence["over"] == "app_nodes"
-    assert fit[0].evidence["r2"] > 0.95 and fit[0].evidence["sigma"] > 0
+    assert len(fit) == 1 and fields(fit[0])["over"] == "app_nodes"
+    assert fields(fit[0])["r2"] > 0.95 and fields(fit[0])["sigma"] > 0
 
 
 def test_usl_leaves_out_arms_that_served_their_whole_offered_rate() -> None:
@@ -267,7 +272,7 @@ def test_usl_leaves_out_arms_that_served_their_whole_offered_rate() -> None:
     plans += [RunPlan("n4", rate=300.0, seconds=20), RunPlan("n8", rate=300.0, seconds=20)]
     fit = _by(analyze_trial(make_trial_data(trial, plans * 2), trial), "scalability")
     assert [f.status for f in fit] == ["not_fitted"]
-    assert fit[0].evidence["levels"] == [1.0, 2.0] and "raise the rate" in fit[0].summary
+    assert fields(fit[0])["levels"] == [1.0, 2.0] and "raise the rate" in fit[0].summary
 
 
 def test_no_usl_over_a_count_that_is_not_a_declared_scale() -> None:
@@ -304,8 +309,8 @@ def test_closed_model_user_steps_get_a_usl_fit() -> None:
     )
     data = replace(data, runs=(replace(data.runs[0], seconds=secs),))
     fits = _by(analyze_trial(data, trial), "scalability")
-    assert len(fits) == 1 and fits[0].evidence["over"] == "users (load stages)"
-    assert fits[0].evidence["kappa"] > 0 and fits[0].evidence["r2"] > 0.95
+    assert len(fits) == 1 and fields(fits[0])["over"] == "users (load stages)"
+    assert fields(fits[0])["kappa"] > 0 and fields(fits[0])["r2"] > 0.95
 
 
 def test_a_trial_without_runs_and_a_run_without_seconds() -> None:
@@ -336,7 +341,7 @@ def test_a_resource_saturating_long_after_the_onset_is_a_consequence() -> None:
     trial = trial_from(arms={"a": {}}, observe=OBSERVE)
     b = _by(analyze_trial(make_trial_data(trial, [plan] * 2), trial), "bottleneck")[0]
     assert b.status == "db.connections.used"
-    assert b.evidence["also_saturated"] == ["app.cpu.util"]
+    assert fields(b)["also_saturated"] == ["app.cpu.util"]
 
 
 def test_idle_connections_kept_by_a_pool_are_not_a_saturated_resource() -> None:
@@ -442,4 +447,4 @@ def test_healthy_backend_counts_are_never_ranked_as_use() -> None:
     found = _one_arm(plan)
     assert {f.subject for f in _by(found, "saturation")} == {"db.connections.active"}
     b = _by(found, "bottleneck")[0]
-    assert "lb.backends.healthy" not in b.evidence["peaks"] and "lb" not in b.evidence["not_limits"]
+    assert "lb.backends.healthy" not in fields(b)["peaks"] and "lb" not in fields(b)["not_limits"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import pytest
@@ -116,35 +117,41 @@ def test_error_total_of_a_rate_gives_back_the_counter_and_reads_as_a_count() -> 
     assert f.summary.endswith(f"(total {counter[-1]:,.0f})"), f.summary
 
 
-def _call_with(**ev: object) -> object:
-    from loadtrial.analysis.bottleneck import Call
+def _call_with(**ev: Any) -> str:
+    """The sentence of a call with these figures (the rest as a ramp into saturation)."""
+    from loadtrial.analysis.bottleneck import Call, RunFigures, _sentence
+    from loadtrial.findings import Limit
 
     base = {"saturated_at_s": 20.0, "peak_util": 1.0, "capacity": 17.0, "demand": {},
             "onset_s": 20, "latency_onset_s": 20, "error_onset_s": 36,
-            "offered_per_s": 32.4, "steady_offered_per_s": 90.0}  # fmt: skip
-    return Call(1, "baseline", "db.connections.active", "db", {**base, **ev})
+            "offered_per_s": 32.4, "steady_offered_per_s": 90.0, **ev}  # fmt: skip
+    runs, agree = base.pop("runs", 1), base.pop("agree", 1)
+    unit = base.pop("unit", "")
+    limit = Limit("db.connections.active", base["saturated_at_s"], base["peak_util"],
+                  base["capacity"], unit, 0.9, 3.0, base["offered_per_s"])  # fmt: skip
+    figures = RunFigures(base["onset_s"], base["latency_onset_s"], base["error_onset_s"], 30.0,
+                         base["steady_offered_per_s"], {}, base["demand"], "", {})  # fmt: skip
+    call = Call(1, "baseline", "db.connections.active", "db", figures, limit)
+    return _sentence(call, limit, runs, agree)
 
 
 def test_a_ramp_names_the_rate_where_the_resource_saturated() -> None:
-    from loadtrial.analysis.bottleneck import _sentence
-
-    text = _sentence(_call_with(), 1, 1)  # type: ignore[arg-type]
+    text = _call_with()
     assert text == (
         "db connections limited throughput in arm baseline: db.connections.active at 100% "
         "of 17 from t=20s at 32/s offered, when latency rose (errors from t=36s)."
     )
-    full_from_the_start = _sentence(_call_with(saturated_at_s=0.0, onset_s=None), 2, 1)  # type: ignore[arg-type]
+    full_from_the_start = _call_with(saturated_at_s=0.0, onset_s=None, runs=2, agree=1)
     assert (
         "offered" not in full_from_the_start and "(saturated in 1 of 2 runs)" in full_from_the_start
     )
-    at_steady_level = _sentence(_call_with(offered_per_s=88.0), 1, 1)  # type: ignore[arg-type]
+    at_steady_level = _call_with(offered_per_s=88.0)
     assert "offered" not in at_steady_level
-    late = _sentence(_call_with(onset_s=4, latency_onset_s=4, error_onset_s=4), 1, 1)  # type: ignore[arg-type]
+    late = _call_with(onset_s=4, latency_onset_s=4, error_onset_s=4)
     assert "offered" not in late and late.endswith("from t=20s; latency/errors rose at t=4s.")
 
 
 def test_a_ratio_or_percentage_is_not_quoted_against_its_scale() -> None:
-    from loadtrial.analysis.bottleneck import _sentence
     from loadtrial.analysis.saturation import resource_use, saturation_findings
     from loadtrial.analysis.windows import Window
     from loadtrial.store.model import Series
@@ -159,5 +166,5 @@ def test_a_ratio_or_percentage_is_not_quoted_against_its_scale() -> None:
         texts[s.name] = saturation_findings([use], "a", 1)[0].summary
     assert texts["app.cpu.util"].startswith("app.cpu.util saturated from t=0s: peak 97%, ")
     assert "peak 100% of 17, " in texts["db.connections.used"]
-    ratio = _sentence(_call_with(unit="ratio", capacity=1.0), 1, 1)  # type: ignore[arg-type]
+    ratio = _call_with(unit="ratio", capacity=1.0)
     assert "db.connections.active at 100% from t=20s" in ratio

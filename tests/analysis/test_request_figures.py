@@ -9,12 +9,17 @@ from analysis_synth import RunPlan, make_run, trial_from
 from loadtrial.analysis import analyze_trial
 from loadtrial.analysis.estimate import pooled_value
 from loadtrial.analysis.runview import build_run_view
-from loadtrial.findings import Finding
+from loadtrial.findings import Finding, JsonDoc, evidence_json
 from loadtrial.load.model import IntervalStats
 from loadtrial.load.recorder import merge_intervals
 from loadtrial.store.model import RunData, TrialData, TrialInfo
 
 REQUESTS = [{"name": "browse", "path": "/items"}, {"name": "checkout", "path": "/pay"}]
+
+
+def fields(f: Finding) -> JsonDoc:
+    """A finding's evidence as `analyze --json` and the store write it (the same keys)."""
+    return evidence_json(f.evidence)
 
 
 def _as_check_errors(s: IntervalStats) -> IntervalStats:
@@ -58,10 +63,10 @@ def test_an_slo_naming_a_request_judges_that_request_alone() -> None:
     assert _one(whole, "slo", "arm a").status == "fail"  # checkout's slowness is in the whole
     arm = _one(browse, "slo", "arm a")
     assert arm.status == "pass" and "request browse" in arm.summary
-    assert arm.evidence["request"] == "browse"
+    assert fields(arm)["request"] == "browse"
     view = build_run_view(data.runs[0], request="browse")
-    assert arm.evidence["p99_us"] == pooled_value("p99", [view.sample])  # one figure everywhere
-    assert arm.evidence["requests"] == int(view.sample.completed.sum())
+    assert fields(arm)["p99_us"] == pooled_value("p99", [view.sample])  # one figure everywhere
+    assert fields(arm)["requests"] == int(view.sample.completed.sum())
 
 
 def test_failed_checks_fail_an_error_rate_slo_on_their_request() -> None:
@@ -70,11 +75,11 @@ def test_failed_checks_fail_an_error_rate_slo_on_their_request() -> None:
     arm = _one(found, "slo", "arm a")
     assert arm.status == "fail" and "error rate" in arm.summary
     view = build_run_view(data.runs[0], request="checkout")
-    assert arm.evidence["error_rate"] == pooled_value("error_rate", [view.sample])
-    assert 0.07 < arm.evidence["error_rate"] < 0.13
+    assert fields(arm)["error_rate"] == pooled_value("error_rate", [view.sample])
+    assert 0.07 < fields(arm)["error_rate"] < 0.13
     # the whole run dilutes them with browse's successes, but they are errors there too
     whole = _one(analyze_trial(data, _trial(slo={"error_rate": "1%"})), "slo", "arm a")
-    assert 0.01 < whole.evidence["error_rate"] < arm.evidence["error_rate"]
+    assert 0.01 < fields(whole)["error_rate"] < fields(arm)["error_rate"]
 
 
 def test_a_claim_naming_a_request_compares_its_figures() -> None:
@@ -86,8 +91,8 @@ def test_a_claim_naming_a_request_compares_its_figures() -> None:
     assert verdict.status == "supported" and "checkout p50" in verdict.summary
     comp = _one(found, "comparison", "b vs a: checkout p50")
     samples = [build_run_view(r, request="checkout").sample for r in runs[3:]]
-    assert comp.evidence["level_arm"] == pooled_value("p50", samples)
-    assert comp.evidence["request"] == "checkout"
+    assert fields(comp)["level_arm"] == pooled_value("p50", samples)
+    assert fields(comp)["request"] == "checkout"
     # the whole run's p50 is browse's (6 of 7 requests): the same claim without a request
     # finds no such difference
     plain = _one(analyze_trial(_data(*runs), _trial(expect=[{**claim, "request": None}],
@@ -103,8 +108,8 @@ def test_with_one_request_name_the_request_is_the_whole_run() -> None:
     arm = _one(analyze_trial(_data(run), trial), "slo", "arm a")
     whole = _one(analyze_trial(_data(run), trial_from(slo={"p99": "1s"})), "slo", "arm a")
     assert arm.status == whole.status == "pass"
-    assert arm.evidence["p99_us"] == whole.evidence["p99_us"]
-    assert arm.evidence["requests"] == whole.evidence["requests"] > 0
+    assert fields(arm)["p99_us"] == fields(whole)["p99_us"]
+    assert fields(arm)["requests"] == fields(whole)["requests"] > 0
 
 
 def test_a_run_stored_without_parts_has_no_figures_for_one_of_several_requests() -> None:
@@ -113,4 +118,4 @@ def test_a_run_stored_without_parts_has_no_figures_for_one_of_several_requests()
     old = replace(run, seconds=tuple(replace(s, requests={}) for s in run.seconds))
     arm = _one(analyze_trial(_data(old), _trial(slo={"p99": "1s", "request": "browse"})),
                "slo", "arm a")  # fmt: skip
-    assert arm.status == "no_data" and arm.evidence["requests"] == 0
+    assert arm.status == "no_data" and fields(arm)["requests"] == 0

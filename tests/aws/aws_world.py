@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from loadtrial.env.model import Action
+from loadtrial.env.settings import AwsEnv
 
 MANAGED = [{"Key": "loadtrial", "Value": "managed"}]
 
@@ -64,3 +65,8 @@ def attach_to_group(c: Any, iid: str, *, name: str = "web", min_size: int = 0) -
     )  # fmt: skip
     c.autoscaling.attach_instances(InstanceIds=[iid], AutoScalingGroupName=name)
     c.autoscaling.update_auto_scaling_group(AutoScalingGroupName=name, MinSize=min_size)
+
+
+def aws_env(settings: dict[str, Any]) -> AwsEnv:
+    """The `env:` settings as the provider's `create` takes them: read into their model."""
+    return AwsEnv.model_validate({**settings, "provider": "aws"})

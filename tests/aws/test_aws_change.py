@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from aws_world import Recorder, World, attach_to_group, settings_for
+from aws_world import Recorder, World, attach_to_group, aws_env, settings_for
 from botocore.awsrequest import AWSResponse
 
 from loadtrial.clock import FakeClock
@@ -36,7 +36,7 @@ def test_revert_registers_again_when_the_dns_update_fails(clients: Clients, worl
     c, first = clients, world.instances[0]
     r53 = {"zone_id": world.zone_id, "records": {first: "app1.example.com"}}
     settings = settings_for(world, app={"instances": [first], "route53": r53})
-    provider = create(settings, Recorder(), MemoryLog(), clients=c, clock=FakeClock())
+    provider = create(aws_env(settings), Recorder(), MemoryLog(), clients=c, clock=FakeClock())
     record = provider.apply({"app_instance_type": "m4.xlarge"})
     # the hosted zone goes away mid-trial: the revert's DNS update will fail
     sets = c.route53.list_resource_record_sets(HostedZoneId=world.zone_id)["ResourceRecordSets"]
@@ -55,7 +55,9 @@ def test_revert_registers_again_when_the_dns_update_fails(clients: Clients, worl
 def test_a_stopped_registered_target_is_a_member(clients: Clients, world: World) -> None:
     c, second = clients, world.instances[1]
     c.ec2.stop_instances(InstanceIds=[second])  # stopped behind our back, still registered
-    provider = create(settings_for(world), Recorder(), MemoryLog(), clients=c, clock=FakeClock())
+    provider = create(
+        aws_env(settings_for(world)), Recorder(), MemoryLog(), clients=c, clock=FakeClock()
+    )
     facts = provider.snapshot()
     assert facts["aws.elb.app.node_count"] == "3"
     assert f"{second}:stopped" in facts["aws.elb.app.not_healthy"]
@@ -81,7 +83,7 @@ def _fail_start(client: Any, times: int) -> list[int]:
 
 def test_capacity_errors_are_retried_with_backoff(clients: Clients, world: World) -> None:
     calls, clock, sink = _fail_start(clients.ec2, 2), FakeClock(start=0.0), Recorder()
-    provider = create(settings_for(world), sink, MemoryLog(), clients=clients, clock=clock)
+    provider = create(aws_env(settings_for(world)), sink, MemoryLog(), clients=clients, clock=clock)
     provider.apply({"app_instance_type": "m4.xlarge"})
     assert _types(clients, world.instances[:2]) == {"m4.xlarge"}
     assert len(calls) == 4 and clock.now() >= 90.0  # 2 refusals: 30 s then 60 s later
@@ -96,7 +98,9 @@ def test_capacity_that_never_comes_back_reverts(clients: Clients, world: World) 
     first = world.instances[0]
     calls = _fail_start(clients.ec2, 4)  # every try of the swap; the revert's start works
     settings = settings_for(world, app={"instances": [first]})
-    provider = create(settings, Recorder(), MemoryLog(), clients=clients, clock=FakeClock())
+    provider = create(
+        aws_env(settings), Recorder(), MemoryLog(), clients=clients, clock=FakeClock()
+    )
     with pytest.raises(ProviderError, match=r"refused to start .* 4 times.*every change was"):
         provider.apply({"app_instance_type": "m4.xlarge"})
     assert len(calls) == 5
@@ -179,7 +183,7 @@ def test_auto_scaling_members_go_to_standby_while_resized(clients: Clients, worl
     attach_to_group(c, iid)
     sink = Recorder()
     settings = settings_for(world, app={"instances": [iid], "auto_scaling": "standby"})
-    provider = create(settings, sink, MemoryLog(), clients=c, clock=FakeClock())
+    provider = create(aws_env(settings), sink, MemoryLog(), clients=c, clock=FakeClock())
     record = provider.apply({"app_instance_type": "m4.xlarge"})
     steps = [n.split(" ")[:3] for n in sink.names() if n.startswith(("asg", "ec2 stop"))]
     assert steps == [["asg", "web:", "enter"], ["ec2", "stop", iid], ["asg", "web:", "exit"]]

@@ -16,7 +16,7 @@ from loadtrial.clock import FakeClock
 from loadtrial.errors import ObserverError
 from loadtrial.observe.cloudwatch import CloudWatchObserver, problems, resolution_s
 from loadtrial.observe.model import SampleFault
-from loadtrial.observe.settings import ObserverSettings
+from loadtrial.observe.settings import CloudWatchSettings, ObserverSettings
 
 
 def _put(
@@ -84,7 +84,7 @@ def test_window_comes_back_aligned_to_the_run_clock(cw: Any) -> None:
         "delay": "2m",
     }
     clock = FakeClock()
-    obs = CloudWatchObserver(entry, client=cw, clock=clock)
+    obs = CloudWatchObserver(CloudWatchSettings.model_validate(entry), client=cw, clock=clock)
     obs.start()
     assert obs.sample(5.0) == []
     end = t0 + 330.0
@@ -111,7 +111,9 @@ def test_more_than_one_batch_of_queries(cw: Any) -> None:
     _put(cw, "AWS/RDS", "DatabaseConnections", {"DBInstanceIdentifier": names[-1]}, t0, 7.0)
     entry = {"kind": "cloudwatch", "rds_instances": names, "delay": 0}
     with pytest.raises(SampleFault, match=r"no data for rds.db-000, .* and 254 more") as err:
-        CloudWatchObserver(entry, client=cw, clock=FakeClock()).collect_window(
+        CloudWatchObserver(
+            CloudWatchSettings.model_validate(entry), client=cw, clock=FakeClock()
+        ).collect_window(
             t0, t0 + 60, t0 - 30
         )  # only one of the 260 instances answered: a warning that keeps what came back
     assert [(s.name, s.t_s, s.value) for s in err.value.samples if "rds" in s.name] == [
@@ -126,9 +128,8 @@ def test_cloudwatch_failure_is_an_observer_error(client_kwargs: dict[str, Any]) 
     cw = boto3.client(
         "cloudwatch", config=Config(retries={"max_attempts": 1}, connect_timeout=1), **kw
     )
-    obs = CloudWatchObserver(
-        {"kind": "cloudwatch", "ec2_instances": ["i-1"], "delay": 0}, client=cw, clock=FakeClock()
-    )
+    entry = {"kind": "cloudwatch", "ec2_instances": ["i-1"], "delay": 0}
+    obs = CloudWatchObserver(CloudWatchSettings.model_validate(entry), client=cw, clock=FakeClock())
     with pytest.raises(ObserverError, match="GetMetricData failed"):
         obs.collect_window(1000.0, 1060.0, 1000.0)
 
@@ -144,7 +145,9 @@ def test_no_region_says_where_to_set_it(monkeypatch: pytest.MonkeyPatch, tmp_pat
     # the trial's env.region is not inherited: the message used to be boto3's
     # "You must specify a region." with a hint whose [aws] the terminal swallowed
     _no_aws_chain(monkeypatch, tmp_path)
-    obs = CloudWatchObserver({"kind": "cloudwatch", "ec2_instances": ["i-1"]})
+    obs = CloudWatchObserver(
+        CloudWatchSettings.model_validate({"kind": "cloudwatch", "ec2_instances": ["i-1"]})
+    )
     with pytest.raises(ObserverError, match="no AWS region for the cloudwatch observer") as err:
         obs.start()
     assert "region: in its observe entry" in (err.value.hint or "")
@@ -165,7 +168,7 @@ def test_region_and_endpoint_from_the_entry_reach_cloudwatch(
         "region": client_kwargs["region_name"],
         "endpoint_url": client_kwargs["endpoint_url"],
     }
-    obs = CloudWatchObserver(entry, clock=FakeClock())
+    obs = CloudWatchObserver(CloudWatchSettings.model_validate(entry), clock=FakeClock())
     found = obs.collect_window(t0, t0 + 60, t0)
     assert [(s.t_s, s.value) for s in found if s.name == "cloud.ec2.i-1.cpu"] == [(0.0, 42.0)]
 
@@ -213,9 +216,9 @@ def test_sparse_counts_are_rates_over_the_requested_period(cw: Any) -> None:
     _put(cw, "AWS/ApplicationELB", "HTTPCode_ELB_5XX_Count", alb, t0, 60.0)
     _put(cw, "AWS/ApplicationELB", "HTTPCode_ELB_5XX_Count", alb, t0 + 120, 120.0)
     entry = {"kind": "cloudwatch", "load_balancer": "app/shop/50dc6c49", "delay": 0}
-    samples = CloudWatchObserver(entry, client=cw, clock=FakeClock()).collect_window(
-        t0, t0 + 180, t0
-    )
+    samples = CloudWatchObserver(
+        CloudWatchSettings.model_validate(entry), client=cw, clock=FakeClock()
+    ).collect_window(t0, t0 + 180, t0)
     assert [(s.t_s, s.value) for s in samples if s.name == "cloud.alb.elb_5xx"] == [
         (0.0, 1.0),
         (120.0, 2.0),
@@ -226,7 +229,7 @@ def test_partial_edge_periods_are_marked(cw: Any) -> None:
     t0 = _t0()
     _put(cw, "AWS/EC2", "CPUUtilization", {"InstanceId": "i-1"}, t0, 42.0)
     entry = {"kind": "cloudwatch", "ec2_instances": ["i-1"], "delay": 0}
-    obs = CloudWatchObserver(entry, client=cw, clock=FakeClock())
+    obs = CloudWatchObserver(CloudWatchSettings.model_validate(entry), client=cw, clock=FakeClock())
     samples = obs.collect_window(t0 + 30, t0 + 135, t0)  # half of the first minute, ...
     coverage = [(s.t_s, s.value) for s in samples if s.name == "cloud.window_coverage"]
     assert coverage == [(0.0, 0.5), (60.0, 1.0), (120.0, 0.25)]  # ... a quarter of the last
@@ -250,12 +253,14 @@ def test_alb_given_by_name_or_arn(cw: Any, client_kwargs: dict[str, Any]) -> Non
     _put(cw, "AWS/ApplicationELB", "RequestCount", {"LoadBalancer": dim}, t0, 120.0)
     for given in ("shop", arn, dim):
         entry = {"kind": "cloudwatch", "load_balancer": given, "delay": 0}
-        obs = CloudWatchObserver(entry, client=cw, elbv2=elbv2, clock=FakeClock())
+        obs = CloudWatchObserver(
+            CloudWatchSettings.model_validate(entry), client=cw, elbv2=elbv2, clock=FakeClock()
+        )
         obs.start()
         samples = obs.collect_window(t0, t0 + 60, t0)
         assert [s.value for s in samples if s.name == "cloud.alb.requests"] == [2.0], given
-    missing = CloudWatchObserver({"kind": "cloudwatch", "load_balancer": "nope"}, client=cw,
-                                 elbv2=elbv2)  # fmt: skip
+    nope = CloudWatchSettings.model_validate({"kind": "cloudwatch", "load_balancer": "nope"})
+    missing = CloudWatchObserver(nope, client=cw, elbv2=elbv2)
     with pytest.raises(ObserverError, match="cannot find the load balancer 'nope'"):
         missing.start()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from aws_world import Recorder, World, settings_for
+from aws_world import Recorder, World, aws_env, settings_for
 
 from loadtrial.clock import FakeClock
 from loadtrial.env.aws import create
@@ -79,7 +79,7 @@ def test_full_arm_cycle_records_every_step_and_reverts(clients: Clients, world: 
         },
     )
     sink = Recorder()
-    provider = create(settings, sink, MemoryLog(), clients=c, clock=FakeClock())
+    provider = create(aws_env(settings), sink, MemoryLog(), clients=c, clock=FakeClock())
     before = provider.snapshot()
     record = provider.apply({"app_instance_type": BIG, "db_instance_class": "db.r5.2xlarge"})
 
@@ -127,7 +127,7 @@ def test_mid_swap_failure_reverts_the_swapped_instance(clients: Clients, world: 
             c.ec2.modify_instance_attribute(InstanceId=second, DisableApiStop={"Value": True})
 
     sink.hooks.append(block_second)
-    provider = create(settings_for(world), sink, MemoryLog(), clients=c, clock=FakeClock())
+    provider = create(aws_env(settings_for(world)), sink, MemoryLog(), clients=c, clock=FakeClock())
     with pytest.raises(ProviderError, match="every change was reverted"):
         provider.apply({"app_instance_type": BIG})
     assert _types(c, [first, second]) == {first: BASE, second: BASE}
@@ -154,7 +154,7 @@ def test_type_not_offered_stops_no_instance_and_fails_clearly(
     assert offered["InstanceTypeOfferings"] == [], "precondition: BIG not offered in 1e"
     settings = settings_for(world, app={"instances": list(ids)})
     sink = Recorder()
-    provider = create(settings, sink, MemoryLog(), clients=c, clock=FakeClock())
+    provider = create(aws_env(settings), sink, MemoryLog(), clients=c, clock=FakeClock())
     with pytest.raises(ProviderError, match=f"{BIG} is not offered in us-east-1e") as err:
         provider.apply({"app_instance_type": BIG})
     assert "every change was reverted" in err.value.message
@@ -178,7 +178,7 @@ def test_ctrl_c_during_apply_reverts_then_reraises(clients: Clients, world: Worl
             raise KeyboardInterrupt
 
     sink.hooks.append(interrupt)
-    provider = create(settings_for(world), sink, MemoryLog(), clients=c, clock=FakeClock())
+    provider = create(aws_env(settings_for(world)), sink, MemoryLog(), clients=c, clock=FakeClock())
     with pytest.raises(KeyboardInterrupt):
         provider.apply({"app_instance_type": BIG})
     assert _types(c, world.instances[:2]) == {i: BASE for i in world.instances[:2]}
@@ -190,7 +190,7 @@ def test_all_at_once_swaps_the_pool_in_one_batch(clients: Clients, world: World)
     c, app = clients, world.instances[:2]
     sink = Recorder()
     settings = settings_for(world, app={"rolling": False})
-    provider = create(settings, sink, MemoryLog(), clients=c, clock=FakeClock())
+    provider = create(aws_env(settings), sink, MemoryLog(), clients=c, clock=FakeClock())
     provider.apply({"app_instance_type": BIG})
     assert _types(c, app) == {i: BIG for i in app}
     assert f"ec2 stop {app[0]}, {app[1]} and wait stopped" in sink.names()
@@ -200,7 +200,7 @@ def test_node_count_registers_the_first_n_and_reverts(clients: Clients, world: W
     c = clients
     settings = settings_for(world, app={"instances": None, "instance_tags": {"role": "app"}})
     settings["app"].pop("instances")
-    provider = create(settings, Recorder(), MemoryLog(), clients=c, clock=FakeClock())
+    provider = create(aws_env(settings), Recorder(), MemoryLog(), clients=c, clock=FakeClock())
     record = provider.apply({"app_node_count": 1})
     first = sorted(world.instances)[0]
     assert _registered(c, world.tg_arn) == {first}
@@ -214,7 +214,7 @@ def test_node_count_registers_the_first_n_and_reverts(clients: Clients, world: W
 def test_resize_with_failover_shows_the_writer_change(clients: Clients, world: World) -> None:
     c, sink = clients, Recorder()
     sink.hooks.append(_failover_after_modify(c, to="shop-2"))
-    provider = create(settings_for(world), sink, MemoryLog(), clients=c, clock=FakeClock())
+    provider = create(aws_env(settings_for(world)), sink, MemoryLog(), clients=c, clock=FakeClock())
     assert provider.snapshot()["aws.rds.shop.writer"] == "shop-1"
     record = provider.apply({"db_instance_class": "db.r5.2xlarge"})
     facts = provider.snapshot()
@@ -231,7 +231,7 @@ def test_keep_writer_fails_back(clients: Clients, world: World) -> None:
     c, sink = clients, Recorder()
     sink.hooks.append(_failover_after_modify(c, to="shop-2"))
     settings = settings_for(world, db={"keep_writer": True})
-    provider = create(settings, sink, MemoryLog(), clients=c, clock=FakeClock())
+    provider = create(aws_env(settings), sink, MemoryLog(), clients=c, clock=FakeClock())
     provider.apply({"db_instance_class": "db.r5.2xlarge"})
     assert _writer(c) == "shop-1"
     names = sink.names()
@@ -247,7 +247,7 @@ def test_untagged_resources_are_refused_before_any_change(clients: Clients, worl
         ResourceName="arn:aws:rds:us-east-1:123456789012:db:shop-2", TagKeys=["loadtrial"]
     )
     sink = Recorder()
-    provider = create(settings_for(world), sink, MemoryLog(), clients=c, clock=FakeClock())
+    provider = create(aws_env(settings_for(world)), sink, MemoryLog(), clients=c, clock=FakeClock())
     with pytest.raises(ProviderError, match="not tagged loadtrial=managed") as err:
         provider.apply({"app_instance_type": BIG, "db_instance_class": "db.r5.2xlarge"})
     assert app[1] in err.value.message and "db:shop-2" in err.value.message
@@ -258,14 +258,18 @@ def test_untagged_resources_are_refused_before_any_change(clients: Clients, worl
 
 def test_custom_managed_tag_is_honoured(clients: Clients, world: World) -> None:
     settings = settings_for(world, managed_tag={"key": "owner", "value": "perf"})
-    provider = create(settings, Recorder(), MemoryLog(), clients=clients, clock=FakeClock())
+    provider = create(
+        aws_env(settings), Recorder(), MemoryLog(), clients=clients, clock=FakeClock()
+    )
     with pytest.raises(ProviderError, match="not tagged owner=perf"):
         provider.apply({"app_node_count": 1})
 
 
 def test_snapshot_reads_the_configured_db_endpoint(clients: Clients, world: World) -> None:
     settings = settings_for(world, db={"endpoint_command": "echo shop.cluster-x.example"})
-    facts = create(settings, Recorder(), MemoryLog(), clients=clients, clock=FakeClock()).snapshot()
+    facts = create(
+        aws_env(settings), Recorder(), MemoryLog(), clients=clients, clock=FakeClock()
+    ).snapshot()
     assert facts["aws.app.db_endpoint"] == "shop.cluster-x.example"
     assert facts["aws.rds.shop.endpoint"].startswith("shop.cluster-")
     assert facts["aws.rds.shop.readers"] == "shop-2"
@@ -278,7 +282,7 @@ def test_snapshot_reads_the_configured_db_endpoint(clients: Clients, world: Worl
 def test_capacity_message_is_one_clear_sentence(clients: Clients, world: World) -> None:
     ids = [world.instances[2]]
     provider = create(
-        settings_for(world, app={"instances": ids}),
+        aws_env(settings_for(world, app={"instances": ids})),
         Recorder(),
         MemoryLog(),
         clients=clients,
@@ -300,7 +304,7 @@ def test_node_count_starts_a_stopped_instance_and_revert_stops_it(
     c.elbv2.deregister_targets(TargetGroupArn=world.tg_arn, Targets=[{"Id": spare}])
     c.ec2.stop_instances(InstanceIds=[spare])
     settings = settings_for(world, app={"instances": sorted(world.instances)})
-    provider = create(settings, Recorder(), MemoryLog(), clients=c, clock=FakeClock())
+    provider = create(aws_env(settings), Recorder(), MemoryLog(), clients=c, clock=FakeClock())
     record = provider.apply({"app_node_count": 3})
     assert _registered(c, world.tg_arn) == set(world.instances)
     assert provider.snapshot()[f"aws.app.{spare}.state"] == "running"
@@ -316,7 +320,7 @@ def test_route53_zone_must_be_managed_and_missing_address_is_skipped(
     r53 = {"zone_id": world.zone_id, "records": {first: "app1.example.com"}, "address": "public"}
     settings = settings_for(world, app={"instances": [first], "route53": r53})
     sink = Recorder()
-    provider = create(settings, sink, MemoryLog(), clients=c, clock=FakeClock())
+    provider = create(aws_env(settings), sink, MemoryLog(), clients=c, clock=FakeClock())
     record = provider.apply({"app_instance_type": BIG})  # moto gives no public address here
     skipped = [a for a in sink.actions if a.status == "skipped"]
     assert [a.name for a in skipped] == [f"route53 app1.example.com: {first} has no public address"]
@@ -331,7 +335,7 @@ def test_route53_zone_must_be_managed_and_missing_address_is_skipped(
 def test_revert_goes_on_past_a_failing_step_and_names_it(clients: Clients, world: World) -> None:
     c, first = clients, world.instances[0]
     settings = settings_for(world, app={"instances": [first], "drain_delay": "5s"})
-    provider = create(settings, Recorder(), MemoryLog(), clients=c, clock=FakeClock())
+    provider = create(aws_env(settings), Recorder(), MemoryLog(), clients=c, clock=FakeClock())
     record = provider.apply({"app_instance_type": BIG, "db_instance_class": "db.r5.2xlarge"})
     c.ec2.modify_instance_attribute(InstanceId=first, DisableApiStop={"Value": True})
     with pytest.raises(
@@ -363,7 +367,11 @@ def test_missing_resources_name_the_setting_to_check(clients: Clients, world: Wo
     for extra, params, setting in cases:
         sink = Recorder()
         provider = create(
-            settings_for(world, **extra), sink, MemoryLog(), clients=clients, clock=FakeClock()
+            aws_env(settings_for(world, **extra)),
+            sink,
+            MemoryLog(),
+            clients=clients,
+            clock=FakeClock(),
         )
         with pytest.raises(ProviderError) as err:
             provider.apply(params)

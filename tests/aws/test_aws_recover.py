@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 import yaml
-from aws_world import World, settings_for
+from aws_world import World, aws_env, settings_for
 
 from loadtrial.cli import main
 from loadtrial.env.aws import create
@@ -23,7 +23,7 @@ from loadtrial.env.journal import MemoryLog
 
 
 def _facts(settings: dict[str, Any], clients: Clients) -> dict[str, str]:
-    facts = create(settings, lambda a: None, MemoryLog(), clients=clients).snapshot()
+    facts = create(aws_env(settings), lambda a: None, MemoryLog(), clients=clients).snapshot()
     return {k: v for k, v in facts.items() if not k.startswith("volatile.")}
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aws_world import aws_env
 
 from loadtrial.env import provider_problems
 from loadtrial.env.aws import plan_calls, problems
@@ -168,7 +169,7 @@ def test_snapshot_failure_is_a_provider_error(client_kwargs: dict[str, Any]) -> 
     keys = {k: v for k, v in client_kwargs.items() if k.startswith("aws_")}
     clients = make_clients("us-east-1", client_kwargs["endpoint_url"], **keys)
     settings = {"db": {"cluster": "missing"}}
-    provider = create(settings, lambda a: None, MemoryLog(), clients=clients)
+    provider = create(aws_env(settings), lambda a: None, MemoryLog(), clients=clients)
     with pytest.raises(ProviderError, match="reading the AWS facts failed"):
         provider.snapshot()
 

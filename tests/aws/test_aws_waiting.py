@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from aws_world import Recorder, World, settings_for
+from aws_world import Recorder, World, aws_env, settings_for
 
 from loadtrial.clock import FakeClock
 from loadtrial.env.aws import create
@@ -78,7 +78,7 @@ def test_provider_wait_times_out_on_the_clock_and_reverts(clients: Clients, worl
     sink.hooks.append(undo_behind_our_back)
     settings = settings_for(world, waits={"poll": "10s", "timeout": "5s", "db_timeout": "1m"})
     clock = FakeClock(start=0.0)
-    provider = create(settings, sink, MemoryLog(), clients=clients, clock=clock)
+    provider = create(aws_env(settings), sink, MemoryLog(), clients=clients, clock=clock)
     with pytest.raises(ProviderError, match=r"timed out after 60s \(7 polls\)"):
         provider.apply({"db_instance_class": "db.r5.2xlarge"})
     assert clock.now() == 60.0

@@ -100,3 +100,21 @@ def test_dry_run_lists_the_filled_in_commands_and_runs_none(tmp_path: Path) -> N
     assert calls == [f"apply: touch {marker}", "apply: echo 'a b'", "revert: echo undo 'a b'"]
     assert plan_calls("shell", settings, {"delay": 1, "revert": "true"})[-1] == "revert: true"
     assert not marker.exists()
+
+
+def test_create_takes_the_model_whose_defaults_apply() -> None:
+    """The door reads `env:` once into ShellEnv; its defaults (a 60 s command timeout) are
+    the model's, shown by the schema, and a key the model does not know is refused."""
+    from pydantic import ValidationError
+
+    from loadtrial.env import make_provider
+    from loadtrial.env.journal import MemoryLog
+    from loadtrial.env.settings import ShellEnv
+    from loadtrial.env.shell import parse_settings
+
+    assert ShellEnv.model_json_schema()["properties"]["timeout"]["default"] == 60.0
+    assert parse_settings(ShellEnv(provider="shell", apply="true")).timeout_s == 60.0
+    provider = make_provider("shell", {"facts": {"x": "echo 1"}}, lambda a: None, MemoryLog())
+    assert provider.snapshot()["x"] == "1"
+    with pytest.raises(ValidationError, match="no_such_key"):
+        make_provider("shell", {"no_such_key": 1}, lambda a: None, MemoryLog())

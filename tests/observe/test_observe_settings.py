@@ -87,3 +87,21 @@ def test_what_a_type_cannot_say_is_left_to_the_kind() -> None:
     prom = {"kind": "prometheus", "url": "ftp://x", "labels": {"code": "5(("}}
     fields = {p.field for p in observer_problems(written(prom), "observe[2]")}
     assert fields == {"observe[2].url", "observe[2].metrics", "observe[2].labels.code"}
+
+
+def test_create_takes_the_model_and_its_defaults() -> None:
+    """The door reads an entry once into its kind's model; `create` takes the model, and
+    the defaults it has not been given are the model's (one place: the schema shows them)."""
+    from pydantic import ValidationError
+
+    from loadtrial.observe import make_observer
+    from loadtrial.observe.settings import PrometheusSettings
+
+    schema = PrometheusSettings.model_json_schema()["properties"]
+    obs = make_observer(
+        {"kind": "prometheus", "url": "http://127.0.0.1:9/metrics", "metrics": ["up"]}
+    )
+    assert obs.tier == "prometheus" and schema["timeout"]["default"] == 2.0
+    assert obs._timeout_s == 2.0  # type: ignore[attr-defined]  # the model's default, not a copy
+    with pytest.raises(ValidationError, match="no_such_key"):
+        make_observer({"kind": "host", "no_such_key": 1})

@@ -10,13 +10,35 @@ import pytest
 import report_synth as synthetic
 
 from loadtrial.analysis import analyze_trial
-from loadtrial.findings import Finding
+from loadtrial.findings import Finding, evidence_from_json, evidence_json, finding_from_json
 from loadtrial.load import histogram as hdr
 from loadtrial.load.model import IntervalStats
 from loadtrial.report import build_report, to_json
 from loadtrial.report import stats as st
 from loadtrial.report.evidence import effect, time_range
 from loadtrial.report.model import ClaimView
+
+
+def found(
+    kind: str,
+    subject: str,
+    summary: str,
+    status: str,
+    evidence: object,
+    arm: str = "",
+    run_id: int | None = None,
+) -> Finding:
+    """A finding read as the store reads one, whatever its evidence (any shape)."""
+    doc = {
+        "kind": kind,
+        "subject": subject,
+        "summary": summary,
+        "status": status,
+        "evidence": evidence,
+        "arm": arm,
+        "run_id": run_id,
+    }
+    return finding_from_json(doc)
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +67,7 @@ def test_document_from_the_synthetic_trial(small: synthetic.Scenario) -> None:
     assert [c.status for c in r.claims] == ["inconclusive", "supported"]
     assert r.claims[0].rests_on_confounder and not r.claims[1].rests_on_confounder
     assert r.claims[0].effect is None and r.claims[1].effect is not None  # meets_slo: none
-    assert r.bottleneck is not None and r.bottleneck.evidence["tier"] == "db"
+    assert r.bottleneck is not None and evidence_json(r.bottleneck.evidence)["tier"] == "db"
     by_arm = {a.arm: a for a in r.arms}
     assert by_arm["bigger-db"].slo == "pass" and by_arm["baseline"].slo == "fail"
     assert by_arm["baseline"].errors_by_kind["http_502"] > 0
@@ -63,11 +85,11 @@ def test_document_from_the_synthetic_trial(small: synthetic.Scenario) -> None:
 def test_unknown_and_odd_findings_never_break_the_report(small: synthetic.Scenario) -> None:
     data, trial, _ = synthetic.scenario(small)
     odd = (
-        Finding("verdict", "claim 9", "no such claim", "weird-status", {"x": np.arange(3)}),
-        Finding("bottleneck", "?", "shape unknown", "", {"onset": {"t_s": 3}, "nan": math.nan}),
-        Finding("saturation", "s", "no range", "", {"what": object()}, run_id=1),
-        Finding("scalability", "usl", "no points", "", {"sigma": "n/a"}),
-        Finding("confounder", "c", "no key", "", {}),
+        found("verdict", "claim 9", "no such claim", "weird-status", {"x": np.arange(3)}),
+        found("bottleneck", "?", "shape unknown", "", {"onset": {"t_s": 3}, "nan": math.nan}),
+        found("saturation", "s", "no range", "", {"what": object()}, run_id=1),
+        found("scalability", "usl", "no points", "", {"sigma": "n/a"}),
+        found("confounder", "c", "no key", "", {}),
     )
     r = build_report(data, trial, odd)
     assert r.claims[-1].text == "claim 9" and r.claims[-1].status == "weird-status"
@@ -77,13 +99,17 @@ def test_unknown_and_odd_findings_never_break_the_report(small: synthetic.Scenar
 
 def test_effect_and_range_read_the_analysis_shapes() -> None:
     comparison = {"relative": -0.4, "relative_ci": [-0.5, -0.3], "difference": -2.0}
-    assert effect(comparison) == (-0.4, -0.5, -0.3)
+    assert effect(evidence_from_json("comparison", "lower", comparison)) == (-0.4, -0.5, -0.3)
     # one spelling each: a key the analysis does not write is not guessed at
-    assert effect({"difference": 3.0, "boot_ci": [1.0, 5.0]}) == (None, None, None)
-    assert time_range({"saturated_at_s": 30.0, "saturated_s": 12.0}) == (30.0, 42.0)
-    assert time_range({"errors_at_s": 7.0}) == (7.0, 7.0)
-    assert time_range({"start_s": 1, "end_s": 4}) is None
-    assert time_range({}) is None
+    odd = evidence_from_json("comparison", "", {"difference": 3.0, "boot_ci": [1.0, 5.0]})
+    assert effect(odd) == (None, None, None)
+    saturated = {"saturated_at_s": 30.0, "saturated_s": 12.0}
+    assert time_range(evidence_from_json("saturation", "saturated", saturated)) == (30.0, 42.0)
+    errors = evidence_from_json("saturation", "errors", {"errors_at_s": 7.0})
+    assert time_range(errors) == (7.0, 7.0)
+    # only a saturation covers a time range
+    assert time_range(evidence_from_json("validity", "invalid", {"start_s": 1, "end_s": 4})) is None
+    assert time_range(evidence_from_json("slo", "pass", {})) is None
 
 
 def test_every_key_the_report_reads_is_one_the_analysis_writes(
@@ -100,11 +126,12 @@ def test_every_key_the_report_reads_is_one_the_analysis_writes(
     limits = [f for f in by_kind["bottleneck"] if f.status != "none"]
     assert limits and all(onset(f.evidence) is not None for f in limits)
     assert all(series_names(f.evidence) == (f.status,) for f in limits)
-    compared = [f for f in by_kind["comparison"] if f.evidence["n_runs"] == [2, 2]]
+    compared = [f for f in by_kind["comparison"] if evidence_json(f.evidence)["n_runs"] == [2, 2]]
     assert compared and all(effect(f.evidence)[1] is not None for f in compared)
     # usl_points.py writes `points` as [[N, X], ...]
     fitted = {"over": "app_nodes", "points": [[1, 100.0], [2, 190.0], [4, 340.0]]}
-    assert usl_points(fitted) == [(1, 100.0), (2, 190.0), (4, 340.0)]
+    fit = evidence_from_json("scalability", "fit", fitted)
+    assert usl_points(fit) == [(1, 100.0), (2, 190.0), (4, 340.0)]
 
 
 def test_real_analysis_findings_render(small: synthetic.Scenario) -> None:
@@ -160,7 +187,7 @@ def test_runs_without_measurements_render_as_no_data(small: synthetic.Scenario) 
 def test_a_run_judged_invalid_is_left_out_of_the_arm(small: synthetic.Scenario) -> None:
     data, trial, findings = synthetic.scenario(small)
     first = data.runs[0].info
-    bad = Finding("validity", "run", "dropped load", "invalid", {}, first.arm, first.run_id)
+    bad = found("validity", "run", "dropped load", "invalid", {}, first.arm, first.run_id)
     before = {a.arm: a for a in build_report(data, trial, findings).arms}[first.arm]
     after = {a.arm: a for a in build_report(data, trial, (*findings, bad)).arms}[first.arm]
     assert (before.valid_runs, after.valid_runs) == (2, 1)
@@ -180,7 +207,7 @@ def test_claims_and_load_in_words() -> None:
 
     def views(*statuses: str) -> list[ClaimView]:
         return [
-            ClaimView(i, "", st, "", None, None, None, "", False, {})
+            ClaimView(i, "", st, "", None, None, None, "", False, None)
             for i, st in enumerate(statuses)
         ]
 
@@ -215,7 +242,7 @@ def test_the_story_quotes_the_analysis_bottleneck_with_its_peak(small: synthetic
     data, trial, findings = synthetic.scenario(small)
     ev = {"tier": "db", "resource": "db.connections.active", "peak_util": 1.0, "capacity": 17.0}
     real = [f for f in findings if f.kind != "bottleneck"] + [
-        Finding("bottleneck", f"arm {a}", "…", "db.connections.active", ev, a)
+        found("bottleneck", f"arm {a}", "…", "db.connections.active", ev, a)
         for a in ("baseline", "more-app-nodes")
     ]
     told = dict(story(build_report(data, trial, real)))
@@ -226,7 +253,7 @@ def test_the_story_quotes_the_analysis_bottleneck_with_its_peak(small: synthetic
     cpu = {"tier": "app", "resource": "app.cpu.util", "peak_util": 0.97, "capacity": 1.0,
            "unit": "ratio"}  # fmt: skip
     busy = [f for f in findings if f.kind != "bottleneck"] + [
-        Finding("bottleneck", "arm baseline", "…", "app.cpu.util", cpu, "baseline")
+        found("bottleneck", "arm baseline", "…", "app.cpu.util", cpu, "baseline")
     ]
     told = dict(story(build_report(data, trial, busy)))
     assert told["What broke"] == "app CPU (app.cpu.util at 97%) in baseline"
@@ -234,7 +261,7 @@ def test_the_story_quotes_the_analysis_bottleneck_with_its_peak(small: synthetic
 
 def test_a_parameter_not_in_force_shows_what_was_declared(small: synthetic.Scenario) -> None:
     data, trial, findings = synthetic.scenario(small)
-    not_in_force = Finding(
+    not_in_force = found(
         "confounder", "db.max_connections",
         "confounder: bigger-db declares db_max_connections=60 but db.max_connections read 20",
         "confounded",

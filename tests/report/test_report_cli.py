@@ -152,3 +152,12 @@ def test_only_arm_narrows_arms_claims_and_repetitions() -> None:
     one = only_arm(trial, sc.arms[-1])
     assert list(one.arms) == [sc.arms[-1]] and one.repeat == 1
     assert all(c.arm == sc.arms[-1] and not c.vs for c in one.expect)
+
+
+def test_report_quiet_writes_the_page_and_prints_nothing(
+    store_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "q.html"
+    assert main(["-q", "report", "--store", str(store_path), "-o", str(out)]) == 0
+    printed = capsys.readouterr()
+    assert out.exists() and printed.out == "" and printed.err == ""

@@ -13,6 +13,7 @@ from killrun import run_and_kill
 
 from loadtrial.cli import main
 from loadtrial.env.journal import MemoryLog
+from loadtrial.env.settings import TestbedEnv
 from loadtrial.env.testbed import create
 from loadtrial.testbed import TestbedConfig, down, load_state, up
 
@@ -28,7 +29,11 @@ def testbed(tmp_path: Path) -> Iterator[Path]:
 
 
 def _snapshot(state_path: Path) -> dict[str, str]:
-    return dict(create({"state": str(state_path)}, lambda a: None, MemoryLog()).snapshot())
+    return dict(
+        create(
+            TestbedEnv(provider="testbed", state=str(state_path)), lambda a: None, MemoryLog()
+        ).snapshot()
+    )
 
 
 def test_kill_9_mid_testbed_arm_then_recover(

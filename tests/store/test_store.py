@@ -15,7 +15,7 @@ import pytest
 
 from loadtrial.env.model import Action
 from loadtrial.errors import ExitCode, StoreError
-from loadtrial.findings import Finding
+from loadtrial.findings import Finding, SloEvidence
 from loadtrial.load import histogram
 from loadtrial.load.model import IntervalStats
 from loadtrial.observe.model import Sample
@@ -54,11 +54,12 @@ def test_round_trip_of_every_record(tmp_path: Path) -> None:
         store.add_action(tid, rid, Action("apply", 1.0, 2.0, "ok", detail={"cmd": "true"}))
         store.add_snapshot(rid, "before", {"db.writer": "db-1"})
         store.finish_run(rid, "aborted", "too many errors")
-        store.save_findings(tid, [Finding("slo", "run 1", "p99 met", "pass", {"p99_us": 3000})])
+        met = SloEvidence(10, 0, 0.0, 5.0, 2.0, ((99.0, 3000.0),), None, ())
+        store.save_findings(tid, [Finding("slo", "run 1", "p99 met", "pass", met)])
         store.finish_trial(tid, "complete")
         data = store.load_trial(tid)
         assert store.latest_trial_id() == tid
-        assert store.load_findings(tid)[0].evidence == {"p99_us": 3000}
+        assert store.load_findings(tid)[0].evidence == met  # p99_us 3000 comes back
     run = data.runs[0]
     assert data.info.file_text == "a: ${X}" and data.info.status == "complete"
     assert run.info.status == "aborted" and run.info.params == {"n": 2} and run.info.warmup_s == 1

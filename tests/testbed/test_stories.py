@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 from loadtrial.commands.demo import run_demo
-from loadtrial.findings import Finding
+from loadtrial.findings import Finding, evidence_json
 from loadtrial.store import Store
 from loadtrial.store.model import RunData
 
@@ -63,7 +63,7 @@ def _verdicts(findings: tuple[Finding, ...]) -> dict[str, str]:
 def _bottleneck(findings: tuple[Finding, ...], arm: str) -> Mapping[str, object]:
     for f in findings:
         if f.kind == "bottleneck" and f.arm == arm:
-            return f.evidence
+            return evidence_json(f.evidence)  # the keys analyze --json prints
     return {}
 
 

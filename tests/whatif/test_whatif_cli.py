@@ -70,9 +70,14 @@ def _model_file(tmp_path: Path) -> Path:
 def test_cli_sweep_prints_the_knee(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = _model_file(tmp_path)
     assert main(["whatif", "--model", str(path), "--sweep", "rate=10..50:10"]) == 0
-    out = capsys.readouterr().out
+    printed = capsys.readouterr()
+    out = printed.out
     assert "knee: keeps up to" in out and "db connections" in out
     assert len([line for line in out.splitlines() if line.strip().endswith("connections")]) >= 1
+    assert "[1/5] 10/s ..." in printed.err  # progress, on stderr
+    assert main(["-q", "whatif", "--model", str(path), "--sweep", "rate=10..50:10"]) == 0
+    quiet = capsys.readouterr()
+    assert quiet.err == "" and quiet.out == out  # -q: the result, without the progress
 
 
 def test_cli_errors_exit_2_with_a_hint(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

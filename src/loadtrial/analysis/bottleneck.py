@@ -21,23 +21,54 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import numpy.typing as npt
 
 from loadtrial.analysis.runview import RunView
 from loadtrial.analysis.saturation import ResourceUse, of_capacity
-from loadtrial.findings import Finding
+from loadtrial.findings import (
+    BottleneckEvidence,
+    Demand,
+    Finding,
+    Limit,
+    NoBottleneck,
+    QuietTier,
+)
 
 FloatArray = npt.NDArray[np.float64]
 ONSET_SLACK_S = 2.0
 ONSET_LEAD_S = 10.0
 NOT_HELP_BELOW = 0.70  # a tier whose busiest resource peaked below this is not the limit
 MET_OFFERED = 0.95  # goodput at least this share of the offered rate: nothing held it back
-PER_RESOURCE_ONLY = ("not_helping", "tier", "quiet")  # figures not copied into evidence
 ACRONYMS = {"cpu": "CPU", "io": "I/O", "rss": "RSS"}
+
+
+@dataclass(frozen=True)
+class RunFigures:
+    """A run's figures the attribution is timed and bounded against."""
+
+    onset_s: int | None  # the earlier of the latency and error onsets
+    latency_onset_s: int | None
+    error_onset_s: int | None
+    throughput_per_s: float  # completed per second in the steady window (X)
+    steady_offered_per_s: float | None
+    peaks: dict[str, float]  # resource -> peak utilisation
+    demand: dict[str, Demand]  # resource -> its service demand and bound
+    d_max: str  # the resource with the largest demand
+    error_series: dict[str, float]  # error series -> when its errors began
+    at_capacity: dict[str, float] | None = None  # full but not limiting: the run met its load
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One resource that saturated in a run: the limit it would be, and what would not help."""
+
+    limit: Limit
+    tier: str
+    not_helping: tuple[str, ...]
+    quiet: dict[str, tuple[str, float]]  # see _quiet_tiers
 
 
 @dataclass(frozen=True)
@@ -48,9 +79,10 @@ class Call:
     arm: str
     name: str
     tier: str
-    evidence: dict[str, Any] = field(default_factory=dict)
+    figures: RunFigures
+    limit: Limit | None = None  # None: nothing saturated (the tier's errors, or nothing)
     not_helping: tuple[str, ...] = ()
-    saturated: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> its figures
+    saturated: dict[str, Candidate] = field(default_factory=dict)  # name -> candidate
     quiet: dict[str, tuple[str, float]] = field(default_factory=dict)  # see _quiet_tiers
 
 
@@ -88,12 +120,12 @@ def _key(u: ResourceUse, onset: int | None, corr: float) -> tuple[float, ...]:
     return (1.0, 2.0 * timely + corr + proximity + u.saturated_share, u.peak_util)
 
 
-def _demand(u: ResourceUse, x_per_s: float) -> dict[str, float] | None:
+def _demand(u: ResourceUse, x_per_s: float) -> Demand | None:
     """Operational-law figures of a resource: D = U / X and the bound 1/D."""
     if x_per_s <= 0 or not u.mean_util > 0:
         return None
     d = u.mean_util / x_per_s
-    return {"demand_ms": d * 1000.0, "bound_per_s": 1.0 / d, "mean_util": u.mean_util}
+    return Demand(demand_ms=d * 1000.0, bound_per_s=1.0 / d, mean_util=u.mean_util)
 
 
 def _quiet_tiers(uses: Sequence[ResourceUse], tier: str) -> dict[str, tuple[str, float]]:
@@ -149,48 +181,44 @@ def attribute_run(view: RunView, uses: Sequence[ResourceUse]) -> Call:
         scored.append((_key(u, onset, corr), u, corr))
     scored.sort(key=lambda item: item[0], reverse=True)
     demands = {u.name: d for _, u, _ in scored if (d := _demand(u, x)) is not None}
-    d_max = max(demands, key=lambda n: demands[n]["demand_ms"], default="")
+    d_max = max(demands, key=lambda n: demands[n].demand_ms, default="")
     errs = {u.name: u.errors_at_s for u in uses if u.is_error and u.errors_at_s is not None}
-    ev: dict[str, Any] = {
-        "onset_s": onset,
-        "latency_onset_s": view.latency_onset_s,
-        "error_onset_s": view.error_onset_s,
-        "throughput_per_s": x,
-        "steady_offered_per_s": (
+    figures = RunFigures(
+        onset_s=onset, latency_onset_s=view.latency_onset_s, error_onset_s=view.error_onset_s,
+        throughput_per_s=x,
+        steady_offered_per_s=(
             float(np.median(view.in_window(view.offered))) if view.window.length_s else None
         ),
-        "peaks": {u.name: u.peak_util for _, u, _ in scored},
-        "demand": demands,
-        "d_max": d_max,
-        "error_series": errs,
-    }
+        peaks={u.name: u.peak_util for _, u, _ in scored}, demand=demands, d_max=d_max,
+        error_series=errs,
+    )  # fmt: skip
     top = scored[0] if scored else None
     if top is not None and top[1].saturated_at_s is not None and not held_back(view):
         # full, yet latency and errors stayed level and every offered request was served:
         # at capacity, but it did not (yet) limit anything
-        ev["at_capacity"] = {u.name: u.peak_util for _, u, _ in scored if u.saturated_at_s}
+        full = {u.name: u.peak_util for _, u, _ in scored if u.saturated_at_s}
+        figures = replace(figures, at_capacity=full)
         top = None
     if top is None or top[1].saturated_at_s is None:
         tiers_with_errors = sorted({n.split(".", 1)[0] for n in errs})
         tier = tiers_with_errors[0] if len(tiers_with_errors) == 1 else ""
         name = f"{tier} (errors)" if tier else ""
-        quiet = _quiet_tiers(uses, tier)
-        return Call(view.run_id, view.arm, name, tier, ev, _not_helping(uses, tier), quiet=quiet)
-    saturated: dict[str, dict[str, Any]] = {
-        v.name: {"resource": v.name, "tier": v.tier, "saturated_at_s": v.saturated_at_s,
-                 "peak_util": v.peak_util, "capacity": v.capacity, "unit": v.unit,
-                 "correlation": c,
-                 "score": k[1], "not_helping": _not_helping(uses, v.tier),
-                 "quiet": _quiet_tiers(uses, v.tier),
-                 "offered_per_s": _offered_at(view, v.saturated_at_s)}
+        return Call(view.run_id, view.arm, name, tier, figures, None, _not_helping(uses, tier),
+                    quiet=_quiet_tiers(uses, tier))  # fmt: skip
+    saturated = {
+        v.name: Candidate(
+            Limit(resource=v.name, saturated_at_s=v.saturated_at_s, peak_util=v.peak_util,
+                  capacity=v.capacity, unit=v.unit, correlation=c, score=k[1],
+                  offered_per_s=_offered_at(view, v.saturated_at_s)),
+            v.tier, _not_helping(uses, v.tier), _quiet_tiers(uses, v.tier),
+        )
         for k, v, c in scored
         if v.saturated_at_s is not None
     }  # fmt: skip
     u = top[1]
-    ev.update({k: v for k, v in saturated[u.name].items() if k not in PER_RESOURCE_ONLY})
     return Call(
-        view.run_id, view.arm, u.name, u.tier, ev, _not_helping(uses, u.tier), saturated,
-        _quiet_tiers(uses, u.tier),
+        view.run_id, view.arm, u.name, u.tier, figures, saturated[u.name].limit,
+        _not_helping(uses, u.tier), saturated, _quiet_tiers(uses, u.tier),
     )  # fmt: skip
 
 
@@ -202,49 +230,49 @@ def label(name: str) -> str:
     return " ".join(ACRONYMS.get(w.lower(), w) for w in words)
 
 
-def _when(ev: dict[str, Any]) -> str:
+def _when(fig: RunFigures, limit: Limit) -> str:
     """How the saturation lines up with the rise of latency and errors."""
-    onset, sat = ev.get("onset_s"), float(ev["saturated_at_s"])
+    onset, sat = fig.onset_s, limit.saturated_at_s
     if onset is None:
         return ""
     if not -ONSET_SLACK_S <= onset - sat <= ONSET_LEAD_S:
         return f"; latency/errors rose at t={onset:.0f}s"
-    rose = {w: t for w, t in (("latency", ev.get("latency_onset_s")),
-                              ("errors", ev.get("error_onset_s"))) if t is not None}  # fmt: skip
+    rose = {w: t for w, t in (("latency", fig.latency_onset_s),
+                              ("errors", fig.error_onset_s)) if t is not None}  # fmt: skip
     if len(rose) == 2 and abs(rose["latency"] - rose["errors"]) > ONSET_SLACK_S:
         first, second = sorted(rose, key=lambda w: rose[w])
         return f", when {first} rose ({second} from t={rose[second]:.0f}s)"
     return f", when {' and '.join(rose) or 'latency/errors'} rose"
 
 
-def _knee(ev: dict[str, Any]) -> str:
+def _knee(fig: RunFigures, limit: Limit) -> str:
     """ " at 32/s offered" when it saturated while the load was still ramping up (below 90 %
     of the steady level): that rate is the capacity the ramp found."""
-    at, steady = ev.get("offered_per_s"), ev.get("steady_offered_per_s")
+    at, steady = limit.offered_per_s, fig.steady_offered_per_s
     if at is None or not steady or at >= 0.9 * steady:
         return ""
-    onset, sat = ev.get("onset_s"), float(ev["saturated_at_s"])
+    onset, sat = fig.onset_s, limit.saturated_at_s
     if sat < 1 or onset is None or not -ONSET_SLACK_S <= onset - sat <= ONSET_LEAD_S:
         return ""  # full from the start, or latency did not move with it: no knee
     return f" at {at:.0f}/s offered"
 
 
-def _sentence(call: Call, runs: int, agree: int) -> str:
+def _sentence(call: Call, limit: Limit, runs: int, agree: int) -> str:
     """One sentence: what limited the arm, the evidence in numbers, what did not."""
-    ev = call.evidence
+    fig = call.figures
     head = f"{label(call.name)} limited throughput in arm {call.arm}"
     if agree < runs:
         head += f" (saturated in {agree} of {runs} runs)"
     text = (
-        f"{head}: {call.name} at {ev['peak_util']:.0%}"
-        f"{of_capacity(ev['capacity'], ev.get('unit', ''))} "
-        f"from t={ev['saturated_at_s']:.0f}s{_knee(ev)}{_when(ev)}"
+        f"{head}: {call.name} at {limit.peak_util:.0%}"
+        f"{of_capacity(limit.capacity, limit.unit)} "
+        f"from t={limit.saturated_at_s:.0f}s{_knee(fig, limit)}{_when(fig, limit)}"
     )
-    d = ev["demand"].get(call.name)
+    d = fig.demand.get(call.name)
     if d:
-        text += f"; X ≤ 1/D = {d['bound_per_s']:.0f}/s (measured {ev['throughput_per_s']:.0f}/s)"
+        text += f"; X ≤ 1/D = {d.bound_per_s:.0f}/s (measured {fig.throughput_per_s:.0f}/s)"
     mine = label(call.name)
-    others = sorted({label(n) for n in ev.get("also_saturated", [])} - {mine})
+    others = sorted({label(n) for n in limit.also_saturated or ()} - {mine})
     if others:
         text += ". Also saturated: " + ", ".join(others)
     if call.quiet:
@@ -259,8 +287,8 @@ def _arm_choice(calls: Sequence[Call]) -> tuple[str, int, Call | None]:
     saturated, and the call of the run where it scored best (re-centred on it)."""
     totals: dict[str, float] = {}
     for c in calls:
-        for name, fig in c.saturated.items():
-            totals[name] = totals.get(name, 0.0) + float(fig["score"])
+        for name, cand in c.saturated.items():
+            totals[name] = totals.get(name, 0.0) + cand.limit.score
     if not totals:
         votes = Counter(c.name for c in calls)
         name, agree = votes.most_common(1)[0] if votes else ("", 0)
@@ -268,14 +296,11 @@ def _arm_choice(calls: Sequence[Call]) -> tuple[str, int, Call | None]:
     ranked = sorted(totals, key=lambda n: totals[n], reverse=True)
     name = ranked[0]
     seen = [c for c in calls if name in c.saturated]
-    best = max(seen, key=lambda c: float(c.saturated[name]["score"]))
-    fig = best.saturated[name]
-    ev = {**best.evidence, **{k: v for k, v in fig.items() if k not in PER_RESOURCE_ONLY}}
-    ev["also_saturated"] = ranked[1:]
-    call = Call(
-        best.run_id, best.arm, name, str(fig["tier"]), ev, tuple(fig["not_helping"]),
-        quiet=dict(fig["quiet"]),
-    )  # fmt: skip
+    best = max(seen, key=lambda c: c.saturated[name].limit.score)
+    cand = best.saturated[name]
+    limit = replace(cand.limit, also_saturated=tuple(ranked[1:]))
+    call = Call(best.run_id, best.arm, name, cand.tier, best.figures, limit, cand.not_helping,
+                quiet=cand.quiet)  # fmt: skip
     return name, len(seen), call
 
 
@@ -296,8 +321,8 @@ def arm_bottleneck(arm: str, calls: Sequence[Call], missing_tiers: Sequence[str]
     name, agree, chosen = _arm_choice(calls)
     per_run = {str(c.run_id): c.name or "none" for c in calls}
     if chosen is None or not name:
-        peaks = dict(chosen.evidence.get("peaks", {})) if chosen else {}
-        full = dict(chosen.evidence.get("at_capacity", {})) if chosen else {}
+        peaks = dict(chosen.figures.peaks) if chosen else {}
+        full = dict(chosen.figures.at_capacity or {}) if chosen else {}
         if full:
             names = ", ".join(f"{n} at {p:.0%}" for n, p in full.items())
             text = (
@@ -307,25 +332,32 @@ def arm_bottleneck(arm: str, calls: Sequence[Call], missing_tiers: Sequence[str]
         else:
             text = f"no observed resource saturated in arm {arm}{_busiest(peaks)}"
         text += _unobserved(missing_tiers)
-        ev = {"per_run": per_run, "missing_tiers": list(missing_tiers), "peaks": peaks,
-              "at_capacity": full}  # fmt: skip
+        ev = NoBottleneck(per_run, tuple(missing_tiers), peaks, full)
         return Finding("bottleneck", f"arm {arm}", text, "none", ev, arm)
-    if chosen.evidence.get("resource") is None:
-        errs = ", ".join(chosen.evidence["error_series"])
+    if chosen.limit is None:
+        errs = ", ".join(chosen.figures.error_series)
         text = (
             f"{chosen.tier} reported errors in arm {arm} ({errs}) but no observed resource "
             f"saturated{_unobserved(missing_tiers)}"
         )
     else:
-        text = _sentence(chosen, len(calls), agree)
-    out: dict[str, Any] = {
-        **chosen.evidence,
-        "per_run": per_run,
-        "runs_saturated": agree,
-        "runs": len(calls),
-        "not_helping": list(chosen.not_helping),
-        "not_limits": {t: {"series": n, "peak_util": p} for t, (n, p) in chosen.quiet.items()},
-        "missing_tiers": list(missing_tiers),
-        "tier": chosen.tier,
-    }
-    return Finding("bottleneck", f"arm {arm}", text, name, out, arm)
+        text = _sentence(chosen, chosen.limit, len(calls), agree)
+    return Finding("bottleneck", f"arm {arm}", text, name, _evidence(chosen, calls, agree,
+                   missing_tiers), arm)  # fmt: skip
+
+
+def _evidence(
+    chosen: Call, calls: Sequence[Call], agree: int, missing_tiers: Sequence[str]
+) -> BottleneckEvidence:
+    """The evidence of an arm's bottleneck: the chosen run's figures and limit, the vote."""
+    f = chosen.figures
+    return BottleneckEvidence(
+        tier=chosen.tier, per_run={str(c.run_id): c.name or "none" for c in calls},
+        runs_saturated=agree, runs=len(calls), not_helping=chosen.not_helping,
+        not_limits={t: QuietTier(n, p) for t, (n, p) in chosen.quiet.items()},
+        missing_tiers=tuple(missing_tiers), onset_s=f.onset_s,
+        latency_onset_s=f.latency_onset_s, error_onset_s=f.error_onset_s,
+        throughput_per_s=f.throughput_per_s, steady_offered_per_s=f.steady_offered_per_s,
+        peaks=f.peaks, demand=f.demand, d_max=f.d_max, error_series=f.error_series,
+        at_capacity=f.at_capacity, limit=chosen.limit,
+    )  # fmt: skip

@@ -15,9 +15,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from loadtrial.analysis.compare import Comparison, comparison_evidence, describe
+from loadtrial.analysis.compare import Comparison, comparison_effect, describe
 from loadtrial.analysis.confounders import Confounder
-from loadtrial.findings import Finding
+from loadtrial.findings import (
+    Effect,
+    Finding,
+    JsonValue,
+    SloClaimFigures,
+    SloEvidence,
+    VerdictEvidence,
+)
 from loadtrial.spec.model import Claim
 
 SUPPORTS = {
@@ -72,7 +79,7 @@ def judge_comparison(
     """The verdict of a `vs` claim from its comparison."""
     status, reason = _status(claim, c)
     numbers = describe(c)
-    return _verdict(index, claim, status, reason, numbers, confounders, comparison_evidence(c))
+    return _verdict(index, claim, status, reason, numbers, confounders, comparison_effect(c))
 
 
 def judge_slo(
@@ -84,9 +91,7 @@ def judge_slo(
 ) -> Finding:
     """The verdict of a `meets_slo` claim from the arm's pooled and per-run SLO findings."""
     if arm_slo is None or arm_slo.status == "no_data":
-        return _verdict(
-            index, claim, "inconclusive", "no valid run of the arm", "", confounders, {}
-        )
+        return _verdict(index, claim, "inconclusive", "no valid run of the arm", "", confounders)
     met = arm_slo.status == "pass"
     fails = sum(1 for f in run_slos if f.status == "fail")
     if met and fails:
@@ -98,8 +103,9 @@ def judge_slo(
         status, reason = "supported", arm_slo.summary
     else:
         status, reason = "refuted", arm_slo.summary
-    ev = {"arm_slo": dict(arm_slo.evidence), "runs_failing": fails, "runs": len(run_slos)}
-    return _verdict(index, claim, status, reason, "", confounders, ev)
+    assert isinstance(arm_slo.evidence, SloEvidence), "an slo finding carries SloEvidence"
+    figures = SloClaimFigures(arm_slo.evidence, fails, len(run_slos))
+    return _verdict(index, claim, status, reason, "", confounders, slo=figures)
 
 
 def _verdict(
@@ -109,7 +115,9 @@ def _verdict(
     reason: str,
     numbers: str,
     confounders: Sequence[Confounder],
-    evidence: dict[str, object],
+    effect: Effect | None = None,
+    *,
+    slo: SloClaimFigures | None = None,
 ) -> Finding:
     facts = sorted({c.fact for c in confounders})
     if facts:
@@ -118,10 +126,6 @@ def _verdict(
     text = f"claim {index + 1} ({claim_text(claim)}): {status.upper()}"
     text += f" — {numbers}" if numbers else ""
     text += f"; {reason}"
-    ev = {
-        **evidence,
-        "claim": claim.model_dump(exclude_none=True),
-        "reason": reason,
-        "confounded_by": facts,
-    }
+    stated: dict[str, JsonValue] = claim.model_dump(mode="json", exclude_none=True)
+    ev = VerdictEvidence(stated, reason, tuple(facts), effect, slo)
     return Finding("verdict", f"claim {index + 1}", text, status, ev, claim.arm)

@@ -27,6 +27,7 @@ import numpy as np
 import numpy.typing as npt
 
 from loadtrial.analysis.estimate import ArmSpread, WindowSample, arm_spread, from_scale, to_scale
+from loadtrial.findings import Effect
 from loadtrial.units import format_ms
 
 FloatArray = npt.NDArray[np.float64]
@@ -226,24 +227,11 @@ def describe(c: Comparison) -> str:
     )
 
 
-def comparison_evidence(c: Comparison) -> dict[str, object]:
-    """The JSON-able numbers of a comparison."""
-    return {
-        "metric": c.metric,
-        "unit": UNITS.get(c.metric, ""),
-        "arm": c.arm,
-        "vs": c.vs,
-        "request": c.request,
-        "level_arm": c.level_arm,
-        "level_vs": c.level_vs,
-        "difference": c.difference,
-        "relative": c.relative,
-        "ci": list(c.ci),
-        "relative_ci": list(c.relative_ci),
-        "p_value": c.p_value,
-        "df": c.df,
-        "tolerance": c.tolerance,
-        "n_runs": list(c.n_runs),
-        "test": "t over runs",
-        "reason": c.reason,
-    }
+def comparison_effect(c: Comparison) -> Effect:
+    """The numbers of a comparison, as a comparison or a verdict finding carries them."""
+    return Effect(
+        metric=c.metric, unit=UNITS.get(c.metric, ""), arm=c.arm, vs=c.vs, request=c.request,
+        level_arm=c.level_arm, level_vs=c.level_vs, difference=c.difference,
+        relative=c.relative, ci=c.ci, relative_ci=c.relative_ci, p_value=c.p_value, df=c.df,
+        tolerance=c.tolerance, n_runs=c.n_runs, test="t over runs",
+    )  # fmt: skip

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from loadtrial.abilities import Governance
-from loadtrial.findings import Finding
+from loadtrial.findings import ConfounderEvidence, Finding
 
 VOLATILE_PREFIX = "volatile."
 VOLATILE_WORDS = frozenset(
@@ -259,11 +259,7 @@ def confounder_findings(found: Sequence[Confounder]) -> list[Finding]:
             c.fact,
             f"confounder: {c.why}",
             "confounded",
-            {
-                "fact": c.fact,
-                "arms": list(c.arms),
-                "values": {k: list(v) for k, v in c.values.items()},
-            },
+            ConfounderEvidence(c.fact, c.arms, dict(c.values)),
             c.arms[0] if len(c.arms) == 1 else "",
         )
         for c in found

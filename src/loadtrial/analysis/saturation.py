@@ -19,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from loadtrial.analysis.windows import Window
-from loadtrial.findings import Finding
+from loadtrial.findings import Evidence, Finding, ResourceErrors, ResourceSaturated
 from loadtrial.observe.model import is_use
 from loadtrial.store.model import Series
 
@@ -221,28 +221,16 @@ def saturation_findings(uses: Sequence[ResourceUse], arm: str, run_id: int) -> l
             text = (
                 f"{u.name}: errors from t={u.errors_at_s:.0f}s (total {count_text(u.error_total)})"
             )
-            ev = {
-                "errors_at_s": u.errors_at_s,
-                "error_total": round(u.error_total, 3),
-                "kind": "errors",
-                "series": u.name,
-                "tier": u.tier,
-            }
+            ev: Evidence = ResourceErrors(u.errors_at_s, round(u.error_total, 3), u.name, u.tier)
             out.append(Finding("saturation", u.name, text, "errors", ev, arm, run_id))
         elif u.saturated_at_s is not None:
             text = (
                 f"{u.name} saturated from t={u.saturated_at_s:.0f}s: peak {u.peak_util:.0%}"
                 f"{u.of_capacity}, {u.saturated_s:.0f}s at ≥ {SATURATED_UTIL:.0%}"
             )
-            ev = {
-                "saturated_at_s": u.saturated_at_s,
-                "peak_util": u.peak_util,
-                "mean_util": u.mean_util,
-                "capacity": u.capacity,
-                "saturated_s": u.saturated_s,
-                "series": u.name,
-                "tier": u.tier,
-                "kind": "utilisation",
-            }
+            ev = ResourceSaturated(
+                u.saturated_at_s, u.peak_util, u.mean_util, u.capacity, u.saturated_s, u.name,
+                u.tier,
+            )  # fmt: skip
             out.append(Finding("saturation", u.name, text, "saturated", ev, arm, run_id))
     return out

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from loadtrial import findings
 from loadtrial.errors import UserError
 
 FloatArray = npt.NDArray[np.float64]
@@ -55,6 +56,20 @@ class UslFit:
         }
         out["n_points"] = self.n_points
         return out
+
+    def evidence(self, points: tuple[tuple[float, float], ...], over: str) -> findings.UslFit:
+        """The evidence of a `scalability` finding: the fit (∞ as None) over `points`."""
+
+        def finite(v: float) -> float | None:
+            return v if math.isfinite(v) else None
+
+        return findings.UslFit(
+            sigma=finite(self.sigma), kappa=finite(self.kappa), lam=finite(self.lam),
+            sigma_se=finite(self.sigma_se), kappa_se=finite(self.kappa_se),
+            lambda_se=finite(self.lam_se), peak_n=finite(self.peak_n),
+            peak_throughput=finite(self.peak_throughput), r2=finite(self.r2),
+            n_points=self.n_points, points=points, over=over,
+        )  # fmt: skip
 
 
 def usl(n: FloatArray, sigma: float, kappa: float, lam: float) -> FloatArray:

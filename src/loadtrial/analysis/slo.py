@@ -12,13 +12,14 @@ Per-arm figures merge the runs' histograms; percentiles are never averaged.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 
 from loadtrial.analysis import hist
 from loadtrial.analysis.runview import RunView
-from loadtrial.findings import Finding
+from loadtrial.findings import Finding, RunWindow, SloEvidence, ValidityEvidence
+from loadtrial.findings import Objective as JudgedObjective
 from loadtrial.load import watch
 from loadtrial.spec.model import SloSpec
 from loadtrial.store.model import RunData
@@ -112,32 +113,41 @@ def slo_breaches(fig: SloFigures, slo: SloSpec) -> list[str]:
     return [o.breach() for o in slo_objectives(fig, slo) if not o.met]
 
 
-def _evidence(fig: SloFigures) -> dict[str, object]:
-    lat = {f"p{p:g}_us": (None if np.isnan(v) else v) for p, v in fig.latency_us.items()}
-    return {
-        "requests": fig.requests,
-        "errors": fig.errors,
-        "error_rate": fig.error_rate,
-        "throughput_per_s": fig.throughput_per_s,
-        "seconds": fig.seconds,
-        **lat,
-    }
+def _evidence(
+    fig: SloFigures, slo: SloSpec, breaches: Sequence[str] | None, window: RunWindow | None
+) -> SloEvidence:
+    """The figures and the judged objectives (`breaches` None: nothing was measured)."""
+    lat = tuple((p, None if np.isnan(v) else float(v)) for p, v in fig.latency_us.items())
+    objectives = tuple(
+        JudgedObjective(o.name, o.limit, o.value, o.met) for o in slo_objectives(fig, slo)
+    )
+    return SloEvidence(
+        requests=fig.requests, errors=fig.errors, error_rate=fig.error_rate,
+        throughput_per_s=fig.throughput_per_s, seconds=fig.seconds, latency_us=lat,
+        request=slo.request, objectives=objectives,
+        breaches=None if breaches is None else tuple(breaches), window=window,
+    )  # fmt: skip
 
 
-def slo_finding(subject: str, fig: SloFigures, slo: SloSpec, **where: object) -> Finding:
-    """One `slo` finding for a run or an arm (of `slo.request`'s figures when it names one:
-    the summary says so and the evidence carries `request`)."""
-    arm = str(where.get("arm", ""))
+def slo_finding(
+    subject: str,
+    fig: SloFigures,
+    slo: SloSpec,
+    *,
+    arm: str = "",
+    run_id: int | None = None,
+    window: RunWindow | None = None,
+) -> Finding:
+    """One `slo` finding for a run (with its steady `window`) or an arm (of
+    `slo.request`'s figures when it names one: the summary says so and the evidence
+    carries `request`)."""
     label = subject if slo.request is None else f"{subject} (request {slo.request})"
-    run_id = where.get("run_id")
-    rid = run_id if isinstance(run_id, int) else None
+    rid = run_id
     if fig.requests == 0:
         text = f"{label}: no valid run measured anything, so its SLO is not met"
         if rid is not None:
             text = f"{label}: no requests measured in its steady window"
-        objectives = [asdict(o) for o in slo_objectives(fig, slo)]
-        ev = {**_evidence(fig), "objectives": objectives, "request": slo.request}
-        return Finding("slo", subject, text, "no_data", ev, arm, rid)
+        return Finding("slo", subject, text, "no_data", _evidence(fig, slo, None, window), arm, rid)
     breaches = slo_breaches(fig, slo)
     figures = (
         f"p99 {format_ms(fig.latency_us[99.0])}, errors {fig.error_rate:.2%}, "
@@ -150,12 +160,7 @@ def slo_finding(subject: str, fig: SloFigures, slo: SloSpec, **where: object) ->
         summary = f"{label} meets the SLO ({figures})"
     else:  # nothing to meet: say the figures, not a pass the trial never asked for
         summary = f"{label}: {figures} (the trial declares no slo)"
-    ev = {
-        **_evidence(fig),
-        "request": slo.request,
-        "breaches": breaches,
-        "objectives": [asdict(o) for o in slo_objectives(fig, slo)],
-    }
+    ev = _evidence(fig, slo, breaches, window)
     return Finding("slo", subject, summary, "fail" if breaches else "pass", ev, arm, rid)
 
 
@@ -215,14 +220,11 @@ def validity_finding(
     if missing:
         notes.append(f"no samples from: {', '.join(missing)}")
     subject, arm, rid = f"run {run.info.run_id}", run.info.arm, run.info.run_id
-    ev = {
-        "reasons": invalid,
-        "notes": notes,
-        "missing_tiers": missing,
-        "requests": int(view.in_window(view.completed).sum()),
-        "status": run.info.status,
-        "abort_reason": run.info.abort_reason,
-    }
+    ev = ValidityEvidence(
+        reasons=tuple(invalid), notes=tuple(notes), missing_tiers=tuple(missing),
+        requests=int(view.in_window(view.completed).sum()), status=run.info.status,
+        abort_reason=run.info.abort_reason,
+    )  # fmt: skip
     if invalid:
         text = f"{subject} ({arm}) is invalid: " + "; ".join(invalid)
         return Finding("validity", subject, text, "invalid", ev, arm, rid)

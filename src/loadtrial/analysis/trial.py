@@ -9,14 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from typing import Any
 
 from loadtrial.analysis import bottleneck, claims, confounders, saturation, slo
-from loadtrial.analysis.compare import Comparison, compare_arms, comparison_evidence, describe
+from loadtrial.analysis.compare import Comparison, compare_arms, comparison_effect, describe
 from loadtrial.analysis.estimate import WindowSample
 from loadtrial.analysis.runview import RunView, build_run_view
 from loadtrial.analysis.usl_points import scalability_findings
-from loadtrial.findings import Finding
+from loadtrial.findings import ComparisonEvidence, Finding, RunWindow
 from loadtrial.spec.model import Trial, request_name
 from loadtrial.store.model import TrialData
 
@@ -46,10 +45,12 @@ def _slo_findings(
     valid = [v for v in views.values() if v.run_id in valid_ids]
     for v in views.values():
         f = slo.slo_finding(
-            f"run {v.run_id}", slo.pooled_figures([v]), trial.slo, arm=v.arm, run_id=v.run_id
-        )
-        f = Finding(
-            f.kind, f.subject, f.summary, f.status, {**f.evidence, **_window_ev(v)}, f.arm, f.run_id
+            f"run {v.run_id}",
+            slo.pooled_figures([v]),
+            trial.slo,
+            arm=v.arm,
+            run_id=v.run_id,
+            window=_window(v),
         )
         out.append(f)
         if v.run_id in valid_ids:
@@ -62,14 +63,11 @@ def _slo_findings(
     return out, pooled, per_run
 
 
-def _window_ev(v: RunView) -> dict[str, Any]:
-    return {
-        "window_start_s": v.window.start_s,
-        "window_end_s": v.window.end_s,
-        "window_how": v.window.how,
-        "latency_onset_s": v.latency_onset_s,
-        "error_onset_s": v.error_onset_s,
-    }
+def _window(v: RunView) -> RunWindow:
+    """The run's steady window and onsets, as its slo finding carries them."""
+    return RunWindow(
+        v.window.start_s, v.window.end_s, v.window.how, v.latency_onset_s, v.error_onset_s
+    )
 
 
 def _use_findings(
@@ -131,7 +129,7 @@ def _comparison_finding(c: Comparison) -> Finding:
     metric = f"{c.request} {c.metric}" if c.request else c.metric
     return Finding(
         "comparison", f"{c.arm} vs {c.vs}: {metric}", text, c.result,
-        comparison_evidence(c), c.arm,
+        ComparisonEvidence(comparison_effect(c), c.reason), c.arm,
     )  # fmt: skip
 
 

@@ -21,7 +21,7 @@ from loadtrial.analysis.bottleneck import held_back
 from loadtrial.analysis.runview import RunView
 from loadtrial.analysis.scalability import MIN_LEVELS, fit_usl
 from loadtrial.analysis.windows import stage_windows
-from loadtrial.findings import Finding
+from loadtrial.findings import Finding, UslNotFitted
 from loadtrial.spec.model import Trial
 from loadtrial.store.model import TrialData
 
@@ -66,7 +66,7 @@ def _finding(subject: str, pts: Sequence[tuple[float, float]]) -> Finding | None
         f"λ={fit.lam:.4g}/s per unit, R²={fit.r2:.3f}; peak at N*={peak}"
         + (f", ~{fit.peak_throughput:.0f}/s" if np.isfinite(fit.peak_throughput) else "")
     )
-    ev = {**fit.as_dict(), "points": [[a, b] for a, b in pts], "over": subject}
+    ev = fit.evidence(tuple(pts), subject)
     return Finding("scalability", f"usl {subject}", text, "fit", ev)
 
 
@@ -78,7 +78,7 @@ def _not_fitted(subject: str, pts: Sequence[tuple[float, float]]) -> Finding:
         f"{MIN_LEVELS} (arms that served their whole offered rate measured the load, "
         "not the capacity: raise the rate)"
     )
-    ev = {"points": [[a, b] for a, b in pts], "over": subject, "levels": levels}
+    ev = UslNotFitted(tuple(pts), subject, tuple(levels))
     return Finding("scalability", f"usl {subject}", text, "not_fitted", ev)
 
 

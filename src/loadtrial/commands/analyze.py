@@ -20,8 +20,10 @@ from rich.console import Console
 from rich.markup import escape
 
 from loadtrial.analysis import verdict_exit_code
+from loadtrial.commands.output import DEFAULT_OUTPUT, NORMAL, VERBOSE, Output
 from loadtrial.errors import ExitCode, LoadtrialError, UserError
 from loadtrial.findings import Finding
+from loadtrial.findings import finding_json as finding_doc
 from loadtrial.spec.model import Trial
 
 
@@ -59,10 +61,7 @@ def plain(value: Any) -> Any:
 
 def finding_json(f: Finding) -> dict[str, Any]:
     """One finding as JSON-able data."""
-    doc: dict[str, Any] = plain(
-        {"kind": f.kind, "subject": f.subject, "summary": f.summary, "status": f.status,
-         "arm": f.arm, "run_id": f.run_id, "evidence": dict(f.evidence)}
-    )  # fmt: skip
+    doc: dict[str, Any] = plain(finding_doc(f))
     return doc
 
 
@@ -124,10 +123,17 @@ def _print_verdict(data: Any, spec: Trial, findings: tuple[Finding, ...], consol
 
 
 def analyze_command(
-    trial: str | None, store_path: str, as_json: bool, *, raise_on_failure: bool = False
+    trial: str | None,
+    store_path: str,
+    as_json: bool,
+    *,
+    raise_on_failure: bool = False,
+    out: Output = DEFAULT_OUTPUT,
 ) -> int:
     """Analyse a stored trial, save and print its findings; return the exit code (or, with
-    `raise_on_failure`, raise VerdictExit carrying it when it is not 0)."""
+    `raise_on_failure`, raise VerdictExit carrying it when it is not 0). Progress goes to
+    `out` (-v: what was analysed and saved); -q also drops the terminal summary after the
+    findings (the findings and the exit code are the result and stay)."""
     from loadtrial.store import Store
 
     if not Path(store_path).exists():  # opening it would create an empty store
@@ -139,8 +145,10 @@ def analyze_command(
         spec = trial_of_text(data.info.file_text, data.info.file_path)
         from loadtrial.analysis.trial import analyze_trial  # scipy: only when analysing
 
+        out.progress(f"analysing trial {trial_id} ({len(data.runs)} runs) ...", VERBOSE)
         findings = analyze_trial(data, spec)
         store.save_findings(trial_id, findings)
+        out.progress(f"{len(findings)} findings saved in {store_path}", VERBOSE)
     code = verdict_exit_code(findings)
     if as_json:
         doc = {"trial_id": trial_id, "exit_code": code,
@@ -149,7 +157,8 @@ def analyze_command(
     else:
         console = Console()
         _print(findings, console)
-        _print_verdict(data, spec, findings, console)
+        if out.shows(NORMAL):
+            _print_verdict(data, spec, findings, console)
     if code and raise_on_failure:
         raise VerdictExit(exit_message(findings, code), code)
     return code
@@ -208,6 +217,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command("analyze")
     def analyze(
+        ctx: typer.Context,
         trial: Annotated[
             str | None, typer.Argument(help="trial id or name (default: latest)")
         ] = None,
@@ -217,7 +227,7 @@ def register(app: typer.Typer) -> None:
         as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
     ) -> None:
         """Analyse a stored trial: bottleneck, verdicts, confounders; store the findings."""
-        analyze_command(trial, store, as_json, raise_on_failure=True)
+        analyze_command(trial, store, as_json, raise_on_failure=True, out=Output.of(ctx))
 
     fit = typer.Typer(help="Fit models to measured data.", no_args_is_help=True)
 

@@ -38,3 +38,6 @@ class Output:
         """Write one line of progress to stderr when `level` is shown."""
         if self.shows(level):
             typer.echo(text, err=True)
+
+
+DEFAULT_OUTPUT = Output()  # a command function called without the root (tests, demo) shows NORMAL

@@ -20,6 +20,7 @@ from typing import Annotated, Literal
 import typer
 from rich.console import Console
 
+from loadtrial.commands.output import DEFAULT_OUTPUT, NORMAL, Output
 from loadtrial.errors import LoadtrialError, UserError
 from loadtrial.findings import Finding
 from loadtrial.spec.model import Trial
@@ -113,8 +114,10 @@ def report_command(
     console: Console,
     *,
     plain_js: bool = False,
+    out: Output = DEFAULT_OUTPUT,
 ) -> Path | None:
-    """Write the report; return the file written (None when JSON went to stdout)."""
+    """Write the report; return the file written (None when JSON went to stdout). The
+    terminal summary after an HTML page is progress: -q drops it."""
     from loadtrial.report import print_summary, to_json, write_html
 
     data, trial, findings = load_for_report(store_path, which)
@@ -135,7 +138,8 @@ def report_command(
         store_path=str(store_path.resolve()),
         compress_js=not plain_js,
     )
-    print_summary(data, trial, findings, console)
+    if out.shows(NORMAL):
+        print_summary(data, trial, findings, console)
     return path
 
 
@@ -144,6 +148,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command("report")
     def report(
+        ctx: typer.Context,
         which: Annotated[
             str,
             typer.Argument(
@@ -170,6 +175,7 @@ def register(app: typer.Typer) -> None:
         ] = False,
     ) -> None:
         """Write a trial's report: one self-contained HTML page (or JSON)."""
-        written = report_command(which, store, output, fmt, Console(), plain_js=plain_js)
-        if written is not None:
+        out = Output.of(ctx)
+        written = report_command(which, store, output, fmt, Console(), plain_js=plain_js, out=out)
+        if written is not None and out.shows(NORMAL):
             typer.echo(f"Report: {written}", err=fmt == "json")

@@ -136,6 +136,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command("demo")
     def demo_cmd(
+        ctx: typer.Context,
         story: str = typer.Argument("db-connections", help="the story to tell (see --list)"),
         list_: bool = typer.Option(False, "--list", help="list the stories and exit"),
         keep: bool = typer.Option(False, "--keep", help="leave the testbed up afterwards"),
@@ -147,6 +148,7 @@ def register(app: typer.Typer) -> None:
         if list_:
             typer.echo("\n".join(story_lines()))
             return
-        code = run_demo(typer.echo, story=story, keep=keep, quick=quick)
+        # the demo's narration is progress: to stderr, and -q silences it (the verdict stays)
+        code = run_demo(Output.of(ctx).progress, story=story, keep=keep, quick=quick)
         if code != ExitCode.OK:
             raise CommandExit(f"the demo trial ended with exit code {code}", code)

@@ -16,7 +16,7 @@ from rich.console import Console
 
 from loadtrial.analysis import analyze_trial, verdict_exit_code
 from loadtrial.errors import ExitCode
-from loadtrial.findings import Finding
+from loadtrial.findings import Finding, SloEvidence
 from loadtrial.report import print_summary
 from loadtrial.runner import TrialOutcome
 from loadtrial.spec.model import Trial
@@ -77,18 +77,22 @@ def _analyse(data: TrialData, trial: Trial) -> tuple[tuple[Finding, ...], str]:
 def run_lines(data: TrialData, findings: Sequence[Finding]) -> list[str]:
     """One line per run that ran: status, and the analysis' figures of its steady window
     (the numbers the report and `loadtrial analyze` show)."""
-    slo = {f.run_id: f.evidence for f in findings if f.kind == "slo" and f.run_id is not None}
+    slo = {
+        f.run_id: f.evidence
+        for f in findings
+        if isinstance(f.evidence, SloEvidence) and f.run_id is not None
+    }
     out = []
     for run in data.runs:
         i = run.info
         if i.status == "planned":
             continue
-        ev = slo.get(i.run_id, {})
-        p99, err = ev.get("p99_us"), ev.get("error_rate")
+        ev = slo.get(i.run_id)
+        p99 = ev.latency_at(99.0) if ev else None
         figures = (
-            f"{ev.get('throughput_per_s', 0.0):7.1f}/s  "
+            f"{ev.throughput_per_s:7.1f}/s  "
             f"p99 {'n/a' if p99 is None else format_ms(p99):>8}  "
-            f"errors {'n/a' if err is None or not ev.get('requests') else f'{err:.2%}'}"
+            f"errors {f'{ev.error_rate:.2%}' if ev.requests else 'n/a'}"
             if ev
             else "not analysed"
         )

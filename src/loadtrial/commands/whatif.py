@@ -20,6 +20,7 @@ from typing import Annotated, Any
 import typer
 
 from loadtrial.commands.analyze import _trial_id, plain, trial_of_text
+from loadtrial.commands.output import DEFAULT_OUTPUT, Output
 from loadtrial.errors import ExitCode, LoadtrialError, UserError
 
 DEFAULT_STORE = ".loadtrial/results.db"
@@ -169,8 +170,10 @@ def whatif_command(
     replications: int = 5,
     seed: int = 0,
     as_json: bool = False,
+    out: Output = DEFAULT_OUTPUT,
 ) -> None:
-    """Do what the flags ask (see the module docstring); raise SelfCheckExit on a miss."""
+    """Do what the flags ask (see the module docstring); raise SelfCheckExit on a miss.
+    Progress (a simulation takes seconds) goes to `out`: the root's -q hides it."""
     from loadtrial import whatif
 
     if self_check:
@@ -187,12 +190,11 @@ def whatif_command(
             _echo_model(model)
         return None
     if sweep_text is not None:
-        return _sweep(model, parse_sweep(sweep_text), seed, as_json)
+        return _sweep(model, parse_sweep(sweep_text), seed, as_json, out)
     if not as_json:  # progress: a simulation of thousands of requests per second takes a while
         span = sum(st.duration_s for st in model.stages)
         rate = model.rate_per_s
-        typer.echo(f"simulating 2 × {replications} runs of {span:.0f} s at {rate:.0f}/s ...",
-                   err=True)  # fmt: skip
+        out.progress(f"simulating 2 × {replications} runs of {span:.0f} s at {rate:.0f}/s ...")
     prediction = whatif.predict(model, replications=replications, seed=seed)
     if as_json:
         doc = {"model": whatif.to_doc(model), "prediction": _prediction_doc(prediction)}
@@ -207,14 +209,14 @@ def _sets(sets: dict[str, str]) -> str:
     return ", ".join(f"{k}={v}" for k, v in sets.items())
 
 
-def _sweep(model: Any, rates: list[float], seed: int, as_json: bool) -> None:
+def _sweep(model: Any, rates: list[float], seed: int, as_json: bool, out: Output) -> None:
     from loadtrial import whatif
     from loadtrial.whatif.predict import label
 
     points = []
     for i, r in enumerate(rates):
         if not as_json:  # progress: a sweep takes seconds per point
-            typer.echo(f"  [{i + 1}/{len(rates)}] {r:.0f}/s ...", err=True)
+            out.progress(f"  [{i + 1}/{len(rates)}] {r:.0f}/s ...")
         points.extend(whatif.sweep(model, [r], seed=seed))
     knee = whatif.find_knee(points)
     if as_json:
@@ -257,6 +259,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command("whatif")
     def whatif_cmd(
+        ctx: typer.Context,
         trial: Annotated[
             str | None, typer.Argument(help="trial id or name (default: latest)")
         ] = None,
@@ -285,4 +288,4 @@ def register(app: typer.Typer) -> None:
         whatif_command(store, trial, arm, model_file=model_file, show_model=show_model,
                        settings=settings, rate=rate, sweep_text=sweep_text,
                        self_check=self_check, replications=replications, seed=seed,
-                       as_json=as_json)  # fmt: skip
+                       as_json=as_json, out=Output.of(ctx))  # fmt: skip

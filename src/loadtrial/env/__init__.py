@@ -30,7 +30,10 @@ from collections.abc import Mapping
 from types import ModuleType
 from typing import Any
 
+from pydantic import TypeAdapter
+
 from loadtrial.env.model import Action, ActionSink, ApplyRecord, Facts, Provider, StepLog
+from loadtrial.env.settings import EnvSettings
 from loadtrial.errors import Problem, UserError
 
 __all__ = [
@@ -58,6 +61,9 @@ PROVIDERS: Mapping[str, str] = {
 }
 
 
+_SETTINGS: TypeAdapter[EnvSettings] = TypeAdapter(EnvSettings)
+
+
 def _module(name: str) -> ModuleType:
     if name not in PROVIDERS:
         known = ", ".join(sorted(PROVIDERS))
@@ -68,9 +74,12 @@ def _module(name: str) -> ModuleType:
 def make_provider(
     name: str, settings: Mapping[str, Any], sink: ActionSink, log: StepLog
 ) -> Provider:
-    """Return the provider `name` configured with `settings`; actions go to `sink`, each
-    step is journaled in `log` before it is taken."""
-    provider: Provider = _module(name).create(settings, sink, log)
+    """Return the provider `name` configured with `settings` (read once into its settings
+    model, which its `create` takes); actions go to `sink`, each step is journaled in `log`
+    before it is taken."""
+    module = _module(name)  # an unknown provider: the door's own message
+    model = _SETTINGS.validate_python({**settings, "provider": name})
+    provider: Provider = module.create(model, sink, log)
     return provider
 
 

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from loadtrial.env.model import ActionSink, ApplyRecord, Facts, Provider, StepLog
+from loadtrial.env.settings import NoneEnv
 from loadtrial.errors import Problem
 
 
@@ -29,7 +30,7 @@ class NoneProvider:
         return {}
 
 
-def create(settings: Mapping[str, Any], sink: ActionSink, log: StepLog) -> Provider:
+def create(settings: NoneEnv, sink: ActionSink, log: StepLog) -> Provider:
     """Return the none provider (settings, sink and log unused: it changes nothing)."""
     return NoneProvider()
 

@@ -5,9 +5,10 @@ In: the trial's `env:` mapping. Out: a frozen model of its provider, picked by `
 so a wrong type or an unknown key is a located problem of the trial file and `loadtrial
 schema` describes every provider. Arm parameters and what a type cannot say (an ARN that is
 not one, `{field}`s an arm does not set) are checked by the provider's own `problems`.
-A dump (`model_dump(exclude={"provider"})`) holds only the keys the user wrote, the mapping
-each provider's `create(settings, …)` reads. No provider module (boto3, the testbed) is
-imported here.
+Each provider's `create(settings, …)` takes its model (defaults held here, once); a dump
+(`model_dump(exclude={"provider"})`) holds only the keys the user wrote, the mapping the
+other doors (`env_key`, `problems`, `plan_calls`) read. No provider module (boto3, the
+testbed) is imported here.
 
 Each model also carries its provider's declarations (abilities), read as data by the
 checks, the runner and the analysis instead of comparing provider names:
@@ -62,7 +63,7 @@ class ShellEnv(ProviderSettings):
     apply: Commands | None = None  # templates: {param} is the arm's value, shell-quoted
     revert: Commands | None = None
     facts: dict[str, str] | None = None  # fact name -> command printing its value
-    timeout: Duration | None = None  # per command; default 60s
+    timeout: Duration = 60.0  # per command, seconds
     cwd: str | None = None
     # arm parameter -> the facts its commands set, e.g. {db_size: [db.instance_class]}:
     # only you know what your scripts change

@@ -48,22 +48,22 @@ from loadtrial.env.model import (
     Provider,
     StepLog,
 )
+from loadtrial.env.settings import ShellEnv
 from loadtrial.errors import Problem, ProviderError
-from loadtrial.units import parse_duration_s
 
 RESERVED_PARAMS = ("apply", "revert")
-DEFAULT_TIMEOUT_S = 60.0
 
 
 @dataclass(frozen=True)
 class ShellSettings:
-    """The validated `env:` settings of the shell provider."""
+    """The validated `env:` settings of the shell provider, as it runs them (the defaults
+    are the model's, env.settings.ShellEnv)."""
 
-    apply: tuple[str, ...] = ()
-    revert: tuple[str, ...] = ()
-    facts: tuple[tuple[str, str], ...] = ()
-    timeout_s: float = DEFAULT_TIMEOUT_S
-    cwd: str | None = None
+    apply: tuple[str, ...]
+    revert: tuple[str, ...]
+    facts: tuple[tuple[str, str], ...]
+    timeout_s: float
+    cwd: str | None
 
 
 def _commands(value: Any) -> tuple[str, ...]:
@@ -74,15 +74,20 @@ def _commands(value: Any) -> tuple[str, ...]:
     return tuple(str(v) for v in value)
 
 
-def parse_settings(settings: Mapping[str, Any]) -> ShellSettings:
-    """Return ShellSettings from the `env:` mapping (assumes `problems` found none)."""
-    facts = settings.get("facts") or {}
+def parse_settings(settings: Mapping[str, Any] | ShellEnv) -> ShellSettings:
+    """Return ShellSettings from the `env:` model (or its dump, as the doors other than
+    `create` hand it over; assumes `problems` found none)."""
+    env = (
+        settings
+        if isinstance(settings, ShellEnv)
+        else ShellEnv.model_validate({**settings, "provider": "shell"})
+    )
     return ShellSettings(
-        apply=_commands(settings.get("apply")),
-        revert=_commands(settings.get("revert")),
-        facts=tuple((str(k), str(v)) for k, v in facts.items()),
-        timeout_s=parse_duration_s(settings.get("timeout", DEFAULT_TIMEOUT_S)),
-        cwd=None if settings.get("cwd") is None else str(settings["cwd"]),
+        apply=_commands(env.apply),
+        revert=_commands(env.revert),
+        facts=tuple((env.facts or {}).items()),
+        timeout_s=env.timeout,
+        cwd=env.cwd,
     )
 
 
@@ -254,7 +259,7 @@ def plan_calls(settings: Mapping[str, Any], params: Mapping[str, Any]) -> list[s
     ]
 
 
-def create(settings: Mapping[str, Any], sink: ActionSink, log: StepLog) -> Provider:
+def create(settings: ShellEnv, sink: ActionSink, log: StepLog) -> Provider:
     """Return a shell provider for the trial's `env:` settings."""
     return ShellProvider(parse_settings(settings), sink, log)
 

@@ -24,6 +24,7 @@ from typing import Any
 
 from loadtrial.env.journal import logged, undone
 from loadtrial.env.model import DONE, FAILED, Action, ActionSink, ApplyRecord, Facts, StepLog
+from loadtrial.env.settings import TestbedEnv
 from loadtrial.errors import LoadtrialError, Problem, ProviderError
 from loadtrial.testbed.model import DEFAULT_STATE_PATH, PARAM_NAMES, TestbedConfig, load_state
 
@@ -125,9 +126,9 @@ def _state_path(settings: Mapping[str, Any]) -> Path:
     return Path(str(settings.get("state") or DEFAULT_STATE_PATH))
 
 
-def create(settings: Mapping[str, Any], sink: ActionSink, log: StepLog) -> TestbedProvider:
+def create(settings: TestbedEnv, sink: ActionSink, log: StepLog) -> TestbedProvider:
     """Return a provider for the testbed named by `settings` (`state:` file)."""
-    return TestbedProvider(_state_path(settings), sink, log)
+    return TestbedProvider(Path(settings.state or DEFAULT_STATE_PATH), sink, log)
 
 
 def observers(settings: Mapping[str, Any]) -> list[dict[str, Any]]:

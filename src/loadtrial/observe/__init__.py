@@ -22,6 +22,8 @@ from collections.abc import Mapping
 from types import ModuleType
 from typing import Any
 
+from pydantic import TypeAdapter
+
 from loadtrial.errors import Problem, UserError
 from loadtrial.observe.model import (
     EmitsEvents,
@@ -30,6 +32,7 @@ from loadtrial.observe.model import (
     Sample,
     SampleFault,
 )
+from loadtrial.observe.settings import ObserverSettings
 
 __all__ = [
     "OBSERVERS",
@@ -54,6 +57,9 @@ OBSERVERS: Mapping[str, str] = {
 }
 
 
+_SETTINGS: TypeAdapter[ObserverSettings] = TypeAdapter(ObserverSettings)
+
+
 def _module(kind: str) -> ModuleType:
     if kind not in OBSERVERS:
         known = ", ".join(sorted(OBSERVERS))
@@ -62,8 +68,12 @@ def _module(kind: str) -> ModuleType:
 
 
 def make_observer(entry: Mapping[str, Any]) -> Observer:
-    """Return a configured, not yet started observer for one `observe:` entry."""
-    observer: Observer = _module(str(entry.get("kind", ""))).create(entry)
+    """Return a configured, not yet started observer for one `observe:` entry (a mapping
+    as written: read once into its kind's settings model, which its `create` takes; a
+    wrong shape is a ValueError naming the key)."""
+    module = _module(str(entry.get("kind", "")))  # an unknown kind: the door's own message
+    settings = _SETTINGS.validate_python(dict(entry))
+    observer: Observer = module.create(settings)
     return observer
 
 

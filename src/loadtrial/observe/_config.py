@@ -1,9 +1,9 @@
 """Reading one `observe:` entry, shared by every observer kind.
 
-In: the entry mapping as the user wrote it (keys `kind`, `as`, `interval`, `timeout` and the
-kind's own), its shape already checked by its model in `observe.settings` (types, unknown
-keys, required keys). Out: typed values for `create`, and for `problems` the checks a type
-cannot express (a regular expression that does not compile), each naming its field.
+In: the entry mapping as the user wrote it, its shape already checked by its model in
+`observe.settings` (types, unknown keys, required keys). Out: for `problems`, the checks a
+type cannot express (a regular expression that does not compile), each naming its field.
+(`create` takes the model itself.)
 """
 
 from __future__ import annotations
@@ -13,25 +13,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from loadtrial.errors import Problem
-from loadtrial.units import parse_duration_s
-
-
-def tier(entry: Mapping[str, Any], default: str) -> str:
-    """Return the tier alias (`as:`), or `default` (the kind) when not given."""
-    alias = entry.get("as") or ""
-    return str(alias) if alias else default
-
-
-def interval_s(entry: Mapping[str, Any]) -> float | None:
-    """Return the entry's own sampling interval in seconds (None: the sampler's)."""
-    raw = entry.get("interval")
-    return None if raw is None else parse_duration_s(raw)
-
-
-def timeout_s(entry: Mapping[str, Any], default: float) -> float:
-    """Return the entry's network timeout in seconds (`timeout: 2s`)."""
-    raw = entry.get("timeout")
-    return default if raw is None else parse_duration_s(raw)
 
 
 def is_regex(value: Any) -> str:

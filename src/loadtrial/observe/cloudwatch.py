@@ -33,8 +33,8 @@ from typing import TYPE_CHECKING, Any
 
 from loadtrial.clock import Clock, SystemClock
 from loadtrial.errors import ObserverError, Problem
-from loadtrial.observe import _config
 from loadtrial.observe.model import Sample, SampleFault
+from loadtrial.observe.settings import CloudWatchSettings
 from loadtrial.units import parse_duration_s
 
 if TYPE_CHECKING:
@@ -93,15 +93,15 @@ def alb_dimension(value: str) -> str | None:
     return value if value.count("/") == 2 else None
 
 
-def metric_specs(entry: Mapping[str, Any], alb: str | None = None) -> list[MetricSpec]:
+def metric_specs(entry: CloudWatchSettings, alb: str | None = None) -> list[MetricSpec]:
     """Return the metrics an entry asks for (`alb`: the ALB's dimension value, when known)."""
     specs: list[MetricSpec] = []
-    for db in entry.get("rds_instances", ()) or ():
+    for db in entry.rds_instances or ():
         specs += _specs(f"rds.{db}", "AWS/RDS", ("DBInstanceIdentifier", str(db)), _RDS)
-    if entry.get("load_balancer"):
-        dim = ("LoadBalancer", alb or alb_dimension(str(entry["load_balancer"])) or "")
+    if entry.load_balancer:
+        dim = ("LoadBalancer", alb or alb_dimension(entry.load_balancer) or "")
         specs += _specs("alb", "AWS/ApplicationELB", dim, _ALB)
-    for iid in entry.get("ec2_instances", ()) or ():
+    for iid in entry.ec2_instances or ():
         specs += _specs(f"ec2.{iid}", "AWS/EC2", ("InstanceId", str(iid)), _EC2)
     return specs
 
@@ -117,19 +117,19 @@ class CloudWatchObserver:
 
     def __init__(
         self,
-        entry: Mapping[str, Any],
+        entry: CloudWatchSettings,
         *,
         client: CloudWatchClient | None = None,
         elbv2: ElasticLoadBalancingv2Client | None = None,
         clock: Clock | None = None,
     ) -> None:
-        self.tier = _config.tier(entry, "cloud")
-        self._entry = dict(entry)
+        self.tier = entry.as_ or "cloud"
+        self._entry = entry
         self._client = client
         self._elbv2 = elbv2
         self._clock = clock or SystemClock()
-        self._period_s = max(1, round(parse_duration_s(entry.get("period", 60))))
-        self._delay_s = parse_duration_s(entry.get("delay", "3m"))
+        self._period_s = max(1, round(entry.period))
+        self._delay_s = entry.delay
         self._specs = metric_specs(entry)
         self.resolutions: dict[str, float] = {}
 
@@ -141,7 +141,7 @@ class CloudWatchObserver:
         the chain's (AWS_REGION, the profile); say so when neither is set."""
         if self._client is None:
             self._client, self._elbv2 = self._make_clients()
-        name = str(self._entry.get("load_balancer") or "")
+        name = self._entry.load_balancer or ""
         if name and alb_dimension(name) is None:
             self._specs = metric_specs(self._entry, self._lookup_alb(name))
 
@@ -168,7 +168,7 @@ class CloudWatchObserver:
             raise ObserverError(
                 "the cloudwatch observer needs boto3", hint="pip install 'loadtrial[aws]'"
             ) from exc
-        session = boto3.session.Session(region_name=self._entry.get("region") or None)
+        session = boto3.session.Session(region_name=self._entry.region or None)
         if not session.region_name:
             raise ObserverError(
                 "no AWS region for the cloudwatch observer",
@@ -179,8 +179,8 @@ class CloudWatchObserver:
         # standard retries back off on throttling (GetMetricData is rate limited per account)
         config = Config(retries={"mode": "standard", "max_attempts": 8})
         kwargs: dict[str, Any] = {"config": config}
-        if self._entry.get("endpoint_url"):
-            kwargs["endpoint_url"] = str(self._entry["endpoint_url"])
+        if self._entry.endpoint_url:
+            kwargs["endpoint_url"] = self._entry.endpoint_url
         return session.client("cloudwatch", **kwargs), session.client("elbv2", **kwargs)
 
     def sample(self, t_s: float) -> list[Sample]:
@@ -303,7 +303,7 @@ class CloudWatchObserver:
         return samples
 
 
-def create(entry: Mapping[str, Any]) -> CloudWatchObserver:
+def create(entry: CloudWatchSettings) -> CloudWatchObserver:
     """Return a cloudwatch observer for one `observe:` entry (client built on start)."""
     return CloudWatchObserver(entry)
 

@@ -17,9 +17,9 @@ from typing import Any
 import psutil
 
 from loadtrial.errors import Problem
-from loadtrial.observe import _config
 from loadtrial.observe._rates import CounterRates
 from loadtrial.observe.model import Sample
+from loadtrial.observe.settings import HostSettings
 
 _SOCKSTAT = "/proc/net/sockstat"
 
@@ -129,10 +129,9 @@ def read_sockstat(path: str = _SOCKSTAT) -> dict[str, int]:
     return {}
 
 
-def create(entry: Mapping[str, Any]) -> HostObserver:
+def create(entry: HostSettings) -> HostObserver:
     """Return a host observer for one `observe:` entry."""
-    interfaces = tuple(str(n) for n in entry.get("interfaces") or ())
-    return HostObserver(_config.tier(entry, "host"), _config.interval_s(entry), interfaces)
+    return HostObserver(entry.as_ or entry.kind, entry.interval, entry.interfaces)
 
 
 def problems(entry: Mapping[str, Any], path: str) -> list[Problem]:

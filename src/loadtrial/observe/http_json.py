@@ -16,9 +16,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from loadtrial.errors import ObserverError, Problem
-from loadtrial.observe import _config, _http
+from loadtrial.observe import _http
 from loadtrial.observe._rates import CounterRates
 from loadtrial.observe.model import Sample
+from loadtrial.observe.settings import HttpJsonSettings, JsonField
 
 
 @dataclass(frozen=True)
@@ -102,29 +103,26 @@ class HttpJsonObserver:
             raise ObserverError(f"GET {self._url} did not return JSON: {exc}") from None
 
 
-def _field(item: Mapping[str, Any]) -> Field:
-    rate = bool(item.get("rate", False))
-    cap = item.get("capacity")
+def _field(item: JsonField) -> Field:
     return Field(
-        path=str(item["path"]),
-        alias=str(item.get("as") or item["path"]),
-        unit=str(item.get("unit") or ("per_s" if rate else "count")),
-        capacity=None if cap is None else float(cap),
-        capacity_path=str(item.get("capacity_path") or ""),
-        rate=rate,
+        path=item.path,
+        alias=item.as_ or item.path,
+        unit=item.unit or ("per_s" if item.rate else "count"),
+        capacity=item.capacity,
+        capacity_path=item.capacity_path or "",
+        rate=item.rate,
     )
 
 
-def create(entry: Mapping[str, Any]) -> HttpJsonObserver:
+def create(entry: HttpJsonSettings) -> HttpJsonObserver:
     """Return a JSON poller for one `observe:` entry."""
-    headers = {str(k): str(v) for k, v in (entry.get("headers") or {}).items()}
     return HttpJsonObserver(
-        _config.tier(entry, "http-json"),
-        _config.interval_s(entry),
-        str(entry["url"]),
-        _config.timeout_s(entry, 2.0),
-        headers,
-        tuple(_field(item) for item in entry.get("fields") or ()),
+        entry.as_ or entry.kind,
+        entry.interval,
+        entry.url,
+        entry.timeout,
+        dict(entry.headers or {}),
+        tuple(_field(item) for item in entry.fields or ()),
     )
 
 

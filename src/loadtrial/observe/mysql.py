@@ -25,10 +25,11 @@ import psutil
 import pymysql
 
 from loadtrial.errors import ObserverError, Problem
-from loadtrial.observe import _config, _proc
+from loadtrial.observe import _proc
 from loadtrial.observe._kept import KeptConnection
 from loadtrial.observe._rates import CounterRates
 from loadtrial.observe.model import ObserverEvent, Sample, SampleFault
+from loadtrial.observe.settings import MysqlSettings
 
 _STATUS = """SHOW GLOBAL STATUS WHERE Variable_name IN ('Threads_connected',
 'Threads_running', 'Max_used_connections', 'Aborted_connects',
@@ -147,31 +148,29 @@ class MysqlObserver(KeptConnection):
             raise ObserverError(f"query failed: {exc}") from None
 
 
-def _params(entry: Mapping[str, Any]) -> dict[str, Any]:
-    params: dict[str, Any] = {"user": str(entry.get("user") or "root")}
-    if entry.get("unix_socket"):
-        params["unix_socket"] = str(entry["unix_socket"])
+def _params(entry: MysqlSettings) -> dict[str, Any]:
+    params: dict[str, Any] = {"user": entry.user}
+    if entry.unix_socket:
+        params["unix_socket"] = entry.unix_socket
     else:
-        params["host"] = str(entry.get("host") or "127.0.0.1")
-        params["port"] = int(entry.get("port") or 3306)
-    if entry.get("password") is not None:
-        params["password"] = str(entry["password"])
-    if entry.get("database"):
-        params["database"] = str(entry["database"])
+        params["host"], params["port"] = entry.host, entry.port
+    if entry.password is not None:
+        params["password"] = entry.password
+    if entry.database:
+        params["database"] = entry.database
     return params
 
 
-def create(entry: Mapping[str, Any]) -> MysqlObserver:
+def create(entry: MysqlSettings) -> MysqlObserver:
     """Return a MySQL/MariaDB observer for one `observe:` entry."""
-    cpu = entry.get("cpu", "auto")
     params = _params(entry)
     local_socket = "unix_socket" in params
     return MysqlObserver(
-        _config.tier(entry, "mysql"),
-        _config.interval_s(entry),
+        entry.as_ or entry.kind,
+        entry.interval,
         params,
-        _config.timeout_s(entry, 2.0),
-        (True if local_socket else None) if cpu == "auto" else bool(cpu),
+        entry.timeout,
+        (True if local_socket else None) if entry.cpu == "auto" else entry.cpu,
     )
 
 

@@ -28,10 +28,11 @@ import psycopg
 from psycopg import conninfo
 
 from loadtrial.errors import ObserverError, Problem
-from loadtrial.observe import _config, _proc
+from loadtrial.observe import _proc
 from loadtrial.observe._kept import KeptConnection
 from loadtrial.observe._rates import CounterRates
 from loadtrial.observe.model import ObserverEvent, Sample, SampleFault
+from loadtrial.observe.settings import PostgresSettings
 
 _ACTIVITY = """
 SELECT count(*) FILTER (WHERE backend_type = 'client backend'),
@@ -219,16 +220,15 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def create(entry: Mapping[str, Any]) -> PostgresObserver:
+def create(entry: PostgresSettings) -> PostgresObserver:
     """Return a PostgreSQL observer for one `observe:` entry."""
-    cpu = entry.get("cpu", "auto")
     return PostgresObserver(
-        _config.tier(entry, "postgres"),
-        _config.interval_s(entry),
-        str(entry["dsn"]),
-        _config.timeout_s(entry, 2.0),
-        None if cpu == "auto" else bool(cpu),
-        bool(entry.get("probe_connect", False)),
+        entry.as_ or entry.kind,
+        entry.interval,
+        entry.dsn,
+        entry.timeout,
+        None if entry.cpu == "auto" else entry.cpu,
+        entry.probe_connect,
     )
 
 

@@ -34,6 +34,7 @@ import psutil
 from loadtrial.errors import Problem
 from loadtrial.observe import _config, _proc, _ptable
 from loadtrial.observe.model import Sample
+from loadtrial.observe.settings import ProcessSettings
 
 _GONE = (psutil.NoSuchProcess, psutil.ZombieProcess, psutil.AccessDenied)
 _PICKERS = ("match", "name", "cmdline", "pids", "pid_file")
@@ -44,16 +45,16 @@ class ProcessObserver:
 
     kind = "process"
 
-    def __init__(self, tier: str, interval_s: float | None, entry: Mapping[str, Any]) -> None:
-        self.tier, self.interval_s = tier, interval_s
-        self._match = re.compile(entry["match"]) if entry.get("match") else None
-        self._cmdline = re.compile(entry["cmdline"]) if entry.get("cmdline") else None
-        self._name = str(entry.get("name") or "")
-        self._pids = tuple(int(p) for p in entry.get("pids") or ())
-        self._pid_file = str(entry.get("pid_file") or "")
-        self._children = bool(entry.get("children", True))
-        self._connections = bool(entry.get("connections", True))
-        self._process_cores = int(entry.get("process_cores", 1))
+    def __init__(self, entry: ProcessSettings) -> None:
+        self.tier, self.interval_s = entry.as_ or entry.kind, entry.interval
+        self._match = re.compile(entry.match) if entry.match else None
+        self._cmdline = re.compile(entry.cmdline) if entry.cmdline else None
+        self._name = entry.name or ""
+        self._pids = entry.pids or ()
+        self._pid_file = entry.pid_file or ""
+        self._children = entry.children
+        self._connections = entry.connections
+        self._process_cores = entry.process_cores
         self._meter = _proc.CpuMeter()
         self._table = _ptable.ProcTable()
         self._procs: dict[tuple[int, float], psutil.Process] = {}
@@ -162,9 +163,9 @@ def _alive(pid: int) -> psutil.Process | None:
         return None
 
 
-def create(entry: Mapping[str, Any]) -> ProcessObserver:
+def create(entry: ProcessSettings) -> ProcessObserver:
     """Return a process-group observer for one `observe:` entry."""
-    return ProcessObserver(_config.tier(entry, "process"), _config.interval_s(entry), entry)
+    return ProcessObserver(entry)
 
 
 def problems(entry: Mapping[str, Any], path: str) -> list[Problem]:

@@ -25,6 +25,7 @@ from loadtrial.observe import _config, _http
 from loadtrial.observe._rates import CounterRates
 from loadtrial.observe.model import Sample
 from loadtrial.observe.promtext import Exposition, Metric, parse
+from loadtrial.observe.settings import PrometheusSettings, PromMetric
 
 _SAFE = re.compile(r"[^A-Za-z0-9_-]+")
 _COUNTER_SUFFIXES = ("_count", "_sum", "_bucket")
@@ -147,37 +148,32 @@ def _strip_total(name: str) -> str:
     return name.removesuffix("_total")
 
 
-def _filters(raw: Any) -> tuple[tuple[str, re.Pattern[str]], ...]:
-    if not isinstance(raw, Mapping):
-        return ()
-    return tuple((str(k), re.compile(str(v))) for k, v in raw.items())
+def _filters(raw: Mapping[str, str] | None) -> tuple[tuple[str, re.Pattern[str]], ...]:
+    return tuple((k, re.compile(v)) for k, v in (raw or {}).items())
 
 
-def _selection(item: Any) -> Selection:
-    if isinstance(item, str):
-        return Selection(item)
-    by = item.get("by") or ()
-    cap = item.get("capacity")
+def _selection(item: PromMetric) -> Selection:
+    by = item.by or ()
     return Selection(
-        name=str(item["name"]),
-        labels=_filters(item.get("labels")),
-        alias=str(item.get("as") or ""),
-        by=(by,) if isinstance(by, str) else tuple(str(b) for b in by),
-        rate=item.get("rate"),
-        unit=str(item.get("unit") or ""),
-        capacity=cap if cap is None or isinstance(cap, str) else float(cap),
+        name=item.name,
+        labels=_filters(item.labels),
+        alias=item.as_ or "",
+        by=(by,) if isinstance(by, str) else by,
+        rate=item.rate,
+        unit=item.unit or "",
+        capacity=item.capacity,
     )
 
 
-def create(entry: Mapping[str, Any]) -> PrometheusObserver:
+def create(entry: PrometheusSettings) -> PrometheusObserver:
     """Return a Prometheus scraper for one `observe:` entry."""
     return PrometheusObserver(
-        _config.tier(entry, "prometheus"),
-        _config.interval_s(entry),
-        str(entry["url"]),
-        _config.timeout_s(entry, 2.0),
-        tuple(_selection(item) for item in entry.get("metrics") or ()),
-        _filters(entry.get("labels")),
+        entry.as_ or entry.kind,
+        entry.interval,
+        entry.url,
+        entry.timeout,
+        tuple(_selection(item) for item in entry.metrics or ()),
+        _filters(entry.labels),
     )
 
 

@@ -34,8 +34,8 @@ Cpu = Literal["auto", True, False]
 class Written(BaseModel):
     """A frozen settings model whose dump holds only the keys the user wrote.
 
-    The kinds' `create` and the providers read `entry.get(key, default)`, so a dump of
-    defaults would override their own defaults (`None` for a timeout they default to 2s).
+    The observer kinds' `create` take the model itself, its defaults (held here, once);
+    the dump (the trial as stored, the checks of `problems`) says only what was written.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
@@ -63,7 +63,7 @@ class _Entry(Written):
 
     as_: Tier | None = Field(default=None, alias="as")  # the tier; default: the kind
     interval: Duration | None = None  # own sampling interval; default: the sampler's
-    timeout: Duration | None = None  # network timeout of one reading
+    timeout: Duration = 2.0  # network timeout of one reading, seconds
 
 
 class PostgresSettings(_Entry):
@@ -75,12 +75,12 @@ class PostgresSettings(_Entry):
 
 class MysqlSettings(_Entry):
     kind: Literal["mysql"]
-    host: str | None = None
-    port: Port | None = None
-    user: str | None = None
+    host: str = "127.0.0.1"
+    port: Port = 3306
+    user: str = "root"
     password: str | None = None
     database: str | None = None
-    unix_socket: str | None = None
+    unix_socket: str | None = None  # instead of host and port
     cpu: Cpu = "auto"
 
 
@@ -98,7 +98,7 @@ class ProcessSettings(_Entry):
 
 class HostSettings(_Entry):
     kind: Literal["host"]
-    interfaces: tuple[str, ...] | None = None
+    interfaces: tuple[str, ...] = ()  # () = every interface
 
 
 class PromMetric(Written):
@@ -155,8 +155,8 @@ class CloudWatchSettings(_Entry):
     load_balancer: str | None = None
     rds_instances: tuple[str, ...] | None = None
     ec2_instances: tuple[str, ...] | None = None
-    period: Duration | None = None
-    delay: Duration | None = None
+    period: Duration = 60.0  # CloudWatch's aggregation period, seconds
+    delay: Duration = 180.0  # how late CloudWatch's figures settle, seconds
 
 
 ObserverSettings = Annotated[

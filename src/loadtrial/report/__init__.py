@@ -13,7 +13,6 @@ stats.py); page.py/sections.py render HTML, terminal.py the terminal.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from typing import Any
 from rich.console import Console
 
 from loadtrial.findings import Finding
+from loadtrial.report import evidence
 from loadtrial.report.build import build_report
 from loadtrial.report.model import Report
 from loadtrial.report.page import write
@@ -62,7 +62,7 @@ def to_json(
 ) -> dict[str, Any]:
     """Return the report's content as JSON-able data (same content as the page)."""
     report = build_report(data, trial, findings, store_path=store_path)
-    doc = dataclasses.asdict(report)
+    doc: dict[str, Any] = evidence.doc(report)
     doc["story"] = {key: text for key, text in story(report)}  # "What broke", "Met the SLO"
     doc["format"] = "loadtrial.report/1"
     return doc

@@ -82,7 +82,7 @@ def build_report(
 def primary_bottleneck(views: Sequence[FindingView]) -> FindingView | None:
     """The bottleneck to chart: the first that names a resource, else the first at all."""
     found = [f for f in views if f.kind == "bottleneck"]
-    named = [f for f in found if f.status not in ("", "none") or f.evidence.get("resource")]
+    named = [f for f in found if f.status not in ("", "none") or ev.series_names(f.evidence)]
     return next(iter(named or found), None)
 
 
@@ -171,10 +171,9 @@ def window_of(run: RunData, views: Sequence[FindingView]) -> tuple[float, float]
     """The steady window the analysis measured a run on (from its run SLO finding)."""
     for f in views:
         if f.run_id == run.info.run_id and f.kind == "slo":
-            start = ev.number(f.evidence.get("window_start_s"))
-            end = ev.number(f.evidence.get("window_end_s"))
-            if start is not None and end is not None and end > start:
-                return start, end
+            found = ev.window(f.evidence)
+            if found is not None:
+                return found
     return None
 
 

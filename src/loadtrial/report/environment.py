@@ -15,6 +15,7 @@ import time
 from collections.abc import Mapping, Sequence
 
 from loadtrial import __version__
+from loadtrial.findings import ConfounderEvidence
 from loadtrial.report import evidence as ev
 from loadtrial.report.model import ActionRow, EnvRow, FindingView, Provenance
 from loadtrial.spec.model import Trial
@@ -70,13 +71,12 @@ def _asked_for(confounders: Sequence[FindingView]) -> dict[tuple[str, str], str]
     confounders whose values carry "declared"), so the cell can say "20 (declared 80)"."""
     out: dict[tuple[str, str], str] = {}
     for c in confounders:
-        values, fact = c.evidence.get("values"), c.evidence.get("fact", c.subject)
-        if not isinstance(values, Mapping) or "declared" not in values:
+        e = c.evidence
+        if not isinstance(e, ConfounderEvidence) or "declared" not in e.values:
             continue
-        asked = values["declared"]
-        text = ", ".join(map(str, asked)) if isinstance(asked, list | tuple) else str(asked)
-        for arm in (a for a in values if a != "declared"):
-            out[(_norm(str(fact)), str(arm))] = text
+        text = ", ".join(map(str, e.values["declared"]))
+        for arm in (a for a in e.values if a != "declared"):
+            out[(_norm(e.fact), arm)] = text
     return out
 
 

@@ -1,22 +1,38 @@
 """Readers of a finding's evidence: the few figures the report places specially.
 
-In: a Finding's `evidence` mapping, with the keys the analysis writes (one spelling each:
-docs/analysis.md). Out: an effect and its interval, a time range, an onset, series names,
-a snapshot key, USL points, each None or empty when absent (a finding of another shape
-never breaks the report); everything else is rendered generically.
+In: a finding's typed evidence (loadtrial.findings: one class per kind and shape). Out: an
+effect and its interval, a time range, an onset, series names, a snapshot key, USL points,
+each None or empty when the evidence is of another shape; everything else is rendered
+generically from `evidence_json` (the same keys `analyze --json` prints). Also `doc`: a
+report dataclass as JSON-able data, evidence flattened to those keys (the page's charts
+and `report --format json` read them).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from loadtrial.findings import Finding
+from loadtrial.findings import (
+    BottleneckEvidence,
+    ComparisonEvidence,
+    ConfounderEvidence,
+    Evidence,
+    Finding,
+    ResourceErrors,
+    ResourceSaturated,
+    SloEvidence,
+    UslFit,
+    UslNotFitted,
+    VerdictEvidence,
+    evidence_json,
+)
 from loadtrial.report.model import Band, FindingView
 
 
-def number(value: Any) -> float | None:
+def number(value: object) -> float | None:
     """Return `value` as a finite float, or None."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
@@ -24,66 +40,69 @@ def number(value: Any) -> float | None:
     return out if math.isfinite(out) else None
 
 
-def pair(value: Any) -> tuple[float, float] | None:
-    """Return (a, b) from a two-number list or tuple (the analysis' intervals and points)."""
-    if isinstance(value, Sequence) and not isinstance(value, str) and len(value) == 2:
-        a, b = number(value[0]), number(value[1])
-        return (a, b) if a is not None and b is not None else None
+def effect(e: Evidence | None) -> tuple[float | None, float | None, float | None]:
+    """(relative change, its 95 % interval) of a comparison or of a claim judged from one;
+    Nones for a claim without one (meets_slo), for other evidence and for no estimate."""
+    found = e.effect if isinstance(e, VerdictEvidence | ComparisonEvidence) else None
+    if found is None:
+        return None, None, None
+    low, high = found.relative_ci
+    return number(found.relative), number(low), number(high)
+
+
+def effect_unit(e: Evidence | None) -> str:
+    """ "relative <metric>" for a claim with a relative change, else ""."""
+    if not isinstance(e, VerdictEvidence) or e.effect is None:
+        return ""
+    if number(e.effect.relative) is None:
+        return ""
+    return "relative" + (f" {e.effect.metric}" if e.effect.metric else "")
+
+
+def time_range(e: Evidence) -> tuple[float, float] | None:
+    """(start_s, end_s) a saturation covers, or the moment a resource's errors began."""
+    if isinstance(e, ResourceSaturated):
+        return e.saturated_at_s, e.saturated_at_s + e.saturated_s
+    if isinstance(e, ResourceErrors):
+        return e.errors_at_s, e.errors_at_s
     return None
 
 
-def effect(ev: Mapping[str, Any]) -> tuple[float | None, float | None, float | None]:
-    """(relative change, its 95 % interval) of a comparison or of a claim judged from one
-    (`relative`, `relative_ci`); Nones for a claim without a comparison (meets_slo)."""
-    value, ci = number(ev.get("relative")), pair(ev.get("relative_ci"))
-    return value, ci[0] if ci else None, ci[1] if ci else None
-
-
-def effect_unit(ev: Mapping[str, Any]) -> str:
-    """ "relative <metric>" for a relative change, else ""."""
-    if number(ev.get("relative")) is None:
-        return ""
-    metric = ev.get("metric")
-    return "relative" + (f" {metric}" if isinstance(metric, str) else "")
-
-
-def time_range(ev: Mapping[str, Any]) -> tuple[float, float] | None:
-    """(start_s, end_s) a saturation covers (`saturated_at_s` + `saturated_s`), or the
-    moment errors began (`errors_at_s`)."""
-    start = number(ev.get("saturated_at_s"))
-    if start is not None:
-        return start, start + (number(ev.get("saturated_s")) or 0.0)
-    began = number(ev.get("errors_at_s"))
-    return (began, began) if began is not None else None
-
-
-def onset(ev: Mapping[str, Any]) -> float | None:
+def onset(e: Evidence) -> float | None:
     """The onset of latency/errors (run-clock seconds) a bottleneck was timed against."""
-    return number(ev.get("onset_s"))
+    return number(e.onset_s) if isinstance(e, BottleneckEvidence) else None
 
 
-def series_names(ev: Mapping[str, Any]) -> tuple[str, ...]:
-    """The series a saturation (`series`) or a bottleneck (`resource`) points at."""
-    names = [ev[k] for k in ("series", "resource") if isinstance(ev.get(k), str)]
-    return tuple(dict.fromkeys(names))
+def series_names(e: Evidence) -> tuple[str, ...]:
+    """The series a saturation or a bottleneck (its saturated resource) points at."""
+    if isinstance(e, ResourceSaturated | ResourceErrors):
+        return (e.series,)
+    if isinstance(e, BottleneckEvidence) and e.limit is not None:
+        return (e.limit.resource,)
+    return ()
 
 
 def confounder_keys(f: FindingView) -> tuple[str, ...]:
-    """The snapshot key a confounder finding names (`fact`)."""
-    fact = f.evidence.get("fact")
-    return (fact,) if isinstance(fact, str) else (f.subject,)
+    """The snapshot key a confounder finding names (its fact)."""
+    return (f.evidence.fact,) if isinstance(f.evidence, ConfounderEvidence) else (f.subject,)
 
 
-def usl_points(ev: Mapping[str, Any]) -> list[tuple[float, float]]:
-    """The (N, throughput) points of a scalability finding (`points`)."""
-    raw = ev.get("points")
-    if not isinstance(raw, Sequence) or isinstance(raw, str):
-        return []
-    return [p for p in (pair(item) for item in raw) if p is not None]
+def usl_points(e: Evidence) -> list[tuple[float, float]]:
+    """The (N, throughput) points of a scalability finding."""
+    if isinstance(e, UslFit | UslNotFitted):
+        return [p for p in e.points if all(math.isfinite(x) for x in p)]
+    return []
+
+
+def window(e: Evidence) -> tuple[float, float] | None:
+    """The steady window a run's slo finding was measured on."""
+    if isinstance(e, SloEvidence) and e.window and e.window.end_s > e.window.start_s:
+        return float(e.window.start_s), float(e.window.end_s)
+    return None
 
 
 def view(f: Finding) -> FindingView:
-    """Return a JSON-able view of a finding (evidence made safe for json.dumps)."""
+    """Return the report's view of a finding."""
     return FindingView(
         kind=str(f.kind),
         subject=f.subject,
@@ -91,8 +110,28 @@ def view(f: Finding) -> FindingView:
         status=f.status,
         arm=f.arm,
         run_id=f.run_id,
-        evidence=jsonable(f.evidence),
+        evidence=f.evidence,
     )
+
+
+def fields(e: Evidence | None) -> dict[str, Any]:
+    """The evidence as JSON-able key/values (empty for none), for generic display."""
+    out = jsonable(evidence_json(e)) if e is not None else {}
+    return out if isinstance(out, dict) else {}
+
+
+def doc(value: object) -> Any:
+    """A report dataclass (or anything in one) as JSON-able data; evidence becomes the
+    flat object of `evidence_json`, as `dataclasses.asdict` cannot do."""
+    if isinstance(value, Evidence):
+        return fields(value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: doc(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, Mapping):
+        return {str(k): doc(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [doc(v) for v in value]
+    return value
 
 
 def jsonable(value: Any, depth: int = 0) -> Any:
@@ -114,6 +153,6 @@ def jsonable(value: Any, depth: int = 0) -> Any:
 
 
 def band_of(f: FindingView, label: str) -> Band | None:
-    """Return the shaded range of a saturation finding, if its evidence gives one."""
+    """Return the shaded range of a saturation finding."""
     rng = time_range(f.evidence)
     return Band(rng[0], rng[1], label) if rng else None

@@ -9,10 +9,9 @@ case's `time` is the seconds of load its figures rest on.
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
 
-from loadtrial.findings import Finding
+from loadtrial.findings import Finding, SloEvidence, VerdictEvidence
 
 
 def _case(suite: ET.Element, classname: str, name: str, seconds: float) -> ET.Element:
@@ -22,7 +21,8 @@ def _case(suite: ET.Element, classname: str, name: str, seconds: float) -> ET.El
 def _claim_cases(suite: ET.Element, trial: str, findings: Sequence[Finding]) -> None:
     seconds = _arm_seconds(findings)
     for f in (f for f in findings if f.kind == "verdict"):
-        arms = {f.arm, str(f.evidence.get("claim", {}).get("vs", "") or "")} - {""}
+        vs = f.evidence.vs if isinstance(f.evidence, VerdictEvidence) else ""
+        arms = {f.arm, vs} - {""}
         case = _case(suite, f"{trial}.claims", f.summary.split(":")[0], sum(
             seconds.get(a, 0.0) for a in arms))  # fmt: skip
         if f.status == "supported":
@@ -34,15 +34,13 @@ def _claim_cases(suite: ET.Element, trial: str, findings: Sequence[Finding]) -> 
 
 
 def _slo_cases(suite: ET.Element, trial: str, findings: Sequence[Finding]) -> None:
-    for f in (f for f in findings if f.kind == "slo" and f.run_id is None):
-        objectives: Sequence[Mapping[str, Any]] = f.evidence.get("objectives", ())
-        seconds = float(f.evidence.get("seconds", 0))
-        for o in objectives:
-            case = _case(suite, f"{trial}.slo.{f.arm}", str(o["name"]), seconds)
-            text = f"{f.arm}: {o['name']} {o['value']} (limit {o['limit']})"
+    for f, e in _arm_slos(findings):
+        for o in e.objectives:
+            case = _case(suite, f"{trial}.slo.{f.arm}", o.name, e.seconds)
+            text = f"{f.arm}: {o.name} {o.value} (limit {o.limit})"
             if f.status == "no_data":
                 ET.SubElement(case, "skipped", message=f.summary)
-            elif o["met"]:
+            elif o.met:
                 ET.SubElement(case, "system-out").text = text
             else:
                 ET.SubElement(case, "failure", message=f.summary).text = text
@@ -50,11 +48,16 @@ def _slo_cases(suite: ET.Element, trial: str, findings: Sequence[Finding]) -> No
 
 def _arm_seconds(findings: Sequence[Finding]) -> dict[str, float]:
     """Seconds of steady load behind each arm's pooled figures."""
-    return {
-        f.arm: float(f.evidence.get("seconds", 0))
+    return {f.arm: e.seconds for f, e in _arm_slos(findings) if f.status != "no_data"}
+
+
+def _arm_slos(findings: Sequence[Finding]) -> list[tuple[Finding, SloEvidence]]:
+    """The arms' pooled slo findings with their evidence."""
+    return [
+        (f, f.evidence)
         for f in findings
-        if f.kind == "slo" and f.run_id is None and f.status != "no_data"
-    }
+        if isinstance(f.evidence, SloEvidence) and f.run_id is None
+    ]
 
 
 def junit_xml(trial: str, findings: Sequence[Finding]) -> str:

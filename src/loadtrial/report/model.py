@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from loadtrial.findings import Evidence, VerdictEvidence
 from loadtrial.report.whatif_section import WhatifRow
 
 PERCENTS = (50.0, 90.0, 99.0)
@@ -32,7 +33,7 @@ class Estimate:
 
 @dataclass(frozen=True)
 class FindingView:
-    """A finding as shown: its sentence, status and evidence (JSON-able, generic)."""
+    """A finding as shown: its sentence, status and typed evidence."""
 
     kind: str
     subject: str
@@ -40,7 +41,7 @@ class FindingView:
     status: str
     arm: str
     run_id: int | None
-    evidence: Mapping[str, Any]
+    evidence: Evidence
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,7 @@ class ClaimView:
     ci_high: float | None
     effect_unit: str
     rests_on_confounder: bool
-    evidence: Mapping[str, Any]
+    evidence: VerdictEvidence | None
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from typing import Any
 
 from loadtrial.report import sections as sec
 from loadtrial.report import tables, whatif_section
+from loadtrial.report.evidence import doc
 from loadtrial.report.model import Report, RunTimeline, TierSeries
 from loadtrial.report.sections import esc, pill, when
 
@@ -117,8 +118,8 @@ def chart_data(r: Report) -> dict[str, Any]:
             }
             for a in r.arms
         ],
-        "bottleneck": asdict(r.bottleneck) if r.bottleneck else None,
-        "scalability": [asdict(f) for f in r.scalability],
+        "bottleneck": doc(r.bottleneck) if r.bottleneck else None,
+        "scalability": [doc(f) for f in r.scalability],
     }
 
 

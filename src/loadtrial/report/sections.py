@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from loadtrial.report.evidence import fields
 from loadtrial.report.model import ArmRow, Band, ClaimView, Estimate, FindingView, Report
 from loadtrial.report.verdict import story
 from loadtrial.units import format_duration
@@ -194,7 +195,7 @@ def bottleneck(r: Report) -> str:
         b = r.bottleneck
         where = f"arm {b.arm}" if b.arm else ""
         body = (
-            f'<p class="sentence">{esc(b.summary)}</p>{evidence_list(b.evidence)}'
+            f'<p class="sentence">{esc(b.summary)}</p>{evidence_list(fields(b.evidence))}'
             f'<div class="chart" id="chart-bottleneck" data-chart="bottleneck" '
             f'aria-label="evidence for {esc(where)}"></div>'
             '<p class="muted caption">Utilisation of the resource (left axis) against p99 '
@@ -278,7 +279,7 @@ def scalability(r: Report) -> str:
     for i, f in enumerate(r.scalability):
         parts.append(
             f'<h3>{esc(f.subject)}</h3><p class="sentence">{esc(f.summary)}</p>'
-            f"{evidence_list({k: v for k, v in f.evidence.items() if k != 'points'})}"
+            f"{evidence_list({k: v for k, v in fields(f.evidence).items() if k != 'points'})}"
             f'<div class="chart" id="chart-usl-{i}" data-chart="usl" data-index="{i}"></div>'
         )
     return f'<section id="scalability" class="card"><h2>Scalability</h2>{"".join(parts)}</section>'

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from loadtrial.report.evidence import fields
 from loadtrial.report.model import ArmRow, Estimate, FindingView, Report, RequestCell
 from loadtrial.report.sections import esc, est_ms, evidence_list, pill
 
@@ -125,7 +126,7 @@ def findings_list(findings: Iterable[FindingView]) -> str:
     rows = "".join(
         f"<tr><td>{esc(f.kind)}</td><td>{esc(f.subject)}{_where(f)}</td>"
         f"<td>{pill(f.status) if f.status else ''}</td>"
-        f"<td>{esc(f.summary)}{evidence_list(f.evidence)}</td></tr>"
+        f"<td>{esc(f.summary)}{evidence_list(fields(f.evidence))}</td></tr>"
         for f in items
     )
     if not rows:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from loadtrial.findings import BottleneckEvidence, ConfounderEvidence, VerdictEvidence
 from loadtrial.report import evidence as ev
 from loadtrial.report.model import ArmRow, ClaimView, FindingView, Report
 from loadtrial.spec.model import Claim, Trial
@@ -37,10 +38,6 @@ def claim_text(claim: Claim) -> str:
 
 def _matches(f: FindingView, index: int, claim: Claim) -> bool:
     """True when verdict finding `f` judges claim number `index` (1-based)."""
-    e = f.evidence
-    for key in ("claim_index", "claim", "index"):
-        if isinstance(e.get(key), int) and not isinstance(e.get(key), bool):
-            return bool(e[key] == index)
     subject = f.subject.strip().lower()
     return subject in (f"claim {index}", f"claim#{index}", f"#{index}", claim_text(claim).lower())
 
@@ -76,14 +73,13 @@ def _claim_view(
 ) -> ClaimView:
     """Return a claim with its verdict (or 'not analysed')."""
     if f is None:
-        return ClaimView(index, text, "not analysed", "", None, None, None, "", False, {})
-    effect, low, high = ev.effect(f.evidence)
-    if "confounded_by" in f.evidence:  # the analysis said exactly which facts; trust it
-        confounded = bool(f.evidence["confounded_by"])
+        return ClaimView(index, text, "not analysed", "", None, None, None, "", False, None)
+    verdict = f.evidence if isinstance(f.evidence, VerdictEvidence) else None
+    effect, low, high = ev.effect(verdict)
+    if verdict is not None:  # the analysis said exactly which facts; trust it
+        confounded = bool(verdict.confounded_by)
     else:
-        confounded = bool(f.evidence.get("confounded")) or any(
-            _touches(c, arms) for c in confounders
-        )
+        confounded = any(_touches(c, arms) for c in confounders)
     return ClaimView(
         index=index,
         text=text,
@@ -92,9 +88,9 @@ def _claim_view(
         effect=effect,
         ci_low=low,
         ci_high=high,
-        effect_unit=ev.effect_unit(f.evidence),
+        effect_unit=ev.effect_unit(verdict),
         rests_on_confounder=confounded,
-        evidence=f.evidence,
+        evidence=verdict,
     )
 
 
@@ -110,8 +106,8 @@ def _without_restatement(summary: str, index: int, status: str) -> str:
 
 def _touches(confounder: FindingView, arms: set[str]) -> bool:
     """True when a confounder concerns one of `arms` (or names no arm, so all of them)."""
-    named = confounder.evidence.get("arms")
-    named_arms = {a for a in named if isinstance(a, str)} if isinstance(named, list) else set()
+    e = confounder.evidence
+    named_arms = set(e.arms) if isinstance(e, ConfounderEvidence) else set()
     if confounder.arm:
         named_arms.add(confounder.arm)
     return not named_arms or bool(named_arms & arms)
@@ -188,16 +184,17 @@ def story(r: Report) -> tuple[tuple[str, str], ...]:
     limited: dict[str, list[str]] = {}
     detail: dict[str, str] = {}
     for b in r.bottlenecks:
-        tier, resource = b.evidence.get("tier"), b.evidence.get("resource")
-        name = b.status or (f"{tier}.{resource}" if tier and resource else "")
+        e = b.evidence
+        limit = e.limit if isinstance(e, BottleneckEvidence) else None
+        tier = e.tier if isinstance(e, BottleneckEvidence) else ""
+        name = b.status or (f"{tier}.{limit.resource}" if limit and tier else "")
         if not name or name == "none" or not b.arm:
             continue
         label = resource_label(name)
         limited.setdefault(label, []).append(b.arm)
-        peak, cap = b.evidence.get("peak_util"), b.evidence.get("capacity")
-        if label not in detail and isinstance(peak, float | int) and isinstance(cap, float | int):
-            of = "" if b.evidence.get("unit") in ("ratio", "percent") else f" of {cap:g}"
-            detail[label] = f" ({name} at {peak:.0%}{of})"
+        if label not in detail and limit is not None and limit.capacity is not None:
+            of = "" if limit.unit in ("ratio", "percent") else f" of {limit.capacity:g}"
+            detail[label] = f" ({name} at {limit.peak_util:.0%}{of})"
     out: list[tuple[str, str]] = []
     if limited:
         text = "; ".join(f"{lbl}{detail.get(lbl, '')} in {', '.join(arms)}"

@@ -17,7 +17,7 @@ import numpy as np
 
 from loadtrial.env.model import Action
 from loadtrial.errors import StoreError, UserError
-from loadtrial.findings import Finding
+from loadtrial.findings import Finding, finding_from_json
 from loadtrial.load.model import IntervalStats
 from loadtrial.store.model import Event, RunData, RunInfo, Series, TrialData, TrialInfo
 
@@ -207,8 +207,9 @@ def _series(conn: sqlite3.Connection, marks: str, ids: list[int]) -> dict[int, l
 
 
 def load_findings(conn: sqlite3.Connection, trial_id: int) -> tuple[Finding, ...]:
-    """The findings saved for a trial, in their saved order."""
+    """The findings saved for a trial, in their saved order (typed evidence; findings
+    saved before it was typed have the same keys and load the same way)."""
     rows = conn.execute(
         "SELECT finding FROM findings WHERE trial_id=? ORDER BY position", (trial_id,)
     ).fetchall()
-    return tuple(Finding(**json.loads(r[0])) for r in rows)
+    return tuple(finding_from_json(json.loads(r[0])) for r in rows)

@@ -9,7 +9,6 @@ by the runner's thread and the sampler's thread (a lock serialises the connectio
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import socket
@@ -25,7 +24,7 @@ import psutil
 
 from loadtrial.env.model import Action
 from loadtrial.errors import StoreError
-from loadtrial.findings import Finding
+from loadtrial.findings import Finding, finding_json
 from loadtrial.load.model import IntervalStats
 from loadtrial.observe.model import Sample
 from loadtrial.store import journal, read
@@ -319,7 +318,7 @@ class Store:
             for i, f in enumerate(findings):
                 c.execute(
                     "INSERT INTO findings VALUES (?,?,?)",
-                    (trial_id, i, _json(dataclasses.asdict(f))),
+                    (trial_id, i, _json(finding_json(f))),
                 )
 
     # -- reading -------------------------------------------------------------------------

@@ -30,6 +30,7 @@ from loadtrial.env.aws.settings import check, parse_params, parse_settings
 from loadtrial.env.aws.waiting import Journal, Waiter
 from loadtrial.env.journal import MemoryLog
 from loadtrial.env.model import ActionSink, StepLog
+from loadtrial.env.settings import AwsEnv
 from loadtrial.errors import Problem, UserError
 
 __all__ = [
@@ -44,7 +45,7 @@ __all__ = [
 
 
 def create(
-    settings: Mapping[str, Any],
+    settings: AwsEnv,
     sink: ActionSink,
     log: StepLog,
     *,

@@ -135,11 +135,16 @@ def _waits(raw: AwsEnvWaits, problems: list[Problem]) -> Waits:
     return waits
 
 
-def parse_settings(settings: Mapping[str, Any]) -> tuple[AwsSettings, list[Problem]]:
+def parse_settings(settings: Mapping[str, Any] | AwsEnv) -> tuple[AwsSettings, list[Problem]]:
     """Return the settings and every problem their model cannot express (settings are
-    usable only if none). `settings` is the dump of a valid `AwsEnv` (a malformed mapping
-    raises pydantic's ValidationError: the trial file's reader reports those)."""
-    env = AwsEnv.model_validate({**settings, "provider": "aws"})
+    usable only if none). `settings` is a valid `AwsEnv`, or its dump as the doors other
+    than `create` hand it over (a malformed mapping raises pydantic's ValidationError: the
+    trial file's reader reports those)."""
+    env = (
+        settings
+        if isinstance(settings, AwsEnv)
+        else AwsEnv.model_validate({**settings, "provider": "aws"})
+    )
     problems: list[Problem] = []
     tag = env.managed_tag or AwsEnvTag()
     db = env.db
