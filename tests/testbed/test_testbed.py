@@ -15,6 +15,7 @@ import pytest
 
 from loadtrial.env.journal import MemoryLog
 from loadtrial.env.model import Action
+from loadtrial.env.settings import TestbedEnv
 from loadtrial.env.testbed import TestbedProvider, create, problems
 from loadtrial.testbed import TestbedConfig, down, lb_haproxy, load_state, observe_entries, up
 from loadtrial.testbed.facts import http_get
@@ -86,9 +87,14 @@ def test_keepalive_responses_do_not_wait_for_delayed_acks(testbed: Path) -> None
     assert _keepalive_median_ms(state.lb.port, "/items/3") < 20.0
 
 
+def _env(state: Path) -> TestbedEnv:
+    """The provider settings of the testbed whose state file is `state`."""
+    return TestbedEnv(provider="testbed", state=str(state))
+
+
 def test_each_parameter_changes_the_running_system(testbed: Path) -> None:
     actions: list[Action] = []
-    provider: TestbedProvider = create({"state": str(testbed)}, actions.append, MemoryLog())
+    provider: TestbedProvider = create(_env(testbed), actions.append, MemoryLog())
     before = provider.snapshot()
     assert (before["app.nodes"], before["db.max_connections"], before["db.cpus"]) == (
         "2",
@@ -185,7 +191,7 @@ def test_stats_is_db_work(testbed: Path) -> None:
 
 def test_lb_maxconn_is_applied_and_read_back(testbed: Path) -> None:
     actions: list[Action] = []
-    provider = create({"state": str(testbed)}, actions.append, MemoryLog())
+    provider = create(_env(testbed), actions.append, MemoryLog())
     assert provider.snapshot()["lb.maxconn"] == "0"
     record = provider.apply({"lb_maxconn": 3})
     assert provider.snapshot()["lb.maxconn"] == "3"
@@ -198,13 +204,13 @@ def test_lb_maxconn_is_applied_and_read_back(testbed: Path) -> None:
 
 def test_unchanged_parameters_restart_nothing(testbed: Path) -> None:
     actions: list[Action] = []
-    provider = create({"state": str(testbed)}, actions.append, MemoryLog())
+    provider = create(_env(testbed), actions.append, MemoryLog())
     provider.apply({"app_nodes": 2, "db_max_connections": 20})
     assert [a.name for a in actions] == ["update the balancer's backends"]
 
 
 def test_failover_trap_shows_in_the_snapshot(testbed: Path) -> None:
-    provider = create({"state": str(testbed)}, lambda a: None, MemoryLog())
+    provider = create(_env(testbed), lambda a: None, MemoryLog())
     record = provider.apply({"db_instances": 2, "failover_on_resize": True})
     assert provider.snapshot()["db.writer"] == "db-1"
     resized = provider.apply(
@@ -293,7 +299,7 @@ def test_second_up_on_the_same_state_is_refused(
 
 @pytest.mark.skipif(not lb_haproxy.available(), reason="haproxy is not installed: one lb kind")
 def test_lb_parameter_swaps_the_balancer_on_the_same_port(testbed: Path) -> None:
-    provider = create({"state": str(testbed)}, lambda a: None, MemoryLog())
+    provider = create(_env(testbed), lambda a: None, MemoryLog())
     before = load_state(testbed)
     record = provider.apply({"lb": "builtin"})
     assert provider.snapshot()["lb.kind"] == "builtin"
