@@ -2,13 +2,15 @@
 
 The runs copy the shape of the app-cpu story's one-node arm on a quiet host (stored
 2026-11-30): 48/s offered, the node's CPU pinned at ~93 %, 44 ok/s before the first
-client timeout. A node that serves 92 % of what arrives has fallen behind: its backlog grows
-4 requests a second and reaches the 5 s timeout within the window.
+client timeout. A pinned node that serves 92 % of what arrives has fallen behind: its
+backlog grows 4 requests a second and reaches the 5 s timeout within the window. The same
+shortfall from a CPU that is not pinned is the host's doing, not the station's.
 """
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from loadtrial.analysis.runview import build_run_view
 from loadtrial.load import histogram
@@ -54,9 +56,25 @@ def test_a_node_serving_92_percent_of_arrivals_has_fallen_behind() -> None:
     assert 1.0 / figs.app_cpu_s < RATE
 
 
-def test_a_node_that_kept_up_is_not_taken_as_capped() -> None:
-    # 47 of 48 a second is counting noise, not a backlog: D stays U / X
-    run = _run(ok_before=47, first_error_s=None, cpu_percent=93.0)
+@pytest.mark.parametrize(
+    ("ok_before", "cpu_percent"),
+    [
+        (47, 93.0),  # 98 % of arrivals: counting noise, not a backlog
+        (44, 70.0),  # 92 % with the CPU not pinned: the host held it back (db-cpu, 2 CPUs)
+    ],
+)
+def test_a_station_short_of_its_backlog_is_not_taken_as_capped(
+    ok_before: int, cpu_percent: float
+) -> None:
+    run = _run(ok_before=ok_before, first_error_s=None, cpu_percent=cpu_percent)
     figs = run_figures(run, build_run_view(run))
     assert not figs.app_capped
-    assert abs(figs.app_cpu_s - 0.93 / 47.0) < 1e-3
+    assert abs(figs.app_cpu_s - cpu_percent / 100.0 / ok_before) < 1e-3  # D = U / X
+
+
+def test_a_node_starved_far_below_arrivals_is_capped_without_a_pinned_cpu() -> None:
+    # the busy host: 70 % of a core, 36 of 48 a second (75 %): X_max is what it served
+    run = _run(ok_before=36, first_error_s=8, cpu_percent=70.0)
+    figs = run_figures(run, build_run_view(run))
+    assert figs.app_capped
+    assert abs(1.0 / figs.app_cpu_s - 36.0) < 0.5
