@@ -1,0 +1,80 @@
+"""The measurement rules of `whatif.measure` on small synthetic runs with planted answers.
+
+The runs copy the shape of the app-cpu story's one-node arm on a quiet host (stored
+2026-11-30): 48/s offered, the node's CPU pinned at ~93 %, 44 ok/s before the first
+client timeout. A pinned node that serves 92 % of what arrives has fallen behind: its
+backlog grows 4 requests a second and reaches the 5 s timeout within the window. The same
+shortfall from a CPU that is not pinned is the host's doing, not the station's.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from loadtrial.analysis.runview import build_run_view
+from loadtrial.load import histogram
+from loadtrial.load.model import IntervalStats
+from loadtrial.store.model import RunData, RunInfo, Series
+from loadtrial.whatif.measure import run_figures
+
+RATE = 48
+WARMUP_S = 5.0
+SECONDS = 17  # the window: seconds 5..16
+
+
+def _second(k: int, ok: int, errors: int) -> IntervalStats:
+    lat_us = np.full(max(1, ok), 40_000.0)
+    hist = histogram.encode(histogram.from_values_us(lat_us))
+    return IntervalStats(
+        second=k, offered=RATE, sent=RATE, completed=ok + errors, ok=ok,
+        errors={"timeout": errors} if errors else {}, latency_hist=hist, uncorrected_hist=hist,
+    )  # fmt: skip
+
+
+def _run(ok_before: int, first_error_s: int | None, cpu_percent: float) -> RunData:
+    """A one-node run: `ok_before` ok/s until `first_error_s`, then 40 ok and 6 timeouts a
+    second; the node's CPU at `cpu_percent` of its core throughout."""
+    secs = []
+    for k in range(SECONDS):
+        erring = first_error_s is not None and k >= first_error_s
+        secs.append(_second(k, 40 if erring else ok_before, 6 if erring else 0))
+    t = np.arange(SECONDS, dtype=np.float64) + 0.5
+    cpu = Series("app.cpu.percent", "percent", None, t, np.full(SECONDS, cpu_percent))
+    info = RunInfo(1, 1, "one-node", 1, 0, "complete", {"app_nodes": 1}, 0.0, float(SECONDS),
+                   WARMUP_S)  # fmt: skip
+    return RunData(info, tuple(secs), (cpu,), {"before": {"app.nodes": "1"}})
+
+
+def test_a_node_serving_92_percent_of_arrivals_has_fallen_behind() -> None:
+    # U / X would read 0.93 / 44.3 = 21 ms, and count the timeouts as served: X_max above 48/s
+    run = _run(ok_before=44, first_error_s=8, cpu_percent=93.0)
+    figs = run_figures(run, build_run_view(run))
+    assert figs.app_capped
+    # X_max = c / D is what the node served before the first error, below the offered rate
+    assert abs(1.0 / figs.app_cpu_s - 44.0) < 0.5
+    assert 1.0 / figs.app_cpu_s < RATE
+
+
+@pytest.mark.parametrize(
+    ("ok_before", "cpu_percent"),
+    [
+        (47, 93.0),  # 98 % of arrivals: counting noise, not a backlog
+        (44, 70.0),  # 92 % with the CPU not pinned: the host held it back (db-cpu, 2 CPUs)
+    ],
+)
+def test_a_station_short_of_its_backlog_is_not_taken_as_capped(
+    ok_before: int, cpu_percent: float
+) -> None:
+    run = _run(ok_before=ok_before, first_error_s=None, cpu_percent=cpu_percent)
+    figs = run_figures(run, build_run_view(run))
+    assert not figs.app_capped
+    assert abs(figs.app_cpu_s - cpu_percent / 100.0 / ok_before) < 1e-3  # D = U / X
+
+
+def test_a_node_starved_far_below_arrivals_is_capped_without_a_pinned_cpu() -> None:
+    # the busy host: 70 % of a core, 36 of 48 a second (75 %): X_max is what it served
+    run = _run(ok_before=36, first_error_s=8, cpu_percent=70.0)
+    figs = run_figures(run, build_run_view(run))
+    assert figs.app_capped
+    assert abs(1.0 / figs.app_cpu_s - 36.0) < 0.5
