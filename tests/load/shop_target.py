@@ -15,6 +15,7 @@ class ShopTarget:
 
     def __init__(self) -> None:
         seen = self.paths = []  # type: list[str]
+        posts = self.posts = []  # type: list[tuple[str, dict[str, str], bytes]]
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
@@ -29,6 +30,14 @@ class ShopTarget:
                 self.send_header("X-Shop", "yes")
                 self.end_headers()
                 self.wfile.write(body)
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                posts.append((self.path, dict(self.headers.items()), body))
+                self.send_response(200)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
 
             def log_message(self, format: str, *args: object) -> None:
                 """Quiet."""

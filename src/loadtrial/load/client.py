@@ -236,7 +236,7 @@ class Client:
     def __init__(
         self,
         origin: Origin,
-        payloads: list[bytes],
+        payloads: Sequence[bytes],
         mix: list[int],
         *,
         connections: int,

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import asyncio
 import math
+import os
 import ssl
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import httptools
@@ -27,9 +28,11 @@ from loadtrial.clock import SystemClock
 from loadtrial.load import wire
 from loadtrial.load.checks import compile_checks
 from loadtrial.load.client import Client
+from loadtrial.load.data import DataExhausted, DataSet
 from loadtrial.load.model import ClosedModel, IntervalStats, LoadPlan, OpenModel, request_names
 from loadtrial.load.recorder import finish
 from loadtrial.load.schedule import Pacer, total_duration_s, user_starts
+from loadtrial.load.template import Sources
 from loadtrial.load.ticker import Ticker
 
 HOUSEKEEPING_S = 0.05  # timeout sweep and stop polling period
@@ -48,6 +51,28 @@ STOP_GRACE_S = 1.0  # after a stop, in-flight requests get at most this long to 
 _TRANSPORT_ERRORS = (OSError, ssl.SSLError, asyncio.CancelledError, httptools.HttpParserError)
 
 _mono = time.monotonic
+
+
+def payloads(plan: LoadPlan, origin: wire.Origin, worker: int, workers: int) -> Sequence[bytes]:
+    """The bytes of each request: pre-built, or (when some request has `{{...}}` slots)
+    a `wire.Payloads` that renders those on each send from this engine's data and
+    environment (read here, in the engine: never part of the plan)."""
+    templated = [wire.is_templated(r) for r in plan.requests]
+    built = [
+        b"" if t else wire.encode_request(r, origin)
+        for r, t in zip(plan.requests, templated, strict=True)
+    ]
+    if not any(templated):
+        return built
+    names = frozenset(d.name for d in plan.data)
+    templates = [
+        wire.compile_request(r, origin, names) if t else None
+        for r, t in zip(plan.requests, templated, strict=True)
+    ]
+    data = {d.name: DataSet(d, worker=worker, workers=workers) for d in plan.data}
+    seed = plan.model.seed if isinstance(plan.model, OpenModel) else 0
+    sources = Sources(os.environ, data, worker=worker, workers=workers, seed=seed)
+    return wire.Payloads(built, templates, sources)
 
 
 def share(total: int, worker: int, workers: int) -> int:
@@ -71,7 +96,7 @@ class Engine:
         self.emit, self.should_stop = emit, should_stop
         self.end_s = total_duration_s(plan.model)
         origin = wire.plan_origin(plan)
-        self.payloads = [wire.encode_request(r, origin) for r in plan.requests]
+        self.payloads = payloads(plan, origin, worker, workers)
         self.origin = origin
         self.second = 0
         self.running = True  # still sending new requests
@@ -221,7 +246,10 @@ class Engine:
             exc = exc.__context__ or exc
         elif exc is None or isinstance(exc, _TRANSPORT_ERRORS):
             return
-        self.bugs.append(f"{type(exc).__name__}: {exc} ({context.get('message', '')})")
+        if isinstance(exc, DataExhausted):  # the data ran out: the user's to fix, said plainly
+            self.bugs.append(str(exc))
+        else:
+            self.bugs.append(f"{type(exc).__name__}: {exc} ({context.get('message', '')})")
         if not self.done.done():
             self._stop_sending()
             self._finish()

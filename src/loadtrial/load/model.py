@@ -67,6 +67,15 @@ class RequestSpec:
 
 
 @dataclass(frozen=True)
+class DataSource:
+    """A data file whose rows requests read as `{{name.column}}` (see load/data.py)."""
+
+    name: str
+    path: str  # CSV with a header line; absolute (resolved against the trial file)
+    pick: Literal["circular", "random", "unique"] = "circular"
+
+
+@dataclass(frozen=True)
 class Stage:
     """One stage of an open-model schedule: hold `rate`, or ramp linearly to `ramp_to`.
 
@@ -109,6 +118,8 @@ class LoadPlan:
     allow_hosts: tuple[str, ...] = ()  # besides this machine (by address): see loadtrial.allow
     tls_verify: bool = True  # HTTPS: verify the server's certificate
     ca_file: str = ""  # HTTPS: extra CA bundle (PEM) to trust, e.g. a self-signed test cert
+    # data files that `{{name.column}}` templates in requests read (load/template.py)
+    data: tuple[DataSource, ...] = ()
 
     @property
     def kind(self) -> Literal["open", "closed"]:

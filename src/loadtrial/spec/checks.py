@@ -28,6 +28,7 @@ from loadtrial.spec.model import (
     load_duration_s,
     request_name,
 )
+from loadtrial.spec.templates import template_problems
 from loadtrial.spec.yamlmap import line_of
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")  # HEAD: the engine cannot
@@ -116,7 +117,7 @@ def _load(load: LoadSpec) -> list[Problem]:
             out.append(Problem(path, "both body and json are given", "keep one of them"))
         if req.checks is not None:
             out += _checks(req.checks, f"{path}.checks")
-    return out
+    return out + template_problems(load)
 
 
 def _checks(checks: CheckSpec, path: str) -> list[Problem]:

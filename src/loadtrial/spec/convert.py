@@ -11,6 +11,7 @@ import json
 
 from loadtrial.load.model import (
     ClosedModel,
+    DataSource,
     LoadPlan,
     OpenModel,
     RequestSpec,
@@ -52,6 +53,7 @@ def to_load_plan(trial: Trial, workers: int | None = None) -> LoadPlan:
         connections=load.connections,
         workers=workers or load.workers or _default_workers(model, load.connections),
         allow_hosts=tuple(trial.target.allow),
+        data=tuple(DataSource(name, d.csv, d.pick) for name, d in load.data.items()),
     )
 
 

@@ -9,12 +9,14 @@ covers the whole file; what a type cannot say is checked through their doors.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    ValidationInfo,
     WithJsonSchema,
     field_validator,
     model_validator,
@@ -97,6 +99,23 @@ def request_name(entry: RequestEntry) -> str:
     return entry.name or f"{entry.method.upper()} {entry.path}"
 
 
+class DataSpec(_Frozen):
+    """A data file: `{csv: users.csv, pick: circular}`; requests read `{{name.column}}`.
+
+    A relative `csv` path is relative to the trial file (resolved when the file is read,
+    through the validation context's `base_dir`).
+    """
+
+    csv: str
+    pick: Literal["circular", "random", "unique"] = "circular"
+
+    @field_validator("csv")
+    @classmethod
+    def _relative_to_file(cls, v: str, info: ValidationInfo) -> str:
+        base = (info.context or {}).get("base_dir")
+        return str(Path(base) / v) if base and not Path(v).is_absolute() else v
+
+
 class LoadSpec(_Frozen):
     model: Literal["open", "closed"] = "open"
     warmup: Duration = 0.0
@@ -112,6 +131,7 @@ class LoadSpec(_Frozen):
     workers: int | None = Field(default=None, ge=1)  # engine processes (ray: actors per node)
     engine: Literal["local", "ray"] = "local"  # ray: generator actors on a Ray cluster
     ray_address: str = ""  # engine ray: the cluster ("" = RAY_ADDRESS or the local one)
+    data: dict[str, DataSpec] = Field(default_factory=dict)  # name → CSV file
 
 
 def load_duration_s(load: LoadSpec) -> float:
