@@ -29,6 +29,7 @@ from loadtrial.load import wire
 from loadtrial.load.checks import compile_checks
 from loadtrial.load.client import Client
 from loadtrial.load.data import DataExhausted, DataSet
+from loadtrial.load.flows import FlowConn, FlowRunner
 from loadtrial.load.model import ClosedModel, IntervalStats, LoadPlan, OpenModel, request_names
 from loadtrial.load.recorder import finish
 from loadtrial.load.schedule import Pacer, total_duration_s, user_starts
@@ -58,6 +59,8 @@ def payloads(plan: LoadPlan, origin: wire.Origin, worker: int, workers: int) -> 
     a `wire.Payloads` that renders those on each send from this engine's data and
     environment (read here, in the engine: never part of the plan)."""
     templated = [wire.is_templated(r) for r in plan.requests]
+    if plan.flows:  # a flow's steps are rendered for their user (FlowRunner.render)
+        return [b""] * len(plan.requests)
     built = [
         b"" if t else wire.encode_request(r, origin)
         for r, t in zip(plan.requests, templated, strict=True)
@@ -69,10 +72,14 @@ def payloads(plan: LoadPlan, origin: wire.Origin, worker: int, workers: int) -> 
         wire.compile_request(r, origin, names) if t else None
         for r, t in zip(plan.requests, templated, strict=True)
     ]
+    return wire.Payloads(built, templates, sources(plan, worker, workers))
+
+
+def sources(plan: LoadPlan, worker: int, workers: int) -> Sources:
+    """What this engine's templates read: the environment (now), its share of the data."""
     data = {d.name: DataSet(d, worker=worker, workers=workers) for d in plan.data}
     seed = plan.model.seed if isinstance(plan.model, OpenModel) else 0
-    sources = Sources(os.environ, data, worker=worker, workers=workers, seed=seed)
-    return wire.Payloads(built, templates, sources)
+    return Sources(os.environ, data, worker=worker, workers=workers, seed=seed)
 
 
 def share(total: int, worker: int, workers: int) -> int:
@@ -126,10 +133,36 @@ class Engine:
         model = plan.model
         self.think_s = model.think_time_s if isinstance(model, ClosedModel) else 0.0
         self.client.chain = isinstance(model, ClosedModel) and self.think_s == 0
+        self.runner: FlowRunner | None = None
+        if plan.flows:
+            self._run_flows()
+
+    def _run_flows(self) -> None:
+        """Flows: users send the requests (each step its user's), not the weighted mix."""
+        plan, client = self.plan, self.client
+        mix = wire.mix_sequence([f.weight for f in plan.flows], seed=self.worker)
+        runner = FlowRunner(
+            plan, self.origin, sources(plan, self.worker, self.workers), client, mix,
+            self._iteration_over,
+        )  # fmt: skip
+        client.on_done, client.render = runner.step_done, runner.render
+        client.conn_class, client.chain = FlowConn, False
+        self.runner = runner
+
+    def _iteration_over(self, now: float) -> None:
+        """A flow user's iteration ended: in the closed model the user starts again."""
+        if not self.running or not isinstance(self.plan.model, ClosedModel):
+            return
+        if self.think_s > 0:
+            self.loop.call_later(self.think_s, self._user_think_over, now + self.think_s)
+        elif self.runner is not None:
+            self.runner.start(now)
 
     def _stop_sending(self) -> None:
         """Send no new request from now on (the ones in flight may still finish)."""
         self.running = False
+        if self.runner is not None:
+            self.runner.running = False
         self.client.chain = False
         self.client.next_due_at = math.inf
 
@@ -163,11 +196,16 @@ class Engine:
         if due:
             rel = _mono() - t0
             cur = client.cur
-            cur.offered += len(due)
             lag = cur.lag.append
-            for off in due:
-                lag(rel - off)
-                client.submit(t0 + off, self.client.next_req())
+            if self.runner is None:
+                cur.offered += len(due)
+                for off in due:
+                    lag(rel - off)
+                    client.submit(t0 + off, self.client.next_req())
+            else:  # flow arrivals: each starts an iteration (its steps count as offered)
+                for off in due:
+                    lag(rel - off)
+                    self.runner.start(t0 + off)
         nxt = pacer.next_due_s()
         late_by = PIGGYBACK_SLACK_S
         client.next_due_at = t0 + nxt + late_by if nxt is not None and self.running else math.inf
@@ -201,11 +239,13 @@ class Engine:
 
     # -- closed model -------------------------------------------------------------------
     def _user_start(self) -> None:
-        if self.running:
+        if self.running and self.runner is not None:
+            self.runner.start(_mono())
+        elif self.running:
             self.client.cur.offered += 1
             self.client.submit(_mono(), self.client.next_req())
 
-    def _user_done(self, finished_at: float) -> None:
+    def _user_done(self, finished_at: float, user: object) -> None:
         """A user's request finished: send its next one now or after the think time."""
         if not self.running:
             return
@@ -217,7 +257,9 @@ class Engine:
             self.client.submit(finished_at, self.client.next_req())
 
     def _user_think_over(self, intended: float) -> None:
-        if self.running:
+        if self.running and self.runner is not None:
+            self.runner.start(intended)
+        elif self.running:
             self.client.cur.offered += 1
             self.client.submit(intended, self.client.next_req())
 

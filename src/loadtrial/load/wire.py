@@ -147,10 +147,12 @@ class RequestTemplate:
     body: Template
     has_body: bool
 
-    def render(self, ctx: Context) -> bytes:
-        """Return the request bytes for one send."""
+    def render(self, ctx: Context, extra_head: str = "") -> bytes:
+        """Return the request bytes for one send (`extra_head`: more header lines, each
+        ending in CRLF, e.g. a flow user's Cookie)."""
         lines = [f"{self.method} {percent_encode(self.path.render(ctx))} HTTP/1.1\r\n"]
         lines.append(self.fixed_head)
+        lines.append(extra_head)
         for name, value in self.headers:
             lines.append(f"{name}: {value.render(ctx)}\r\n")
         body = self.body.render(ctx).encode("utf-8") if self.has_body else b""

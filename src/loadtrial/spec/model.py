@@ -116,6 +116,46 @@ class DataSpec(_Frozen):
         return str(Path(base) / v) if base and not Path(v).is_absolute() else v
 
 
+class ExtractSpec(_Frozen):
+    """Where a flow step's variable comes from: exactly one of `json` (a JSON path such
+    as $.token), `regex` (group 1, else the match), `header` or `cookie` (by name)."""
+
+    json_path: str | None = Field(default=None, alias="json")
+    regex: str | None = None
+    header: str | None = None
+    cookie: str | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ExtractSpec:
+        if sum(v is not None for v in (self.json_path, self.regex, self.header, self.cookie)) != 1:
+            raise ValueError("an extract needs exactly one of json, regex, header or cookie")
+        return self
+
+
+class StepSpec(RequestEntry):
+    """One step of a flow: a request (its `weight` is not used), what it extracts into
+    the user's variables, the think time after it, and `if:` an earlier step's name
+    whose checks must have passed for this one to run."""
+
+    extract: dict[str, ExtractSpec] = Field(default_factory=dict)
+    think: Duration = 0.0
+    if_step: str | None = Field(default=None, alias="if")
+
+
+class FlowSpec(_Frozen):
+    """A named sequence of steps each virtual user runs in order, weighted against the
+    other flows; step `s` of flow `f` has the figures of request `f.s`."""
+
+    name: str
+    weight: int = Field(default=1, ge=1)
+    steps: tuple[StepSpec, ...]
+
+
+def step_name(flow: FlowSpec, step: StepSpec) -> str:
+    """A step's request name: `flow.step` (the step's name, else METHOD /path)."""
+    return f"{flow.name}.{request_name(step)}"
+
+
 class LoadSpec(_Frozen):
     model: Literal["open", "closed"] = "open"
     warmup: Duration = 0.0
@@ -132,6 +172,16 @@ class LoadSpec(_Frozen):
     engine: Literal["local", "ray"] = "local"  # ray: generator actors on a Ray cluster
     ray_address: str = ""  # engine ray: the cluster ("" = RAY_ADDRESS or the local one)
     data: dict[str, DataSpec] = Field(default_factory=dict)  # name → CSV file
+    flows: tuple[FlowSpec, ...] = ()  # user flows, instead of `requests`
+
+
+def load_request_names(load: LoadSpec) -> list[str]:
+    """The request names of a load, each once: its flows' steps, else its requests."""
+    if load.flows:
+        names = (step_name(f, s) for f in load.flows for s in f.steps)
+    else:
+        names = (request_name(r) for r in load.requests)
+    return list(dict.fromkeys(names))
 
 
 def load_duration_s(load: LoadSpec) -> float:

@@ -1,4 +1,5 @@
-"""Checks of a trial's templated values and data files (load/template.py, load/data.py).
+"""Checks of a trial's templated values, data files and flows (load/template.py, data.py,
+flows.py).
 
 In: a validated `LoadSpec`. Out: a Problem for every bad `{{...}}` slot, unknown variable,
 missing or unreadable data file and unknown data column, each naming its field
@@ -8,23 +9,71 @@ missing or unreadable data file and unknown data column, each naming its field
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 
 from loadtrial.errors import Problem
+from loadtrial.load.checks import parse_path
 from loadtrial.load.data import read_rows
 from loadtrial.load.template import Template, compile_template, has_template
-from loadtrial.spec.model import LoadSpec, RequestEntry
+from loadtrial.spec.model import LoadSpec, RequestEntry, StepSpec, request_name
 
 _HINT = "slots are {{random_int(1, 100)}}, {{uuid}}, {{seq}}, {{env.NAME}}, {{set.column}}"
 
 
-def template_problems(load: LoadSpec, variables: frozenset[str] = frozenset()) -> list[Problem]:
-    """Every problem of the load's data files and of its requests' templates;
-    `variables` are the names a template may read (none outside flows)."""
+def template_problems(load: LoadSpec) -> list[Problem]:
+    """Every problem of the load's data files and of its requests' and flow steps'
+    templates; a step may read the variables its flow's earlier steps extract."""
     columns, out = _data_columns(load)
     for i, req in enumerate(load.requests):
         for field, text in _texts(req, f"load.requests[{i}]"):
-            out += _one(field, text, columns, variables)
+            out += _one(field, text, columns, frozenset())
+    for i, flow in enumerate(load.flows):
+        known: set[str] = set()
+        for j, step in enumerate(flow.steps):
+            for field, text in _texts(step, f"load.flows[{i}].steps[{j}]"):
+                out += _one(field, text, columns, frozenset(known))
+            known |= set(step.extract)
+    return out
+
+
+def flow_problems(load: LoadSpec) -> list[Problem]:
+    """Problems of the flows' shape: requests given too, no steps, a step name twice,
+    `if:` naming no earlier step, extract paths and regexes that do not compile."""
+    out: list[Problem] = []
+    if load.flows and "requests" in load.model_fields_set:
+        hint = "a flow's steps are its requests; move the requests into a flow"
+        out.append(Problem("load.requests", "both requests and flows are given", hint))
+    for i, flow in enumerate(load.flows):
+        path = f"load.flows[{i}]"
+        if not flow.steps:
+            out.append(Problem(f"{path}.steps", "a flow needs steps", "add - {path: /}"))
+        names: list[str] = []
+        for j, step in enumerate(flow.steps):
+            out += _step(step, names, f"{path}.steps[{j}]")
+            names.append(request_name(step))
+    return out
+
+
+def _step(step: StepSpec, earlier: list[str], path: str) -> list[Problem]:
+    """Problems of one step: its name, `if:` and `extract:`."""
+    out: list[Problem] = []
+    name = request_name(step)
+    if name in earlier:
+        out.append(Problem(f"{path}.name", f"step {name!r} twice in the flow", "name the steps"))
+    if step.if_step is not None and step.if_step not in earlier:
+        known = ", ".join(earlier) or "none"
+        what = f"if: {step.if_step!r} is no earlier step of this flow (earlier: {known})"
+        out.append(Problem(f"{path}.if", what, "name a step before this one"))
+    for var, ex in step.extract.items():
+        try:
+            if ex.json_path is not None:
+                parse_path(ex.json_path)
+            elif ex.regex is not None:
+                re.compile(ex.regex)
+        except (ValueError, re.error) as exc:
+            hint = "a path is $ then .key or [index] steps, e.g. $.token"
+            out.append(Problem(f"{path}.extract.{var}", str(exc), hint))
     return out
 
 
