@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from loadtrial.errors import SpecError
-from loadtrial.load.model import DataSource
-from loadtrial.spec import load_trial_file
+from loadtrial.load.model import DataSource, Extract
+from loadtrial.spec import load_trial_file, parse_trial_text
 from loadtrial.spec.convert import to_load_plan
 
 TRIAL = """\
@@ -76,3 +76,56 @@ def test_a_missing_data_file_is_reported_on_its_line(tmp_path: Path) -> None:
     (problem,) = info.value.problems
     assert (problem.line, problem.field) == (8, "load.data.users.csv")
     assert "no such file" in problem.message and str(tmp_path / "users.csv") in problem.message
+
+
+FLOW = """\
+name: flow
+target:
+  base_url: http://127.0.0.1:8080
+load:
+  stages:
+    - {rate: 10, duration: 2s}
+  flows:
+    - name: shop
+      weight: 2
+      steps:
+        - name: login
+          method: POST
+          path: /login
+          extract: {token: {json: $.token}, sid: {cookie: sid}}
+        - name: cart
+          path: /cart/{{token}}
+          if: login
+          think: 50ms
+"""
+
+
+def test_flows_reach_the_plan_as_named_steps() -> None:
+    plan = to_load_plan(parse_trial_text(FLOW, "f.yaml", {}).trial)
+    assert [r.name for r in plan.requests] == ["shop.login", "shop.cart"]
+    (flow,) = plan.flows
+    assert (flow.name, flow.weight) == ("shop", 2)
+    login, cart = flow.steps
+    assert login.extract == (Extract("token", "json", "$.token"), Extract("sid", "cookie", "sid"))
+    assert (cart.req, cart.if_passed, cart.think_s) == (1, 0, 0.05)
+
+
+@pytest.mark.parametrize(
+    ("edit", "line", "field", "says"),
+    [
+        (("if: login", "if: nope"), 17, "load.flows[0].steps[1].if", "no earlier step"),
+        (("/cart/{{token}}", "/cart/{{cart_id}}"), 16, "load.flows[0].steps[1].path",
+         "unknown variable {{cart_id}} (known: sid, token)"),
+        (("json: $.token}", "json: token}"), 14, "load.flows[0].steps[0].extract.token",
+         "must start with $"),
+        (("  flows:", "  requests: [{path: /}]\n  flows:"), 7, "load.requests",
+         "both requests and flows"),
+    ],
+)  # fmt: skip
+def test_bad_flows_are_reported_with_file_and_line(
+    edit: tuple[str, str], line: int, field: str, says: str
+) -> None:
+    with pytest.raises(SpecError) as info:
+        parse_trial_text(FLOW.replace(*edit), "f.yaml", {})
+    found = [(p.line, p.field, p.message) for p in info.value.problems]
+    assert any(ln == line and f == field and says in m for ln, f, m in found), found

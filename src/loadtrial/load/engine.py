@@ -158,10 +158,12 @@ class Engine:
         elif self.runner is not None:
             self.runner.start(now)
 
-    def _stop_sending(self) -> None:
-        """Send no new request from now on (the ones in flight may still finish)."""
+    def _stop_sending(self, *, flows_finish: bool = False) -> None:
+        """Send no new request from now on (the ones in flight may still finish); at the
+        schedule's end (`flows_finish`) users already in a flow may still send its next
+        steps until drained (no new iteration starts), as k6 lets iterations finish."""
         self.running = False
-        if self.runner is not None:
+        if self.runner is not None and not flows_finish:
             self.runner.running = False
         self.client.chain = False
         self.client.next_due_at = math.inf
@@ -309,7 +311,7 @@ class Engine:
             # holds (all of it is due before its end), so no arrival is silently lost
             self._send_due(until_s=self.end_s)
             self.drain_deadline = _mono() + self.plan.timeout_s + HOUSEKEEPING_S * 2
-        self._stop_sending()
+        self._stop_sending(flows_finish=True)
 
     def _housekeeping(self) -> None:
         """Sweep timeouts, notice a stop, and end the run once drained."""
@@ -322,6 +324,8 @@ class Engine:
             self.stopped_at_s = _mono() - self.t0
             self.drain_deadline = _mono() + min(self.plan.timeout_s, STOP_GRACE_S)
         drained = self.client.inflight == 0 and not self.client.queue and not self.client.opening
+        if self.runner is not None and self.runner.running:  # users finishing their flow
+            drained = drained and self.runner.thinking == 0
         if not self.running and (drained or _mono() >= self.drain_deadline):
             self._finish()
             return

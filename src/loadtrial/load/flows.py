@@ -149,6 +149,7 @@ class FlowRunner:
         self.sources, self.client, self.mix, self.n = sources, client, mix, 0
         self.iteration_over = iteration_over
         self.running = True
+        self.thinking = 0  # users in a think time: not drained yet, though none in flight
         self.loop = client.loop
 
     def render(self, req: int, user: object) -> bytes:
@@ -195,11 +196,13 @@ class FlowRunner:
         if not passed:  # failed: the rest would measure the failure again
             self.iteration_over(now)
         elif step.think_s > 0:
+            self.thinking += 1
             self.loop.call_later(step.think_s, self._after_think, user, now + step.think_s)
         else:
             self._next(user, now)
 
     def _after_think(self, user: User, intended: float) -> None:
+        self.thinking -= 1
         if self.running:
             self._next(user, intended)
 
