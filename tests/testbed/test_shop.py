@@ -67,6 +67,12 @@ def test_login_cart_checkout_writes_an_order(shop: TestbedState) -> None:
     status, got = call(shop, "POST", "/cart", {"product_id": 7, "qty": 2}, token)
     assert (status, got["cart_id"], got["items"]) == (201, 42, 1)
     assert call(shop, "POST", "/cart", {"product_id": 8}, token)[1]["items"] == 2
+    status, got = call(shop, "GET", "/cart/42", token=token)
+    assert status == 200 and got["items"] == [
+        {"product_id": 7, "qty": 2},
+        {"product_id": 8, "qty": 1},
+    ]
+    assert call(shop, "GET", "/cart/43", token=token)[0] == 403  # another customer's cart
     status, got = call(shop, "POST", "/checkout", {}, token)
     assert status == 201 and got["items"] == 2
     assert _orders_of(shop, 42) == before + 2

@@ -16,7 +16,7 @@ from loadtrial.testbed import TestbedConfig, down, load_state, up
 
 pytestmark = pytest.mark.timeout(240)
 EXAMPLES = Path(__file__).parents[2] / "src" / "loadtrial" / "examples"
-STEPS = ("shop.login", "shop.browse", "shop.add", "shop.checkout")
+STEPS = ("shop.login", "shop.browse", "shop.add", "shop.cart", "shop.checkout")
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +53,7 @@ def test_the_shop_flow_runs_every_step_with_its_own_figures(tmp_path: Path, base
         assert step["latency_ms"]["p50"] > 0
     counts = [s["requests"][n]["completed"] for n in STEPS]
     # 10 flows/s for 3 s, each step once per flow (flows under way at the end finish)
-    assert counts == [30] * 4
+    assert counts == [30] * len(STEPS)
     assert s["errors"] == {} and s["completed"] == sum(counts)
 
 

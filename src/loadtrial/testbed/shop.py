@@ -8,6 +8,8 @@ In: the node's db pool. Out: Starlette routes (mounted by app.py):
     GET  /products/{id}  a product of the seeded ids 1..10000 (404 outside them)
     POST /cart           Authorization: Bearer <token>; {"product_id", "qty"} → 201
                          {"cart_id", "item_id", "items"}: a row in cart_items
+    GET  /cart/{cart_id} Bearer token of that cart's customer → {"cart_id", "items": [...]}
+                         (403 for another customer's cart)
     POST /checkout       Bearer token → 201 {"order_id", "items"}: the cart becomes orders
                          in one transaction; 409 when the cart is empty
 
@@ -120,6 +122,21 @@ def shop_routes(
         body = {"cart_id": customer, "item_id": item_id, "items": int(before) + 1}
         return JSONResponse(body, status_code=201)
 
+    async def view_cart(request: Request) -> Response:
+        customer = customer_of(request)
+        if customer is None:
+            return JSONResponse({"error": "log in first"}, status_code=401)
+        if int(request.path_params["cart_id"]) != customer:
+            return JSONResponse({"error": "not your cart"}, status_code=403)
+        async with pool.connection() as conn:
+            cur = await conn.execute(
+                "SELECT product_id, qty FROM cart_items WHERE customer_id = %s ORDER BY id",
+                (customer,),
+            )
+            rows = await cur.fetchall()
+        items = [{"product_id": p, "qty": q} for p, q in rows]
+        return JSONResponse({"cart_id": customer, "items": items})
+
     async def checkout(request: Request) -> Response:
         customer = customer_of(request)
         if customer is None:
@@ -142,5 +159,6 @@ def shop_routes(
         Route("/login", guarded(login), methods=["POST"]),
         Route("/products/{product_id:int}", guarded(product)),
         Route("/cart", guarded(cart), methods=["POST"]),
+        Route("/cart/{cart_id:int}", guarded(view_cart)),
         Route("/checkout", guarded(checkout), methods=["POST"]),
     ]
