@@ -9,7 +9,8 @@ and the step-by-step dispatch. Load is open at the same request rate (the flow a
 arrivals per second), so both runs do the same work per second; the figure is the engine
 thread's CPU (its per-second `cpu_percent`, the first and last seconds left out) per
 completed request, median of `--rounds` alternating rounds. Target: flow ≤ 1.3 × mix. The
-same paths with neither templates nor checks (pre-built bytes) are shown for reference.
+same paths with neither templates nor checks (pre-built bytes) are shown for reference,
+and the same flow run by an async Python function (bench/bench_pyflow.py).
 
     python bench/load_flows.py [--steps 4] [--rate 3000] [--duration 8] [--rounds 3]
 """
@@ -71,6 +72,12 @@ def flow_trial(url: str, steps: int, rate: float, seconds: int) -> str:
     return out
 
 
+def python_trial(url: str, steps: int, rate: float, seconds: int) -> str:
+    """The flow's steps, run by an async Python function (`bench_pyflow:run_steps`)."""
+    text = flow_trial(url, steps, rate, seconds)
+    return text.replace("    - name: f\n", "    - name: f\n      python: bench_pyflow:run_steps\n")
+
+
 def cpu_us_per_request(text: str) -> tuple[float, int, dict[str, int]]:
     """Run a trial's load; return (engine CPU µs per completed request, completed, errors)."""
     s = summarize(run_load(to_load_plan(parse_trial_text(text, "bench.yaml", {}).trial)))
@@ -95,7 +102,13 @@ def main() -> None:
         bare: list[float] = []
         mix: list[float] = []
         flow: list[float] = []
-        runs = (("bare", bare_trial, bare), ("mix", mix_trial, mix), ("flow", flow_trial, flow))
+        py: list[float] = []
+        runs = (
+            ("bare", bare_trial, bare),
+            ("mix", mix_trial, mix),
+            ("flow", flow_trial, flow),
+            ("py", python_trial, py),
+        )
         for r in range(args.rounds):
             for name, make, sink in runs:
                 us, done, errors = cpu_us_per_request(
@@ -108,11 +121,13 @@ def main() -> None:
     finally:
         nginx.stop()
     b, m, f = statistics.median(bare), statistics.median(mix), statistics.median(flow)
+    p = statistics.median(py)
     print(f"\n{args.steps} steps at {args.rate:.0f} req/s, load {load_average()}")
     print(f"plain mix, no templates/checks: {b:6.1f} µs/request (pre-built bytes)")
     print(f"plain mix (templates + checks): {m:6.1f} µs/request")
     ratio = f"{f / m:.2f}× the mix; target ≤ 1.3×"
     print(f"flow of {args.steps} steps:            {f:6.1f} µs/request  ({ratio})")
+    print(f"Python flow, same steps:        {p:6.1f} µs/request  ({p / f:.2f}× the YAML flow)")
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
 from shop_target import ShopTarget, running_shop
@@ -19,6 +20,7 @@ from loadtrial.load.model import (
     ResponseChecks,
     Stage,
 )
+from loadtrial.load.pyflow import load_function
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -91,3 +93,40 @@ def test_closed_model_users_loop_their_flow(shop: ShopTarget) -> None:
     assert counts["f.login"] > 10 and s["errors"] == {}
     # a loop runs every step: at the end at most one iteration per user is cut short
     assert counts["f.login"] - 2 <= counts["f.after"] <= counts["f.login"]
+
+
+def test_a_python_flow_runs_its_steps_with_their_figures(shop: ShopTarget) -> None:
+    plan = login_flow(shop)
+    flow = replace(plan.flows[0], python="pyflows_sample:login_twice_then_me")
+    s = summarize(run_load(replace(plan, flows=(flow,))))
+    counts = {n: r["completed"] for n, r in s["requests"].items()}
+    assert counts == {"f.login": 20, "f.me": 40, "f.after": 20} and s["errors"] == {}
+    me = sorted(p for p, _ in shop.gets if p.startswith("/me/"))
+    assert len(me) == 40 and all(p.endswith(("?n=0", "?n=1")) for p in me)
+    assert {p.split("?")[0] for p in me} == {f"/me/T{i}" for i in range(1, 21)}
+
+
+def test_a_python_flows_exception_is_an_error_of_its_last_step(shop: ShopTarget) -> None:
+    plan = login_flow(shop)
+    flow = replace(plan.flows[0], python="pyflows_sample:broken")
+    s = summarize(run_load(replace(plan, flows=(flow,))))
+    assert s["errors"] == {"check:python:LookupError": 20}
+    assert s["requests"]["f.login"]["completed"] == 20
+
+
+@pytest.mark.parametrize(
+    ("spec", "says"),
+    [("pyflows_sample:not_async", "not an async function"), ("nosuchmodule:f", "No module")],
+)
+def test_python_flow_functions_are_checked(spec: str, says: str) -> None:
+    with pytest.raises(ValueError, match=says):
+        load_function(spec)
+
+
+def test_users_waiting_for_a_connection_keep_their_place_in_the_flow(shop: ShopTarget) -> None:
+    """One connection for many users: a freed connection goes to a queued user's step
+    while the user it answered goes on with its own next step (neither is lost)."""
+    plan = replace(login_flow(shop), connections=1)  # ~40 ms a response: a queue forms
+    s = summarize(run_load(plan))
+    counts = {n: r["completed"] for n, r in s["requests"].items()}
+    assert counts == {"f.login": 20, "f.me": 20, "f.after": 20}, s["errors"]

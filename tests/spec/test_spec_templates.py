@@ -120,6 +120,8 @@ def test_flows_reach_the_plan_as_named_steps() -> None:
          "must start with $"),
         (("  flows:", "  requests: [{path: /}]\n  flows:"), 7, "load.requests",
          "both requests and flows"),
+        (("      weight: 2", "      weight: 2\n      python: nosuchmodule:f"), 10,
+         "load.flows[0].python", "No module named 'nosuchmodule'"),
     ],
 )  # fmt: skip
 def test_bad_flows_are_reported_with_file_and_line(

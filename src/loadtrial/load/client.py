@@ -367,6 +367,7 @@ class Client:
         load model go on (a user's next request, arrivals that fell due)."""
         conn.busy = False
         self.inflight -= 1
+        user = conn.user  # before the connection may carry a queued request (its user)
         if keep_alive and not self.queue:  # the common case, without a call
             self.idle.append(conn)
         elif keep_alive:
@@ -375,7 +376,7 @@ class Client:
             self._drop_conn(conn)
             self._after_loss()
         if self.on_done is not None:
-            self.on_done(now, conn.user)
+            self.on_done(now, user)
         if now >= self.next_due_at:
             self.on_due()
 

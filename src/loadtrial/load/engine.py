@@ -325,7 +325,7 @@ class Engine:
             self.drain_deadline = _mono() + min(self.plan.timeout_s, STOP_GRACE_S)
         drained = self.client.inflight == 0 and not self.client.queue and not self.client.opening
         if self.runner is not None and self.runner.running:  # users finishing their flow
-            drained = drained and self.runner.thinking == 0
+            drained = drained and self.runner.thinking == 0 and not self.runner.tasks
         if not self.running and (drained or _mono() >= self.drain_deadline):
             self._finish()
             return

@@ -17,6 +17,7 @@ earlier step's checks did not pass.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from collections.abc import Callable
@@ -25,6 +26,7 @@ from http.cookies import CookieError, SimpleCookie
 from loadtrial.load.checks import _MISSING, lookup, parse_path
 from loadtrial.load.client import Client, Conn, FullCheckedConn
 from loadtrial.load.model import CHECK_PREFIX, Extract, Flow, LoadPlan
+from loadtrial.load.pyflow import FlowStopped, PyFlow, Response, Session, load_function
 from loadtrial.load.template import Context, Sources
 from loadtrial.load.wire import Origin, RequestTemplate, compile_request
 
@@ -32,7 +34,7 @@ from loadtrial.load.wire import Origin, RequestTemplate, compile_request
 class User:
     """One flow iteration of a virtual user: where it is and what it knows."""
 
-    __slots__ = ("at", "cookies", "ctx", "flow", "passed", "response")
+    __slots__ = ("at", "cookies", "ctx", "flow", "passed", "response", "session", "waiter")
 
     def __init__(self, flow: int, sources: Sources) -> None:
         self.flow, self.at = flow, 0  # flow index, step index in it
@@ -41,6 +43,9 @@ class User:
         self.passed: list[bool] = []  # per step run so far: its checks passed
         # the response of the step in flight: (status, headers, body, passed); None: failed
         self.response: tuple[int, dict[str, str], bytes, bool] | None = None
+        # a Python flow: its session, and the step it awaits
+        self.session: Session | None = None
+        self.waiter: asyncio.Future[Response] | None = None
 
 
 class FlowConn(FullCheckedConn):
@@ -148,6 +153,13 @@ class FlowRunner:
         ]
         self.sources, self.client, self.mix, self.n = sources, client, mix, 0
         self.iteration_over = iteration_over
+        self.functions = [load_function(f.python) if f.python else None for f in plan.flows]
+        # a step's name in its flow: the request name after "flow."
+        self.step_names = [
+            {plan.requests[st.req].name[len(f.name) + 1 :]: i for i, st in enumerate(f.steps)}
+            for f in plan.flows
+        ]
+        self.tasks: set[asyncio.Task[None]] = set()  # Python flows running
         self.running = True
         self.thinking = 0  # users in a think time: not drained yet, though none in flight
         self.loop = client.loop
@@ -164,7 +176,44 @@ class FlowRunner:
         mix = self.mix
         flow = mix[self.n % len(mix)]
         self.n += 1
-        self._next(User(flow, self.sources), intended)
+        user = User(flow, self.sources)
+        fn = self.functions[flow]
+        if fn is None:
+            self._next(user, intended)
+            return
+        user.session = Session(
+            self.step_names[flow], lambda at, t: self._send(user, at, t), user.ctx.variables,
+            intended,
+        )  # fmt: skip
+        task = self.loop.create_task(self._run_python(user, fn, user.session))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def _run_python(self, user: User, fn: PyFlow, session: Session) -> None:
+        """Run one iteration of a Python flow; its exception is an error of its last step."""
+        try:
+            await fn(session)
+        except FlowStopped:
+            return
+        except Exception as exc:  # the user's code: data, not a crash of the engine
+            if session.last is not None:
+                part = self.client.cur.by[self.flows[user.flow].steps[session.last].req]
+                part.errors[f"{CHECK_PREFIX}python:{type(exc).__name__}"] = 1 + part.errors.get(
+                    f"{CHECK_PREFIX}python:{type(exc).__name__}", 0
+                )
+        if self.running:
+            self.iteration_over(session.intended)
+
+    def _send(self, user: User, at: int, intended: float) -> asyncio.Future[Response]:
+        """Send step `at` of a Python flow's user; its future gets the response."""
+        waiter: asyncio.Future[Response] = self.loop.create_future()
+        if not self.running:
+            waiter.set_exception(FlowStopped())
+            return waiter
+        user.at, user.waiter, user.response = at, waiter, None
+        self.client.cur.offered += 1
+        self.client.submit(intended, self.flows[user.flow].steps[at].req, user)
+        return waiter
 
     def _next(self, user: User, intended: float) -> None:
         """Send the user's next step that should run, or end the iteration."""
@@ -190,6 +239,9 @@ class FlowRunner:
         if passed and response is not None:
             passed = self._extract(user, step.req, response[:3])
         user.passed.append(passed)
+        if user.waiter is not None:  # a Python flow: its function goes on
+            self._resolve(user, now, passed)
+            return
         user.at += 1
         if not self.running:
             return
@@ -200,6 +252,19 @@ class FlowRunner:
             self.loop.call_later(step.think_s, self._after_think, user, now + step.think_s)
         else:
             self._next(user, now)
+
+    def _resolve(self, user: User, now: float, passed: bool) -> None:
+        """Hand a Python flow's step its response (FlowStopped once the run is over)."""
+        waiter, user.waiter = user.waiter, None
+        if waiter is None or waiter.done():
+            return
+        if not self.running:
+            waiter.set_exception(FlowStopped())
+            return
+        if user.session is not None:
+            user.session.intended = now
+        status, headers, body, _ = user.response or (0, {}, b"", False)
+        waiter.set_result(Response(status, headers, body, passed))
 
     def _after_think(self, user: User, intended: float) -> None:
         self.thinking -= 1

@@ -91,11 +91,13 @@ class FlowStep:
 
 @dataclass(frozen=True)
 class Flow:
-    """A named sequence of steps a virtual user runs in order (see load/flows.py)."""
+    """A named sequence of steps a virtual user runs in order (see load/flows.py); with
+    `python` ("module:function"), that async function runs the steps instead (pyflow.py)."""
 
     name: str
     steps: tuple[FlowStep, ...]
     weight: int = 1
+    python: str = ""
 
 
 @dataclass(frozen=True)

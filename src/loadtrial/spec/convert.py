@@ -120,7 +120,7 @@ def _flows(
                 )
             )
             requests.append(req)
-        flows.append(Flow(spec.name, tuple(steps), spec.weight))
+        flows.append(Flow(spec.name, tuple(steps), spec.weight, spec.python or ""))
     return tuple(requests), tuple(flows)
 
 

@@ -149,6 +149,8 @@ class FlowSpec(_Frozen):
     name: str
     weight: int = Field(default=1, ge=1)
     steps: tuple[StepSpec, ...]
+    # "module:function": an async function runs the steps (by name) instead of their order
+    python: str | None = None
 
 
 def step_name(flow: FlowSpec, step: StepSpec) -> str:

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from loadtrial.errors import Problem
 from loadtrial.load.checks import parse_path
 from loadtrial.load.data import read_rows
+from loadtrial.load.pyflow import load_function
 from loadtrial.load.template import Template, compile_template, has_template
 from loadtrial.spec.model import LoadSpec, RequestEntry, StepSpec, request_name
 
@@ -48,6 +49,12 @@ def flow_problems(load: LoadSpec) -> list[Problem]:
         path = f"load.flows[{i}]"
         if not flow.steps:
             out.append(Problem(f"{path}.steps", "a flow needs steps", "add - {path: /}"))
+        if flow.python is not None:
+            try:
+                load_function(flow.python)
+            except ValueError as exc:
+                hint = "the module must be importable (PYTHONPATH) and define async def f(session)"
+                out.append(Problem(f"{path}.python", str(exc), hint))
         names: list[str] = []
         for j, step in enumerate(flow.steps):
             out += _step(step, names, f"{path}.steps[{j}]")
