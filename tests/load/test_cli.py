@@ -181,3 +181,17 @@ def _wait_until_connected(pid: int, port: int, deadline: float) -> None:
             return
         time.sleep(0.3)
     raise AssertionError("the load never connected to the target")
+
+
+@pytest.mark.timeout(60)
+def test_a_templated_url_is_rendered_on_each_send(tmp_path: Path) -> None:
+    from shop_target import running_shop
+
+    out = tmp_path / "s.json"
+    with running_shop() as shop:
+        url = shop.url + "item/{{random_int(1, 5)}}?u={{uuid}}&s={{seq}}"
+        code = main(["load", url, "--rate", "20", "--duration", "1s", "--json", str(out)])
+    assert code == 0 and json.loads(out.read_text())["completed"] == 20
+    assert {p.split("?")[0] for p in shop.paths} <= {f"/item/{i}" for i in range(1, 6)}
+    assert sorted(int(p.rsplit("=", 1)[1]) for p in shop.paths) == list(range(1, 21))
+    assert len({p.split("u=")[1] for p in shop.paths}) == 20
