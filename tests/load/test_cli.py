@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from shop_target import running_shop
 
 from loadtrial.cli import main
 from loadtrial.commands.load import parse_stages
@@ -185,8 +186,6 @@ def _wait_until_connected(pid: int, port: int, deadline: float) -> None:
 
 @pytest.mark.timeout(60)
 def test_a_templated_url_is_rendered_on_each_send(tmp_path: Path) -> None:
-    from shop_target import running_shop
-
     out = tmp_path / "s.json"
     with running_shop() as shop:
         url = shop.url + "item/{{random_int(1, 5)}}?u={{uuid}}&s={{seq}}"
