@@ -196,11 +196,11 @@ class FlowRunner:
         except FlowStopped:
             return
         except Exception as exc:  # the user's code: data, not a crash of the engine
-            if session.last is not None:
-                part = self.client.cur.by[self.flows[user.flow].steps[session.last].req]
-                part.errors[f"{CHECK_PREFIX}python:{type(exc).__name__}"] = 1 + part.errors.get(
-                    f"{CHECK_PREFIX}python:{type(exc).__name__}", 0
-                )
+            # its last step, ok so far, becomes that error (a failed step already is one);
+            # counted in the current second, which may be after the step's own
+            if session.last is not None and user.passed and user.passed[-1]:
+                req = self.flows[user.flow].steps[session.last].req
+                self.client.cur.by[req].ok_failed(f"{CHECK_PREFIX}python:{type(exc).__name__}")
         if self.running:
             self.iteration_over(session.intended)
 

@@ -15,8 +15,8 @@ only decides which step runs next and with which variables.
 `session.vars` are the user's variables (what `{{name}}` reads, extracts included). A
 step's intended time is when the previous one finished (plus think time), so the time the
 function itself spends between steps counts in the next step's latency, as a slow client
-would. An exception in the function ends the iteration; it is counted as error
-`check:python:<ExceptionName>` on the last step it ran.
+would. An exception in the function ends the iteration; the last step it ran, when that
+step was ok, counts as error `check:python:<ExceptionName>` instead.
 """
 
 from __future__ import annotations
