@@ -58,7 +58,7 @@ def main() -> None:
         unc = s["uncorrected_latency_ms"][key] / 1000
         print(f"{key:<10}{got:>11.3f}{exact:>11.3f}{closed:>12.3f}"
               f"{100 * (got - exact) / exact:>9.2f}{unc:>14.3f}")  # fmt: skip
-    print(f"requests {s['requests']}  ok {s['ok']}  late {s['late']}  dropped {s['dropped']}  "
+    print(f"requests {s['completed']}  ok {s['ok']}  late {s['late']}  dropped {s['dropped']}  "
           f"valid {s['valid']} {s['invalid_reasons']}")  # fmt: skip
     print(f"load average after: {load_average()}")
 

@@ -29,7 +29,7 @@ from loadtrial.load import run_load, summarize
 from loadtrial.load.model import LoadPlan, OpenModel, RequestSpec, Stage
 plan = LoadPlan((RequestSpec("r", "GET", "{url}"),), OpenModel((Stage({seconds}, {rate}),)))
 s = summarize(run_load(plan))
-assert s["requests"] > 0
+assert s["completed"] > 0
 """
 
 

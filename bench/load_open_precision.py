@@ -35,7 +35,7 @@ def measure(url: str, rate: float, seconds: float) -> dict[str, float]:
     return {
         "offered": s["offered_rate_per_s"],
         "achieved": s["achieved_rate_per_s"],
-        "completed_per_s": s["requests"] / seconds,
+        "completed_per_s": s["completed"] / seconds,
         "p99_lag_ms": hdr.quantiles_us(lag, [99.0])[99.0] / 1000,
         "max_lag_ms": s["generator"]["max_send_lag_ms"],
         "cpu": sum(i.cpu_percent for i in steady) / max(len(steady), 1),

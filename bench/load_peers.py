@@ -73,7 +73,7 @@ def bench_loadtrial(url: str, seconds: int) -> tuple[int, float, float] | None:
     steady = s["seconds"][1:-1]  # engine-thread CPU once running (first/last partial)
     engine_cpu = sum(x["cpu_percent"] for x in steady) / 100.0
     engine_reqs = sum(x["completed"] for x in steady)
-    return s["requests"], cpu, engine_cpu / max(engine_reqs, 1) * 1e6
+    return s["completed"], cpu, engine_cpu / max(engine_reqs, 1) * 1e6
 
 
 def bench_locust(url: str, seconds: int) -> tuple[int, float] | None:

@@ -43,7 +43,7 @@ def row(name: str, n: int, result: LoadResult, startup_s: float, rate: float) ->
     s = summarize(result)
     lag = hdr.merge(i.send_lag_hist for i in result.intervals)
     cpu_s = sum(i.cpu_percent for i in result.intervals) / 100.0
-    per_req = cpu_s / max(s["requests"], 1) * 1e6
+    per_req = cpu_s / max(s["completed"], 1) * 1e6
     p99_lag = hdr.quantiles_us(lag, [99.0])[99.0] / 1000
     return (
         f"{name:<7}{n:>4}{startup_s:>10.2f}{rate:>10.0f}{s['achieved_rate_per_s']:>11.1f}"

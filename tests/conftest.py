@@ -35,6 +35,8 @@ MACHINE_BOUND = (
     "tests/testbed/test_stories.py",
     "tests/testbed/test_demo.py",
     "tests/testbed/test_testbed.py",
+    "tests/testbed/test_shop.py",
+    "tests/testbed/test_shop_flow.py",
     "tests/whatif/test_whatif_testbed.py",
     "tests/load/test_distributed.py",
     "tests/load/test_distributed_faults.py",

@@ -46,7 +46,7 @@ def test_a_timeout_is_recorded_at_its_elapsed_time_from_the_intended_send() -> N
     with start_target_thread(TargetConfig("delay", delay_s=5.0)) as target:
         result = run_load(open_plan(target.url, 20, 1.0, timeout_s=0.3))
     s = summarize(result)
-    assert s["errors"] == {"timeout": 20} and s["requests"] == 20 and s["dropped"] == 0
+    assert s["errors"] == {"timeout": 20} and s["completed"] == 20 and s["dropped"] == 0
     corrected = hdr.merge(iv.latency_hist for iv in result.intervals)
     assert corrected.get_total_count() == 20
     assert corrected.get_min_value() >= 300_000  # µs: never below the timeout
@@ -64,7 +64,7 @@ def test_waiting_for_a_busy_connection_past_the_deadline_is_the_targets_timeout(
     s = summarize(result)
     assert s["dropped"] == 0 and set(s["errors"]) == {"timeout"}
     assert s["errors"]["timeout"] >= 25
-    assert s["ok"] + s["errors"]["timeout"] == s["requests"] == 40  # every arrival counted
+    assert s["ok"] + s["errors"]["timeout"] == s["completed"] == 40  # every arrival counted
     corrected = hdr.merge(iv.latency_hist for iv in result.intervals)
     assert corrected.get_total_count() == 40
     assert hdr.quantiles_us(corrected, [99.0])[99.0] >= 500_000
@@ -82,7 +82,7 @@ def test_a_stall_is_counted_in_full_and_the_run_stays_valid() -> None:
     s = summarize(result)
     # 200 arrivals fall in the freeze; those older than 1 s when it ends time out
     assert 70 <= s["errors"].get("timeout", 0) <= 130 and s["dropped"] == 0
-    assert s["ok"] + s["errors"]["timeout"] == s["requests"] == 400
+    assert s["ok"] + s["errors"]["timeout"] == s["completed"] == 400
     assert hdr.merge(iv.latency_hist for iv in result.intervals).get_total_count() == 400
     assert s["latency_ms"]["p90"] >= 1000.0
     assert_target_failures_keep_it_valid(s["invalid_reasons"])
@@ -101,7 +101,7 @@ def test_arrivals_still_waiting_when_the_run_ends_are_unsent_errors() -> None:
     assert result.interrupted
     assert s["errors"].get("unsent", 0) >= 45 and s["dropped"] == 0
     assert s["errors"]["unsent"] == sum(iv.offered for iv in result.intervals) - 1  # 1 in flight
-    assert s["requests"] == s["errors"]["unsent"]
+    assert s["completed"] == s["errors"]["unsent"]
 
 
 def test_a_closed_model_user_whose_request_times_out_goes_on() -> None:

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from shop_target import running_shop
 
 from loadtrial.cli import main
 from loadtrial.commands.load import parse_stages
@@ -14,10 +15,10 @@ from loadtrial.load.model import Stage
 from loadtrial.targets import RunningTarget, closed_port_url
 
 SUMMARY_KEYS = {
-    "target", "model", "duration_s", "requests", "ok", "offered_rate_per_s",
+    "target", "model", "duration_s", "completed", "ok", "offered_rate_per_s",
     "achieved_rate_per_s", "latency_ms", "uncorrected_latency_ms", "errors", "late",
     "dropped", "generator", "engine", "valid", "invalid_reasons", "partial_seconds", "seconds",
-    "per_request",
+    "requests",
 }  # fmt: skip
 LATENCY_KEYS = {"p50", "p90", "p99", "p999", "max"}
 
@@ -38,7 +39,7 @@ def test_rate_run_writes_exact_json(
     assert set(s) == SUMMARY_KEYS
     assert set(s["latency_ms"]) == set(s["uncorrected_latency_ms"]) == LATENCY_KEYS
     assert set(s["generator"]) == {"cpu_percent", "max_send_lag_ms"}
-    assert s["requests"] == s["ok"] == 200 and s["model"] == "open"
+    assert s["completed"] == s["ok"] == 200 and s["model"] == "open"
     assert s["seconds"][0]["offered"] >= 199 and {"p50_ms", "p99_ms"} <= set(s["seconds"][0])
 
 
@@ -51,7 +52,7 @@ def test_users_run_with_header_and_post(
     code = main([*argv, "--method", "post", "--body", "{}", "--json", str(out)])
     assert code == 0
     s = json.loads(out.read_text())
-    assert s["model"] == "closed" and s["requests"] > 50 and s["errors"] == {}
+    assert s["model"] == "closed" and s["completed"] > 50 and s["errors"] == {}
 
 
 @pytest.mark.timeout(60)
@@ -65,11 +66,11 @@ def test_several_urls_are_figured_per_request_and_checks_fail_as_errors(
     assert code == 0
     printed = capsys.readouterr().out
     s = json.loads(out.read_text())
-    home, gone = s["per_request"]["GET /home"], s["per_request"]["GET /status/404"]
-    assert home["errors"] == {} and home["ok"] == home["requests"] > 0
-    assert gone["errors"] == {"check:status": gone["requests"]} and gone["ok"] == 0
-    assert home["requests"] + gone["requests"] == s["requests"] == 100
-    assert s["errors"] == {"check:status": gone["requests"]}
+    home, gone = s["requests"]["GET /home"], s["requests"]["GET /status/404"]
+    assert home["errors"] == {} and home["ok"] == home["completed"] > 0
+    assert gone["errors"] == {"check:status": gone["completed"]} and gone["ok"] == 0
+    assert home["completed"] + gone["completed"] == s["completed"] == 100
+    assert s["errors"] == {"check:status": gone["completed"]}
     assert "per request" in printed and "GET /status/404" in printed and "check:status" in printed
 
 
@@ -153,7 +154,7 @@ def test_ctrl_c_still_prints_and_writes(fast_target: RunningTarget, tmp_path: Pa
     assert proc.returncode == 3, f"{stderr}\nSIGINT in the test process: {inherited}"
     assert "interrupted" in stdout
     s = json.loads(out.read_text())
-    assert s["requests"] >= 25 and s["duration_s"] < 30
+    assert s["completed"] >= 25 and s["duration_s"] < 30
 
 
 def _sigint_state() -> str:
@@ -181,3 +182,15 @@ def _wait_until_connected(pid: int, port: int, deadline: float) -> None:
             return
         time.sleep(0.3)
     raise AssertionError("the load never connected to the target")
+
+
+@pytest.mark.timeout(60)
+def test_a_templated_url_is_rendered_on_each_send(tmp_path: Path) -> None:
+    out = tmp_path / "s.json"
+    with running_shop() as shop:
+        url = shop.url + "item/{{random_int(1, 5)}}?u={{uuid}}&s={{seq}}"
+        code = main(["load", url, "--rate", "20", "--duration", "1s", "--json", str(out)])
+    assert code == 0 and json.loads(out.read_text())["completed"] == 20
+    assert {p.split("?")[0] for p in shop.paths} <= {f"/item/{i}" for i in range(1, 6)}
+    assert sorted(int(p.rsplit("=", 1)[1]) for p in shop.paths) == list(range(1, 21))
+    assert len({p.split("u=")[1] for p in shop.paths}) == 20

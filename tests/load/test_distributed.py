@@ -109,7 +109,7 @@ def test_schedule_split_exactly_and_merged_exactly(
     whole = hdr.merge(t.stats.latency_hist for t in ticks)
     s = summarize(result)
     assert s["latency_ms"]["p99"] == round(hdr.quantiles_us(whole, [99.0])[99.0] / 1000, 3)
-    assert s["requests"] == s["ok"] == 1800
+    assert s["completed"] == s["ok"] == 1800
     # one clock: every actor's offset measured and bounded
     assert all(a.clock_uncertainty_ms <= 10.0 for a in provenance.actors)
     assert s["engine"]["engine"] == "ray" and s["engine"]["nodes"] == 3
@@ -131,7 +131,7 @@ def test_closed_model_on_the_nodes_offering_a_resource(
     assert {a.node_id for a in result.provenance.actors} == loadgen
     s = summarize(result)
     # 4 users (2 per actor), each at most one request per 10 ms: at most 4 · 201 in 2 s
-    assert 100 < s["requests"] <= 4 * 201 and s["errors"] == {}
+    assert 100 < s["completed"] <= 4 * 201 and s["errors"] == {}
 
 
 def test_stop_ends_every_actor_and_none_outlives_the_run(
@@ -185,7 +185,7 @@ def test_cli_load_with_ray(cluster: Cluster, fast_target: RunningTarget, tmp_pat
     code = main([*args, "--ray-address", cluster.address])
     s = json.loads(out.read_text())
     assert s["engine"]["engine"] == "ray" and s["engine"]["workers"] == 3
-    assert s["requests"] == s["ok"] == 600
+    assert s["completed"] == s["ok"] == 600
     assert code == 0 or not s["valid"]
 
 

@@ -27,7 +27,7 @@ def test_open_model_rate_and_per_second_counts(fast_target: RunningTarget) -> No
     seen: list[IntervalStats] = []
     result = run_load(open_plan(fast_target.url, 300, 2.0), on_interval=seen.append)
     s = summarize(result)
-    assert s["requests"] == s["ok"] == 600
+    assert s["completed"] == s["ok"] == 600
     assert s["offered_rate_per_s"] == s["achieved_rate_per_s"] == 300
     assert [iv.second for iv in seen] == list(range(len(seen)))
     assert sum(iv.offered for iv in seen[:2]) >= 598  # boundaries may shift one arrival
@@ -47,7 +47,7 @@ def test_http_errors_are_classified_by_code(fast_target: RunningTarget) -> None:
         open_plan(fast_target.url, 200, 1.0).model,
     )
     s = summarize(run_load(plan))
-    assert s["requests"] == 200
+    assert s["completed"] == 200
     assert set(s["errors"]) == {"http_500"}
     assert 60 < s["errors"]["http_500"] < 140  # the weighted mix: about half
     assert s["ok"] + s["errors"]["http_500"] == 200
@@ -83,7 +83,7 @@ def test_closed_model_users_and_think_time(fast_target: RunningTarget) -> None:
     )
     s = summarize(run_load(plan))
     # 4 users, each at most one request per 50 ms of think time: ≤ 4 · 21 in 1 s
-    assert 20 < s["requests"] <= 4 * 21
+    assert 20 < s["completed"] <= 4 * 21
     assert s["errors"] == {} and s["model"] == "closed"
 
 
@@ -95,7 +95,7 @@ def test_connection_cap_queues_and_counts_late() -> None:
     # 2 connections × 10 req/s each cannot carry 100/s: the rest wait (late) or, past their
     # deadline, time out while waiting: the target's failure, counted and timed, not dropped
     assert s["late"] >= 10 and s["errors"]["timeout"] >= 30 and s["dropped"] == 0
-    assert s["ok"] + s["errors"]["timeout"] == s["requests"] == 100
+    assert s["ok"] + s["errors"]["timeout"] == s["completed"] == 100
     assert s["latency_ms"]["p99"] > 2 * s["uncorrected_latency_ms"]["p99"]
     assert hdr.merge(iv.latency_hist for iv in result.intervals).get_total_count() == 100
     assert not any("overflow" in r or "dropped" in r for r in s["invalid_reasons"])
@@ -104,7 +104,7 @@ def test_connection_cap_queues_and_counts_late() -> None:
 def test_two_worker_processes_merge_exactly(fast_target: RunningTarget) -> None:
     result = run_load(open_plan(fast_target.url, 400, 2.0, workers=2))
     s = summarize(result)
-    assert s["requests"] == s["ok"] == 800
+    assert s["completed"] == s["ok"] == 800
     assert s["offered_rate_per_s"] == 400
     assert hdr.merge(iv.latency_hist for iv in result.intervals).get_total_count() == 800
     assert all(iv.cpu_percent >= 0 for iv in result.intervals)
@@ -172,7 +172,7 @@ def test_a_malformed_response_is_an_error_of_its_request_not_the_end_of_the_run(
         done.set()
         thread.join(timeout=5)
         listener.close()
-    assert s["errors"] == {"other": 20} and s["ok"] == 0 and s["requests"] == 20
+    assert s["errors"] == {"other": 20} and s["ok"] == 0 and s["completed"] == 20
 
 
 def test_one_worker_runs_in_the_callers_thread(fast_target: RunningTarget) -> None:

@@ -69,14 +69,14 @@ def test_per_request_figures_merged_over_two_workers_sum_to_the_whole(
         total = sum(hdr.decode(p.latency_hist).get_total_count() for p in parts)
         assert total == hdr.decode(iv.latency_hist).get_total_count()
     s = summarize(result)
-    assert s["per_request"]["home"]["requests"] == home.completed
-    assert s["per_request"]["broken"]["errors"] == {"http_503": broken.completed}
+    assert s["requests"]["home"]["completed"] == home.completed
+    assert s["requests"]["broken"]["errors"] == {"http_503": broken.completed}
 
 
 def test_one_request_name_records_no_parts(fast_target: RunningTarget) -> None:
     result = run_load(plan_of(RequestSpec("only", "GET", fast_target.url), rate=50))
     assert all(iv.requests == {} for iv in result.intervals)
-    assert summarize(result)["per_request"]["only"]["requests"] == 50
+    assert summarize(result)["requests"]["only"]["completed"] == 50
 
 
 def test_a_wrong_body_fails_its_check_and_only_its_request(shop: ShopTarget) -> None:
@@ -87,9 +87,9 @@ def test_a_wrong_body_fails_its_check_and_only_its_request(shop: ShopTarget) -> 
         rate=100,
     )
     s = summarize(run_load(plan))
-    checked, plain = s["per_request"]["checked"], s["per_request"]["plain"]
-    assert checked["errors"] == {"check:body_contains": checked["requests"]}
-    assert checked["ok"] == 0 and plain["errors"] == {} and plain["ok"] == plain["requests"]
+    checked, plain = s["requests"]["checked"], s["requests"]["plain"]
+    assert checked["errors"] == {"check:body_contains": checked["completed"]}
+    assert checked["ok"] == 0 and plain["errors"] == {} and plain["ok"] == plain["completed"]
     assert s["errors"] == checked["errors"] and s["ok"] == plain["ok"]
 
 
@@ -110,8 +110,8 @@ def test_json_header_and_status_checks_pass_and_fail(shop: ShopTarget) -> None:
         RequestSpec("bad_status", "GET", shop.url + "item", checks=ResponseChecks(status=(201,))),
         rate=200,
     )  # fmt: skip
-    per = summarize(run_load(plan))["per_request"]
-    assert per["good"]["ok"] == per["good"]["requests"] > 0 and per["good"]["errors"] == {}
+    per = summarize(run_load(plan))["requests"]
+    assert per["good"]["ok"] == per["good"]["completed"] > 0 and per["good"]["errors"] == {}
     assert set(per["bad_id"]["errors"]) == {"check:json:$.items[0].id"}
     assert set(per["bad_header"]["errors"]) == {"check:header:X-Shop"}
     assert set(per["bad_status"]["errors"]) == {"check:status"}
@@ -121,7 +121,7 @@ def test_an_expected_error_status_counts_as_ok(fast_target: RunningTarget) -> No
     gone = ResponseChecks(status=tuple(range(400, 500)))
     plan = plan_of(RequestSpec("gone", "GET", fast_target.url + "status/404", checks=gone), rate=50)
     s = summarize(run_load(plan))
-    assert s["ok"] == s["requests"] == 50 and s["errors"] == {}
+    assert s["ok"] == s["completed"] == 50 and s["errors"] == {}
 
 
 def test_paths_are_percent_encoded_on_the_wire(shop: ShopTarget) -> None:
@@ -182,10 +182,10 @@ def test_closed_model_chained_sends_keep_each_response_with_its_request(
         ),
         ClosedModel(users=4, duration_s=1.0),
     )  # fmt: skip
-    per = summarize(run_load(plan))["per_request"]
-    assert per["fine"]["errors"] == {} and per["fine"]["ok"] == per["fine"]["requests"] > 50
-    assert per["broken"]["errors"] == {"http_502": per["broken"]["requests"]}
-    assert per["checked"]["errors"] == {"check:body_contains": per["checked"]["requests"]}
+    per = summarize(run_load(plan))["requests"]
+    assert per["fine"]["errors"] == {} and per["fine"]["ok"] == per["fine"]["completed"] > 50
+    assert per["broken"]["errors"] == {"http_502": per["broken"]["completed"]}
+    assert per["checked"]["errors"] == {"check:body_contains": per["checked"]["completed"]}
 
 
 def test_responses_are_read_only_as_far_as_checks_need() -> None:

@@ -16,7 +16,7 @@ from loadtrial.analysis.estimate import WindowSample
 from loadtrial.analysis.runview import RunView, build_run_view
 from loadtrial.analysis.usl_points import scalability_findings
 from loadtrial.findings import ComparisonEvidence, Finding, RunWindow
-from loadtrial.spec.model import Trial, request_name
+from loadtrial.spec.model import Trial, load_request_names
 from loadtrial.store.model import TrialData
 
 REPORTED_METRICS = ("p50", "p99", "error_rate", "throughput")
@@ -187,7 +187,7 @@ def analyze_trial(data: TrialData, trial: Trial) -> tuple[Finding, ...]:
     valid_ids = {v.run_id for v in valid}
     # a run's validity is the whole run's; a request's figures are judged on its valid runs
     named = sorted({c.request for c in trial.expect if c.request} | {trial.slo.request or ""})
-    several = len({request_name(r) for r in trial.load.requests}) > 1
+    several = len(load_request_names(trial.load)) > 1
     by_request = {n: request_views(data, n, closed=closed, parts=several) for n in named if n}
     valid_by_request = {
         n: [v for v in vs.values() if v.run_id in valid_ids] for n, vs in by_request.items()

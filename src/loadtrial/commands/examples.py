@@ -32,7 +32,8 @@ def copy_examples(dest: Path) -> tuple[list[Path], list[Path]]:
     """Copy every example into `dest` (created); return (copied, skipped as existing)."""
     dest.mkdir(parents=True, exist_ok=True)
     copied, skipped = [], []
-    for src in [*sorted(examples_dir().glob("*.yaml")), examples_dir() / SCHEMA_FILE]:
+    shipped = [*sorted(examples_dir().glob("*.yaml")), *sorted(examples_dir().glob("*.csv"))]
+    for src in [*shipped, examples_dir() / SCHEMA_FILE]:
         target = dest / src.name
         if target.exists():
             skipped.append(target)

@@ -44,6 +44,11 @@ def _nothing() -> None:
     """The default `on_due`: nothing to send."""
 
 
+def _no_render(req: int, user: object) -> bytes:
+    """The default `render`: only flows send requests with a user."""
+    raise RuntimeError("a request with a user, but no flow renders it")
+
+
 def classify(exc: BaseException | None) -> str:
     """Return the error kind of a transport failure (see load.model.ERROR_KINDS)."""
     if exc is None or isinstance(exc, ConnectionResetError | BrokenPipeError):
@@ -72,6 +77,7 @@ class Conn(asyncio.Protocol):
         "req",
         "sent_at",
         "transport",
+        "user",
     )
 
     def __init__(self, client: Client) -> None:
@@ -86,6 +92,7 @@ class Conn(asyncio.Protocol):
         self.intended = 0.0
         self.sent_at = 0.0
         self.req = 0
+        self.user: object = None  # a flow's virtual user whose step this is (else None)
         self.lost_kind = ""  # set when the connection closed before it was put to use
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -227,6 +234,7 @@ class Client:
         "origin",
         "payloads",
         "queue",
+        "render",
         "ssl",
         "timeout_s",
         "wants_body",
@@ -236,13 +244,13 @@ class Client:
     def __init__(
         self,
         origin: Origin,
-        payloads: list[bytes],
+        payloads: Sequence[bytes],
         mix: list[int],
         *,
         connections: int,
         timeout_s: float,
         ssl_context: ssl.SSLContext | None,
-        on_done: Callable[[float], None] | None = None,
+        on_done: Callable[[float, object], None] | None = None,
         index: Sequence[int] = (0,),
         checkers: Sequence[Checker | None] = (),
     ) -> None:
@@ -257,7 +265,11 @@ class Client:
             any(self.wants_body), any(self.wants_headers), any(self.checkers)
         )
         self.cap, self.timeout_s, self.ssl = max(1, connections), timeout_s, ssl_context
-        self.on_done = on_done  # closed model: a user's request finished at this time
+        # closed model and flows: a user's request finished at this time (the user: see
+        # Conn.user), with a response or failed
+        self.on_done = on_done
+        # flows: the bytes of request `req` for a user (its variables and cookies)
+        self.render: Callable[[int, object], bytes] = _no_render
         # closed model without think time, while sending: a response's connection carries
         # the same user's next request at once (the hot path of the bench)
         self.chain = False
@@ -269,7 +281,7 @@ class Client:
         self.idle: list[Conn] = []
         self.conns: set[Conn] = set()
         self.opening = 0
-        self.queue: deque[tuple[float, int]] = deque()
+        self.queue: deque[tuple[float, int, object]] = deque()
         self.inflight = 0
         self.loop = asyncio.get_running_loop()
 
@@ -287,30 +299,33 @@ class Client:
         return req
 
     # -- sending ----------------------------------------------------------------------
-    def submit(self, intended: float, req: int) -> None:
-        """Send now if a connection is free, else open one or queue (intended is kept)."""
+    def submit(self, intended: float, req: int, user: object = None) -> None:
+        """Send now if a connection is free, else open one or queue (intended is kept);
+        `user`: the flow user whose step it is, handed back to `on_done`."""
         if self.idle:
-            self._send(self.idle.pop(), intended, req)
+            self._send(self.idle.pop(), intended, req, user)
         elif len(self.conns) + self.opening < self.cap:
             self.opening += 1
-            self.loop.create_task(self._open(intended, req))
+            self.loop.create_task(self._open(intended, req, user))
         elif len(self.queue) < _QUEUE_CAP:
-            self.queue.append((intended, req))
+            self.queue.append((intended, req, user))
         else:  # the generator's own limit, not the target's
             self.cur.dropped += 1
-            self._user_done()
+            self._user_done(None, user)
 
-    def _send(self, conn: Conn, intended: float, req: int) -> None:
+    def _send(self, conn: Conn, intended: float, req: int, user: object = None) -> None:
         now = _mono()
         conn.busy, conn.intended, conn.sent_at, conn.req = True, intended, now, req
+        conn.user = user
         self.inflight += 1
         cur = self.cur.by[req]
         cur.sent += 1
         if now - intended > LATE_BOUND_S:
             cur.late += 1
-        conn.transport.write(self.payloads[req])  # type: ignore[union-attr]
+        payload = self.payloads[req] if user is None else self.render(req, user)
+        conn.transport.write(payload)  # type: ignore[union-attr]
 
-    async def _open(self, intended: float, req: int) -> None:
+    async def _open(self, intended: float, req: int, user: object = None) -> None:
         """Open a connection for a request (until its deadline); a failure is its error."""
         try:
             _, conn = await asyncio.wait_for(
@@ -324,16 +339,16 @@ class Client:
                 timeout=max(0.0, intended + self.timeout_s - _mono()),
             )
         except (OSError, TimeoutError, ssl.SSLError, ValueError) as exc:
-            self._open_failed(classify(exc), intended, req)
+            self._open_failed(classify(exc), intended, req, user)
             return
         if conn.lost_kind:  # closed by the peer before we could send (e.g. reset at once)
-            self._open_failed(conn.lost_kind, intended, req)
+            self._open_failed(conn.lost_kind, intended, req, user)
             return
         self.opening -= 1
         self.conns.add(conn)
-        self._send(conn, intended, req)
+        self._send(conn, intended, req, user)
 
-    def _open_failed(self, kind: str, intended: float, req: int) -> None:
+    def _open_failed(self, kind: str, intended: float, req: int, user: object) -> None:
         """Count a request whose connection could not be opened as failed with `kind`."""
         self.opening -= 1
         cur = self.cur.by[req]
@@ -343,7 +358,7 @@ class Client:
             cur.timed_out(now - intended, None)
         else:
             cur.error(kind)
-        self._user_done(now)
+        self._user_done(now, user)
         self._after_loss()
 
     # -- completions ------------------------------------------------------------------
@@ -352,6 +367,7 @@ class Client:
         load model go on (a user's next request, arrivals that fell due)."""
         conn.busy = False
         self.inflight -= 1
+        user = conn.user  # before the connection may carry a queued request (its user)
         if keep_alive and not self.queue:  # the common case, without a call
             self.idle.append(conn)
         elif keep_alive:
@@ -360,7 +376,7 @@ class Client:
             self._drop_conn(conn)
             self._after_loss()
         if self.on_done is not None:
-            self.on_done(now)
+            self.on_done(now, user)
         if now >= self.next_due_at:
             self.on_due()
 
@@ -375,7 +391,7 @@ class Client:
                 cur.timed_out(now - conn.intended, now - conn.sent_at)
             else:
                 cur.error(kind)
-            self._user_done(now)
+            self._user_done(now, conn.user)
         self._drop_conn(conn)
         if conn.transport is not None:
             conn.transport.abort()
@@ -396,17 +412,17 @@ class Client:
         else:
             self._send(conn, *head)
 
-    def _pop_waiting(self) -> tuple[float, int] | None:
+    def _pop_waiting(self) -> tuple[float, int, object] | None:
         """Return the oldest queued request still before its deadline; those past it
         time out on the way (the target kept every connection busy that long)."""
         queue, timeout = self.queue, self.timeout_s
         now = _mono()
         while queue:
-            intended, req = queue.popleft()
+            intended, req, user = queue.popleft()
             if now - intended <= timeout:
-                return intended, req
+                return intended, req, user
             self.cur.by[req].timed_out(now - intended, None)
-            self._user_done(now)
+            self._user_done(now, user)
         return None
 
     def _drop_conn(self, conn: Conn) -> None:
@@ -424,9 +440,9 @@ class Client:
                 self.opening += 1
                 self.loop.create_task(self._open(*head))
 
-    def _user_done(self, now: float | None = None) -> None:
+    def _user_done(self, now: float | None, user: object) -> None:
         if self.on_done is not None:
-            self.on_done(_mono() if now is None else now)
+            self.on_done(_mono() if now is None else now, user)
 
     # -- housekeeping -------------------------------------------------------------------
     def sweep(self) -> None:
@@ -437,14 +453,14 @@ class Client:
             self.fail(conn, "timeout")
         queue = self.queue
         while queue and now - queue[0][0] > timeout:
-            intended, req = queue.popleft()
+            intended, req, user = queue.popleft()
             self.cur.by[req].timed_out(now - intended, None)
-            self._user_done(now)
+            self._user_done(now, user)
 
     def abandon_queue(self) -> None:
         """Count every request still waiting for a connection as error `unsent` (the run
         is over before the target freed a connection for it)."""
-        for _, req in self.queue:
+        for _, req, _ in self.queue:
             cur = self.cur.by[req]
             cur.completed += 1
             cur.errors["unsent"] = cur.errors.get("unsent", 0) + 1

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import asyncio
 import math
+import os
 import ssl
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import httptools
@@ -27,9 +28,12 @@ from loadtrial.clock import SystemClock
 from loadtrial.load import wire
 from loadtrial.load.checks import compile_checks
 from loadtrial.load.client import Client
+from loadtrial.load.data import DataExhausted, DataSet
+from loadtrial.load.flows import FlowConn, FlowRunner
 from loadtrial.load.model import ClosedModel, IntervalStats, LoadPlan, OpenModel, request_names
 from loadtrial.load.recorder import finish
 from loadtrial.load.schedule import Pacer, total_duration_s, user_starts
+from loadtrial.load.template import Sources
 from loadtrial.load.ticker import Ticker
 
 HOUSEKEEPING_S = 0.05  # timeout sweep and stop polling period
@@ -48,6 +52,34 @@ STOP_GRACE_S = 1.0  # after a stop, in-flight requests get at most this long to 
 _TRANSPORT_ERRORS = (OSError, ssl.SSLError, asyncio.CancelledError, httptools.HttpParserError)
 
 _mono = time.monotonic
+
+
+def payloads(plan: LoadPlan, origin: wire.Origin, worker: int, workers: int) -> Sequence[bytes]:
+    """The bytes of each request: pre-built, or (when some request has `{{...}}` slots)
+    a `wire.Payloads` that renders those on each send from this engine's data and
+    environment (read here, in the engine: never part of the plan)."""
+    templated = [wire.is_templated(r) for r in plan.requests]
+    if plan.flows:  # a flow's steps are rendered for their user (FlowRunner.render)
+        return [b""] * len(plan.requests)
+    built = [
+        b"" if t else wire.encode_request(r, origin)
+        for r, t in zip(plan.requests, templated, strict=True)
+    ]
+    if not any(templated):
+        return built
+    names = frozenset(d.name for d in plan.data)
+    templates = [
+        wire.compile_request(r, origin, names) if t else None
+        for r, t in zip(plan.requests, templated, strict=True)
+    ]
+    return wire.Payloads(built, templates, sources(plan, worker, workers))
+
+
+def sources(plan: LoadPlan, worker: int, workers: int) -> Sources:
+    """What this engine's templates read: the environment (now), its share of the data."""
+    data = {d.name: DataSet(d, worker=worker, workers=workers) for d in plan.data}
+    seed = plan.model.seed if isinstance(plan.model, OpenModel) else 0
+    return Sources(os.environ, data, worker=worker, workers=workers, seed=seed)
 
 
 def share(total: int, worker: int, workers: int) -> int:
@@ -71,7 +103,7 @@ class Engine:
         self.emit, self.should_stop = emit, should_stop
         self.end_s = total_duration_s(plan.model)
         origin = wire.plan_origin(plan)
-        self.payloads = [wire.encode_request(r, origin) for r in plan.requests]
+        self.payloads = payloads(plan, origin, worker, workers)
         self.origin = origin
         self.second = 0
         self.running = True  # still sending new requests
@@ -101,10 +133,38 @@ class Engine:
         model = plan.model
         self.think_s = model.think_time_s if isinstance(model, ClosedModel) else 0.0
         self.client.chain = isinstance(model, ClosedModel) and self.think_s == 0
+        self.runner: FlowRunner | None = None
+        if plan.flows:
+            self._run_flows()
 
-    def _stop_sending(self) -> None:
-        """Send no new request from now on (the ones in flight may still finish)."""
+    def _run_flows(self) -> None:
+        """Flows: users send the requests (each step its user's), not the weighted mix."""
+        plan, client = self.plan, self.client
+        mix = wire.mix_sequence([f.weight for f in plan.flows], seed=self.worker)
+        runner = FlowRunner(
+            plan, self.origin, sources(plan, self.worker, self.workers), client, mix,
+            self._iteration_over,
+        )  # fmt: skip
+        client.on_done, client.render = runner.step_done, runner.render
+        client.conn_class, client.chain = FlowConn, False
+        self.runner = runner
+
+    def _iteration_over(self, now: float) -> None:
+        """A flow user's iteration ended: in the closed model the user starts again."""
+        if not self.running or not isinstance(self.plan.model, ClosedModel):
+            return
+        if self.think_s > 0:
+            self.loop.call_later(self.think_s, self._user_think_over, now + self.think_s)
+        elif self.runner is not None:
+            self.runner.start(now)
+
+    def _stop_sending(self, *, flows_finish: bool = False) -> None:
+        """Send no new request from now on (the ones in flight may still finish); at the
+        schedule's end (`flows_finish`) users already in a flow may still send its next
+        steps until drained (no new iteration starts), as k6 lets iterations finish."""
         self.running = False
+        if self.runner is not None and not flows_finish:
+            self.runner.running = False
         self.client.chain = False
         self.client.next_due_at = math.inf
 
@@ -138,11 +198,16 @@ class Engine:
         if due:
             rel = _mono() - t0
             cur = client.cur
-            cur.offered += len(due)
             lag = cur.lag.append
-            for off in due:
-                lag(rel - off)
-                client.submit(t0 + off, self.client.next_req())
+            if self.runner is None:
+                cur.offered += len(due)
+                for off in due:
+                    lag(rel - off)
+                    client.submit(t0 + off, self.client.next_req())
+            else:  # flow arrivals: each starts an iteration (its steps count as offered)
+                for off in due:
+                    lag(rel - off)
+                    self.runner.start(t0 + off)
         nxt = pacer.next_due_s()
         late_by = PIGGYBACK_SLACK_S
         client.next_due_at = t0 + nxt + late_by if nxt is not None and self.running else math.inf
@@ -176,11 +241,13 @@ class Engine:
 
     # -- closed model -------------------------------------------------------------------
     def _user_start(self) -> None:
-        if self.running:
+        if self.running and self.runner is not None:
+            self.runner.start(_mono())
+        elif self.running:
             self.client.cur.offered += 1
             self.client.submit(_mono(), self.client.next_req())
 
-    def _user_done(self, finished_at: float) -> None:
+    def _user_done(self, finished_at: float, user: object) -> None:
         """A user's request finished: send its next one now or after the think time."""
         if not self.running:
             return
@@ -192,7 +259,9 @@ class Engine:
             self.client.submit(finished_at, self.client.next_req())
 
     def _user_think_over(self, intended: float) -> None:
-        if self.running:
+        if self.running and self.runner is not None:
+            self.runner.start(intended)
+        elif self.running:
             self.client.cur.offered += 1
             self.client.submit(intended, self.client.next_req())
 
@@ -221,7 +290,10 @@ class Engine:
             exc = exc.__context__ or exc
         elif exc is None or isinstance(exc, _TRANSPORT_ERRORS):
             return
-        self.bugs.append(f"{type(exc).__name__}: {exc} ({context.get('message', '')})")
+        if isinstance(exc, DataExhausted):  # the data ran out: the user's to fix, said plainly
+            self.bugs.append(str(exc))
+        else:
+            self.bugs.append(f"{type(exc).__name__}: {exc} ({context.get('message', '')})")
         if not self.done.done():
             self._stop_sending()
             self._finish()
@@ -239,7 +311,7 @@ class Engine:
             # holds (all of it is due before its end), so no arrival is silently lost
             self._send_due(until_s=self.end_s)
             self.drain_deadline = _mono() + self.plan.timeout_s + HOUSEKEEPING_S * 2
-        self._stop_sending()
+        self._stop_sending(flows_finish=True)
 
     def _housekeeping(self) -> None:
         """Sweep timeouts, notice a stop, and end the run once drained."""
@@ -252,6 +324,8 @@ class Engine:
             self.stopped_at_s = _mono() - self.t0
             self.drain_deadline = _mono() + min(self.plan.timeout_s, STOP_GRACE_S)
         drained = self.client.inflight == 0 and not self.client.queue and not self.client.opening
+        if self.runner is not None and self.runner.running:  # users finishing their flow
+            drained = drained and self.runner.thinking == 0 and not self.runner.tasks
         if not self.running and (drained or _mono() >= self.drain_deadline):
             self._finish()
             return

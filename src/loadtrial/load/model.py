@@ -67,6 +67,49 @@ class RequestSpec:
 
 
 @dataclass(frozen=True)
+class Extract:
+    """A value a flow step takes from its response into the user's variable `var`:
+    `json` (a JSON path, see ResponseChecks), `regex` (group 1, else the whole match),
+    `header` (by name) or `cookie` (a Set-Cookie of that name)."""
+
+    var: str
+    kind: Literal["json", "regex", "header", "cookie"]
+    what: str
+
+
+@dataclass(frozen=True)
+class FlowStep:
+    """One step of a flow: request `req` of the plan (named `flow.step`), what it
+    extracts, the think time after it, and the earlier step whose checks must have passed
+    for it to run (its index in the flow; None: always runs)."""
+
+    req: int
+    extract: tuple[Extract, ...] = ()
+    think_s: float = 0.0
+    if_passed: int | None = None
+
+
+@dataclass(frozen=True)
+class Flow:
+    """A named sequence of steps a virtual user runs in order (see load/flows.py); with
+    `python` ("module:function"), that async function runs the steps instead (pyflow.py)."""
+
+    name: str
+    steps: tuple[FlowStep, ...]
+    weight: int = 1
+    python: str = ""
+
+
+@dataclass(frozen=True)
+class DataSource:
+    """A data file whose rows requests read as `{{name.column}}` (see load/data.py)."""
+
+    name: str
+    path: str  # CSV with a header line; absolute (resolved against the trial file)
+    pick: Literal["circular", "random", "unique"] = "circular"
+
+
+@dataclass(frozen=True)
 class Stage:
     """One stage of an open-model schedule: hold `rate`, or ramp linearly to `ramp_to`.
 
@@ -109,6 +152,11 @@ class LoadPlan:
     allow_hosts: tuple[str, ...] = ()  # besides this machine (by address): see loadtrial.allow
     tls_verify: bool = True  # HTTPS: verify the server's certificate
     ca_file: str = ""  # HTTPS: extra CA bundle (PEM) to trust, e.g. a self-signed test cert
+    # data files that `{{name.column}}` templates in requests read (load/template.py)
+    data: tuple[DataSource, ...] = ()
+    # user flows: when given, arrivals (open) and users (closed) run flows, and `requests`
+    # are the flows' steps (each named flow.step), not a mix of their own
+    flows: tuple[Flow, ...] = ()
 
     @property
     def kind(self) -> Literal["open", "closed"]:

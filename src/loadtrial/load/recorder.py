@@ -104,6 +104,11 @@ class Interval:
         kind = _HTTP_KINDS.get(status) or f"http_{status}"
         self.errors[kind] = self.errors.get(kind, 0) + 1
 
+    def ok_failed(self, kind: str) -> None:
+        """A response already counted ok fails after all (a flow's extraction): error."""
+        self.ok -= 1
+        self.errors[kind] = self.errors.get(kind, 0) + 1
+
     def error(self, kind: str) -> None:
         """Count one finished request that failed with `kind`."""
         self.completed += 1

@@ -1,13 +1,14 @@
 """The JSON summary of a LoadResult (the `--json` file of `loadtrial load`).
 
 In: a LoadResult. Out: a plain dict with exactly these keys: target, model, duration_s,
-requests, ok, offered_rate_per_s, achieved_rate_per_s, latency_ms{p50,p90,p99,p999,max},
+completed, ok, offered_rate_per_s, achieved_rate_per_s, latency_ms{p50,p90,p99,p999,max},
 uncorrected_latency_ms{...}, errors{kind: count}, late, dropped,
 generator{cpu_percent, max_send_lag_ms}, engine{engine, workers, ...}, valid,
-invalid_reasons[], partial_seconds[], seconds[], per_request{name: {requests, ok, sent,
+invalid_reasons[], partial_seconds[], seconds[], requests{name: {completed, ok, sent,
 rate_per_s, error_rate, errors{}, latency_ms{...}, uncorrected_latency_ms{...}}}.
 
-`requests` counts finished requests (a response or an error); `achieved_rate_per_s` is
+`completed` counts finished requests (a response or an error); `requests` holds the
+same figures per request name (a flow step is named `flow.step`); `achieved_rate_per_s` is
 requests sent per second of schedule run. Percentiles come from the histograms merged
 over every second, never from averaging per-second percentiles.
 """
@@ -67,14 +68,14 @@ def engine_entry(result: LoadResult) -> dict[str, Any]:
 
 
 def request_entry(result: LoadResult, name: str) -> dict[str, Any]:
-    """One `per_request` entry: the figures of request `name` alone, pooled like the whole."""
+    """One `requests` entry: the figures of request `name` alone, pooled like the whole."""
     ivs = request_seconds(result.intervals, name)
     window = pool(ivs)
     secs = _run_seconds(result)
     sent = sum(i.sent for i in ivs)
     rate = window.error_rate
     return {
-        "requests": window.completed,
+        "completed": window.completed,
         "ok": window.ok,
         "sent": sent,
         "rate_per_s": round(sent / secs, 2) if secs else 0.0,
@@ -101,7 +102,7 @@ def summarize(result: LoadResult) -> dict[str, Any]:
         "target": result.plan.requests[0].url if result.plan.requests else "",
         "model": result.plan.kind,
         "duration_s": round(secs, 3),
-        "requests": window.completed,
+        "completed": window.completed,
         "ok": window.ok,
         "offered_rate_per_s": round(window.offered / secs, 2) if secs else 0.0,
         "achieved_rate_per_s": round(sent / secs, 2) if secs else 0.0,
@@ -121,5 +122,5 @@ def summarize(result: LoadResult) -> dict[str, Any]:
         "invalid_reasons": list(result.invalid_reasons),
         "partial_seconds": list(result.partial_seconds),
         "seconds": [second_entry(i) for i in ivs],
-        "per_request": {name: request_entry(result, name) for name in request_names(result.plan)},
+        "requests": {name: request_entry(result, name) for name in request_names(result.plan)},
     }

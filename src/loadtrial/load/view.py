@@ -78,9 +78,9 @@ def summary_table(summary: dict[str, Any], interrupted: bool = False) -> Rendera
     """Return the end-of-run table of a `summarize` dict, followed by a table of the
     requests when the run had more than one request name."""
     whole = _whole_table(summary, interrupted)
-    if len(summary["per_request"]) < 2:
+    if len(summary["requests"]) < 2:
         return whole
-    return Group(whole, requests_table(summary["per_request"]))
+    return Group(whole, requests_table(summary["requests"]))
 
 
 def requests_table(per_request: dict[str, dict[str, Any]]) -> Table:
@@ -95,7 +95,7 @@ def requests_table(per_request: dict[str, dict[str, Any]]) -> Table:
         rate = "-" if r["error_rate"] is None else f"{r['error_rate']:.2%}"
         errors = ", ".join(f"{k} {n}" for k, n in r["errors"].items()) or "none"
         table.add_row(
-            name, str(r["requests"]), str(r["ok"]), rate,
+            name, str(r["completed"]), str(r["ok"]), rate,
             *(f"{lat[k]:g}ms" for k in ("p50", "p90", "p99", "max")), errors,
         )  # fmt: skip
     return table
@@ -109,7 +109,7 @@ def _whole_table(summary: dict[str, Any], interrupted: bool) -> Table:
     table.add_column("value")
     s = summary
     table.add_row("duration", f"{s['duration_s']:g} s")
-    table.add_row("requests", f"{s['requests']} finished, {s['ok']} ok")
+    table.add_row("requests", f"{s['completed']} finished, {s['ok']} ok")
     table.add_row(
         "rate", f"{s['achieved_rate_per_s']:g}/s achieved of {s['offered_rate_per_s']:g}/s offered"
     )

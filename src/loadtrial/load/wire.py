@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import re
 import ssl
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import overload
 from urllib.parse import urlsplit
 
 import numpy as np
@@ -18,6 +20,7 @@ import numpy as np
 from loadtrial import __version__
 from loadtrial.errors import TargetError
 from loadtrial.load.model import LoadPlan, RequestSpec
+from loadtrial.load.template import Context, Sources, Template, compile_template, has_template
 
 MIX_LENGTH = 1 << 14  # the weighted mix repeats every this many requests
 # What a request line may carry as is (RFC 3986 pchar, "/" and "?"): anything else, and a
@@ -117,3 +120,97 @@ def ssl_context(plan: LoadPlan, origin: Origin) -> ssl.SSLContext | None:
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
     return ctx
+
+
+def request_templates(spec: RequestSpec) -> list[str]:
+    """The texts of a request that may hold `{{...}}` slots: URL, header values, body."""
+    return [spec.url, *(v for _, v in spec.headers), spec.body.decode("utf-8", "replace")]
+
+
+def is_templated(spec: RequestSpec) -> bool:
+    """Whether a request has a `{{...}}` slot (else its bytes are built once)."""
+    return any(has_template(t) for t in request_templates(spec))
+
+
+@dataclass(frozen=True)
+class RequestTemplate:
+    """A request with slots, compiled once: each send renders path, headers and body.
+
+    The head's fixed lines (Host, User-Agent, untemplated headers) are joined once; a
+    render joins them with the rendered request line, headers and Content-Length.
+    """
+
+    method: str
+    path: Template  # path and query (after the origin), percent-encoded after rendering
+    fixed_head: str  # "\r\n"-terminated header lines without slots
+    headers: tuple[tuple[str, Template], ...]
+    body: Template
+    has_body: bool
+
+    def render(self, ctx: Context, extra_head: str = "") -> bytes:
+        """Return the request bytes for one send (`extra_head`: more header lines, each
+        ending in CRLF, e.g. a flow user's Cookie)."""
+        lines = [f"{self.method} {percent_encode(self.path.render(ctx))} HTTP/1.1\r\n"]
+        lines.append(self.fixed_head)
+        lines.append(extra_head)
+        for name, value in self.headers:
+            lines.append(f"{name}: {value.render(ctx)}\r\n")
+        body = self.body.render(ctx).encode("utf-8") if self.has_body else b""
+        if self.has_body:
+            lines.append(f"Content-Length: {len(body)}\r\n")
+        lines.append("\r\n")
+        return "".join(lines).encode("latin-1", "replace") + body
+
+
+def compile_request(
+    spec: RequestSpec, origin: Origin, data_sets: frozenset[str] = frozenset()
+) -> RequestTemplate:
+    """Compile a templated request (ValueError naming a bad slot); the origin must be
+    plain, slots go in the path, query, header values and body."""
+    split = urlsplit(spec.url)
+    target = spec.url[len(f"{split.scheme}://{split.netloc}") :] or "/"
+    names = {k.lower() for k, _ in spec.headers}
+    fixed: list[str] = []
+    if "host" not in names:
+        fixed.append(f"Host: {origin.host_header}\r\n")
+    if "user-agent" not in names:
+        fixed.append(f"User-Agent: loadtrial/{__version__}\r\n")
+    slotted: list[tuple[str, Template]] = []
+    for k, v in spec.headers:
+        if has_template(v):
+            slotted.append((k, compile_template(v, data_sets)))
+        elif k.lower() != "content-length":
+            fixed.append(f"{k}: {v}\r\n")
+    method = spec.method.upper()
+    return RequestTemplate(
+        method=method,
+        path=compile_template(target, data_sets),
+        fixed_head="".join(fixed),
+        headers=tuple(slotted),
+        body=compile_template(spec.body.decode("utf-8"), data_sets),
+        has_body=bool(spec.body) or method in ("POST", "PUT", "PATCH"),
+    )
+
+
+class Payloads(Sequence[bytes]):
+    """The client's payloads when some request has slots: `payloads[i]` renders request
+    i afresh (a new context: its own data rows), else returns its pre-built bytes. A plan
+    without slots keeps a plain list, so its hot path is unchanged."""
+
+    def __init__(
+        self, built: list[bytes], templates: list[RequestTemplate | None], sources: Sources
+    ) -> None:
+        self.built, self.templates, self.sources = built, templates, sources
+
+    @overload
+    def __getitem__(self, i: int) -> bytes: ...
+    @overload
+    def __getitem__(self, i: slice) -> Sequence[bytes]: ...
+    def __getitem__(self, i: int | slice) -> bytes | Sequence[bytes]:
+        if isinstance(i, slice):
+            return [self[j] for j in range(len(self.built))[i]]
+        tpl = self.templates[i]
+        return self.built[i] if tpl is None else tpl.render(Context(self.sources))
+
+    def __len__(self) -> int:
+        return len(self.built)

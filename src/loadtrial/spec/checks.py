@@ -23,11 +23,13 @@ from loadtrial.spec.convert import to_load_plan
 from loadtrial.spec.model import (
     CheckSpec,
     LoadSpec,
+    RequestEntry,
     Trial,
     expected_statuses,
     load_duration_s,
-    request_name,
+    load_request_names,
 )
+from loadtrial.spec.templates import flow_problems, template_problems
 from loadtrial.spec.yamlmap import line_of
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")  # HEAD: the engine cannot
@@ -101,21 +103,30 @@ def _load(load: LoadSpec) -> list[Problem]:
     if not load.requests:
         out.append(Problem("load.requests", "no requests", "add - {path: /} or leave it out"))
     for i, req in enumerate(load.requests):
-        path = f"load.requests[{i}]"
-        if req.method.upper() not in METHODS:
-            what = (
-                "HEAD is not supported by the load engine"
-                if req.method.upper() == "HEAD"
-                else f"unknown method {req.method!r}"
-            )
-            out.append(Problem(f"{path}.method", what, "use one of: " + ", ".join(METHODS)))
-        if not req.path.startswith("/"):
-            hint = "paths start with / and are joined to target.base_url"
-            out.append(Problem(f"{path}.path", f"path {req.path!r} does not start with /", hint))
-        if req.body is not None and req.json_body is not None:
-            out.append(Problem(path, "both body and json are given", "keep one of them"))
-        if req.checks is not None:
-            out += _checks(req.checks, f"{path}.checks")
+        out += _request(req, f"load.requests[{i}]")
+    for i, flow in enumerate(load.flows):
+        for j, step in enumerate(flow.steps):
+            out += _request(step, f"load.flows[{i}].steps[{j}]")
+    return out + template_problems(load) + flow_problems(load)
+
+
+def _request(req: RequestEntry, path: str) -> list[Problem]:
+    """Problems of one request (or flow step): method, path, body, checks."""
+    out: list[Problem] = []
+    if req.method.upper() not in METHODS:
+        what = (
+            "HEAD is not supported by the load engine"
+            if req.method.upper() == "HEAD"
+            else f"unknown method {req.method!r}"
+        )
+        out.append(Problem(f"{path}.method", what, "use one of: " + ", ".join(METHODS)))
+    if not req.path.startswith("/"):
+        hint = "paths start with / and are joined to target.base_url"
+        out.append(Problem(f"{path}.path", f"path {req.path!r} does not start with /", hint))
+    if req.body is not None and req.json_body is not None:
+        out.append(Problem(path, "both body and json are given", "keep one of them"))
+    if req.checks is not None:
+        out += _checks(req.checks, f"{path}.checks")
     return out
 
 
@@ -146,7 +157,7 @@ def _checks(checks: CheckSpec, path: str) -> list[Problem]:
 
 def _named_requests(trial: Trial) -> list[Problem]:
     """`slo.request` and claims' `request` must name a request of load.requests."""
-    names = list(dict.fromkeys(request_name(r) for r in trial.load.requests))
+    names = load_request_names(trial.load)
     hint = f"requests are: {', '.join(names)}; a request's name is its name:, else METHOD /path"
     named = [("slo.request", trial.slo.request)]
     named += [(f"expect[{i}].request", c.request) for i, c in enumerate(trial.expect)]

@@ -8,9 +8,14 @@ engine refuses any other host before a packet is sent.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 from loadtrial.load.model import (
     ClosedModel,
+    DataSource,
+    Extract,
+    Flow,
+    FlowStep,
     LoadPlan,
     OpenModel,
     RequestSpec,
@@ -20,12 +25,15 @@ from loadtrial.load.model import (
 from loadtrial.load.validate import default_workers
 from loadtrial.spec.model import (
     CheckSpec,
+    ExtractSpec,
+    FlowSpec,
     LoadSpec,
     RequestEntry,
     Trial,
     expected_statuses,
     load_duration_s,
     request_name,
+    step_name,
 )
 
 
@@ -34,6 +42,9 @@ def to_load_plan(trial: Trial, workers: int | None = None) -> LoadPlan:
     load = trial.load
     base = trial.target.base_url.rstrip("/")
     requests = tuple(_request(base, r) for r in load.requests)
+    flows: tuple[Flow, ...] = ()
+    if load.flows:
+        requests, flows = _flows(base, load.flows)
     model: OpenModel | ClosedModel
     if load.model == "open":
         stages = tuple(Stage(st.duration, st.rate, st.ramp_to) for st in load.stages)
@@ -52,6 +63,8 @@ def to_load_plan(trial: Trial, workers: int | None = None) -> LoadPlan:
         connections=load.connections,
         workers=workers or load.workers or _default_workers(model, load.connections),
         allow_hosts=tuple(trial.target.allow),
+        flows=flows,
+        data=tuple(DataSource(name, d.csv, d.pick) for name, d in load.data.items()),
     )
 
 
@@ -85,6 +98,41 @@ def _request(base: str, entry: RequestEntry) -> RequestSpec:
         weight=entry.weight,
         checks=None if entry.checks is None else response_checks(entry.checks),
     )
+
+
+def _flows(
+    base: str, specs: tuple[FlowSpec, ...]
+) -> tuple[tuple[RequestSpec, ...], tuple[Flow, ...]]:
+    """The flows' steps as the plan's requests (named flow.step) and the flows."""
+    requests: list[RequestSpec] = []
+    flows: list[Flow] = []
+    for spec in specs:
+        names = [request_name(s) for s in spec.steps]
+        steps = []
+        for step in spec.steps:
+            req = replace(_request(base, step), name=step_name(spec, step), weight=1)
+            steps.append(
+                FlowStep(
+                    req=len(requests),
+                    extract=tuple(_extract(var, ex) for var, ex in step.extract.items()),
+                    think_s=step.think,
+                    if_passed=None if step.if_step is None else names.index(step.if_step),
+                )
+            )
+            requests.append(req)
+        flows.append(Flow(spec.name, tuple(steps), spec.weight, spec.python or ""))
+    return tuple(requests), tuple(flows)
+
+
+def _extract(var: str, spec: ExtractSpec) -> Extract:
+    """The engine's form of one `extract:` entry (validated: exactly one source)."""
+    if spec.json_path is not None:
+        return Extract(var, "json", spec.json_path)
+    if spec.regex is not None:
+        return Extract(var, "regex", spec.regex)
+    if spec.header is not None:
+        return Extract(var, "header", spec.header)
+    return Extract(var, "cookie", spec.cookie or "")
 
 
 def response_checks(spec: CheckSpec) -> ResponseChecks:

@@ -68,7 +68,8 @@ def parse_trial_text(
     if problems and not isinstance(parsed.data, dict):
         raise SpecError(problems)
     try:
-        trial = Trial.model_validate(parsed.data)
+        base_dir = str(Path(path).resolve().parent) if path != "<text>" else None
+        trial = Trial.model_validate(parsed.data, context={"base_dir": base_dir})
     except ValidationError as exc:
         problems += problems_from_validation(exc, parsed.data, parsed.lines, path, Trial)
         partial = salvage(parsed.data) if check else None

@@ -9,12 +9,14 @@ covers the whole file; what a type cannot say is checked through their doors.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    ValidationInfo,
     WithJsonSchema,
     field_validator,
     model_validator,
@@ -97,6 +99,65 @@ def request_name(entry: RequestEntry) -> str:
     return entry.name or f"{entry.method.upper()} {entry.path}"
 
 
+class DataSpec(_Frozen):
+    """A data file: `{csv: users.csv, pick: circular}`; requests read `{{name.column}}`.
+
+    A relative `csv` path is relative to the trial file (resolved when the file is read,
+    through the validation context's `base_dir`).
+    """
+
+    csv: str
+    pick: Literal["circular", "random", "unique"] = "circular"
+
+    @field_validator("csv")
+    @classmethod
+    def _relative_to_file(cls, v: str, info: ValidationInfo) -> str:
+        base = (info.context or {}).get("base_dir")
+        return str(Path(base) / v) if base and not Path(v).is_absolute() else v
+
+
+class ExtractSpec(_Frozen):
+    """Where a flow step's variable comes from: exactly one of `json` (a JSON path such
+    as $.token), `regex` (group 1, else the match), `header` or `cookie` (by name)."""
+
+    json_path: str | None = Field(default=None, alias="json")
+    regex: str | None = None
+    header: str | None = None
+    cookie: str | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ExtractSpec:
+        if sum(v is not None for v in (self.json_path, self.regex, self.header, self.cookie)) != 1:
+            raise ValueError("an extract needs exactly one of json, regex, header or cookie")
+        return self
+
+
+class StepSpec(RequestEntry):
+    """One step of a flow: a request (its `weight` is not used), what it extracts into
+    the user's variables, the think time after it, and `if:` an earlier step's name
+    whose checks must have passed for this one to run."""
+
+    extract: dict[str, ExtractSpec] = Field(default_factory=dict)
+    think: Duration = 0.0
+    if_step: str | None = Field(default=None, alias="if")
+
+
+class FlowSpec(_Frozen):
+    """A named sequence of steps each virtual user runs in order, weighted against the
+    other flows; step `s` of flow `f` has the figures of request `f.s`."""
+
+    name: str
+    weight: int = Field(default=1, ge=1)
+    steps: tuple[StepSpec, ...]
+    # "module:function": an async function runs the steps (by name) instead of their order
+    python: str | None = None
+
+
+def step_name(flow: FlowSpec, step: StepSpec) -> str:
+    """A step's request name: `flow.step` (the step's name, else METHOD /path)."""
+    return f"{flow.name}.{request_name(step)}"
+
+
 class LoadSpec(_Frozen):
     model: Literal["open", "closed"] = "open"
     warmup: Duration = 0.0
@@ -112,6 +173,17 @@ class LoadSpec(_Frozen):
     workers: int | None = Field(default=None, ge=1)  # engine processes (ray: actors per node)
     engine: Literal["local", "ray"] = "local"  # ray: generator actors on a Ray cluster
     ray_address: str = ""  # engine ray: the cluster ("" = RAY_ADDRESS or the local one)
+    data: dict[str, DataSpec] = Field(default_factory=dict)  # name → CSV file
+    flows: tuple[FlowSpec, ...] = ()  # user flows, instead of `requests`
+
+
+def load_request_names(load: LoadSpec) -> list[str]:
+    """The request names of a load, each once: its flows' steps, else its requests."""
+    if load.flows:
+        names = (step_name(f, s) for f in load.flows for s in f.steps)
+    else:
+        names = (request_name(r) for r in load.requests)
+    return list(dict.fromkeys(names))
 
 
 def load_duration_s(load: LoadSpec) -> float:

@@ -13,6 +13,8 @@ Out: HTTP endpoints with a realistic mix, as `python -m loadtrial.testbed.app --
                            (default 20000: ~10 ms of one db core; 70000, all the seeded
                            orders: ~26 ms), no waiting in the db
     POST /orders           a write transaction (insert an order, take stock)
+    POST /login, GET /products/{id}, POST /cart, POST /checkout: the shop of user flows
+                           (testbed/shop.py)
     GET  /metrics          the node's pool in Prometheus text
 
 The pool starts empty and grows to LT_POOL_MAX. When it cannot get a connection within
@@ -39,6 +41,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
+
+from loadtrial.testbed.shop import shop_routes
 
 REPORT_SQL = """
 SELECT c.region, count(*) AS orders, sum(o.total) AS revenue
@@ -221,6 +225,7 @@ def build_app(config: NodeConfig) -> Starlette:
         Route("/orders", order, methods=["POST"]),
         Route("/metrics", metrics),
         Route("/admin/check-pool", check_pool, methods=["POST"]),
+        *shop_routes(pool, _db_error),
     ]
     return Starlette(routes=routes, lifespan=lifespan)
 

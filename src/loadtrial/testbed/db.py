@@ -62,11 +62,17 @@ INSERT INTO orders (customer_id, product_id, qty, total, created_at)
   SELECT 1 + (i * 31) % 20000, 1 + (i * 17) % 10000, 1 + i % 5, (1 + i % 5) * (1 + i % 97),
          now() - (i % 720) * interval '1 hour'
   FROM generate_series(1, 70000) AS i;
+CREATE TABLE cart_items (
+  id bigserial PRIMARY KEY, customer_id integer NOT NULL REFERENCES customers(id),
+  product_id integer NOT NULL REFERENCES products(id), qty integer NOT NULL,
+  added_at timestamptz NOT NULL DEFAULT now());
+CREATE INDEX cart_items_customer ON cart_items (customer_id);
 CREATE INDEX orders_customer ON orders (customer_id);
 CREATE INDEX orders_created ON orders (created_at);
 ANALYZE;
 CREATE ROLE app LOGIN;
 GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA public TO app;
+GRANT DELETE ON cart_items TO app;
 GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO app;
 """
 
