@@ -48,8 +48,14 @@ def test_a_wrong_body_is_a_check_error_everywhere_and_fails_its_slo(
     with start_target_thread(TargetConfig("fast")) as target:  # answers "ok" to any path
         on_pay, on_browse = (str(_trial(tmp_path, target.url, n)) for n in ("pay", "browse"))
         assert main(["run", on_pay, "--store", db, "--no-live"]) == 1  # the SLO is missed
-        assert main(["run", on_browse, "--store", db, "--no-live"]) == 0
+        browse_code = main(["run", on_browse, "--store", db, "--no-live"])
     capsys.readouterr()
+    # browse has no failing check: its SLO holds, unless a busy machine starved the
+    # generator and the analysis (rightly) kept no valid run to judge
+    main(["analyze", "2", "--store", db, "--json"])
+    second = json.loads(capsys.readouterr().out)["findings"]
+    starved = [f["summary"] for f in second if f["kind"] == "validity" and f["status"] == "invalid"]
+    assert browse_code == (1 if starved else 0), (browse_code, [f["summary"] for f in second])
     main(["analyze", "1", "--store", db, "--json"])
     findings = json.loads(capsys.readouterr().out)["findings"]
     arm = next(f for f in findings if f["kind"] == "slo" and f["subject"] == "arm a")
