@@ -229,3 +229,18 @@ def test_scale_must_name_a_count_every_arm_sets() -> None:
         (10, "scale", "t.yaml:10: scale: 'app_nodes' is not a whole-number parameter of every "
          "arm (name the count the arms vary; arm parameters: app_nodes)"),
     ]  # fmt: skip
+
+
+def test_an_unset_variable_is_one_problem_not_also_an_empty_value() -> None:
+    text = (
+        "name: t\ntarget: {base_url: 'http://127.0.0.1:8080'}\n"
+        "load: {stages: [{rate: 5, duration: 2s}]}\n"
+        "observe:\n  - {kind: postgres, dsn: '${DB_URL}', as: db}\n"
+    )
+    with pytest.raises(SpecError) as info:
+        parse_trial_text(text, "t.yaml", {})
+    rendered = [p.render() for p in info.value.problems]
+    assert rendered == [
+        "t.yaml:5: observe[0].dsn: environment variable DB_URL is not set "
+        "(export DB_URL=... before running, or write ${DB_URL:-default})"
+    ]
