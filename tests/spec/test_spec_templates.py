@@ -78,6 +78,16 @@ def test_a_missing_data_file_is_reported_on_its_line(tmp_path: Path) -> None:
     assert "no such file" in problem.message and str(tmp_path / "users.csv") in problem.message
 
 
+def test_a_data_file_beside_the_trial_is_found_when_another_field_is_wrong(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "users.csv").write_text("email,password\na@x,pw\n")
+    (tmp_path / "t.yaml").write_text(TRIAL + "bogus: 1\n")
+    with pytest.raises(SpecError) as info:
+        load_trial_file(tmp_path / "t.yaml", env={})
+    assert [p.field for p in info.value.problems] == ["bogus"]  # not also users.csv
+
+
 FLOW = """\
 name: flow
 target:

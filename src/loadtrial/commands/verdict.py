@@ -96,5 +96,7 @@ def run_lines(data: TrialData, findings: Sequence[Finding]) -> list[str]:
             if ev
             else "not analysed"
         )
+        if ev and ev.request:  # the SLO's figures are of one request: name it
+            figures += f"  (request {ev.request})"
         out.append(f"run {i.run_id:<3} {i.arm:<16} rep {i.repetition}  {i.status:<11} {figures}")
     return out

@@ -67,6 +67,7 @@ def build_report(
         findings=views,
         provenance=provenance(data, store_path, generated_at),
         slo_text=slo_text(trial),
+        slo_request=trial.slo.request,
         load_text=load_text(trial),
         repeat=trial.repeat,
         duration_s=float(max((len(r.t_s) for r in runs), default=0)),

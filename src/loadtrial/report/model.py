@@ -207,3 +207,4 @@ class Report:
     repeat: int = 1
     requests: tuple[RequestCell, ...] = ()  # arms × request names (2+ names only)
     whatif: tuple[WhatifRow, ...] = ()  # each arm predicted from the others (whatif_section)
+    slo_request: str | None = None  # the request the SLO judges (None: the whole run)

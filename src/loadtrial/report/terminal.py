@@ -54,8 +54,10 @@ def _claims(r: Report) -> Table:
 def _arms(r: Report) -> Table:
     """Arms pooled over repetitions."""
     table = Table(box=None, pad_edge=False, header_style="dim")
-    for col in ("arm", "ok/s", "p50", "p99", "errors", "SLO"):
-        table.add_column(col, justify="left" if col in ("arm", "SLO") else "right")
+    # the SLO may judge one request while the figures are the whole run's: say which
+    slo = f"SLO ({r.slo_request})" if r.slo_request else "SLO"
+    for col in ("arm", "ok/s", "p50", "p99", "errors", slo):
+        table.add_column(col, justify="left" if col in ("arm", slo) else "right")
     for a in r.arms:
         t = a.throughput_per_s.value
         table.add_row(

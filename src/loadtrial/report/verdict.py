@@ -130,7 +130,8 @@ def overall_status(claims: Sequence[ClaimView]) -> str:
 
 
 def slo_text(trial: Trial) -> str:
-    """Return the SLO in words ("p99 ≤ 500ms, errors ≤ 0.10%"), "" when none is set."""
+    """Return the SLO in words ("p99 ≤ 500ms, errors ≤ 0.10%", "... (request checkout)"
+    when it judges one request), "" when none is set."""
     s = trial.slo
     parts = [
         f"{key} ≤ {format_duration(limit)}"
@@ -141,6 +142,8 @@ def slo_text(trial: Trial) -> str:
         parts.append(f"errors ≤ {s.error_rate:.2%}")
     if s.min_throughput is not None:
         parts.append(f"throughput ≥ {s.min_throughput:g}/s")
+    if parts and s.request:
+        return f"{', '.join(parts)} (request {s.request})"
     return ", ".join(parts)
 
 

@@ -69,12 +69,13 @@ def parse_trial_text(
         raise SpecError(problems)
     try:
         base_dir = str(Path(path).resolve().parent) if path != "<text>" else None
-        trial = Trial.model_validate(parsed.data, context={"base_dir": base_dir})
+        context = {"base_dir": base_dir}
+        trial = Trial.model_validate(parsed.data, context=context)
     except ValidationError as exc:
         # a field already reported (an unset ${VAR} left it empty) is not reported twice
         found = problems_from_validation(exc, parsed.data, parsed.lines, path, Trial)
         problems += _new_only(tuple(found), problems)
-        partial = salvage(parsed.data) if check else None
+        partial = salvage(parsed.data, context) if check else None
         if partial is not None:
             problems += _new_only(check_trial(partial, parsed.lines, path).problems, problems)
         raise SpecError(_sorted(problems)) from None

@@ -32,12 +32,13 @@ PLACEHOLDERS: dict[str, Any] = {
 }
 
 
-def salvage(data: dict[str, Any]) -> Trial | None:
-    """Return a Trial from `data` minus the parts pydantic rejects, or None."""
+def salvage(data: dict[str, Any], context: dict[str, Any] | None = None) -> Trial | None:
+    """Return a Trial from `data` minus the parts pydantic rejects, or None; `context` is
+    the validation context of the whole file (its `base_dir` for relative data files)."""
     work = copy.deepcopy(data)
     for _ in range(MAX_ROUNDS):
         try:
-            return Trial.model_validate(work)
+            return Trial.model_validate(work, context=context)
         except ValidationError as exc:
             removed = False
             for err in exc.errors(include_url=False):
