@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 from counting_target import CountingTarget
+from shop_target import ShopTarget, running_shop
 
 from loadtrial.targets import RunningTarget, TargetConfig, start_target_thread
 
@@ -62,3 +63,10 @@ def cluster() -> Iterator[Cluster]:
     finally:
         ray.shutdown()
         c.shutdown()  # type: ignore[no-untyped-call]
+
+
+@pytest.fixture
+def shop() -> Iterator[ShopTarget]:
+    """A small shop on 127.0.0.1 (shop_target.py) for the request and flow tests."""
+    with running_shop() as target:
+        yield target

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
 
 import pytest
-from shop_target import ShopTarget, running_shop
+from shop_target import ShopTarget
 
 from loadtrial.load import run_load, summarize
 from loadtrial.load.model import (
@@ -23,12 +22,6 @@ from loadtrial.load.model import (
 from loadtrial.load.pyflow import load_function
 
 pytestmark = pytest.mark.timeout(60)
-
-
-@pytest.fixture
-def shop() -> Iterator[ShopTarget]:
-    with running_shop() as target:
-        yield target
 
 
 def login_flow(shop: ShopTarget, *, login_status: int = 200, think_s: float = 0.0) -> LoadPlan:

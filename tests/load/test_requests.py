@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
 
 import pytest
-from shop_target import ShopTarget, running_shop
+from shop_target import ShopTarget
 
 from loadtrial.load import histogram as hdr
 from loadtrial.load import run_load, summarize
@@ -27,12 +26,6 @@ from loadtrial.load.wire import percent_encode
 from loadtrial.targets import RunningTarget
 
 pytestmark = pytest.mark.timeout(60)
-
-
-@pytest.fixture
-def shop() -> Iterator[ShopTarget]:
-    with running_shop() as target:
-        yield target
 
 
 def plan_of(*requests: RequestSpec, rate: float = 200, seconds: float = 1.0, **kw: object):  # type: ignore[no-untyped-def]
