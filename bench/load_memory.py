@@ -61,7 +61,7 @@ def main() -> None:
             if args.cli:
                 cmd = [sys.executable, "-m", "loadtrial.cli", "load", nginx.url, "--rate"]
                 cmd += [f"{args.rate:g}", "--duration", f"{seconds:g}s", "--workers", "1"]
-                cmd += ["--json", str(Path(tmp) / "s.json")]
+                cmd += ["-o", str(Path(tmp) / "s.json")]
             else:
                 code = ENGINE_ONLY.format(url=nginx.url, rate=args.rate, seconds=seconds)
                 cmd = [sys.executable, "-c", code]

@@ -67,7 +67,7 @@ def bench_loadtrial(url: str, seconds: int) -> tuple[int, float, float] | None:
         out_json = Path(tmp) / "s.json"
         cmd = [*pin(1), sys.executable, "-m", "loadtrial.cli", "load", url]
         cmd += ["--users", str(CONNECTIONS), "--connections", str(CONNECTIONS), "--workers", "1"]
-        cmd += ["--duration", f"{seconds}s", "--timeout", "5s", "--json", str(out_json)]
+        cmd += ["--duration", f"{seconds}s", "--timeout", "5s", "-o", str(out_json)]
         _, cpu = run_measured(cmd, seconds + 60)
         s = json.loads(out_json.read_text())
     steady = s["seconds"][1:-1]  # engine-thread CPU once running (first/last partial)

@@ -28,7 +28,7 @@ def test_rate_run_writes_exact_json(
     fast_target: RunningTarget, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "s.json"
-    code = main(["load", fast_target.url, "--rate", "200", "--duration", "1s", "--json", str(out)])
+    code = main(["load", fast_target.url, "--rate", "200", "--duration", "1s", "-o", str(out)])
     assert code == 0
     printed = capsys.readouterr().out
     s = json.loads(out.read_text())
@@ -44,12 +44,22 @@ def test_rate_run_writes_exact_json(
 
 
 @pytest.mark.timeout(60)
+def test_json_flag_prints_the_summary_alone_on_stdout(
+    fast_target: RunningTarget, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["load", fast_target.url, "--rate", "50", "--duration", "1s", "--no-live"]
+    assert main([*argv, "--json"]) == 0
+    s = json.loads(capsys.readouterr().out)  # nothing but the document: a table would break it
+    assert set(s) == SUMMARY_KEYS and s["completed"] == 50
+
+
+@pytest.mark.timeout(60)
 def test_users_run_with_header_and_post(
     fast_target: RunningTarget, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "s.json"
     argv = ["load", fast_target.url, "--users", "3", "--duration", "1s", "-H", "X-Test: 1"]
-    code = main([*argv, "--method", "post", "--body", "{}", "--json", str(out)])
+    code = main([*argv, "--method", "post", "--body", "{}", "-o", str(out)])
     assert code == 0
     s = json.loads(out.read_text())
     assert s["model"] == "closed" and s["completed"] > 50 and s["errors"] == {}
@@ -61,7 +71,7 @@ def test_several_urls_are_figured_per_request_and_checks_fail_as_errors(
 ) -> None:
     out = tmp_path / "s.json"
     urls = [fast_target.url + "home", fast_target.url + "status/404"]
-    argv = ["load", *urls, "--rate", "100", "--duration", "1s", "--json", str(out)]
+    argv = ["load", *urls, "--rate", "100", "--duration", "1s", "-o", str(out)]
     code = main([*argv, "--expect-status", "200-299", "--expect-body", "ok"])
     assert code == 0
     printed = capsys.readouterr().out
@@ -89,7 +99,7 @@ def test_several_urls_are_figured_per_request_and_checks_fail_as_errors(
         (["load", "http://127.0.0.1:9/", "--rate", "5", "--method", "HEAD"], "not supported"),
         (["load", "http://127.0.0.1:9/", "--rate", "5", "--method", "GE T"], "valid HTTP method"),
         (["load", "http://127.0.0.1:9/", "--rate", "5", "-H", "A B: 1"], "header name"),
-        (["load", "http://127.0.0.1:9/", "--rate", "5", "--json", "/nonexistent/s.json"], "folder"),
+        (["load", "http://127.0.0.1:9/", "--rate", "5", "-o", "/nonexistent/s.json"], "folder"),
         (["load", "http://127.0.0.1:9/", "--rate", "5", "--expect-status", "2xx"], "status code"),
     ],
 )
@@ -137,7 +147,7 @@ def test_ctrl_c_still_prints_and_writes(fast_target: RunningTarget, tmp_path: Pa
     inherited = _sigint_state()
     argv = [sys.executable, "-X", "faulthandler", "-c", terminal_like, "load", fast_target.url]
     with subprocess.Popen(
-        [*argv, "--rate", "50", "--duration", "60s", "--json", str(out)],
+        [*argv, "--rate", "50", "--duration", "60s", "-o", str(out)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -189,7 +199,7 @@ def test_a_templated_url_is_rendered_on_each_send(tmp_path: Path) -> None:
     out = tmp_path / "s.json"
     with running_shop() as shop:
         url = shop.url + "item/{{random_int(1, 5)}}?u={{uuid}}&s={{seq}}"
-        code = main(["load", url, "--rate", "20", "--duration", "1s", "--json", str(out)])
+        code = main(["load", url, "--rate", "20", "--duration", "1s", "-o", str(out)])
     assert code == 0 and json.loads(out.read_text())["completed"] == 20
     assert {p.split("?")[0] for p in shop.paths} <= {f"/item/{i}" for i in range(1, 6)}
     assert sorted(int(p.rsplit("=", 1)[1]) for p in shop.paths) == list(range(1, 21))

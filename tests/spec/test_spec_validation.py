@@ -199,6 +199,14 @@ def test_rendered_form_is_file_line_field_message_hint(tmp_path: Path) -> None:
     )
 
 
+def test_an_empty_file_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "empty.yaml"
+    path.write_text("")
+    with pytest.raises(SpecError) as info:
+        load_trial_file(path)
+    assert info.value.render().startswith(f"{path}: the file is empty")
+
+
 def test_missing_file_is_a_user_error(tmp_path: Path) -> None:
     from loadtrial.errors import UserError
 

@@ -3,7 +3,8 @@
 In: one or more URLs (a request each, named "METHOD /path", in an even mix) and flags,
 optionally checks every response must pass (`--expect-status`, `--expect-body`). Out: a
 live view while the load runs, a summary table at the end (and a table per request when
-there are several), and with `--json PATH` the summary of `loadtrial.load.summarize`.
+there are several); `--json` prints the summary of `loadtrial.load.summarize` on stdout
+instead of the tables, `-o FILE` writes it to a file as well (as every command does).
 Bad input (malformed URL, negative rate, header without a colon, unreachable or
 non-loopback target without `--allow`) raises UserError/TargetError, printed as one line.
 """
@@ -21,6 +22,7 @@ import typer
 from rich.console import Console
 
 from loadtrial.allow import refusal
+from loadtrial.commands.output import NORMAL, Output
 from loadtrial.errors import ExitCode, LoadtrialError, TargetError, UserError
 from loadtrial.load.model import (
     ClosedModel,
@@ -140,15 +142,15 @@ def _model(
     return OpenModel((Stage(duration_s, rate, None),), poisson=poisson)
 
 
-def check_json_path(path: Path | None) -> None:
-    """Refuse a --json path that cannot be written, before any load is sent."""
+def check_output_path(path: Path | None) -> None:
+    """Refuse an -o path that cannot be written, before any load is sent."""
     if path is None:
         return
     if path.is_dir():
-        raise UserError(f"--json: {path} is a directory", "name a file, e.g. --json out.json")
+        raise UserError(f"-o: {path} is a directory", "name a file, e.g. -o out.json")
     folder = path.parent
     if not folder.is_dir():
-        raise UserError(f"--json: folder {folder} does not exist", "create it or name another")
+        raise UserError(f"-o: folder {folder} does not exist", "create it or name another")
 
 
 def write_json(path: Path, summary: dict[str, Any]) -> None:
@@ -156,7 +158,7 @@ def write_json(path: Path, summary: dict[str, Any]) -> None:
     try:
         path.write_text(json.dumps(summary, indent=2) + "\n")
     except OSError as exc:
-        raise UserError(f"cannot write --json {path}: {exc.strerror or exc}") from None
+        raise UserError(f"cannot write -o {path}: {exc.strerror or exc}") from None
 
 
 def _duration(text: str, flag: str) -> float:
@@ -194,6 +196,7 @@ def _requests(
 
 
 def load_command(
+    ctx: typer.Context,
     url: Annotated[
         list[str], typer.Argument(help="Target URL(s), e.g. http://127.0.0.1:8080/ (one origin)")
     ],
@@ -220,7 +223,12 @@ def load_command(
     expect_body: Annotated[
         str | None, typer.Option(help="Check: the body must contain this text.")
     ] = None,
-    json_path: Annotated[Path | None, typer.Option("--json", help="Write the summary.")] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the summary as JSON on stdout (no tables).")
+    ] = False,
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="Also write the JSON summary here.")
+    ] = None,
     allow: Annotated[list[str] | None, typer.Option(help="Allow a non-loopback host.")] = None,
     insecure: Annotated[bool, typer.Option(help="HTTPS: skip certificate checks.")] = False,
     cacert: Annotated[Path | None, typer.Option(help="HTTPS: extra CA file (PEM).")] = None,
@@ -248,7 +256,7 @@ def load_command(
 
     origin, _ = parse_origin(url[0])
     check_host(origin.host, allow or [])
-    check_json_path(json_path)
+    check_output_path(output)
     headers = tuple(parse_header(h) for h in header or [])
     timeout_s = _duration(timeout, "--timeout")
     if timeout_s <= 0:
@@ -273,18 +281,22 @@ def load_command(
     check_plan(plan)
     check_reachable(origin.host, origin.port, timeout_s, ssl_context(plan, origin))
     console = Console()
-    view = LiveView(plan, Console(stderr=True), enabled=live)
+    # -q: no live view (the summary still prints: it is the command's result)
+    view = LiveView(plan, Console(stderr=True), enabled=live and Output.of(ctx).shows(NORMAL))
     with view:
         if address is None:
             result = run_load(plan, on_interval=view.update)
         else:
             result = _run_on_ray(plan, address, view.update)
     summary = summarize(result)
-    console.print(summary_table(summary, result.interrupted))
-    if json_path is not None:
-        write_json(json_path, summary)
+    if as_json:  # stdout carries the JSON document alone
+        print(json.dumps(summary, indent=2))
+    else:
+        console.print(summary_table(summary, result.interrupted))
+    if output is not None:
+        write_json(output, summary)
     if result.interrupted:
-        where = f"; summary written to {json_path}" if json_path is not None else ""
+        where = f"; summary written to {output}" if output is not None else ""
         raise LoadInterrupted(f"load interrupted after {summary['duration_s']:g} s{where}")
 
 

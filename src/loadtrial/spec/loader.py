@@ -60,7 +60,9 @@ def parse_trial_text(
     parsed = parse_yaml(text, environ, path, unset_ok=not check)
     problems: list[Problem] = list(parsed.problems)
     if parsed.data is None and not problems:
-        problems.append(Problem("", "the file is empty", "start from examples/quick-shell.yaml"))
+        problems.append(
+            Problem("", "the file is empty", "start from examples/quick-shell.yaml", path)
+        )
     elif parsed.data is not None and not isinstance(parsed.data, dict):
         problems.append(
             Problem("", "a trial file is a mapping of fields", "see examples/", path, 1)
