@@ -181,7 +181,7 @@ def test_cli_load_with_ray(cluster: Cluster, fast_target: RunningTarget, tmp_pat
     import json
 
     out = tmp_path / "s.json"
-    args = ["load", fast_target.url, "--rate", "300", "--duration", "2s", "--json", str(out)]
+    args = ["load", fast_target.url, "--rate", "300", "--duration", "2s", "-o", str(out)]
     code = main([*args, "--ray-address", cluster.address])
     s = json.loads(out.read_text())
     assert s["engine"]["engine"] == "ray" and s["engine"]["workers"] == 3
