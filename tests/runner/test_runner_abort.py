@@ -30,6 +30,29 @@ def test_error_rate_fires_only_when_the_window_is_full_and_above() -> None:
     )
 
 
+def _two_requests(k: int) -> IntervalStats:
+    """A second of two requests: pay fails 9 of 10, browse none of 30 (25 % overall)."""
+    pay, browse = _second(k, 10, 9), _second(k, 30, 0)
+    whole = _second(k, 40, 9)
+    return IntervalStats(
+        k, completed=40, errors=whole.errors, latency_hist=whole.latency_hist,
+        requests={"pay": pay, "browse": browse},
+    )  # fmt: skip
+
+
+def test_a_rule_scoped_to_a_request_judges_that_request_alone() -> None:
+    rules = [
+        _rule(metric="error_rate", above="50%", request="browse", **{"for": "2s"}),
+        _rule(metric="error_rate", above="50%", **{"for": "2s"}),  # the whole run: 25 %
+        _rule(metric="error_rate", above="50%", request="pay", **{"for": "2s"}),
+    ]
+    watch = AbortWatch(rules)
+    assert watch.add_second(_two_requests(0)) is None
+    decision = watch.add_second(_two_requests(1))
+    assert decision is not None and decision.rule_index == 2
+    assert "error_rate of request pay 90.0% > 50.0%" in decision.reason
+
+
 def test_error_rate_below_threshold_never_fires() -> None:
     watch = AbortWatch([_rule(metric="error_rate", above="50%", **{"for": "2s"})])
     assert all(watch.add_second(_second(k, 10, 5)) is None for k in range(5))

@@ -83,6 +83,18 @@ def test_an_unknown_request_in_the_slo_is_refused_with_file_and_line(tmp_path: P
             "expect[0].request",
             "follows the slo",
         ),
+        (
+            "abort:\n  - {metric: error_rate, above: 50%, request: chekout}\n",
+            23,
+            "abort[0].request",
+            "unknown request 'chekout'",
+        ),
+        (
+            "abort:\n  - {metric: db.cpu.util, above: 90%, request: checkout}\n",
+            23,
+            "abort[0].request",
+            "scopes a load metric",
+        ),
     ],
 )
 def test_claims_name_known_requests(extra: str, line: int, field: str, words: str) -> None:

@@ -2,7 +2,8 @@
 
 In: the trial's `abort:` rules, each second's IntervalStats and the latest metric Samples.
 Out: the reason of the first rule that fires, or None. Load rules (error_rate, p50, p99)
-are judged over the window of the last `for` seconds (errors summed, histograms merged);
+are judged over the window of the last `for` seconds (errors summed, histograms merged;
+a rule's `request` takes that request's part of each second);
 an observed metric must stay above its threshold at every sample of the last `for` s.
 Percent thresholds ("95%") compare with a percent-unit metric / 100, or with
 value / capacity when the sample has a capacity; otherwise the value is compared as is.
@@ -15,7 +16,7 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from loadtrial.load.model import IntervalStats
+from loadtrial.load.model import IntervalStats, request_seconds
 from loadtrial.load.pooled import pool
 from loadtrial.observe.model import Sample
 from loadtrial.spec.model import AbortRule
@@ -80,11 +81,14 @@ class AbortWatch:
             if len(self._seconds) < n:
                 return ""
             window = list(self._seconds)[-n:]
+            if rule.request is not None:
+                window = request_seconds(window, rule.request)
             value = _load_value(rule.metric, window)
             if value is None or value <= rule.above:
                 return ""
             limit = _fmt(rule.metric, rule.above)
-            return f"{rule.metric} {_fmt(rule.metric, value)} > {limit} over {n}s"
+            of = f" of request {rule.request}" if rule.request else ""
+            return f"{rule.metric}{of} {_fmt(rule.metric, value)} > {limit} over {n}s"
         with self._lock:
             recent = list(self._samples.get(rule.metric, ()))
         points = [(t, v) for t, v in recent if t > second + 1 - n]

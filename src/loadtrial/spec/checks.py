@@ -156,16 +156,21 @@ def _checks(checks: CheckSpec, path: str) -> list[Problem]:
 
 
 def _named_requests(trial: Trial) -> list[Problem]:
-    """`slo.request` and claims' `request` must name a request of load.requests."""
+    """`slo.request`, claims' and abort rules' `request` must name a request of the load."""
     names = load_request_names(trial.load)
     hint = f"requests are: {', '.join(names)}; a request's name is its name:, else METHOD /path"
     named = [("slo.request", trial.slo.request)]
     named += [(f"expect[{i}].request", c.request) for i, c in enumerate(trial.expect)]
+    named += [(f"abort[{i}].request", r.request) for i, r in enumerate(trial.abort)]
     out = [
         Problem(field, f"unknown request {name!r}", hint)
         for field, name in named
         if name is not None and name not in names
     ]
+    for i, rule in enumerate(trial.abort):
+        if rule.request is not None and rule.metric not in ("error_rate", "p50", "p99"):
+            why = f"request scopes a load metric (error_rate, p50, p99), not {rule.metric}"
+            out.append(Problem(f"abort[{i}].request", why, "drop request: or use a load metric"))
     for i, claim in enumerate(trial.expect):
         if claim.request is not None and claim.meets_slo is not None:
             why = "a meets_slo claim follows the slo; name the request in slo.request"

@@ -214,12 +214,14 @@ class AbortRule(_Frozen):
     """Stop a run when `metric` stays above `above` for `for_` seconds.
 
     Metrics: "error_rate" (fraction), "p99"/"p50" (seconds), or an observed metric name
-    such as "db.cpu.util" (fraction when given as a percentage).
+    such as "db.cpu.util" (fraction when given as a percentage). `request` scopes a load
+    metric to one request name (a flow step is `flow.step`).
     """
 
     metric: str
     above: Annotated[float, WithJsonSchema({"anyOf": [{"type": "number"}, {"type": "string"}]})]
     for_: Duration = Field(default=5.0, alias="for")
+    request: str | None = None
 
     @field_validator("above", mode="before")
     @classmethod
