@@ -142,21 +142,38 @@ def _series_json(s: Series) -> dict[str, Any]:
     }  # fmt: skip
 
 
+REQUEST_COLUMNS = ("completed", "ok", "errors", "p99_ms")  # per request name, in the CSV
+
+
 def run_to_csv(run: RunData) -> str:
-    """One row per second: load figures, p50/p99/max in ms, each series' last value."""
+    """One row per second: load figures, p50/p99/max in ms, then per request name (when
+    the run had two or more) `<name>.completed/.ok/.errors/.p99_ms`, then each series'
+    last value."""
     names = [s.name for s in run.series]
+    requests = list(dict.fromkeys(n for s in run.seconds for n in s.requests))
+    per_request = [f"{n}.{col}" for n in requests for col in REQUEST_COLUMNS]
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     head = ["second", "offered", "sent", "completed", "ok", "errors", "dropped"]
-    writer.writerow([*head, "p50_ms", "p99_ms", "max_ms", *names])
+    writer.writerow([*head, "p50_ms", "p99_ms", "max_ms", *per_request, *names])
     for s in run.seconds:
         qs = histogram.quantiles_us(histogram.decode(s.latency_hist), [50.0, 99.0, 100.0])
         row: list[Any] = [s.second, s.offered, s.sent, s.completed, s.ok,
                           sum(s.errors.values()), s.dropped]  # fmt: skip
         row += [f"{qs[p] / 1000:.3f}" for p in (50.0, 99.0, 100.0)]
+        for name in requests:
+            row += _request_cells(s.requests.get(name))
         row += [_value_in(series, s.second) for series in run.series]
         writer.writerow(row)
     return buf.getvalue()
+
+
+def _request_cells(part: IntervalStats | None) -> list[Any]:
+    """completed, ok, errors, p99 ms of one request's second ('' when it sent nothing)."""
+    if part is None:
+        return [0, 0, 0, ""]
+    p99 = histogram.quantiles_us(histogram.decode(part.latency_hist), [99.0])[99.0]
+    return [part.completed, part.ok, sum(part.errors.values()), f"{p99 / 1000:.3f}"]
 
 
 def _value_in(series: Series, second: int) -> str:
