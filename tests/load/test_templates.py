@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from shop_target import ShopTarget, running_shop
+from shop_target import ShopTarget
 
 from loadtrial.load import run_load
 from loadtrial.load.data import DataExhausted, DataSet
@@ -16,12 +16,6 @@ from loadtrial.load.template import Context, Sources, compile_template
 from loadtrial.load.wire import Origin, compile_request, encode_request
 
 pytestmark = pytest.mark.timeout(60)
-
-
-@pytest.fixture
-def shop() -> Iterator[ShopTarget]:
-    with running_shop() as target:
-        yield target
 
 
 @pytest.fixture
@@ -47,6 +41,20 @@ def test_slots_render_each_form() -> None:
     assert (q["s"], q["k"], q["v"]) == ("1", "sekrit", "T1")
     assert dict(kv.split("=") for kv in second.split("?")[1].split("&"))["s"] == "2"
     assert tpl.literals[0] == "/i/"  # parsed once: literal parts kept, slots are functions
+
+
+def test_a_json_body_escapes_each_value_inside_its_string() -> None:
+    body = compile_template('{"user":"{{who}}","n":"{{seq}}"}', json_string=True)
+    ctx = _ctx()
+    ctx.variables["who"] = 'O"Brien \\ \n'  # a quote, a backslash, a newline
+    assert json.loads(body.render(ctx)) == {"user": 'O"Brien \\ \n', "n": "1"}
+    # a request with a JSON content type (what `json:` in a trial gives) escapes its body
+    spec = RequestSpec(
+        "login", "POST", "http://127.0.0.1:9/login",
+        (("Content-Type", "application/json"),), b'{"user":"{{who}}"}',
+    )  # fmt: skip
+    sent = compile_request(spec, Origin("http", "127.0.0.1", 9)).render(ctx)
+    assert json.loads(sent.split(b"\r\n\r\n", 1)[1]) == {"user": 'O"Brien \\ \n'}
 
 
 @pytest.mark.parametrize(

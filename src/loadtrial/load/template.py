@@ -15,6 +15,7 @@ only: the plan keeps the template text, never the value.
 
 from __future__ import annotations
 
+import json
 import random
 import re
 import uuid
@@ -101,10 +102,14 @@ def has_template(text: str) -> bool:
     return "{{" in text
 
 
-def compile_template(text: str, data_sets: frozenset[str] = frozenset()) -> Template:
+def compile_template(
+    text: str, data_sets: frozenset[str] = frozenset(), *, json_string: bool = False
+) -> Template:
     """Compile `text`; `data_sets` names the data sets `{{set.column}}` may read. Any
     other dotted name than env.X or a data set, or a slot that is not a known form,
-    raises ValueError saying which."""
+    raises ValueError saying which. `json_string`: the slots sit inside JSON strings (a
+    `json:` body), so each value is escaped for one (a quote or a backslash in a CSV
+    value must not break the document)."""
     literals: list[str] = []
     slots: list[Slot] = []
     variables: list[str] = []
@@ -115,7 +120,8 @@ def compile_template(text: str, data_sets: frozenset[str] = frozenset()) -> Temp
         literals.append(text[at : m.start()])
         at = m.end()
         expr = m.group(1).strip()
-        slots.append(_slot(expr, data_sets, variables, data_refs, env_names))
+        slot = _slot(expr, data_sets, variables, data_refs, env_names)
+        slots.append(_json_escaped(slot) if json_string else slot)
     tail = text[at:]
     if "{{" in tail or "}}" in tail:
         raise ValueError(f"unclosed or stray braces in {text!r}")
@@ -123,6 +129,15 @@ def compile_template(text: str, data_sets: frozenset[str] = frozenset()) -> Temp
     return Template(
         text, tuple(literals), tuple(slots), tuple(variables), tuple(data_refs), tuple(env_names)
     )
+
+
+def _json_escaped(slot: Slot) -> Slot:
+    """The slot, its value escaped for the inside of a JSON string."""
+
+    def escaped(ctx: Context) -> str:
+        return json.dumps(slot(ctx), ensure_ascii=False)[1:-1]
+
+    return escaped
 
 
 def _slot(

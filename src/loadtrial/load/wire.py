@@ -182,12 +182,14 @@ def compile_request(
         elif k.lower() != "content-length":
             fixed.append(f"{k}: {v}\r\n")
     method = spec.method.upper()
+    # a JSON body (`json:` in the trial) holds its slots inside JSON strings
+    json_body = any(k.lower() == "content-type" and "json" in v.lower() for k, v in spec.headers)
     return RequestTemplate(
         method=method,
         path=compile_template(target, data_sets),
         fixed_head="".join(fixed),
         headers=tuple(slotted),
-        body=compile_template(spec.body.decode("utf-8"), data_sets),
+        body=compile_template(spec.body.decode("utf-8"), data_sets, json_string=json_body),
         has_body=bool(spec.body) or method in ("POST", "PUT", "PATCH"),
     )
 
