@@ -141,3 +141,14 @@ def test_bad_flows_are_reported_with_file_and_line(
         parse_trial_text(FLOW.replace(*edit), "f.yaml", {})
     found = [(p.line, p.field, p.message) for p in info.value.problems]
     assert any(ln == line and f == field and says in m for ln, f, m in found), found
+
+
+def test_an_unset_env_value_is_noted_not_refused() -> None:
+    text = (
+        "name: t\ntarget: {base_url: 'http://127.0.0.1:8080'}\n"
+        "load:\n  stages: [{rate: 5, duration: 2s}]\n"
+        "  requests: [{path: /x, headers: {X-Key: '{{env.LT_KEY}}'}}]\n"
+    )
+    unset = parse_trial_text(text, "t.yaml", {}).notes
+    assert any("LT_KEY is not set here" in n for n in unset), unset
+    assert not any("LT_KEY" in n for n in parse_trial_text(text, "t.yaml", {"LT_KEY": "k"}).notes)

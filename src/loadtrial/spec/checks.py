@@ -29,7 +29,7 @@ from loadtrial.spec.model import (
     load_duration_s,
     load_request_names,
 )
-from loadtrial.spec.templates import flow_problems, template_problems
+from loadtrial.spec.templates import flow_problems, template_problems, unset_env_notes
 from loadtrial.spec.yamlmap import line_of
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")  # HEAD: the engine cannot
@@ -44,8 +44,11 @@ class Checked:
     notes: tuple[str, ...]
 
 
-def check_trial(trial: Trial, lines: Mapping[str, int], file: str) -> Checked:
-    """Return every semantic problem of `trial`, each with its file and line."""
+def check_trial(
+    trial: Trial, lines: Mapping[str, int], file: str, environ: Mapping[str, str] | None = None
+) -> Checked:
+    """Return every semantic problem of `trial`, each with its file and line; `environ`
+    (the environment of the run, when known) adds notes on unset {{env.X}} values."""
     found: list[Problem] = []
     found += _target(trial)
     load_found = _load(trial.load)
@@ -58,6 +61,8 @@ def check_trial(trial: Trial, lines: Mapping[str, int], file: str) -> Checked:
     provider_found, provider_notes = _provider(trial)
     found += observer_found + provider_found
     notes += _replication_notes(trial)
+    if environ is not None:
+        notes += unset_env_notes(trial.load, environ)
     located = tuple(
         Problem(p.field, p.message, p.hint, file, p.line or line_of(lines, p.field)) for p in found
     )

@@ -83,7 +83,7 @@ def parse_trial_text(
         raise SpecError(_sorted(problems)) from None
     notes: tuple[str, ...] = ()
     if check:
-        checked = check_trial(trial, parsed.lines, path)
+        checked = check_trial(trial, parsed.lines, path, environ)
         problems += _new_only(checked.problems, problems)
         notes = checked.notes
     if problems:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 from loadtrial.errors import Problem
 from loadtrial.load.checks import parse_path
@@ -113,6 +113,35 @@ def _texts(req: RequestEntry, path: str) -> Iterator[tuple[str, str]]:
         yield f"{path}.body", req.body
     if req.json_body is not None:
         yield f"{path}.json", json.dumps(req.json_body)
+
+
+def unset_env_notes(load: LoadSpec, environ: Mapping[str, str]) -> list[str]:
+    """A note per {{env.NAME}} the load reads that is not set here: the engine reads it
+    when it sends (on its own machine: a Ray node may have it), so it is not an error,
+    but here it would be sent empty."""
+    names: dict[str, str] = {}
+    entries = [(f"load.requests[{i}]", r) for i, r in enumerate(load.requests)]
+    entries += [
+        (f"load.flows[{i}].steps[{j}]", step)
+        for i, flow in enumerate(load.flows)
+        for j, step in enumerate(flow.steps)
+    ]
+    for path, req in entries:
+        for field, text in _texts(req, path):
+            if not has_template(text):
+                continue
+            try:
+                tpl = compile_template(text, frozenset(_data_columns(load)[0]))
+            except ValueError:
+                continue  # reported as a problem
+            for name in tpl.env_names:
+                names.setdefault(name, field)
+    return [
+        f"{field}: environment variable {name} is not set here: {{{{env.{name}}}}} is sent "
+        f"empty unless the generator's environment has it (export {name}=...)"
+        for name, field in names.items()
+        if name not in environ
+    ]
 
 
 def _one(
