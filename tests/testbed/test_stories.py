@@ -60,6 +60,15 @@ def _verdicts(findings: tuple[Finding, ...]) -> dict[str, str]:
     return {f.subject: f.status for f in findings if f.kind == "verdict"}
 
 
+def _expected(findings: tuple[Finding, ...], arm: str) -> str:
+    """What a claim on `arm` must come out as: "supported", or "inconclusive" when the
+    generator fell behind in the arm's one run (the run is rightly invalid on a busy
+    machine, and an arm without a valid run decides nothing — never the opposite)."""
+    invalid = {f.run_id for f in findings if f.kind == "validity" and f.status == "invalid"}
+    runs = {f.run_id for f in findings if f.kind == "slo" and f.arm == arm and f.run_id}
+    return "inconclusive" if runs and runs <= invalid else "supported"
+
+
 def _bottleneck(findings: tuple[Finding, ...], arm: str) -> Mapping[str, object]:
     for f in findings:
         if f.kind == "bottleneck" and f.arm == arm:
@@ -88,8 +97,8 @@ def test_lb_limit_story_names_the_balancer(tmp_path: Path) -> None:
     # the sentence: "lb backend limited throughput in arm limit-3: lb.backend.connections ..."
     assert _bottleneck(findings, "limit-3").get("tier") == "lb", why
     assert _bottleneck(findings, "limit-3").get("resource") == "lb.backend.connections", why
-    assert _verdicts(findings)["claim 1"] == "supported", why  # limit-3 misses the SLO
-    assert _verdicts(findings)["claim 2"] == "supported", why  # limit-32 meets it
+    assert _verdicts(findings)["claim 1"] == _expected(findings, "limit-3"), why  # misses
+    assert _verdicts(findings)["claim 2"] == _expected(findings, "limit-32"), why  # meets
 
 
 @pytest.mark.slow
@@ -108,8 +117,9 @@ def test_app_cpu_story_pins_one_node_and_not_two(tmp_path: Path) -> None:
     assert np.median(two_busy) < SATURATED, (two_busy, why)
     assert np.median(one_busy) > np.median(two_busy), why
     # the breach is latency (a backlog inside the one node), not errors
-    assert _verdicts(findings)["claim 1"] == "supported", why  # one node misses the SLO
-    assert _verdicts(findings)["claim 2"] == "supported" or _host_busy(two), why  # two meet it
+    assert _verdicts(findings)["claim 1"] == _expected(findings, "one-node"), why  # misses
+    two_meets = _verdicts(findings)["claim 2"] == _expected(findings, "two-nodes")
+    assert two_meets or _host_busy(two), why  # two nodes meet the SLO
     # the per-process CPU rule: the one node's own core is named, not the half-idle host
     # (unless other work on this machine saturated the host first)
     named = _bottleneck(findings, "one-node")
@@ -137,4 +147,4 @@ def test_db_cpu_story_pins_the_db_with_one_cpu(tmp_path: Path) -> None:
     # today's analysis already names db CPU (unless the host saturated first)
     named = _bottleneck(findings, "baseline")
     assert named.get("resource") == "db.cpu.util" or _host_busy(base), (named, why)
-    assert _verdicts(findings)["claim 1"] == "supported", why  # baseline misses the SLO
+    assert _verdicts(findings)["claim 1"] == _expected(findings, "baseline"), why  # misses
