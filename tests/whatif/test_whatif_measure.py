@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from loadtrial.analysis import hist
 from loadtrial.analysis.runview import build_run_view
 from loadtrial.load import histogram
 from loadtrial.load.model import IntervalStats
@@ -23,8 +24,8 @@ WARMUP_S = 5.0
 SECONDS = 17  # the window: seconds 5..16
 
 
-def _second(k: int, ok: int, errors: int) -> IntervalStats:
-    lat_us = np.full(max(1, ok), 40_000.0)
+def _second(k: int, ok: int, errors: int, latency_ms: float = 40.0) -> IntervalStats:
+    lat_us = np.full(max(1, ok), latency_ms * 1000.0)
     hist = histogram.encode(histogram.from_values_us(lat_us))
     return IntervalStats(
         second=k, offered=RATE, sent=RATE, completed=ok + errors, ok=ok,
@@ -32,18 +33,31 @@ def _second(k: int, ok: int, errors: int) -> IntervalStats:
     )  # fmt: skip
 
 
-def _run(ok_before: int, first_error_s: int | None, cpu_percent: float) -> RunData:
+def _run(
+    ok_before: int,
+    first_error_s: int | None,
+    cpu_percent: float,
+    *,
+    host_percent: float | None = None,
+    latency_ms: tuple[float, ...] = (),
+) -> RunData:
     """A one-node run: `ok_before` ok/s until `first_error_s`, then 40 ok and 6 timeouts a
-    second; the node's CPU at `cpu_percent` of its core throughout."""
+    second; the node's CPU at `cpu_percent` of its core throughout; a 2-core host at
+    `host_percent` (of one core) when given; each second's latency `latency_ms[k]` (40 ms
+    past the tuple's end)."""
     secs = []
     for k in range(SECONDS):
         erring = first_error_s is not None and k >= first_error_s
-        secs.append(_second(k, 40 if erring else ok_before, 6 if erring else 0))
+        lat = latency_ms[k] if k < len(latency_ms) else 40.0
+        secs.append(_second(k, 40 if erring else ok_before, 6 if erring else 0, lat))
     t = np.arange(SECONDS, dtype=np.float64) + 0.5
-    cpu = Series("app.cpu.percent", "percent", None, t, np.full(SECONDS, cpu_percent))
+    series = [Series("app.cpu.percent", "percent", None, t, np.full(SECONDS, cpu_percent))]
+    if host_percent is not None:
+        series.append(Series("host.cpu.percent", "percent", 200.0, t,
+                             np.full(SECONDS, host_percent)))  # fmt: skip
     info = RunInfo(1, 1, "one-node", 1, 0, "complete", {"app_nodes": 1}, 0.0, float(SECONDS),
                    WARMUP_S)  # fmt: skip
-    return RunData(info, tuple(secs), (cpu,), {"before": {"app.nodes": "1"}})
+    return RunData(info, tuple(secs), tuple(series), {"before": {"app.nodes": "1"}})
 
 
 def test_a_node_serving_92_percent_of_arrivals_has_fallen_behind() -> None:
@@ -78,3 +92,31 @@ def test_a_node_starved_far_below_arrivals_is_capped_without_a_pinned_cpu() -> N
     figs = run_figures(run, build_run_view(run))
     assert figs.app_capped
     assert abs(1.0 / figs.app_cpu_s - 36.0) < 0.5
+
+
+def test_a_node_the_shared_host_starved_keeps_its_own_demand() -> None:
+    # the same 36 of 48 a second at 70 % of a core, with the 2-core host at 190 %: the host
+    # held the node back, and the simulated host (shared cores) makes the shortfall itself
+    run = _run(ok_before=36, first_error_s=8, cpu_percent=70.0, host_percent=190.0)
+    figs = run_figures(run, build_run_view(run), shared_host=True)
+    assert figs.host_held and not figs.app_capped
+    assert figs.host_cores == 2.0
+    view = build_run_view(run)
+    completed = float(np.mean(view.in_window(view.completed)))
+    assert abs(figs.app_cpu_s - 0.70 / completed) < 1e-3  # D = U / X
+    # the rest of the host's work per arrival: (1.9 - 0.7) cores / 48 per second
+    assert abs(figs.other_cpu_s - 1.2 / RATE) < 1e-3
+    # a host the tiers do not share says nothing about them
+    apart = run_figures(run, build_run_view(run), shared_host=False)
+    assert apart.app_capped and apart.host_cores == 0.0 and apart.other_cpu_s == 0.0
+
+
+def test_a_queue_that_began_in_the_ramp_is_not_the_unloaded_profile() -> None:
+    # 26 ms in second 1, 30 in 2, then a queue (300 ms) from second 3: the analysis' onset
+    # baseline (its first seconds) already queues; the profile keeps seconds 1-2 only
+    slow = (26.0, 26.0, 30.0, *(300.0,) * 14)
+    run = _run(ok_before=46, first_error_s=None, cpu_percent=93.0, latency_ms=slow)
+    figs = run_figures(run, build_run_view(run))
+    p99_ms = hist.quantiles(figs.profile_counts, [99.0])[99.0] / 1000.0
+    assert int(figs.profile_counts.sum()) == 2 * 46
+    assert p99_ms < 35.0

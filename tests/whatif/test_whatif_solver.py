@@ -16,6 +16,7 @@ from whatif_models import station
 
 from loadtrial.load.model import Stage
 from loadtrial.whatif import formulas
+from loadtrial.whatif.model import Estimate
 from loadtrial.whatif.predict import ceilings, find_knee, predict, sweep
 from loadtrial.whatif.simulate import simulate
 
@@ -196,3 +197,19 @@ def test_a_capped_run_sends_about_max_requests_and_keeps_its_ramp() -> None:
     assert len(arrival_times(capped, 0)) == pytest.approx(5000, rel=0.02)
     small = station(rate=10.0)  # 300 requests: left as it is
     assert capped_run(small, 5000) == small
+
+
+def test_tiers_on_one_host_share_its_cores() -> None:
+    # two nodes of one core each serve the 100/s offered; on one shared core, where the
+    # rest (balancer, generator) takes 5 ms per arrival, half the core is left for the
+    # apps: (1 - 100 × 0.005) / 0.010 = 50/s; the host keeps up only to 1 / 15 ms = 66.7/s
+    apart = station(rate=100.0, app_cpu_s=0.010, nodes=2, run_s=120.0, warmup_s=10.0)
+    shared = replace(apart, topology=replace(apart.topology, host_cores=1.0),
+                     demands=replace(apart.demands, other_cpu_s=Estimate(0.005)))  # fmt: skip
+    assert simulate(apart, seed=1).throughput_per_s == pytest.approx(100.0, rel=0.05)
+    assert simulate(shared, seed=1).throughput_per_s == pytest.approx(50.0, rel=0.06)
+    assert ceilings(shared)["host.cpu"] == pytest.approx(1 / 0.015)
+    assert "host.cpu" not in ceilings(apart)
+    p = predict(replace(shared, stages=(Stage(30.0, 100.0),)), replications=2)
+    assert p.bottleneck == "host.cpu"
+    assert p.utilisation["host.cpu"] > 0.95

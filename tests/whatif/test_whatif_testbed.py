@@ -11,6 +11,7 @@ reserved; the two pools of 25 allow 50) nothing waits.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -86,6 +87,9 @@ def test_model_measured_on_the_testbed_has_its_mechanism(stored: tuple[Path, Tri
     assert 0.35 <= d.hold_s.value <= 0.65, d
     assert model.rate_per_s == pytest.approx(60.0, rel=0.05)
     assert model.profile_s[-2] == pytest.approx(1.0, abs=0.3)  # p99 unloaded: one report
+    # the testbed runs every tier and the generator on this machine: they share its cores
+    assert t.host_cores == float(os.cpu_count() or 1)
+    assert d.other_cpu_s.value > 0.0, d
 
 
 @pytest.mark.slow

@@ -107,8 +107,8 @@ def _echo_model(model: Any) -> None:
     for name, value in dataclasses.asdict(t).items():
         typer.echo(f"  {name:<26}{value}")
     typer.echo(f"  {'db_connections (usable)':<26}{t.db_connections}")
-    for name in ("db_share", "hold_s", "app_cpu_s", "db_cpu_s"):
-        e = getattr(d, name)
+    for field in dataclasses.fields(d):
+        name, e = field.name, getattr(d, field.name)
         typer.echo(f"  {name:<14}{e.value:.5g} ± {e.se:.2g}   ({e.source})")
     typer.echo(f"  timeouts      pool wait {w.pool_wait_s}s, balancer queue {w.lb_queue_s}s, "
                f"request {w.request_s}s, health check every {w.health_every_s}s "

@@ -15,7 +15,9 @@ checks, the runner and the analysis instead of comparing provider names:
 `governance()`: which snapshot facts each arm parameter sets (the confounder rule);
 `own_tiers()`: the tiers its own observers cover, for `observe: testbed` (the runner gets
 the entries from the provider module's `observers(settings)`); `for_observers()`: settings
-an observer entry takes when it leaves them out (the AWS region of a cloudwatch entry).
+an observer entry takes when it leaves them out (the AWS region of a cloudwatch entry);
+`shared_host()`: whether every tier and the generator share one machine (the what-if model
+then gives them the host's cores to share).
 """
 
 from __future__ import annotations
@@ -48,6 +50,11 @@ class ProviderSettings(Written):
     def for_observers(self) -> Mapping[str, Any]:
         """Settings an observer entry takes when it does not name its own."""
         return {}
+
+    def shared_host(self) -> bool:
+        """Whether the tiers and the load generator run on one machine, whose CPU the
+        `host` tier observes (a what-if model then makes them share its cores)."""
+        return False
 
 
 class NoneEnv(ProviderSettings):
@@ -108,6 +115,10 @@ class TestbedEnv(ProviderSettings):
         """The testbed observes its balancer, app nodes, database and host itself
         (testbed/facts.py `observe_entries_for`)."""
         return ("lb", "app", "db", "host")
+
+    def shared_host(self) -> bool:
+        """The testbed runs every tier and the generator on this machine."""
+        return True
 
 
 class AwsEnvTag(Written):

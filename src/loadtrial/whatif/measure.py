@@ -16,15 +16,19 @@ came from. Per run, over its steady window (the analysis' own, `build_run_view`)
   D = U / X understates the work when U is capped by the host or pinned at 1;
 - db_cpu_s = db CPU cores busy / C; when the run fell behind and the db's CPU was the
   busier, db CPUs / (db_share × that goodput) instead (C counts the observer's commits too);
+- on a host the tiers share (the provider says so: `shared_host()`): host_cores from the
+  `host.cpu.percent` capacity, other_cpu_s = (host CPU busy − app − db) / X0 (the balancer,
+  the generator, the observers and any neighbour); a station that fell behind while its
+  own CPU was not pinned and the host was saturated was held back by the host: its demand
+  stays U / X, and the simulated host makes the shortfall;
 - db_other_connections = slots the apps never got when they were saturated (capacity −
   peak held; saturated: the held connections sat at a ceiling ≥ 80 % of capacity);
 - topology from the facts read back (app.nodes, app.pool_max, db.max_connections, db.cpus,
   lb.maxconn) and db.connections.reserved; timeouts from the trial file and the testbed's.
 Runs the analysis calls invalid (the generator was the limit) are left out.
 Across runs: the mean, with standard error = SD / √runs (one run: 10 % of the value, said so).
-The unloaded profile: merged latency histogram (from the actual send: a generator's lag
-is not the system's time) of the seconds before anything saturated or failed (second 0,
-the cold start, left out), or a whole window that never saturated.
+The unloaded profile: `whatif.profile` (the seconds before anything saturated, queued or
+failed).
 """
 
 from __future__ import annotations
@@ -35,25 +39,23 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from loadtrial.analysis import hist
 from loadtrial.analysis.runview import RunView, build_run_view
-from loadtrial.analysis.saturation import SATURATED_UTIL, SMOOTHED_SUFFIXES
+from loadtrial.analysis.saturation import SATURATED_UTIL
 from loadtrial.analysis.slo import validity_finding
 from loadtrial.errors import UserError
 from loadtrial.load.model import Stage
 from loadtrial.spec.model import Trial
 from loadtrial.store.model import RunData, Series, TrialData
 from loadtrial.whatif.model import (
-    PROFILE_PERCENTS,
     Demands,
     Estimate,
     Timeouts,
     Topology,
     WhatifModel,
 )
+from loadtrial.whatif.profile import held_series, profile_counts, profile_of
 
 USABLE = ("complete", "aborted", "interrupted")
-MIN_PROFILE_REQUESTS = 20
 ONE_RUN_REL_SE = 0.10
 # a CPU at least this busy (per core) when the run fell behind is taken as the station that
 # did: the host may cap it below SATURATED_UTIL (a balancer's limit leaves the CPUs idler)
@@ -96,6 +98,9 @@ class RunFigures:
     db_capped: bool  # the db CPU fell behind: db_cpu_s = db CPUs / db goodput before errors
     db_cpu_full: bool  # the db CPU was saturated: hold_s = db_cpu_s (its queue is simulated)
     profile_counts: np.ndarray  # HDR counts of the unloaded seconds
+    host_cores: float  # the host's cores (host.cpu.percent capacity / 100); 0: not observed
+    other_cpu_s: float  # host CPU seconds per arrival outside the app and the db
+    host_held: bool  # the host, not the busier station's own CPU, held the run back
 
 
 def _in_window(s: Series | None, view: RunView) -> np.ndarray:
@@ -107,56 +112,6 @@ def _in_window(s: Series | None, view: RunView) -> np.ndarray:
 
 def _mean(values: np.ndarray) -> float:
     return float(np.mean(values)) if values.size else 0.0
-
-
-def _held(by: dict[str, Series]) -> Series | None:
-    """db connections doing work: active + idle in transaction (a pool's idle ones are
-    open but free, so `used` is not the pool's load)."""
-    active = by.get("db.connections.active")
-    if active is None:
-        return None
-    iit = by.get("db.connections.idle_in_transaction")
-    values = active.values.copy()
-    if iit is not None and iit.values.size == values.size:
-        values = values + iit.values
-    return Series("db.connections.held", "count", active.capacity, active.t_s, values)
-
-
-def _saturated_from(run: RunData, view: RunView) -> int:
-    """First second a counted resource was at ≥ 90 % of its capacity, latency rose, or a
-    request failed: the db connections held, or any other count series with a capacity."""
-    from loadtrial.observe.model import is_use
-
-    by = {s.name: s for s in run.series}
-    held = _held(by)
-    first = view.onset_s if view.onset_s is not None else view.n_seconds
-    erred = np.flatnonzero(view.errors > 0)  # a request that gave up waited: not unloaded
-    if erred.size:
-        first = min(first, int(erred[0]))
-    others = [
-        s
-        for s in run.series
-        if not s.name.startswith("db.connections.") and not s.name.endswith(SMOOTHED_SUFFIXES)
-    ]
-    for s in [*others, *([held] if held is not None else [])]:
-        if s.capacity and s.unit == "count" and is_use(s.name) and s.values.size:
-            # the level it settled at counts as full too: slots others hold (or a pool
-            # that cannot grow) keep a saturated resource under its nominal capacity
-            level = min(SATURATED_UTIL * s.capacity, SATURATED_UTIL * float(s.values.max()))
-            hot = s.t_s[s.values >= level]
-            if hot.size and float(s.values.max()) >= SATURATED_UTIL * 0.9 * s.capacity:
-                first = min(first, int(hot[0]))
-    return first
-
-
-def _profile_counts(run: RunData, view: RunView) -> np.ndarray:
-    """HDR counts of the seconds before saturation, or the whole window if it never did."""
-    first = _saturated_from(run, view)
-    secs = [s for s in run.seconds if 1 <= s.second < first]
-    if first >= view.window.end_s:
-        secs = [s for s in run.seconds if view.window.start_s <= s.second < view.window.end_s]
-    # from the actual send: a generator that fell behind delays the send, not the service
-    return hist.merge_counts(hist.counts_of(s.uncorrected_hist) for s in secs if s.uncorrected_hist)
 
 
 def _capped_rate(view: RunView, pinned: bool) -> float | None:
@@ -177,8 +132,17 @@ def _capped_rate(view: RunView, pinned: bool) -> float | None:
     return ok if 0 < ok < share * offered else None
 
 
-def run_figures(run: RunData, view: RunView) -> RunFigures:
-    """The operational-law figures of one run's steady window."""
+def _host(by: dict[str, Series], view: RunView) -> tuple[float, float]:
+    """(the host's cores, its mean busy cores over the window); (0, 0) when not observed."""
+    s = by.get("host.cpu.percent")
+    if s is None or not s.capacity:
+        return 0.0, 0.0
+    return s.capacity / 100.0, _mean(_in_window(s, view)) / 100.0
+
+
+def run_figures(run: RunData, view: RunView, *, shared_host: bool = False) -> RunFigures:
+    """The operational-law figures of one run's steady window (`shared_host`: the tiers
+    and the generator run on the machine the `host` tier observes)."""
     by = {s.name: s for s in run.series}
 
     def w(name: str) -> np.ndarray:
@@ -190,9 +154,9 @@ def run_figures(run: RunData, view: RunView) -> RunFigures:
     # timeout after it arrived: count the errors of the window's arrivals, not its seconds
     lag = round(POOL_WAIT_S)
     errors = _mean(view.errors[view.window.start_s + lag : view.window.end_s + lag])
-    held_series = _held(by)
-    cap = held_series.capacity if held_series is not None and held_series.capacity else 0.0
-    held_w = _in_window(held_series, view)
+    held_s = held_series(by)
+    cap = held_s.capacity if held_s is not None and held_s.capacity else 0.0
+    held_w = _in_window(held_s, view)
     peak = float(held_w.max()) if held_w.size else 0.0
     # full: the held connections sat at a ceiling near capacity (slots others hold keep it
     # a little under the nominal figure); then the requests that erred waited for one
@@ -226,7 +190,12 @@ def run_figures(run: RunData, view: RunView) -> RunFigures:
     app_busier = app_u / nodes > db_u / db_cpus
     busiest = max(app_u / nodes, db_u / db_cpus)
     busy = busiest >= BUSY_UTIL  # not a balancer's limit
-    capped = _capped_rate(view, pinned=busiest >= SATURATED_UTIL)
+    pinned = busiest >= SATURATED_UTIL
+    host_cores, host_u = _host(by, view) if shared_host else (0.0, 0.0)
+    # the host saturated under a station whose own CPU was not: the host held it back, and
+    # the simulated host (its cores shared by every tier) makes that shortfall itself
+    host_held = host_cores > 0 and host_u >= SATURATED_UTIL * host_cores and not pinned
+    capped = None if host_held else _capped_rate(view, pinned=pinned)
     app_capped = capped is not None and busy and app_busier
     db_capped = capped is not None and busy and not app_busier and db_share > 0
     if capped is not None and app_capped:
@@ -253,7 +222,10 @@ def run_figures(run: RunData, view: RunView) -> RunFigures:
         app_capped=app_capped,
         db_capped=db_capped,
         db_cpu_full=db_cpu_full,
-        profile_counts=_profile_counts(run, view),
+        profile_counts=profile_counts(run, view),
+        host_cores=host_cores,
+        other_cpu_s=max(0.0, host_u - app_u - db_u) / arrivals if arrivals else 0.0,
+        host_held=host_held,
     )
 
 
@@ -286,20 +258,8 @@ def _topology(run: RunData, figs: Sequence[RunFigures]) -> Topology:
         lb_maxconn=int(_fact(run, "lb.maxconn", float(params.get("lb_maxconn", 0)))),
         warm_nodes=nodes,
         warm_connections_per_node=min(f.open_connections for f in figs) // max(1, nodes),
+        host_cores=max(f.host_cores for f in figs),
     )
-
-
-def _profile(figs: Sequence[RunFigures]) -> tuple[tuple[float, ...], str]:
-    counts = hist.merge_counts(f.profile_counts for f in figs)
-    n = int(counts.sum())
-    if n < MIN_PROFILE_REQUESTS:
-        raise UserError(
-            f"only {n} requests completed before anything saturated or failed: too few to "
-            "learn one request's unloaded time",
-            hint="measure an arm with a slower ramp, or edit profile_s in a model file",
-        )
-    q = hist.quantiles(counts, PROFILE_PERCENTS)
-    return tuple(q[p] / 1e6 for p in PROFILE_PERCENTS), f"{n} requests before saturation"
 
 
 def _rule(figs: Sequence[RunFigures], flag: str, usual: str, saturated: str) -> str:
@@ -334,15 +294,15 @@ def usable_runs(data: TrialData, trial: Trial, arm: str) -> list[tuple[RunData, 
 def arm_setting(data: TrialData, trial: Trial, arm: str) -> tuple[Topology, float]:
     """What an arm ran: its topology (facts read back) and its arrival rate (offered/s)."""
     runs = usable_runs(data, trial, arm)
-    figs = [run_figures(r, v) for r, v in runs]
+    figs = [run_figures(r, v, shared_host=trial.env.shared_host()) for r, v in runs]
     return _topology(runs[0][0], figs), float(np.mean([f.arrivals for f in figs]))
 
 
 def model_from_arm(data: TrialData, trial: Trial, arm: str) -> WhatifModel:
     """The model of `arm` from its usable runs; UserError when it has none."""
     runs = usable_runs(data, trial, arm)
-    figs = [run_figures(r, v) for r, v in runs]
-    profile, how = _profile(figs)
+    figs = [run_figures(r, v, shared_host=trial.env.shared_host()) for r, v in runs]
+    profile, how = profile_of([f.profile_counts for f in figs])
     demands = Demands(
         db_share=_estimate([f.db_share for f in figs], "(commits + pool errors) / answered"),
         hold_s=_estimate(
@@ -371,6 +331,10 @@ def model_from_arm(data: TrialData, trial: Trial, arm: str) -> WhatifModel:
                 "db CPU busy / commits",
                 "db fell behind: db CPUs / (db share × goodput before errors)",
             ),
+        ),
+        other_cpu_s=_estimate(
+            [f.other_cpu_s for f in figs],
+            "(host CPU busy − app − db) / offered: the balancer, the generator, the rest",
         ),
     )
     ids = ", ".join(str(f.run_id) for f in figs)

@@ -14,7 +14,8 @@ with probability `db_share`, a connection from the node's own pool (grows up to
 CPU (`db_cpus` servers, demand `db_cpu_s`) while the connection is held for `hold_s` on
 average. The request's unloaded latency profile (its shape) comes from measured quantiles;
 the client gives up after `request_s`. The run is the trial's schedule (`stages`,
-`warmup_s`) at `rate_per_s`.
+`warmup_s`) at `rate_per_s`. When the tiers share one machine (`host_cores`), every CPU
+burst (app, db, and the rest's `other_cpu_s` per arrival) also needs one of its cores.
 """
 
 from __future__ import annotations
@@ -57,6 +58,9 @@ class Topology:
     # that were running start with these; new nodes, or all after a db restart, start empty
     warm_nodes: int = 0
     warm_connections_per_node: int = 0
+    # CPU cores that the tiers and the load generator share (the testbed: one machine);
+    # 0: each tier has machines of its own and nothing else competes for their cores
+    host_cores: float = 0.0
 
     @property
     def db_connections(self) -> int:
@@ -74,6 +78,9 @@ class Demands:
     # the db CPU was saturated: the simulator queues the queries for the CPU itself)
     app_cpu_s: Estimate  # app CPU seconds per request (U / X)
     db_cpu_s: Estimate  # db CPU seconds per db request (U / X_db)
+    # the shared host's CPU seconds per arrival outside the app and the db (the balancer,
+    # the load generator, the observers): only with `host_cores`
+    other_cpu_s: Estimate = Estimate(0.0)
 
 
 @dataclass(frozen=True)
@@ -154,7 +161,8 @@ def with_settings(model: WhatifModel, settings: Mapping[str, str]) -> WhatifMode
     for name, text in settings.items():
         value = _number(name, text)
         if name in TOPOLOGY_KNOBS:
-            topo[name] = value if name in ("app_cores_per_node", "db_cpus") else int(value)
+            whole = name not in ("app_cores_per_node", "db_cpus", "host_cores")
+            topo[name] = int(value) if whole else value
         elif name in TIMEOUT_KNOBS:
             waits[name] = value
         elif name in DEMAND_KNOBS:
@@ -188,6 +196,8 @@ def check(model: WhatifModel) -> None:
     for name in ("app_cores_per_node", "db_cpus"):
         if getattr(t, name) <= 0:
             problems.append(f"{name} must be > 0")
+    if t.host_cores < 0:
+        problems.append("host_cores must be >= 0 (0: each tier on its own machine)")
     if t.lb_maxconn < 0:
         problems.append("lb_maxconn must be >= 0 (0: no limit)")
     if model.rate_per_s <= 0:

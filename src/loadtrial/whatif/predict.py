@@ -36,6 +36,7 @@ LABELS = {
     "db.cpu": "db CPU",
     "app.cpu": "app CPU",
     "lb.maxconn": "balancer limit",
+    "host.cpu": "host CPU",
 }
 
 
@@ -82,6 +83,9 @@ def ceilings(model: WhatifModel) -> dict[str, float]:
     if t.lb_maxconn:
         mean_s = float(np.mean(model.profile_s))  # a slot is held for the whole request
         out["lb.maxconn"] = _bound(t.lb_maxconn * t.app_nodes, mean_s)
+    if t.host_cores:
+        every = d.app_cpu_s.value + share * d.db_cpu_s.value + d.other_cpu_s.value
+        out["host.cpu"] = _bound(t.host_cores, every)
     return out
 
 
@@ -102,6 +106,7 @@ def perturbed(model: WhatifModel, rng: random.Random) -> WhatifModel:
         hold_s=_draw(d.hold_s, rng),
         app_cpu_s=_draw(d.app_cpu_s, rng),
         db_cpu_s=_draw(d.db_cpu_s, rng),
+        other_cpu_s=_draw(d.other_cpu_s, rng),
     )
     return dataclasses.replace(model, demands=drawn)
 
@@ -120,7 +125,8 @@ def _figure(central: Sequence[float], drawn: Sequence[float], rel: float, abs_: 
 
 
 def _bottleneck(model: WhatifModel, runs: Sequence[SimResult], bounds: dict[str, float]) -> str:
-    """The resource errors came from, else the busiest saturated one, else none."""
+    """The resource errors came from, else the busiest saturated one (a host the tiers
+    share is one of them), else none."""
     causes: dict[str, int] = {}
     for r in runs:
         for cause, n in r.errors.items():

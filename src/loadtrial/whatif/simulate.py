@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import math
 import random
-from collections import deque
 from collections.abc import Generator
 from dataclasses import dataclass
 from typing import Any
@@ -32,10 +31,11 @@ from loadtrial.analysis.windows import steady_window
 from loadtrial.load import schedule
 from loadtrial.load.model import OpenModel, Stage
 from loadtrial.whatif.model import WhatifModel, profile_quantile
+from loadtrial.whatif.pools import DbSlots, Pool
 
 FloatArray = npt.NDArray[np.float64]
 MONITOR_STEP_S = 0.1
-RESOURCES = ("db.connections", "db.cpu", "app.cpu", "lb.maxconn")
+RESOURCES = ("db.connections", "db.cpu", "app.cpu", "lb.maxconn", "host.cpu")
 # an error's cause -> the resource that caused it (a node is taken out when its CPU is too
 # far behind to answer the balancer's health check)
 CAUSE_OF = {"pool_timeout": "db.connections", "lb_queue": "lb.maxconn", "no_backend": "app.cpu"}
@@ -82,62 +82,6 @@ class SimResult:
         return float(np.percentile(self.latency_s, percent))
 
 
-class Pool:
-    """One app node's connection pool: grows on demand while the database has a slot,
-    keeps its connections (no idle close within a run), hands them out FIFO."""
-
-    def __init__(self, env: simpy.Environment, size_max: int, db: DbSlots) -> None:
-        self.env, self.size_max, self.db = env, size_max, db
-        self.open = self.idle = 0
-        self.waiters: deque[simpy.Event] = deque()
-
-    def acquire(self) -> simpy.Event:
-        """An event that succeeds when a connection is this request's."""
-        ev = self.env.event()
-        if self.idle:
-            self.idle -= 1
-            ev.succeed()
-        elif self.open < self.size_max and self.db.take():
-            self.open += 1
-            ev.succeed()
-        else:
-            self.waiters.append(ev)
-        return ev
-
-    def give_up(self, ev: simpy.Event) -> None:
-        """A waiter timed out: forget it (or give back what it got in the same instant)."""
-        if ev.triggered:
-            self.release()
-        else:
-            self.waiters.remove(ev)
-
-    def release(self) -> None:
-        """Hand the connection to the first waiter, else keep it idle."""
-        if self.waiters:
-            self.waiters.popleft().succeed()
-        else:
-            self.idle += 1
-
-    @property
-    def busy(self) -> int:
-        """Connections in use."""
-        return self.open - self.idle
-
-
-class DbSlots:
-    """The database's connection slots left for the apps."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit, self.used = limit, 0
-
-    def take(self) -> bool:
-        """Take a slot when one is free."""
-        if self.used >= self.limit:
-            return False
-        self.used += 1
-        return True
-
-
 class _System:
     """The simulated resources and the request process."""
 
@@ -158,8 +102,12 @@ class _System:
         # CPU takes the newest waiting request first, and a health check after them all
         self.app_cpu = [simpy.PriorityResource(env, cores) for _ in range(t.app_nodes)]
         self.db_cpu = simpy.Resource(env, max(1, round(t.db_cpus)))
+        # one machine for every tier (the testbed): a process that has its tier's CPU still
+        # waits for one of the host's cores, as a runnable process waits for the scheduler
+        self.host = simpy.Resource(env, max(1, round(t.host_cores))) if t.host_cores else None
         slots = t.lb_maxconn * t.app_nodes
         self.lb = simpy.Resource(env, slots) if slots else None
+        self.burning = {"app": 0, "db": 0, "other": 0}  # CPU bursts running now, per tier
         self.next_node = 0
         self.healthy = [True] * t.app_nodes
         self.db_from = 1.0 - d.db_share.value  # quantiles above this use the database
@@ -249,7 +197,7 @@ class _System:
         yield self.env.timeout(max(0.0, fixed))
         with self.app_cpu[node].request(priority=_newest_first(self.env.now)) as cpu:
             yield cpu
-            yield self.env.timeout(self._exp(d.app_cpu_s.value))
+            yield from self._burn("app", d.app_cpu_s.value)
         if not uses_db:
             return ""
         pool = self.pools[node]
@@ -261,11 +209,32 @@ class _System:
         try:
             with self.db_cpu.request() as cpu:
                 yield cpu
-                yield self.env.timeout(self._exp(d.db_cpu_s.value))
+                yield from self._burn("db", d.db_cpu_s.value)
             yield self.env.timeout(max(0.0, hold - d.db_cpu_s.value))
         finally:
             pool.release()
         return ""
+
+    def _burn(self, tier: str, mean_s: float) -> Generator[Any, Any, None]:
+        """Use a CPU for an exponential time of mean `mean_s`, on one of the host's cores
+        when the tiers share a host; `burning` counts it as the tier's CPU use (what a CPU
+        observer reads: a process waiting for a core is not using one)."""
+        took = self._exp(mean_s)
+        if self.host is None:
+            self.burning[tier] += 1
+            yield self.env.timeout(took)
+            self.burning[tier] -= 1
+            return
+        with self.host.request() as core:
+            yield core
+            self.burning[tier] += 1
+            yield self.env.timeout(took)
+            self.burning[tier] -= 1
+
+    def other(self) -> Generator[Any, Any, None]:
+        """The rest of the host's work for one arrival (the balancer, the load generator,
+        the observers): it takes a core, and delays no request but through the cores."""
+        yield from self._burn("other", self.model.demands.other_cpu_s.value)
 
     def _end(self, key: int, cause: str) -> None:
         """Record the outcome as the load engine does: a request still unanswered at the
@@ -283,11 +252,13 @@ class _System:
         t = self.model.topology
         out = {
             "db.connections": sum(p.busy for p in self.pools) / max(1, self.db.limit),
-            "db.cpu": self.db_cpu.count / self.db_cpu.capacity,
-            "app.cpu": sum(r.count for r in self.app_cpu) / sum(r.capacity for r in self.app_cpu),
+            "db.cpu": self.burning["db"] / self.db_cpu.capacity,
+            "app.cpu": self.burning["app"] / sum(r.capacity for r in self.app_cpu),
         }
         if self.lb is not None:
             out["lb.maxconn"] = self.lb.count / max(1, t.lb_maxconn * t.app_nodes)
+        if self.host is not None:
+            out["host.cpu"] = self.host.count / self.host.capacity
         return out
 
 
@@ -357,6 +328,8 @@ def _arrivals(sys: _System, times: FloatArray) -> Generator[Any, Any, None]:
         if t > env.now:
             yield env.timeout(t - env.now)
         env.process(sys.request())
+        if sys.host is not None and sys.model.demands.other_cpu_s.value > 0:
+            env.process(sys.other())
 
 
 def _monitor(sys: _System, sums: dict[str, float], counts: list[int]) -> Generator[Any, Any, None]:
