@@ -13,6 +13,7 @@ from loadtrial.cli import main
 from loadtrial.commands.whatif import parse_settings, parse_sweep
 from loadtrial.errors import UserError
 from loadtrial.whatif import from_doc, to_doc, with_settings
+from loadtrial.whatif.model import profile_quantile
 
 
 def test_sweep_and_settings_parse_or_say_why() -> None:
@@ -88,3 +89,16 @@ def test_cli_errors_exit_2_with_a_hint(tmp_path: Path, capsys: pytest.CaptureFix
     assert "no model file" in capsys.readouterr().err
     assert main(["whatif", "--store", str(tmp_path / "none.db"), "--arm", "a"]) == 2
     assert "no results store" in capsys.readouterr().err
+
+
+def test_a_model_file_with_coarser_profile_percents_is_read_at_ours() -> None:
+    # a file written when the profile had 14 points (0, 5, 10 .. 90, 95, 99, 100 %)
+    doc = to_doc(station(rate=10.0, profile_s=0.1))
+    old = (0.0, 5.0, 10.0, 20.0, 30.0, 40.0, 50.0, 60.0, 70.0, 80.0, 90.0, 95.0, 99.0, 100.0)
+    doc["profile_percents"] = list(old)
+    doc["profile_s"] = [0.001 if p <= 10 else 0.2 for p in old]
+    model = from_doc(doc)
+    assert profile_quantile(model.profile_s, 0.05) == pytest.approx(0.001)
+    assert profile_quantile(model.profile_s, 0.50) == pytest.approx(0.2)
+    # between the old points the step is drawn as the old file drew it: linearly
+    assert profile_quantile(model.profile_s, 0.15) == pytest.approx((0.001 + 0.2) / 2)

@@ -99,6 +99,8 @@ def _model(store: str, trial: str | None, arm: str | None, model_file: Path | No
 
 
 def _echo_model(model: Any) -> None:
+    from loadtrial.whatif.model import profile_quantile
+
     t, d, w = model.topology, model.demands, model.timeouts
     typer.echo(f"model of {model.source}")
     typer.echo(
@@ -119,8 +121,10 @@ def _echo_model(model: Any) -> None:
         for st in model.stages
     )  # fmt: skip
     typer.echo(f"  run           {stages}; warm-up {model.warmup_s:g}s (scaled to the rate)")
-    profile = ", ".join(f"{x * 1000:.0f}" for x in model.profile_s)
-    typer.echo(f"  profile (ms at 0,5,10..90,95,99,100 %): {profile}  [{model.profile_source}]")
+    shown = (0, 5, 10, 20, 30, 40, 50, 60, 70, 80, 90, 95, 99, 100)
+    profile = ", ".join(f"{profile_quantile(model.profile_s, p / 100) * 1000:.0f}" for p in shown)
+    typer.echo(f"  profile (ms at 0,5,10..90,95,99,100 %; every percent in --json): {profile}"
+               f"  [{model.profile_source}]")  # fmt: skip
 
 
 def _fig(f: Any, unit: str) -> str:
