@@ -16,8 +16,8 @@ from loadtrial.analysis import hist
 from loadtrial.analysis.runview import build_run_view
 from loadtrial.load import histogram
 from loadtrial.load.model import IntervalStats
-from loadtrial.store.model import RunData, RunInfo, Series
-from loadtrial.whatif.measure import run_figures
+from loadtrial.store.model import RunData, RunInfo, Series, TrialData, TrialInfo
+from loadtrial.whatif.measure import _connect_s, run_figures, starts_cold
 
 RATE = 48
 WARMUP_S = 5.0
@@ -120,3 +120,42 @@ def test_a_queue_that_began_in_the_ramp_is_not_the_unloaded_profile() -> None:
     p99_ms = hist.quantiles(figs.profile_counts, [99.0])[99.0] / 1000.0
     assert int(figs.profile_counts.sum()) == 2 * 46
     assert p99_ms < 35.0
+
+
+def _ramp_run(run_id: int, used_at_start: float) -> RunData:
+    """db-cpu's baseline ramp (stored 2026-11-30): offered 8, 23, 38 then 46/s, served 8,
+    22, 15, then 28/s; the pools' open connections `used_at_start`, 2, 2, then 20."""
+    offered = [8, 23, 38] + [46] * 8
+    served = [8, 22, 15] + [28] * 8
+    secs = tuple(
+        IntervalStats(second=k, offered=o, sent=o, completed=c, ok=c)
+        for k, (o, c) in enumerate(zip(offered, served, strict=True))
+    )
+    t = np.arange(len(secs), dtype=np.float64) + 0.5
+    used = np.asarray([used_at_start, 2, 2] + [20] * 8, dtype=np.float64)
+    series = (Series("db.connections.used", "count", 97.0, t, used),)
+    info = RunInfo(run_id, 1, "baseline", 1, 0, "complete", {}, 0.0, float(len(secs)), 3.0)
+    return RunData(info, secs, series, {})
+
+
+def test_a_cold_ramp_gives_each_new_connection_its_lost_db_time() -> None:
+    run = _ramp_run(1, used_at_start=0)
+    view = build_run_view(run)
+    assert view.window.start_s == 3
+    # behind by 69 - 45 = 24 before the window; the CPU (1 / 34.5 ms = 29/s) explains 9 of
+    # them (second 2): 15 requests × 34.5 ms of db CPU lost over the 20 connections opened
+    lost = 24 - (38 - 1 / 0.0345)
+    assert _connect_s(view, run.series[0], 0.0345, 1.0) == pytest.approx(lost * 0.0345 / 20)
+    # warm pools opened nothing: nothing is charged to connections
+    warm = _ramp_run(2, used_at_start=20)
+    assert _connect_s(build_run_view(warm), warm.series[0], 0.0345, 1.0) == 0.0
+
+
+def test_a_trial_starts_cold_only_when_every_run_began_with_empty_pools() -> None:
+    def trial(*runs: RunData) -> TrialData:
+        return TrialData(TrialInfo(1, "t", "", 0.0, "", "", "", "complete"), runs)
+
+    assert starts_cold(trial(_ramp_run(1, 0), _ramp_run(2, 0)))
+    # db-bottleneck: its first run on a fresh testbed began empty, the next one warm
+    assert not starts_cold(trial(_ramp_run(1, 0), _ramp_run(2, 16)))
+    assert not starts_cold(trial(_ramp_run(1, 0)))  # one run says nothing of the others

@@ -213,3 +213,20 @@ def test_tiers_on_one_host_share_its_cores() -> None:
     p = predict(replace(shared, stages=(Stage(30.0, 100.0),)), replications=2)
     assert p.bottleneck == "host.cpu"
     assert p.utilisation["host.cpu"] > 0.95
+
+
+def test_new_connections_cost_the_db_cpu_and_a_cold_start_falls_behind() -> None:
+    # the db CPU 87.5 % busy (25/s × 35 ms); 20 new backends × 100 ms of its CPU is 2 s of
+    # its work lost at the start: a backlog of ~57 requests that drains at 3.6/s
+    warm = station(rate=25.0, db_share=1.0, hold_s=0.035, db_cpu_s=0.035, nodes=2,
+                   pool_max=10, warm_nodes=2, warm_per_node=10, connect_s=0.1,
+                   run_s=20.0, warmup_s=0.5)  # fmt: skip
+    cold = replace(warm, topology=replace(warm.topology, warm_connections_per_node=0))
+    free = replace(cold, demands=replace(cold.demands, connect_s=Estimate(0.0)))
+    mean = {name: float(np.mean([simulate(m, seed=s).latency_s.mean() for s in range(3)]))
+            for name, m in (("warm", warm), ("cold", cold), ("free", free))}  # fmt: skip
+    # warm pools open nothing: the connection cost never applies (M/M/1: 0.28 s)
+    assert mean["warm"] < 0.6, mean
+    # cold pools without the cost are as warm ones; with it, the backlog shows
+    assert mean["free"] < 0.6, mean
+    assert mean["cold"] > 2 * mean["warm"], mean

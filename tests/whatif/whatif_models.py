@@ -35,6 +35,8 @@ def station(
     warmup_s: float = 2.0,
     host_cores: float = 0.0,
     other_cpu_s: float = 0.0,
+    db_cpu_s: float = 0.0,
+    connect_s: float = 0.0,
 ) -> WhatifModel:
     """A model with a flat profile (every request's fixed time `profile_s`), Poisson
     arrivals at a constant `rate` for `run_s` (the first `warmup_s` not measured), no
@@ -60,8 +62,9 @@ def station(
             db_share=Estimate(db_share),
             hold_s=Estimate(hold_s),
             app_cpu_s=Estimate(app_cpu_s),
-            db_cpu_s=Estimate(0.0),
+            db_cpu_s=Estimate(db_cpu_s),
             other_cpu_s=Estimate(other_cpu_s),
+            connect_s=Estimate(connect_s),
         ),
         timeouts=Timeouts(pool_wait_s, lb_queue_s, request_s, 1.0, health_answer_s),
         profile_s=(profile_s,) * len(PROFILE_PERCENTS),

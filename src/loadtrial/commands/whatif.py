@@ -125,6 +125,8 @@ def _echo_model(model: Any) -> None:
     profile = ", ".join(f"{profile_quantile(model.profile_s, p / 100) * 1000:.0f}" for p in shown)
     typer.echo(f"  profile (ms at 0,5,10..90,95,99,100 %; every percent in --json): {profile}"
                f"  [{model.profile_source}]")  # fmt: skip
+    for note in model.notes:
+        typer.echo(f"  note: {note}")
 
 
 def _fig(f: Any, unit: str) -> str:

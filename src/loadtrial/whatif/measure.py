@@ -33,6 +33,7 @@ failed).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -101,6 +102,7 @@ class RunFigures:
     host_cores: float  # the host's cores (host.cpu.percent capacity / 100); 0: not observed
     other_cpu_s: float  # host CPU seconds per arrival outside the app and the db
     host_held: bool  # the host, not the busier station's own CPU, held the run back
+    connect_s: float  # db CPU seconds per new connection (0 unless the db CPU was the limit)
 
 
 def _in_window(s: Series | None, view: RunView) -> np.ndarray:
@@ -130,6 +132,38 @@ def _capped_rate(view: RunView, pinned: bool) -> float | None:
     offered = float(np.mean(view.offered[start:stop]))
     share = FELL_BEHIND_PINNED if pinned else FELL_BEHIND
     return ok if 0 < ok < share * offered else None
+
+
+def _connect_s(view: RunView, used: Series | None, db_s: float, db_cpus: float) -> float:
+    """db CPU seconds one new connection cost, read off the ramp of a run whose db CPU was
+    the bottleneck: the requests it fell behind by before the window beyond what the CPU's
+    capacity explains (`db_s`: db CPU seconds per request), as CPU time, over the
+    connections the pools opened meanwhile. 0 when none were opened or nothing was lost.
+    (db-cpu: 2 connections for two seconds, db CPU 33 then 67 % while requests queued, 15
+    served in a second that offered 38: new backends start up on the db's CPU.)"""
+    start = view.window.start_s
+    if used is None or not used.values.size or db_s <= 0 or start < 1:
+        return 0.0
+    ramp = used.values[used.t_s < start + 1]
+    opened = float(ramp.max() - used.values[0]) if ramp.size else 0.0
+    offered, done = view.offered[:start], view.completed[:start]
+    behind = float(offered.sum() - done.sum())
+    explained = float(np.clip(offered - db_cpus / db_s, 0.0, None).sum())
+    lost = max(0.0, behind - explained)
+    return lost * db_s / opened if opened >= 1 else 0.0
+
+
+def starts_cold(data: TrialData) -> bool:
+    """Whether every run of the trial began with the apps' pools empty (the first sample of
+    `db.connections.used` 0): the environment restarts the db or the apps before each run
+    (the testbed, when the arms' db differs from the one it was started with), so a
+    prediction starts cold too. Two runs at least; a trial without the series: False."""
+    firsts = []
+    for r in data.runs:
+        used = next((s for s in r.series if s.name == "db.connections.used"), None)
+        if used is not None and used.values.size:
+            firsts.append(float(used.values[0]))
+    return len(firsts) >= 2 and max(firsts) < 1
 
 
 def _host(by: dict[str, Series], view: RunView) -> tuple[float, float]:
@@ -203,6 +237,8 @@ def run_figures(run: RunData, view: RunView, *, shared_host: bool = False) -> Ru
     if capped is not None and db_capped:
         db_cpu_s = max(db_cpu_s, db_cpus / (db_share * capped))
     db_cpu_full = db_capped or db_u / db_cpus >= SATURATED_UTIL
+    used = by.get("db.connections.used")
+    connect_s = _connect_s(view, used, db_share * db_cpu_s, db_cpus) if db_cpu_full else 0.0
     return RunFigures(
         run_id=run.info.run_id,
         arrivals=arrivals,
@@ -226,6 +262,7 @@ def run_figures(run: RunData, view: RunView, *, shared_host: bool = False) -> Ru
         host_cores=host_cores,
         other_cpu_s=max(0.0, host_u - app_u - db_u) / arrivals if arrivals else 0.0,
         host_held=host_held,
+        connect_s=connect_s,
     )
 
 
@@ -336,13 +373,23 @@ def model_from_arm(data: TrialData, trial: Trial, arm: str) -> WhatifModel:
             [f.other_cpu_s for f in figs],
             "(host CPU busy − app − db) / offered: the balancer, the generator, the rest",
         ),
+        connect_s=_estimate(
+            [f.connect_s for f in figs],
+            "db CPU time the ramp lost beyond the CPU's capacity / connections opened",
+        ),
     )
     ids = ", ".join(str(f.run_id) for f in figs)
+    topology = _topology(runs[0][0], figs)
+    notes: tuple[str, ...] = ()
+    if starts_cold(data):  # what the arm's pools left is not what the next run starts with
+        topology = dataclasses.replace(topology, warm_connections_per_node=0)
+        notes = ("every run of the trial began with empty pools: predictions start cold",)
     return WhatifModel(
         source=f"trial {data.info.trial_id} ({data.info.name}), arm {arm}, runs {ids}",
         rate_per_s=float(np.mean([f.arrivals for f in figs])),
         poisson=bool(trial.load.poisson),
-        topology=_topology(runs[0][0], figs),
+        topology=topology,
+        notes=notes,
         demands=demands,
         timeouts=Timeouts(
             POOL_WAIT_S, LB_QUEUE_S, float(trial.load.timeout), HEALTH_EVERY_S, HEALTH_ANSWER_S

@@ -82,6 +82,9 @@ class Demands:
     # the shared host's CPU seconds per arrival outside the app and the db (the balancer,
     # the load generator, the observers): only with `host_cores`
     other_cpu_s: Estimate = Estimate(0.0)
+    # db CPU seconds a new connection costs before its query (the backend's start-up and
+    # first-use caches), on the db CPU's queue like a query
+    connect_s: Estimate = Estimate(0.0)
 
 
 @dataclass(frozen=True)

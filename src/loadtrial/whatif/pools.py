@@ -23,14 +23,16 @@ class Pool:
         self.waiters: deque[simpy.Event] = deque()
 
     def acquire(self) -> simpy.Event:
-        """An event that succeeds when a connection is this request's."""
+        """An event that succeeds when a connection is this request's; its value is True
+        when the pool opened it for this request (a new connection: its first use costs the
+        database a backend's start-up), else None."""
         ev = self.env.event()
         if self.idle:
             self.idle -= 1
             ev.succeed()
         elif self.open < self.size_max and self.db.take():
             self.open += 1
-            ev.succeed()
+            ev.succeed(True)
         else:
             self.waiters.append(ev)
         return ev

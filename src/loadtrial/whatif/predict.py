@@ -107,6 +107,7 @@ def perturbed(model: WhatifModel, rng: random.Random) -> WhatifModel:
         app_cpu_s=_draw(d.app_cpu_s, rng),
         db_cpu_s=_draw(d.db_cpu_s, rng),
         other_cpu_s=_draw(d.other_cpu_s, rng),
+        connect_s=_draw(d.connect_s, rng),
     )
     return dataclasses.replace(model, demands=drawn)
 

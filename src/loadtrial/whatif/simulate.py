@@ -207,6 +207,10 @@ class _System:
             pool.give_up(conn)
             return "pool_timeout"
         try:
+            if got[conn] and d.connect_s.value > 0:  # a new backend starts up on the db CPU
+                with self.db_cpu.request() as cpu:
+                    yield cpu
+                    yield from self._burn("db", d.connect_s.value)
             with self.db_cpu.request() as cpu:
                 yield cpu
                 yield from self._burn("db", d.db_cpu_s.value)
