@@ -9,6 +9,8 @@ shortfall from a CPU that is not pinned is the host's doing, not the station's.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -151,11 +153,15 @@ def test_a_cold_ramp_gives_each_new_connection_its_lost_db_time() -> None:
     assert _connect_s(build_run_view(warm), warm.series[0], 0.0345, 1.0) == 0.0
 
 
-def test_a_trial_starts_cold_only_when_every_run_began_with_empty_pools() -> None:
+def test_a_trial_starts_cold_when_a_run_after_the_same_db_began_with_empty_pools() -> None:
     def trial(*runs: RunData) -> TrialData:
         return TrialData(TrialInfo(1, "t", "", 0.0, "", "", "", "complete"), runs)
 
+    # db-cpu: the second run, on the same db as the first, began with no connection open
     assert starts_cold(trial(_ramp_run(1, 0), _ramp_run(2, 0)))
-    # db-bottleneck: its first run on a fresh testbed began empty, the next one warm
+    # db-bottleneck: the first run on a fresh testbed began empty, the next one warm
     assert not starts_cold(trial(_ramp_run(1, 0), _ramp_run(2, 16)))
-    assert not starts_cold(trial(_ramp_run(1, 0)))  # one run says nothing of the others
+    assert not starts_cold(trial(_ramp_run(1, 0)))  # the first run says nothing
+    # a run after a db resize began empty because of the resize: no evidence either way
+    resized = dataclasses.replace(_ramp_run(2, 0), snapshots={"before": {"db.cpus": "2"}})
+    assert not starts_cold(trial(_ramp_run(1, 0), resized))

@@ -34,6 +34,7 @@ failed).
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -154,16 +155,27 @@ def _connect_s(view: RunView, used: Series | None, db_s: float, db_cpus: float) 
 
 
 def starts_cold(data: TrialData) -> bool:
-    """Whether every run of the trial began with the apps' pools empty (the first sample of
-    `db.connections.used` 0): the environment restarts the db or the apps before each run
-    (the testbed, when the arms' db differs from the one it was started with), so a
-    prediction starts cold too. Two runs at least; a trial without the series: False."""
-    firsts = []
-    for r in data.runs:
-        used = next((s for s in r.series if s.name == "db.connections.used"), None)
-        if used is not None and used.values.size:
-            firsts.append(float(used.values[0]))
-    return len(firsts) >= 2 and max(firsts) < 1
+    """Whether the environment empties the apps' pools before every run (the testbed
+    restarts a db that is not the one it was started with, and back after the run): every
+    run that followed a run with the same database (max_connections, CPUs) still began
+    with no open connection (the first sample of `db.connections.used`), and there was at
+    least one such run. The trial's first run (a fresh environment) and runs after a db
+    resize (cold anyway: `with_settings` knows) say nothing about it."""
+    evidence = []
+    for before, run in itertools.pairwise(data.runs):
+        used = next((s for s in run.series if s.name == "db.connections.used"), None)
+        if used is None or not used.values.size or _db_of(before) != _db_of(run):
+            continue
+        evidence.append(float(used.values[0]) < 1)
+    return bool(evidence) and all(evidence)
+
+
+def _db_of(run: RunData) -> tuple[float, float]:
+    params = run.info.params
+    return (
+        _fact(run, "db.max_connections", float(params.get("db_max_connections", 0))),
+        _fact(run, "db.cpus", float(params.get("db_cpus", 0))),
+    )
 
 
 def _host(by: dict[str, Series], view: RunView) -> tuple[float, float]:
@@ -383,7 +395,8 @@ def model_from_arm(data: TrialData, trial: Trial, arm: str) -> WhatifModel:
     notes: tuple[str, ...] = ()
     if starts_cold(data):  # what the arm's pools left is not what the next run starts with
         topology = dataclasses.replace(topology, warm_connections_per_node=0)
-        notes = ("every run of the trial began with empty pools: predictions start cold",)
+        notes = ("runs of this trial begin with empty pools (a run after one with the same db "
+                 "began with none open): predictions start cold",)  # fmt: skip
     return WhatifModel(
         source=f"trial {data.info.trial_id} ({data.info.name}), arm {arm}, runs {ids}",
         rate_per_s=float(np.mean([f.arrivals for f in figs])),
