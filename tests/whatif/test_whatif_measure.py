@@ -19,7 +19,8 @@ from loadtrial.analysis.runview import build_run_view
 from loadtrial.load import histogram
 from loadtrial.load.model import IntervalStats
 from loadtrial.store.model import RunData, RunInfo, Series, TrialData, TrialInfo
-from loadtrial.whatif.measure import _connect_s, run_figures, starts_cold
+from loadtrial.whatif.measure import run_figures
+from loadtrial.whatif.runstart import connect_s_of, starts_cold
 
 RATE = 48
 WARMUP_S = 5.0
@@ -147,10 +148,10 @@ def test_a_cold_ramp_gives_each_new_connection_its_lost_db_time() -> None:
     # behind by 69 - 45 = 24 before the window; the CPU (1 / 34.5 ms = 29/s) explains 9 of
     # them (second 2): 15 requests × 34.5 ms of db CPU lost over the 20 connections opened
     lost = 24 - (38 - 1 / 0.0345)
-    assert _connect_s(view, run.series[0], 0.0345, 1.0) == pytest.approx(lost * 0.0345 / 20)
+    assert connect_s_of(view, run.series[0], 0.0345, 1.0) == pytest.approx(lost * 0.0345 / 20)
     # warm pools opened nothing: nothing is charged to connections
     warm = _ramp_run(2, used_at_start=20)
-    assert _connect_s(build_run_view(warm), warm.series[0], 0.0345, 1.0) == 0.0
+    assert connect_s_of(build_run_view(warm), warm.series[0], 0.0345, 1.0) == 0.0
 
 
 def test_a_trial_starts_cold_when_a_run_after_the_same_db_began_with_empty_pools() -> None:

@@ -5,7 +5,8 @@ Door: `model_from_arm(data, trial, arm) -> WhatifModel` (measure.py), `with_sett
 (predict.py), `self_check(data, trial) -> list[SelfCheck]` (selfcheck.py). The solver is a
 SimPy simulation (simulate.py, its pools in pools.py) for finite pools, blocking and
 timeouts; `formulas.py` holds the closed forms (Erlang B/C, M/M/c/K) it is checked against;
-profile.py reads one request's unloaded time from a run. See docs/whatif.md.
+profile.py reads one request's unloaded time from a run, runstart.py how its runs start
+(cold pools, the cost of a new connection). See docs/whatif.md.
 """
 
 from __future__ import annotations

@@ -34,9 +34,8 @@ failed).
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -56,6 +55,7 @@ from loadtrial.whatif.model import (
     WhatifModel,
 )
 from loadtrial.whatif.profile import held_series, profile_counts, profile_of
+from loadtrial.whatif.runstart import connect_s_of, fact, starts_cold
 
 USABLE = ("complete", "aborted", "interrupted")
 ONE_RUN_REL_SE = 0.10
@@ -135,49 +135,6 @@ def _capped_rate(view: RunView, pinned: bool) -> float | None:
     return ok if 0 < ok < share * offered else None
 
 
-def _connect_s(view: RunView, used: Series | None, db_s: float, db_cpus: float) -> float:
-    """db CPU seconds one new connection cost, read off the ramp of a run whose db CPU was
-    the bottleneck: the requests it fell behind by before the window beyond what the CPU's
-    capacity explains (`db_s`: db CPU seconds per request), as CPU time, over the
-    connections the pools opened meanwhile. 0 when none were opened or nothing was lost.
-    (db-cpu: 2 connections for two seconds, db CPU 33 then 67 % while requests queued, 15
-    served in a second that offered 38: new backends start up on the db's CPU.)"""
-    start = view.window.start_s
-    if used is None or not used.values.size or db_s <= 0 or start < 1:
-        return 0.0
-    ramp = used.values[used.t_s < start + 1]
-    opened = float(ramp.max() - used.values[0]) if ramp.size else 0.0
-    offered, done = view.offered[:start], view.completed[:start]
-    behind = float(offered.sum() - done.sum())
-    explained = float(np.clip(offered - db_cpus / db_s, 0.0, None).sum())
-    lost = max(0.0, behind - explained)
-    return lost * db_s / opened if opened >= 1 else 0.0
-
-
-def starts_cold(data: TrialData) -> bool:
-    """Whether the environment empties the apps' pools before every run (the testbed
-    restarts a db that is not the one it was started with, and back after the run): every
-    run that followed a run with the same database (max_connections, CPUs) still began
-    with no open connection (the first sample of `db.connections.used`), and there was at
-    least one such run. The trial's first run (a fresh environment) and runs after a db
-    resize (cold anyway: `with_settings` knows) say nothing about it."""
-    evidence = []
-    for before, run in itertools.pairwise(data.runs):
-        used = next((s for s in run.series if s.name == "db.connections.used"), None)
-        if used is None or not used.values.size or _db_of(before) != _db_of(run):
-            continue
-        evidence.append(float(used.values[0]) < 1)
-    return bool(evidence) and all(evidence)
-
-
-def _db_of(run: RunData) -> tuple[float, float]:
-    params = run.info.params
-    return (
-        _fact(run, "db.max_connections", float(params.get("db_max_connections", 0))),
-        _fact(run, "db.cpus", float(params.get("db_cpus", 0))),
-    )
-
-
 def _host(by: dict[str, Series], view: RunView) -> tuple[float, float]:
     """(the host's cores, its mean busy cores over the window); (0, 0) when not observed."""
     s = by.get("host.cpu.percent")
@@ -209,8 +166,8 @@ def run_figures(run: RunData, view: RunView, *, shared_host: bool = False) -> Ru
     full = cap > 0 and peak >= 0.8 * cap and float(np.median(held_w)) >= SATURATED_UTIL * peak
     # the pools' own ceiling (nodes × pool_max) can be the lower one: there too the requests
     # that erred waited for a connection (db-cpu: 20 held of 100 allowed, the pools full)
-    nodes = _fact(run, "app.nodes", float(run.info.params.get("app_nodes", 1)))
-    pools = nodes * _fact(run, "app.pool_max", float(run.info.params.get("pool_max", 0)))
+    nodes = fact(run, "app.nodes", float(run.info.params.get("app_nodes", 1)))
+    pools = nodes * fact(run, "app.pool_max", float(run.info.params.get("pool_max", 0)))
     ceiling = min(cap, pools) if pools > 0 else cap
     waited = full or (
         ceiling > 0 and peak >= 0.8 * ceiling and float(np.median(held_w)) >= SATURATED_UTIL * peak
@@ -228,7 +185,7 @@ def run_figures(run: RunData, view: RunView, *, shared_host: bool = False) -> Ru
     db_u = _mean(w("db.cpu.percent")) / 100.0
     app_cpu_s = app_u / completed if completed else 0.0
     db_cpu_s = db_u / commits if commits else 0.0
-    db_cpus = _fact(run, "db.cpus", float(run.info.params.get("db_cpus", 1)))
+    db_cpus = fact(run, "db.cpus", float(run.info.params.get("db_cpus", 1)))
     db_share = min(1.0, db_requests / answered) if answered > 0 else 0.0
     # a CPU station fell behind (one at least BUSY_UTIL busy: the db's connections or the
     # balancer's limit leave the CPUs idler): D = U / X understates its work when U is
@@ -250,7 +207,7 @@ def run_figures(run: RunData, view: RunView, *, shared_host: bool = False) -> Ru
         db_cpu_s = max(db_cpu_s, db_cpus / (db_share * capped))
     db_cpu_full = db_capped or db_u / db_cpus >= SATURATED_UTIL
     used = by.get("db.connections.used")
-    connect_s = _connect_s(view, used, db_share * db_cpu_s, db_cpus) if db_cpu_full else 0.0
+    connect_s = connect_s_of(view, used, db_share * db_cpu_s, db_cpus) if db_cpu_full else 0.0
     return RunFigures(
         run_id=run.info.run_id,
         arrivals=arrivals,
@@ -286,25 +243,20 @@ def _estimate(values: Sequence[float], source: str) -> Estimate:
     return Estimate(mean, abs(mean) * ONE_RUN_REL_SE, f"{source}; one run (SE taken as 10 %)")
 
 
-def _fact(run: RunData, key: str, default: float, cast: Callable[[str], float] = float) -> float:
-    text = run.snapshots.get("before", {}).get(key)
-    return cast(text) if text not in (None, "") else default
-
-
 def _topology(run: RunData, figs: Sequence[RunFigures]) -> Topology:
     params = run.info.params
-    nodes = int(_fact(run, "app.nodes", float(params.get("app_nodes", 1))))
+    nodes = int(fact(run, "app.nodes", float(params.get("app_nodes", 1))))
     return Topology(
         app_nodes=nodes,
         app_cores_per_node=1.0,
-        pool_max=int(_fact(run, "app.pool_max", float(params.get("pool_max", 10)))),
+        pool_max=int(fact(run, "app.pool_max", float(params.get("pool_max", 10)))),
         db_max_connections=int(
-            _fact(run, "db.max_connections", float(params.get("db_max_connections", 100)))
+            fact(run, "db.max_connections", float(params.get("db_max_connections", 100)))
         ),
         db_reserved_connections=max(f.reserved for f in figs),
         db_other_connections=max(f.other_connections for f in figs),
-        db_cpus=_fact(run, "db.cpus", float(params.get("db_cpus", 1))),
-        lb_maxconn=int(_fact(run, "lb.maxconn", float(params.get("lb_maxconn", 0)))),
+        db_cpus=fact(run, "db.cpus", float(params.get("db_cpus", 1))),
+        lb_maxconn=int(fact(run, "lb.maxconn", float(params.get("lb_maxconn", 0)))),
         warm_nodes=nodes,
         warm_connections_per_node=min(f.open_connections for f in figs) // max(1, nodes),
         host_cores=max(f.host_cores for f in figs),
