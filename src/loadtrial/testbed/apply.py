@@ -17,6 +17,7 @@ from pathlib import Path
 
 from loadtrial.errors import ProviderError
 from loadtrial.testbed import balancer, control, db, lb_haproxy
+from loadtrial.testbed.book import Book
 from loadtrial.testbed.model import DbInstance, TestbedConfig, TestbedState, load_state
 from loadtrial.testbed.procs import stop_proc
 
@@ -36,7 +37,7 @@ def apply_config(state_path: Path, wanted: TestbedConfig, step: Step = run_step)
     lb_kind = lb_haproxy.resolve(wanted.lb)
     if lb_kind == "haproxy" and not lb_haproxy.available():
         raise ProviderError("lb: haproxy is not installed", hint="use lb: builtin or auto")
-    book = control.Book(state, state_path)
+    book = Book(state, state_path)
     endpoint_before = book.state.writer_port
     maxconn_before = book.state.config.lb_maxconn
     _apply_instances(book, wanted, step)
@@ -59,7 +60,7 @@ def apply_config(state_path: Path, wanted: TestbedConfig, step: Step = run_step)
     return book.state
 
 
-def _apply_instances(book: control.Book, wanted: TestbedConfig, step: Step) -> None:
+def _apply_instances(book: Book, wanted: TestbedConfig, step: Step) -> None:
     """Add or remove db instances; start or stop the writer endpoint to match."""
     have = len(book.state.dbs)
     root = Path(book.state.root)
@@ -83,12 +84,12 @@ def _apply_instances(book: control.Book, wanted: TestbedConfig, step: Step) -> N
         book.update(endpoint=None, writer=book.state.dbs[0].proc.name)
 
 
-def _drop_db(book: control.Book, inst: DbInstance) -> None:
+def _drop_db(book: Book, inst: DbInstance) -> None:
     db.stop_db(inst)
     book.update(dbs=tuple(d for d in book.state.dbs if d.proc.name != inst.proc.name))
 
 
-def _apply_writer_size(book: control.Book, wanted: TestbedConfig, step: Step) -> bool:
+def _apply_writer_size(book: Book, wanted: TestbedConfig, step: Step) -> bool:
     """Resize the writer when its size differs from the wanted one; True when it did."""
     writer = book.state.db(book.state.writer)
     if (writer.max_connections, writer.cpus) == (wanted.db_max_connections, wanted.db_cpus):
@@ -112,7 +113,7 @@ def _apply_writer_size(book: control.Book, wanted: TestbedConfig, step: Step) ->
     return True
 
 
-def _resize(book: control.Book, inst: DbInstance, wanted: TestbedConfig, restart: bool) -> None:
+def _resize(book: Book, inst: DbInstance, wanted: TestbedConfig, restart: bool) -> None:
     if restart:
         control.restart_db(book, inst, wanted.db_max_connections, wanted.db_cpus)
     else:
@@ -120,7 +121,7 @@ def _resize(book: control.Book, inst: DbInstance, wanted: TestbedConfig, restart
         book.update(dbs=tuple(new if d.proc.name == new.proc.name else d for d in book.state.dbs))
 
 
-def _check_pools(book: control.Book) -> None:
+def _check_pools(book: Book) -> None:
     """Ask every app node to drop dead pooled connections (after a db restart or failover)."""
     for app in book.state.apps:
         request = urllib.request.Request(
@@ -133,7 +134,7 @@ def _check_pools(book: control.Book) -> None:
             continue  # a node that does not answer is counted as not live in the snapshot
 
 
-def _apply_apps(book: control.Book, wanted: TestbedConfig, restart: bool, step: Step) -> None:
+def _apply_apps(book: Book, wanted: TestbedConfig, restart: bool, step: Step) -> None:
     """Restart, add or remove app nodes, then update the balancer."""
     if restart and book.state.apps:
         names = ", ".join(a.name for a in book.state.apps)
@@ -146,7 +147,7 @@ def _apply_apps(book: control.Book, wanted: TestbedConfig, restart: bool, step: 
     step("update the balancer's backends", lambda: _sync_lb(book, wanted.app_nodes))
 
 
-def _swap_lb(book: control.Book) -> None:
+def _swap_lb(book: Book) -> None:
     """Stop the balancer and start the configured kind on the same ports."""
     old = book.state.lb
     port, stats_port = (old.port, book.state.lb_stats_port) if old else (0, 0)
@@ -157,11 +158,11 @@ def _swap_lb(book: control.Book) -> None:
     balancer.wait_healthy(book.state, len(book.state.apps))
 
 
-def _add_app(book: control.Book, name: str) -> None:
+def _add_app(book: Book, name: str) -> None:
     control.add_app(book, name)
 
 
-def _stop_app(book: control.Book, name: str) -> None:
+def _stop_app(book: Book, name: str) -> None:
     for app in book.state.apps:
         if app.name == name:
             stop_proc(app)
@@ -169,13 +170,13 @@ def _stop_app(book: control.Book, name: str) -> None:
     balancer.write_backends(book)
 
 
-def _stop_apps(book: control.Book) -> None:
+def _stop_apps(book: Book) -> None:
     for app in book.state.apps:
         stop_proc(app)
     book.update(apps=())
     balancer.write_backends(book)
 
 
-def _sync_lb(book: control.Book, nodes: int) -> None:
+def _sync_lb(book: Book, nodes: int) -> None:
     balancer.write_backends(book)
     balancer.wait_healthy(book.state, nodes)

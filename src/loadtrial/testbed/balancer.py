@@ -1,6 +1,6 @@
 """The testbed's balancer, HAProxy or the built-in one: start, update backends, wait.
 
-In: the state being built (`control.Book`) and the app nodes in it. Out: a running
+In: the state being built (`book.Book`) and the app nodes in it. Out: a running
 balancer recorded in the state (pid, ports, kind), its backend list kept in step with the
 app nodes (built-in: JSON file + SIGHUP; HAProxy: config + checked master-worker reload).
 """
@@ -13,16 +13,13 @@ import os
 import signal
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from loadtrial.errors import ProviderError
 from loadtrial.testbed import lb_haproxy
+from loadtrial.testbed.book import Book
 from loadtrial.testbed.facts import lb_metrics
 from loadtrial.testbed.model import Proc, TestbedState
 from loadtrial.testbed.procs import free_ports, listening_socket, python_module, spawn, wait_port
-
-if TYPE_CHECKING:
-    from loadtrial.testbed.control import Book
 
 LB_TIMEOUT_S = 10.0
 LB_QUEUE_TIMEOUT_S = 1.0  # a request queued this long for a full backend gets a 503

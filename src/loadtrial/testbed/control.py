@@ -13,7 +13,6 @@ import os
 import shutil
 import tempfile
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import psutil
@@ -21,6 +20,7 @@ import psycopg
 
 from loadtrial.errors import ProviderError, UserError
 from loadtrial.testbed import balancer, db, lb_haproxy
+from loadtrial.testbed.book import Book
 from loadtrial.testbed.model import (
     DbInstance,
     Proc,
@@ -28,7 +28,6 @@ from loadtrial.testbed.model import (
     TestbedState,
     dsn,
     load_state,
-    save_state,
 )
 from loadtrial.testbed.procs import (
     alive,
@@ -44,21 +43,6 @@ from loadtrial.testbed.procs import (
 )
 
 POOL_TIMEOUT_S = 2.0
-
-
-class Book:
-    """The state being built, saved to disk on every change (mutable on purpose)."""
-
-    def __init__(self, state: TestbedState, path: Path) -> None:
-        self.state = state
-        self.path = path
-        save_state(state, path)
-
-    def update(self, **changes: object) -> TestbedState:
-        """Apply `changes` to the state, save it and return it."""
-        self.state = replace(self.state, **changes)  # type: ignore[arg-type]
-        save_state(self.state, self.path)
-        return self.state
 
 
 def up(
