@@ -10,7 +10,7 @@ import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ from aws_world import World
 
 from loadtrial.env.aws.clients import Clients
 from loadtrial.store import Store
+from local_http import LocalHTTPServer
 
 
 class _Ok(BaseHTTPRequestHandler):
@@ -38,8 +39,7 @@ class _Ok(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def target() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Ok)
-    server.daemon_threads = True
+    server = LocalHTTPServer(("127.0.0.1", 0), _Ok)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
     thread.start()
     try:

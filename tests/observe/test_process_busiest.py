@@ -9,6 +9,7 @@ import time
 import uuid
 from collections.abc import Iterator
 
+import psutil
 import pytest
 from pydantic import ValidationError
 from written import written
@@ -28,6 +29,7 @@ def spinner() -> Iterator[str]:
         subprocess.Popen([sys.executable, "-c", IDLE, token]),
     ]
     try:
+        _started(token, 2)
         yield token
     finally:
         for proc in procs:
@@ -35,7 +37,23 @@ def spinner() -> Iterator[str]:
             proc.wait(timeout=5)
 
 
+def _started(token: str, count: int) -> None:
+    """Wait (10 s at most) until `count` processes carry `token` on their command line: a
+    child that has not exec'd yet still shows pytest's, and an observer that finds no
+    process at its first tick has no rate at its second (seen once on a busy machine)."""
+    deadline = time.monotonic() + 10.0
+    while time.monotonic() < deadline:
+        found = sum(
+            1 for p in psutil.process_iter(["cmdline"]) if token in (p.info["cmdline"] or ())
+        )
+        if found >= count:
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"{count} processes with {token} did not start within 10 s")
+
+
 def _two_ticks(entry: dict[str, object]) -> dict[str, float]:
+    _started(str(entry["cmdline"]), 1)
     obs = make_observer(entry)
     obs.start()
     obs.sample(0.0)

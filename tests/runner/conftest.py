@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 from fileserver import FileServer, handler
+
+from local_http import LocalHTTPServer
 
 
 @pytest.fixture
@@ -16,8 +17,7 @@ def file_server(tmp_path: Path) -> Iterator[FileServer]:
     """A server on 127.0.0.1 (OS-chosen port) driven by tmp_path/behaviour."""
     behaviour = tmp_path / "behaviour"
     hits: list[int] = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler(behaviour, hits))
-    server.daemon_threads = True
+    server = LocalHTTPServer(("127.0.0.1", 0), handler(behaviour, hits))
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
     thread.start()
     try:

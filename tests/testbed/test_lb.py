@@ -6,7 +6,7 @@ import json
 import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -22,6 +22,7 @@ from loadtrial.testbed.procs import (
     stop_proc,
     wait_port,
 )
+from local_http import LocalHTTPServer
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -42,8 +43,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 @pytest.fixture()
 def backend() -> Iterator[int]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    server.daemon_threads = True
+    server = LocalHTTPServer(("127.0.0.1", 0), _Handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield server.server_address[1]
