@@ -8,8 +8,8 @@ import time
 import pytest
 
 from loadtrial.errors import LoadtrialError
-from loadtrial.load.coordinator import Workers, _await_ready
-from loadtrial.load.model import LoadPlan, OpenModel, RequestSpec, Stage
+from loadtrial.load.coordinator import Collected, Workers, _await_ready, conclude
+from loadtrial.load.model import EngineProvenance, LoadPlan, OpenModel, RequestSpec, Stage
 from loadtrial.load.transport import (
     Done,
     Go,
@@ -88,3 +88,39 @@ def test_a_silent_worker_is_reported_not_started_anyway() -> None:
     ready[1].send(Ready(0))
     with pytest.raises(LoadtrialError, match=r"load worker\(s\) \[1\] not ready after 0.3 s"):
         _await_ready(_pool_of(ready[0], silent[0]), timeout_s=0.3)
+
+
+class _BrokenChannel(_VanishingCoordinator):
+    """A transport end that delivers Go, then fails on every read (sends still arrive)."""
+
+    def send(self, msg: Message) -> None:
+        self.sent.append(msg)
+
+    def recv(self, timeout_s: float) -> Message | None:
+        if self._inbox:
+            return self._inbox.pop(0)
+        raise ConnectionResetError("channel broke")
+
+
+@pytest.mark.timeout(60)
+def test_a_worker_that_stops_early_says_why_and_the_run_is_invalid(
+    fast_target: RunningTarget,
+) -> None:
+    # seen once in the suite: a run whose worker sent nothing and reported a clean Done
+    transport = _BrokenChannel(time.monotonic() + 0.05)
+    serve(_plan(fast_target.url, 30.0), 0, 1, transport)
+    done = transport.sent[-1]
+    assert isinstance(done, Done) and done.ran_s < 30.0
+    assert "channel to the coordinator failed (ConnectionResetError)" in done.stopped
+    # the coordinator turns a stop it did not ask for into a reason the run is invalid
+    out = Collected(ran_s=done.ran_s, stopped=[f"load worker 0 stopped sending after "
+                                                f"{done.ran_s:.2f} s: {done.stopped}"])  # fmt: skip
+    result = conclude(_plan(fast_target.url, 30.0), 0.0, 0.0, out,
+                      EngineProvenance("local", 1))  # fmt: skip
+    assert not result.valid
+    assert any("stopped sending" in r and "channel" in r for r in result.invalid_reasons)
+    # a stop the coordinator asked for (Ctrl-C, an abort rule) is the run's own ending
+    asked = conclude(_plan(fast_target.url, 30.0), 0.0, 0.0,
+                     Collected(ran_s=1.0, stopped=list(out.stopped), interrupted=True),
+                     EngineProvenance("local", 1))  # fmt: skip
+    assert not any("stopped sending" in r for r in asked.invalid_reasons)

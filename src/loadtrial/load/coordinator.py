@@ -179,6 +179,8 @@ class Collected:
     interrupted: bool = False
     worker_cpu: list[list[float]] = field(default_factory=list)
     failed: dict[int, int] = field(default_factory=dict)  # failed worker → its last second
+    # workers that stopped sending before their schedule's end: "worker w after x s: why"
+    stopped: list[str] = field(default_factory=list)
 
 
 def _pump(
@@ -198,6 +200,9 @@ def _pump(
                 elif isinstance(msg, Done):
                     merger.finish(w)
                     out.ran_s = max(out.ran_s, msg.ran_s)
+                    if msg.stopped:
+                        out.stopped.append(f"load worker {w} stopped sending after "
+                                           f"{msg.ran_s:.2f} s: {msg.stopped}")  # fmt: skip
                     if msg.error:
                         out.errors.append(f"worker {w} failed: {msg.error}")
                         out.failed[w] = merger.partial_after(w)
@@ -284,6 +289,8 @@ def conclude(
     failed workers, the self-watch)."""
     partial = _partial_seconds(out)
     reasons = tuple(out.errors) + _partial_reason(partial, provenance.workers)
+    if not out.interrupted:  # a stop nobody here asked for: the run lacks load, say why
+        reasons += tuple(out.stopped)
     reasons += assess(plan, out.intervals, out.worker_cpu)
     return LoadResult(
         plan=plan,

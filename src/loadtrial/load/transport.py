@@ -4,7 +4,7 @@ In/out: messages encoded as JSON bytes (histograms as base64 text), so the same 
 runs over a multiprocessing pipe today and a socket to another machine later.
 
     coordinator → worker:  Go(t0)  Stop()
-    worker → coordinator:  Ready(worker)  Tick(worker, stats)  Done(worker, ran_s, error)
+    worker → coordinator:  Ready(worker)  Tick(worker, stats)  Done(worker, ran_s, error, stopped)
 
 `PipeTransport` wraps a multiprocessing Connection; `queue_pair()` gives two in-process
 ends for a worker run as a thread. Both carry the same encoded bytes.
@@ -50,11 +50,13 @@ class Tick:
 
 @dataclass(frozen=True)
 class Done:
-    """The worker finished; `ran_s` seconds of schedule ran; `error` is empty unless it broke."""
+    """The worker finished; `ran_s` seconds of schedule ran; `error` is empty unless it broke;
+    `stopped` says why it stopped sending before its schedule's end ("" when it did not)."""
 
     worker: int
     ran_s: float
     error: str = ""
+    stopped: str = ""
 
 
 Message = Go | Stop | Ready | Tick | Done

@@ -38,15 +38,22 @@ def serve(
         transport.send(Done(worker, 0.0))
         return
     stopped = False
+    why: list[str] = []  # why the engine was told to stop sending, when it was
 
     def should_stop() -> bool:
         nonlocal stopped
         try:
             while not stopped and (m := transport.recv(0)) is not None:
                 stopped = isinstance(m, Stop)
-        except (EOFError, OSError):
+                if stopped:
+                    why.append("the coordinator asked it to stop")
+        except (EOFError, OSError) as exc:
             stopped = True
-        return stopped or orphaned()
+            why.append(f"its channel to the coordinator failed ({type(exc).__name__})")
+        if not stopped and orphaned():
+            why.append("its coordinator process is gone")
+            return True
+        return stopped
 
     def emit(stats: IntervalStats) -> None:
         transport.send(Tick(worker, stats))
@@ -59,7 +66,7 @@ def serve(
         detail = traceback.format_exception_only(type(exc), exc)[-1].strip()
         transport.send(Done(worker, 0.0, error=detail))
         return
-    transport.send(Done(worker, ran_s))
+    transport.send(Done(worker, ran_s, stopped=why[0] if why else ""))
 
 
 def child_main(plan: LoadPlan, worker: int, workers: int, conn: Connection) -> None:
