@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import multiprocessing
+import threading
 import time
 
 import pytest
 
 from loadtrial.errors import LoadtrialError
-from loadtrial.load.coordinator import Collected, Workers, _await_ready, conclude
+from loadtrial.load.coordinator import Collected, Workers, _await_ready, _collect, conclude
 from loadtrial.load.model import EngineProvenance, LoadPlan, OpenModel, RequestSpec, Stage
 from loadtrial.load.transport import (
     Done,
@@ -124,3 +125,15 @@ def test_a_worker_that_stops_early_says_why_and_the_run_is_invalid(
                      Collected(ran_s=1.0, stopped=list(out.stopped), interrupted=True),
                      EngineProvenance("local", 1))  # fmt: skip
     assert not any("stopped sending" in r for r in asked.invalid_reasons)
+
+
+def test_the_coordinator_collects_why_a_worker_stopped() -> None:
+    mine, theirs = queue_pair()
+    theirs.send(Done(0, 0.05, stopped="its coordinator process is gone"))
+    out = _collect(_pool_of(mine), 1, None, threading.Event())
+    assert out.stopped == ["load worker 0 stopped sending after 0.05 s: its coordinator "
+                           "process is gone"]  # fmt: skip
+    # a clean Done stops nothing
+    mine, theirs = queue_pair()
+    theirs.send(Done(0, 1.0))
+    assert _collect(_pool_of(mine), 1, None, threading.Event()).stopped == []
