@@ -80,10 +80,12 @@ def test_a_missing_extract_is_a_check_error(shop: ShopTarget) -> None:
 
 def test_closed_model_users_loop_their_flow(shop: ShopTarget) -> None:
     plan = login_flow(shop)
-    plan = LoadPlan(plan.requests, ClosedModel(users=2, duration_s=1.0), flows=plan.flows)
+    plan = LoadPlan(plan.requests, ClosedModel(users=2, duration_s=2.0), flows=plan.flows)
     s = summarize(run_load(plan))
     counts = {n: r["completed"] for n, r in s["requests"].items()}
-    assert counts["f.login"] > 10 and s["errors"] == {}
+    # a user looped: more logins than users (hundreds on a quiet machine; a starved one
+    # once took a second per iteration, so the bound asks for the loop, not for speed)
+    assert counts["f.login"] > 2 and s["errors"] == {}, counts
     # a loop runs every step: at the end at most one iteration per user is cut short
     assert counts["f.login"] - 2 <= counts["f.after"] <= counts["f.login"]
 
