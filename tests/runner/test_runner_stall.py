@@ -14,10 +14,13 @@ from loadtrial.cli import main
 
 ARMS = (
     "  stalls: {behaviour: '200 5 2.5 1'}\n"  # 5 ms, but a 1 s freeze every 2.5 s
-    "  steady: {behaviour: '200 15'}\n"  # 15 ms, always
+    "  steady: {behaviour: '200 150'}\n"  # 150 ms, always
 )
+# steady answers in 150 ms, not in a few: a generator a busy machine holds back by up to
+# a tenth of that is kept by the analysis (its lag is inside the measured latency), where
+# against 15 ms it lost two of three runs in CI (send lag 6.4 and 20.7 ms)
 CLAIMS = """\
-slo: {p99: 200ms}
+slo: {p99: 300ms}
 expect:
   - {arm: stalls, vs: steady, metric: p99, expect: lower}
   - {arm: stalls, vs: steady, metric: p50, expect: lower}  # true; never refuted
@@ -54,7 +57,7 @@ def test_a_faster_arm_that_stalls_is_higher_on_p99(
     if lost:
         pytest.skip(f"the generator was the limit in runs of {lost} on this busy machine: {why}")
     p99 = verdicts[0]["evidence"]
-    assert p99["level_arm"] > 500_000 > 100_000 > p99["level_vs"]  # > 0.5 s vs < 0.1 s
+    assert p99["level_arm"] > 500_000 > 300_000 > p99["level_vs"]  # > 0.5 s vs < 0.3 s
     # the claim quotes the arms table's figure: one number everywhere
     assert main(["report", "--store", db, "--format", "json", "-o", str(tmp_path / "r.json")]) == 0
     arms = {a["arm"]: a for a in json.loads((tmp_path / "r.json").read_text())["arms"]}
